@@ -1,0 +1,135 @@
+import { SignJWT, errors as joseErrors, jwtVerify, type JWTPayload, type JWTHeaderParameters } from 'jose'
+import { AccessTokenExpired, AccessTokenInvalid } from './errors.js'
+import { isTokenId, parseSessionId } from './ids.js'
+import type { SigningAlgorithm, SigningKeySet } from './signing-keys.js'
+
+/** RFC 9068 media type of JWT access tokens. */
+export const ACCESS_TOKEN_TYPE = 'at+jwt'
+/** Longer tokens are refused before any parsing. */
+export const MAX_ACCESS_TOKEN_LENGTH = 8192
+
+const RESERVED_CLAIMS = new Set(['iss', 'aud', 'sub', 'sid', 'jti', 'iat', 'exp', 'nbf', 'typ', 'cnf', 'client_id'])
+
+/** The verified content of an access token, in our own words. This file is the only one that reads raw claim names. */
+export interface AccessTokenClaims {
+  userId: string
+  sessionId: string
+  tokenId: string
+  /** Epoch seconds. */
+  issuedAt: number
+  /** Epoch seconds. */
+  expiresAt: number
+  issuer: string
+  keyId: string
+  /** Claims added with `extraClaims` at issue time. */
+  extra: Record<string, unknown>
+}
+
+/** What goes into a new access token. */
+export interface IssueAccessTokenInput {
+  userId: string
+  sessionId: string
+  tokenId: string
+  nowMs: number
+  ttlSeconds: number
+  issuer: string
+  audience: string | string[]
+  extraClaims?: Record<string, unknown>
+}
+
+/**
+ * Signs an access token with the current key of `keys`.
+ *
+ * @example
+ * ```ts
+ * const token = await issueAccessToken(keys, { userId: '42', sessionId, tokenId: newTokenId(), nowMs: Date.now(),
+ *   ttlSeconds: 900, issuer: 'https://auth.example', audience: 'api' })
+ * ```
+ */
+export async function issueAccessToken(keys: SigningKeySet, input: IssueAccessTokenInput): Promise<{ token: string; expiresAt: number }> {
+  const { keyId, alg, privateKey } = keys.current()
+  const issuedAt = Math.floor(input.nowMs / 1000)
+  const expiresAt = issuedAt + input.ttlSeconds
+  const extra: Record<string, unknown> = {}
+  for (const [name, value] of Object.entries(input.extraClaims ?? {})) {
+    if (RESERVED_CLAIMS.has(name)) throw new TypeError(`"${name}" is a reserved claim and cannot be set through extraClaims`)
+    extra[name] = value
+  }
+  const token = await new SignJWT({ ...extra, sid: input.sessionId })
+    .setProtectedHeader({ alg, kid: keyId, typ: ACCESS_TOKEN_TYPE })
+    .setIssuer(input.issuer)
+    .setAudience(input.audience)
+    .setSubject(input.userId)
+    .setJti(input.tokenId)
+    .setIssuedAt(issuedAt)
+    .setExpirationTime(expiresAt)
+    .sign(privateKey)
+  return { token, expiresAt }
+}
+
+/** How to check an access token's signature and claims. */
+export interface VerifyAccessTokenOptions {
+  issuer: string
+  audience: string | string[]
+  /** Explicit allowlist; `none` and anything else are always refused. */
+  algorithms: readonly SigningAlgorithm[]
+  nowMs: number
+  clockToleranceSeconds?: number
+}
+
+/** Turns a verified payload into {@link AccessTokenClaims}, refusing anything Tessera would not have issued. */
+export function claimsFromPayload(payload: JWTPayload, header: Pick<JWTHeaderParameters, 'kid'>): AccessTokenClaims {
+  const { iss, sub, sid, jti, iat, exp, aud: _aud, nbf: _nbf, ...extra } = payload
+  const session = parseSessionId(sid)
+  if (
+    typeof sub !== 'string' ||
+    !session ||
+    session.userId !== sub ||
+    !isTokenId(jti) ||
+    typeof iat !== 'number' ||
+    typeof exp !== 'number' ||
+    typeof iss !== 'string' ||
+    typeof header.kid !== 'string'
+  ) {
+    throw new AccessTokenInvalid('access token is missing required claims')
+  }
+  return { userId: sub, sessionId: sid as string, tokenId: jti, issuedAt: iat, expiresAt: exp, issuer: iss, keyId: header.kid, extra }
+}
+
+/**
+ * Checks signature, `alg` allowlist, `typ`, `iss`, `aud`, `exp`, `nbf` and the
+ * Tessera claims. Says nothing about revocation: that is the session layer's job.
+ */
+export async function verifyAccessTokenSignature(
+  keys: SigningKeySet,
+  token: unknown,
+  options: VerifyAccessTokenOptions,
+): Promise<AccessTokenClaims> {
+  if (typeof token !== 'string' || token.length === 0 || token.length > MAX_ACCESS_TOKEN_LENGTH) {
+    throw new AccessTokenInvalid('access token is malformed')
+  }
+  try {
+    const { payload, protectedHeader } = await jwtVerify(
+      token,
+      (header) => {
+        const found = typeof header.kid === 'string' ? keys.verificationKey(header.kid, options.nowMs) : undefined
+        if (!found || found.alg !== header.alg) throw new AccessTokenInvalid('access token was signed by an unknown key')
+        return found.key
+      },
+      {
+        algorithms: [...options.algorithms],
+        issuer: options.issuer,
+        audience: options.audience,
+        typ: ACCESS_TOKEN_TYPE,
+        currentDate: new Date(options.nowMs),
+        clockTolerance: options.clockToleranceSeconds ?? 0,
+        requiredClaims: ['iss', 'aud', 'sub', 'jti', 'iat', 'exp'],
+      },
+    )
+    return claimsFromPayload(payload, protectedHeader)
+  } catch (err) {
+    if (err instanceof AccessTokenInvalid) throw err
+    if (err instanceof joseErrors.JWTExpired) throw new AccessTokenExpired(undefined, { cause: err })
+    throw new AccessTokenInvalid('access token is invalid', { cause: err })
+  }
+}

@@ -1,0 +1,110 @@
+import { RESP_TYPES, createClient, type RedisClientOptions, type RedisClientType } from 'redis'
+
+/** What may be sent as a Redis argument. */
+export type RedisArg = string | Buffer
+
+/** How one command is sent. */
+export interface SendOptions {
+  /** A key of the command: routes it on Cluster. */
+  key?: string
+  /** Reply bulk strings as Buffers (for binary values). */
+  buffers?: boolean
+  /** Milliseconds before the command fails; defaults to the connection's command timeout. */
+  timeoutMs?: number
+}
+
+/**
+ * The small surface the store needs from a Redis client. Keeping the client
+ * behind it is what lets node-redis and another client (or a Cluster client)
+ * be swapped without touching the store.
+ */
+export interface RedisConnection {
+  readonly isCluster: boolean
+  send(args: RedisArg[], options?: SendOptions): Promise<unknown>
+  /** A separate connection for blocking reads (XREAD BLOCK would stall the shared one). */
+  duplicate(): Promise<RedisConnection>
+  close(): Promise<void>
+}
+
+/** Connection settings shared by every topology. */
+export interface RedisConnectionOptions {
+  /** `redis://` or `rediss://` URL, with optional user and password. */
+  url?: string
+  /** Extra node-redis client options (TLS files, socket settings, ...). */
+  client?: RedisClientOptions
+  /** Per-command timeout in ms; a store that does not answer in time is unavailable. Default 1000. */
+  commandTimeoutMs?: number
+}
+
+type Client = RedisClientType<Record<string, never>, Record<string, never>, Record<string, never>, 2>
+
+const BUFFER_MAPPING = { [RESP_TYPES.BLOB_STRING]: Buffer } as const
+
+/** A node-redis client (standalone or Sentinel-managed) as a {@link RedisConnection}. */
+export class NodeRedisConnection implements RedisConnection {
+  readonly isCluster = false
+  readonly #client: Client
+  readonly #owned: boolean
+  readonly #timeoutMs: number
+  readonly #options: RedisConnectionOptions
+  #closing: Promise<void> | null = null
+
+  constructor(client: Client, options: { owned: boolean; commandTimeoutMs: number; connectionOptions: RedisConnectionOptions }) {
+    this.#client = client
+    this.#owned = options.owned
+    this.#timeoutMs = options.commandTimeoutMs
+    this.#options = options.connectionOptions
+  }
+
+  /** Opens a client from options and waits until it is ready. */
+  static async open(options: RedisConnectionOptions = {}): Promise<NodeRedisConnection> {
+    const commandTimeoutMs = options.commandTimeoutMs ?? 1000
+    const client = createClient({
+      ...(options.url ? { url: options.url } : {}),
+      ...options.client,
+      // Fail closed at once while disconnected instead of queueing requests behind an outage.
+      disableOfflineQueue: true,
+      socket: {
+        connectTimeout: commandTimeoutMs,
+        reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 500),
+        ...(options.client?.socket ?? {}),
+      },
+    } as RedisClientOptions) as unknown as Client
+    // node-redis emits 'error' for every failed reconnect; without a listener that would crash the process.
+    client.on('error', () => {})
+    await client.connect()
+    return new NodeRedisConnection(client, { owned: true, commandTimeoutMs, connectionOptions: options })
+  }
+
+  /** Wraps a client the caller opened (and will close). */
+  static wrap(client: unknown, options: { commandTimeoutMs?: number } = {}): NodeRedisConnection {
+    return new NodeRedisConnection(client as Client, { owned: false, commandTimeoutMs: options.commandTimeoutMs ?? 1000, connectionOptions: {} })
+  }
+
+  send(args: RedisArg[], options: SendOptions = {}): Promise<unknown> {
+    return this.#client.sendCommand(args, {
+      ...(options.buffers ? { typeMapping: BUFFER_MAPPING } : {}),
+      timeout: options.timeoutMs ?? this.#timeoutMs,
+    })
+  }
+
+  async duplicate(): Promise<RedisConnection> {
+    const copy = this.#client.duplicate() as unknown as Client
+    copy.on('error', () => {})
+    await copy.connect()
+    return new NodeRedisConnection(copy, { owned: true, commandTimeoutMs: this.#timeoutMs, connectionOptions: this.#options })
+  }
+
+  close(): Promise<void> {
+    if (!this.#owned) return Promise.resolve()
+    this.#closing ??= (async () => {
+      try {
+        if (this.#client.isReady) await this.#client.close()
+        else this.#client.destroy()
+      } catch {
+        this.#client.destroy()
+      }
+    })()
+    return this.#closing
+  }
+}
