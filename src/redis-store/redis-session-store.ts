@@ -28,8 +28,9 @@ import type {
   StoredSession,
   UserState,
 } from '../core/session-store.js'
-import { NodeRedisConnection, type RedisArg, type RedisConnection, type RedisConnectionOptions } from './connection.js'
+import type { RedisArg, RedisConnection, RedisConnectionOptions } from './connection.js'
 import { KeyNames } from './key-names.js'
+import { openRedisConnection } from './open-connection.js'
 import { Scripts, type ScriptName, type ScriptReply } from './scripts.js'
 import { decodeSessionState } from './session-state.js'
 
@@ -37,6 +38,33 @@ import { decodeSessionState } from './session-state.js'
 export interface RedisSessionStoreOptions extends RedisConnectionOptions {
   /** First segment of every key. Default `tessera:`. */
   keyPrefix?: string
+  /** Make revocations wait for replication before they are acknowledged (see {@link RedisDurability}). */
+  durability?: RedisDurability
+}
+
+/**
+ * Revocations (revoke a session, revoke all, ban, deny a token) are acknowledged
+ * only once `replicas` replicas have them (`WAIT`), so a failover to one of
+ * those replicas cannot bring a revoked session back. When fewer replicas
+ * confirm within `timeoutMs`, the revocation fails with `ERR_STORE_UNAVAILABLE`
+ * (it may still have been applied on the master: retrying it is safe).
+ */
+export interface RedisDurability {
+  /** Replicas that must confirm each revocation, at least 1. */
+  replicas: number
+  /** Most time to wait for them, in ms. Default 500. */
+  timeoutMs?: number
+}
+
+/** Scripts whose writes are revocations. */
+const REVOCATION_SCRIPTS: ReadonlySet<ScriptName> = new Set(['revokeSession', 'revokeAllSessions', 'denyToken'])
+
+function resolveDurability(d: RedisDurability | undefined): { replicas: number; timeoutMs: number } | null {
+  if (d === undefined) return null
+  if (!Number.isInteger(d.replicas) || d.replicas < 1) throw new TypeError('"durability.replicas" option must be a positive integer')
+  const timeoutMs = d.timeoutMs ?? 500
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new TypeError('"durability.timeoutMs" option must be a positive integer')
+  return { replicas: d.replicas, timeoutMs }
 }
 
 const LOG_RETENTION_SLACK_MS = 5000
@@ -61,24 +89,31 @@ export class RedisSessionStore implements SessionStore {
   readonly #connection: RedisConnection
   readonly #scripts = new Scripts()
   readonly #ownsConnection: boolean
+  readonly #durability: { replicas: number; timeoutMs: number } | null
   #reader: Promise<RedisConnection> | null = null
   #closed = false
 
-  constructor(connection: RedisConnection, options: { keyPrefix?: string; ownsConnection?: boolean } = {}) {
+  constructor(connection: RedisConnection, options: { keyPrefix?: string; ownsConnection?: boolean; durability?: RedisDurability } = {}) {
     this.#connection = connection
     this.keys = new KeyNames(options.keyPrefix ?? 'tessera:')
     this.#ownsConnection = options.ownsConnection ?? false
+    this.#durability = resolveDurability(options.durability)
   }
 
-  /** Opens a connection, loads the scripts and returns a store that closes the connection on {@link close}. */
+  /**
+   * Opens a connection to the topology the options select (`url`, `sentinel` or
+   * `cluster`), loads the scripts and returns a store that closes the connection on {@link close}.
+   */
   static async connect(options: RedisSessionStoreOptions = {}): Promise<RedisSessionStore> {
+    resolveDurability(options.durability)
     let connection: RedisConnection
     try {
-      connection = await NodeRedisConnection.open(options)
+      connection = await openRedisConnection(options)
     } catch (err) {
+      if (err instanceof TypeError) throw err
       throw new StoreUnavailable('could not connect to Redis', { cause: err })
     }
-    const store = new RedisSessionStore(connection, { keyPrefix: options.keyPrefix, ownsConnection: true })
+    const store = new RedisSessionStore(connection, { keyPrefix: options.keyPrefix, ownsConnection: true, durability: options.durability })
     await store.#scripts.preload(connection)
     return store
   }
@@ -101,7 +136,23 @@ export class RedisSessionStore implements SessionStore {
       throw new StoreUnavailable('session store is unavailable', { cause: err })
     }
     if (reply.pending.length > 0) await this.#append(reply.pending)
+    if (this.#durability && REVOCATION_SCRIPTS.has(name)) {
+      await this.#awaitReplication(keys[0]!)
+      if (reply.pending.length > 0) await this.#awaitReplication(this.keys.revocationLog())
+    }
     return reply
+  }
+
+  /** WAIT on the node that owns `key`: it covers every earlier write of this connection there. */
+  async #awaitReplication(key: string): Promise<void> {
+    const { replicas, timeoutMs } = this.#durability!
+    let acknowledged: number
+    try {
+      acknowledged = Number(await this.#connection.send(['WAIT', String(replicas), String(timeoutMs)], { key, timeoutMs: timeoutMs + 1000 }))
+    } catch (err) {
+      throw new StoreUnavailable('could not confirm replication of the revocation', { cause: err })
+    }
+    if (acknowledged < replicas) throw new StoreUnavailable(`revocation reached ${acknowledged} of ${replicas} replicas in ${timeoutMs} ms`)
   }
 
   /** Appends events a script returned instead of logging (Cluster). */
@@ -285,21 +336,35 @@ export class RedisSessionStore implements SessionStore {
     return text(reply.payload[0])
   }
 
-  async #logStatus(connection: RedisConnection): Promise<{ lastPosition: string | null; length: number; maxDeleted: string }> {
+  async #logStatus(connection: RedisConnection): Promise<{ lastPosition: string | null; length: number; firstPosition: string | null }> {
     const key = this.keys.revocationLog()
     try {
       const raw = (await connection.send(['XINFO', 'STREAM', key], { key })) as unknown[]
       const info = new Map<string, unknown>()
-      for (let i = 0; i + 1 < raw.length; i += 2) info.set(String(raw[i]), raw[i + 1])
+      for (let i = 0; i + 1 < raw.length; i += 2) info.set(String(raw[i] as string), raw[i + 1])
+      const first = info.get('first-entry') as [string, unknown] | null | undefined
       return {
-        lastPosition: (info.get('last-generated-id') as string | undefined) ?? '0-0',
+        lastPosition: (info.get('last-generated-id') as string | undefined) ?? null,
         length: Number(info.get('length') ?? 0),
-        maxDeleted: (info.get('max-deleted-entry-id') as string | undefined) ?? '0-0',
+        firstPosition: first?.[0] ?? null,
       }
     } catch (err) {
-      if (err instanceof Error && /no such key/i.test(err.message)) return { lastPosition: null, length: 0, maxDeleted: '0-0' }
+      if (err instanceof Error && /no such key/i.test(err.message)) return { lastPosition: null, length: 0, firstPosition: null }
       throw err
     }
+  }
+
+  /**
+   * True when entries after `after` may have been trimmed before this reader saw
+   * them. Trimming does not move Redis 7.0's max-deleted-entry-id, so this
+   * compares with the oldest entry kept: conservative (a reader whose own last
+   * entry was trimmed is told of a gap even when nothing after it was lost),
+   * never blind.
+   */
+  #gap(after: string | null, status: { lastPosition: string | null; firstPosition: string | null }): boolean {
+    if (after === null || status.lastPosition === null) return false
+    if (status.firstPosition === null) return comparePositions(after, status.lastPosition) < 0
+    return comparePositions(after, status.firstPosition) < 0
   }
 
   async readRevocations(after: string | null, options: { count?: number; blockMs?: number } = {}): Promise<RevocationLogRead> {
@@ -309,7 +374,7 @@ export class RedisSessionStore implements SessionStore {
     try {
       const connection = blockMs > 0 ? await this.#blockingReader() : this.#connection
       const status = await this.#logStatus(connection)
-      const gap = after !== null && status.maxDeleted !== '0-0' && comparePositions(after, status.maxDeleted) < 0
+      const gap = this.#gap(after, status)
       const args = ['XREAD', 'COUNT', String(count), ...(blockMs > 0 ? ['BLOCK', String(blockMs)] : []), 'STREAMS', key, after ?? '0-0']
       const raw = (await connection.send(args, { key, timeoutMs: blockMs > 0 ? blockMs + 1000 : undefined })) as [string, [string, string[]][]][] | null
       const entries: RevocationLogEntry[] = []

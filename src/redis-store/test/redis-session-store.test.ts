@@ -1,0 +1,10 @@
+import { storeContract } from '../../core/test/store-contract.js'
+import { redisStoreForTest } from '../../test-support/redis.js'
+
+storeContract({
+  name: 'RedisSessionStore',
+  async create() {
+    const { store, cleanup } = await redisStoreForTest('contract')
+    return { store, cleanup }
+  },
+})
