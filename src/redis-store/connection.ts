@@ -1,4 +1,5 @@
 import { RESP_TYPES, createClient, type RedisClientOptions, type RedisClientType } from 'redis'
+import { dataNodeClientOptions, type RedisTopologyOptions } from './redis-config.js'
 
 /** What may be sent as a Redis argument. */
 export type RedisArg = string | Buffer
@@ -26,8 +27,8 @@ export interface RedisConnection {
   close(): Promise<void>
 }
 
-/** Connection settings shared by every topology. */
-export interface RedisConnectionOptions {
+/** Connection settings shared by every topology (the topology itself: see {@link RedisTopologyOptions}). */
+export interface RedisConnectionOptions extends RedisTopologyOptions {
   /** `redis://` or `rediss://` URL, with optional user and password. */
   url?: string
   /** Extra node-redis client options (TLS files, socket settings, ...). */
@@ -59,14 +60,17 @@ export class NodeRedisConnection implements RedisConnection {
   /** Opens a client from options and waits until it is ready. */
   static async open(options: RedisConnectionOptions = {}): Promise<NodeRedisConnection> {
     const commandTimeoutMs = options.commandTimeoutMs ?? 1000
+    const node = dataNodeClientOptions(options)
     const client = createClient({
       ...(options.url ? { url: options.url } : {}),
+      ...node,
       ...options.client,
       // Fail closed at once while disconnected instead of queueing requests behind an outage.
       disableOfflineQueue: true,
       socket: {
         connectTimeout: commandTimeoutMs,
         reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 500),
+        ...(node.socket ?? {}),
         ...(options.client?.socket ?? {}),
       },
     } as RedisClientOptions) as unknown as Client

@@ -56,6 +56,9 @@ export interface RedisDurability {
   timeoutMs?: number
 }
 
+/** Index in a script's arguments of the log retention (ms), for scripts that log events. */
+const RETENTION_ARG: Partial<Record<ScriptName, number>> = { createSession: 11, rotateRefreshToken: 8, revokeSession: 4, revokeAllSessions: 3, denyToken: 4 }
+
 /** Scripts whose writes are revocations. */
 const REVOCATION_SCRIPTS: ReadonlySet<ScriptName> = new Set(['revokeSession', 'revokeAllSessions', 'denyToken'])
 
@@ -135,7 +138,7 @@ export class RedisSessionStore implements SessionStore {
     } catch (err) {
       throw new StoreUnavailable('session store is unavailable', { cause: err })
     }
-    if (reply.pending.length > 0) await this.#append(reply.pending)
+    if (reply.pending.length > 0) await this.#append(reply.pending, Number(args[RETENTION_ARG[name] ?? -1] ?? LOG_RETENTION_SLACK_MS))
     if (this.#durability && REVOCATION_SCRIPTS.has(name)) {
       await this.#awaitReplication(keys[0]!)
       if (reply.pending.length > 0) await this.#awaitReplication(this.keys.revocationLog())
@@ -155,11 +158,21 @@ export class RedisSessionStore implements SessionStore {
     if (acknowledged < replicas) throw new StoreUnavailable(`revocation reached ${acknowledged} of ${replicas} replicas in ${timeoutMs} ms`)
   }
 
-  /** Appends events a script returned instead of logging (Cluster). */
-  async #append(pending: RedisArg[][]): Promise<void> {
+  /**
+   * Appends events a script returned instead of logging (Cluster, where the log
+   * is in another slot), trimmed like the scripts trim it. Not atomic with the
+   * script: a crash in between loses the event for cached verifiers only.
+   */
+  async #append(pending: RedisArg[][], retentionMs: number): Promise<void> {
     const key = this.keys.revocationLog()
+    // The scripts trim by the server's clock; here the process clock stands in, the retention slack covers skew.
+    const minId = String(Math.max(Date.now() - retentionMs, 0))
     try {
-      await Promise.all(pending.map((fields) => this.#connection.send(['XADD', key, '*', ...fields], { key })))
+      await Promise.all(
+        pending.map((fields) =>
+          this.#connection.send(['XADD', key, 'MINID', '~', minId, '*', ...fields.map((f) => (typeof f === 'number' ? String(f) : f))], { key }),
+        ),
+      )
     } catch (err) {
       throw new StoreUnavailable('could not append to the revocation log', { cause: err })
     }
@@ -341,7 +354,7 @@ export class RedisSessionStore implements SessionStore {
     try {
       const raw = (await connection.send(['XINFO', 'STREAM', key], { key })) as unknown[]
       const info = new Map<string, unknown>()
-      for (let i = 0; i + 1 < raw.length; i += 2) info.set(String(raw[i] as string), raw[i + 1])
+      for (let i = 0; i + 1 < raw.length; i += 2) info.set(String(raw[i]), raw[i + 1])
       const first = info.get('first-entry') as [string, unknown] | null | undefined
       return {
         lastPosition: (info.get('last-generated-id') as string | undefined) ?? null,

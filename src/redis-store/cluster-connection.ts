@@ -1,0 +1,113 @@
+import { RESP_TYPES, createCluster, type RedisClusterOptions as NodeRedisClusterOptions, type RedisClusterType } from 'redis'
+import type { RedisArg, RedisConnection, RedisConnectionOptions, SendOptions } from './connection.js'
+import { dataNodeClientOptions } from './redis-config.js'
+
+type Cluster = RedisClusterType<Record<string, never>, Record<string, never>, Record<string, never>, 2>
+
+const BUFFER_MAPPING = { [RESP_TYPES.BLOB_STRING]: Buffer } as const
+
+/** How often a command answered `TRYAGAIN` is sent again, and the pause before each try. */
+const TRYAGAIN_ATTEMPTS = 20
+const TRYAGAIN_PAUSE_MS = 25
+
+function isTryAgain(err: unknown): boolean {
+  // TRYAGAIN: a multi-key command whose keys are split mid-migration; CLUSTERDOWN: a failover in progress.
+  return err instanceof Error && (err.message.startsWith('TRYAGAIN') || err.message.startsWith('CLUSTERDOWN'))
+}
+
+/**
+ * A Redis Cluster as a {@link RedisConnection}, over node-redis `createCluster`.
+ * Each command is routed by its `key` option; node-redis follows `MOVED` and
+ * `ASK` redirections, and this class sends `TRYAGAIN` (a script whose keys are
+ * split by a slot migration in progress) again after a short pause.
+ *
+ * @example
+ * ```ts
+ * const connection = await ClusterConnection.open({ cluster: { nodes: [{ host: '10.0.0.1', port: 6379 }] }, password })
+ * const store = new RedisSessionStore(connection, { keyPrefix: 'auth:', ownsConnection: true })
+ * ```
+ */
+export class ClusterConnection implements RedisConnection {
+  readonly isCluster = true
+  readonly #cluster: Cluster
+  readonly #timeoutMs: number
+  #closing: Promise<void> | null = null
+  #retried = 0
+
+  private constructor(cluster: Cluster, timeoutMs: number) {
+    this.#cluster = cluster
+    this.#timeoutMs = timeoutMs
+  }
+
+  /** Discovers the cluster from its seed nodes and waits until it is ready. */
+  static async open(options: RedisConnectionOptions): Promise<ClusterConnection> {
+    if (!options.cluster) throw new TypeError('"cluster" option is required for a cluster connection')
+    const commandTimeoutMs = options.commandTimeoutMs ?? 1000
+    const node = dataNodeClientOptions(options)
+    const clusterOptions = {
+      rootNodes: options.cluster.nodes.map((n) => ({ socket: { host: n.host, port: n.port } })),
+      defaults: {
+        ...node,
+        ...options.client,
+        disableOfflineQueue: true,
+        socket: {
+          connectTimeout: commandTimeoutMs,
+          reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 500),
+          ...(node.socket ?? {}),
+          ...(options.client?.socket ?? {}),
+        },
+      },
+    } as unknown as NodeRedisClusterOptions
+    return ClusterConnection.#connect(createCluster(clusterOptions) as unknown as Cluster, commandTimeoutMs)
+  }
+
+  static async #connect(cluster: Cluster, timeoutMs: number): Promise<ClusterConnection> {
+    // Failed reconnects of one node are reported as 'error'; without a listener they would crash the process.
+    cluster.on('error', () => {})
+    try {
+      await cluster.connect()
+    } catch (err) {
+      cluster.destroy()
+      throw err
+    }
+    return new ClusterConnection(cluster, timeoutMs)
+  }
+
+  async send(args: RedisArg[], options: SendOptions = {}): Promise<unknown> {
+    const commandOptions = {
+      ...(options.buffers ? { typeMapping: BUFFER_MAPPING } : {}),
+      timeout: options.timeoutMs ?? this.#timeoutMs,
+    }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#cluster.sendCommand(options.key, false, args, commandOptions)
+      } catch (err) {
+        if (!isTryAgain(err) || attempt >= TRYAGAIN_ATTEMPTS) throw err
+        this.#retried++
+        await new Promise((resolve) => setTimeout(resolve, TRYAGAIN_PAUSE_MS))
+      }
+    }
+  }
+
+  /** Commands sent again after `TRYAGAIN` or `CLUSTERDOWN` since the connection opened. */
+  get retriedCommands(): number {
+    return this.#retried
+  }
+
+  /** A second cluster client that connects only to the nodes it is sent to (blocking reads of the log). */
+  async duplicate(): Promise<RedisConnection> {
+    const copy = this.#cluster.duplicate({ minimizeConnections: true }) as unknown as Cluster
+    return ClusterConnection.#connect(copy, this.#timeoutMs)
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      try {
+        await this.#cluster.close()
+      } catch {
+        this.#cluster.destroy()
+      }
+    })()
+    return this.#closing
+  }
+}
