@@ -82,6 +82,7 @@ export function decodeDeviceMetadata(bytes: Buffer, deviceClass: string): Requir
     let at = 1
     let ip = ''
     const ipKind = bytes[at++]
+    if (ipKind !== 0 && ipKind !== 4 && ipKind !== 6) return empty
     if (ipKind === 4) {
       ip = [...bytes.subarray(at, at + 4)].join('.')
       at += 4
@@ -91,6 +92,7 @@ export function decodeDeviceMetadata(bytes: Buffer, deviceClass: string): Requir
       at += length
     }
     const nameLength = bytes[at++]!
+    if (at + nameLength >= bytes.length + 1 || bytes[at + nameLength] === undefined) return empty
     const name = bytes.subarray(at, at + nameLength).toString('utf8')
     at += nameLength
     const compressed = bytes[at++] === 1

@@ -44,7 +44,9 @@ export function storeContract(factory: StoreFactory): void {
     }
 
     before(async () => {
-      ;({ store, cleanup } = await factory.create())
+      const made = await factory.create()
+      store = made.store
+      cleanup = () => made.cleanup()
       keys = await SigningKeySet.generate()
     })
     after(async () => {

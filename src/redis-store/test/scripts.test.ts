@@ -24,7 +24,7 @@ describe('Lua scripts', () => {
     const made = await redisStoreForTest('scripts')
     connection = made.store.connection
     keys = made.store.keys
-    cleanup = made.cleanup
+    cleanup = () => made.cleanup()
   })
   after(async () => cleanup())
 
