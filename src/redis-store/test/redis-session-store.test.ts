@@ -4,7 +4,7 @@ import { redisStoreForTest } from '../../test-support/redis.js'
 storeContract({
   name: 'RedisSessionStore',
   async create() {
-    const { store, cleanup } = await redisStoreForTest('contract')
-    return { store, cleanup }
+    const made = await redisStoreForTest('contract')
+    return { store: made.store, cleanup: () => made.cleanup() }
   },
 })
