@@ -1,0 +1,18 @@
+export { createVerifier, Verifier, type VerifierMetrics } from './verifier.js'
+export { resolveVerifierOptions, DEFAULT_VERIFIER_OPTIONS, type VerifierOptions, type ResolvedVerifierOptions, type VerifierMode } from './options.js'
+export { LocalKeySource, toKeyObject, type KeySource, type VerificationKey } from './key-source.js'
+export { RemoteJwksKeySource, importJwks, DEFAULT_REMOTE_JWKS, type RemoteJwksOptions } from './remote-jwks.js'
+export { parseToken, verifyParsedToken, decodeSegment, type ParsedToken, type JwsCheckOptions } from './jws.js'
+export { VerificationCache, type VerifiedToken } from './verification-cache.js'
+export { RevocationSet, type RevocationSubject } from './revocation-set.js'
+export { RevocationLogFollower, type LogFollowerOptions, type LogFollowerStatus } from './log-follower.js'
+export {
+  authenticate,
+  problemFor,
+  missingTokenProblem,
+  bearerToken,
+  PROBLEM_CONTENT_TYPE,
+  MISSING_TOKEN_CODE,
+  type AuthProblem,
+  type AuthOutcome,
+} from './http-problem.js'
