@@ -78,9 +78,16 @@ export class MemoryStore implements SessionStore {
   readonly #sweeper: NodeJS.Timeout
   #logRetentionMs = 0
 
-  /** `clock` only drives the background sweep of expired entries; decisions use the times callers pass in. */
-  constructor(options: { clock?: Clock; sweepIntervalMs?: number } = {}) {
+  readonly #logClock: Clock
+
+  /**
+   * `clock` only drives the background sweep of expired entries; decisions use
+   * the times callers pass in. `logClock` stamps log positions, as Redis's own
+   * clock stamps stream ids.
+   */
+  constructor(options: { clock?: Clock; logClock?: Clock; sweepIntervalMs?: number } = {}) {
     this.#clock = options.clock ?? systemClock
+    this.#logClock = options.logClock ?? systemClock
     this.#sweeper = setInterval(() => this.sweep(this.#clock.nowMs()), options.sweepIntervalMs ?? 60_000)
     // Housekeeping must not keep the process alive.
     this.#sweeper.unref()
@@ -95,6 +102,13 @@ export class MemoryStore implements SessionStore {
     for (const [key, expiresAtMs] of this.#denied) if (expiresAtMs <= nowMs) this.#denied.delete(key)
     for (const [key, token] of this.#oneTime) if (token.expiresAtMs <= nowMs) this.#oneTime.delete(key)
     this.#trim()
+  }
+
+  /** How many entries each part holds: for tests and `stats`, to show that TTLs really clean up. */
+  size(): { users: number; sessions: number; deniedTokens: number; oneTimeTokens: number; logEntries: number } {
+    let sessions = 0
+    for (const user of this.#users.values()) sessions += user.sessions.size
+    return { users: this.#users.size, sessions, deniedTokens: this.#denied.size, oneTimeTokens: this.#oneTime.size, logEntries: this.#log.length }
   }
 
   #user(userId: string): MemoryUser {
@@ -119,7 +133,7 @@ export class MemoryStore implements SessionStore {
   #append(event: RevocationEvent, atMs: number, retentionMs: number): void {
     this.#logRetentionMs = Math.max(this.#logRetentionMs, retentionMs)
     // Positions follow the log's own clock, like Redis stream ids.
-    const ms = Math.max(Date.now(), this.#lastPosition.ms)
+    const ms = Math.max(this.#logClock.nowMs(), this.#lastPosition.ms)
     const seq = ms === this.#lastPosition.ms ? this.#lastPosition.seq + 1 : 0
     this.#lastPosition = { ms, seq }
     this.#log.push({ position: `${ms}-${seq}`, atMs, event })
@@ -128,7 +142,7 @@ export class MemoryStore implements SessionStore {
   }
 
   #trim(): void {
-    const minMs = Date.now() - this.#logRetentionMs
+    const minMs = this.#logClock.nowMs() - this.#logRetentionMs
     let drop = 0
     while (drop < this.#log.length && Number(this.#log[drop]!.position.split('-')[0]) < minMs) drop++
     if (drop > 0) {
