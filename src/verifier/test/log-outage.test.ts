@@ -21,7 +21,8 @@ describe('cached mode when the link to Redis breaks', () => {
 
   before(async () => {
     const redis = await redisStoreForTest('outage')
-    ;({ store, prefix, cleanup } = redis)
+    ;({ store, prefix } = redis)
+    cleanup = () => redis.cleanup()
     keys = await SigningKeySet.generate()
     tessera = await tesseraFor(store, keys)
     const target = new URL(SHARED_REDIS_URL)

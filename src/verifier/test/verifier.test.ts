@@ -46,7 +46,7 @@ describe('verifier against real Redis', () => {
   before(async () => {
     const redis = await redisStoreForTest('verifier')
     store = redis.store
-    cleanup = redis.cleanup
+    cleanup = () => redis.cleanup()
     keys = await SigningKeySet.generate({ alg: 'ES256' })
     tessera = await tesseraFor(store, keys)
   })
