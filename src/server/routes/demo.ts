@@ -1,0 +1,16 @@
+import type { FastifyInstance } from 'fastify'
+import { claimsOf } from '../plugins/auth.js'
+
+/** An example protected route: strict verification, then the caller's ids. */
+export function registerDemoRoutes(app: FastifyInstance): void {
+  app.get('/demo/protected', {
+    onRequest: app.authenticate,
+    schema: {
+      summary: 'Example protected route (strict verification)',
+      response: { 200: { type: 'object', properties: { user_id: { type: 'string' }, session_id: { type: 'string' } } } },
+    },
+  }, async (request) => {
+    const claims = claimsOf(request)
+    return { user_id: claims.userId, session_id: claims.sessionId }
+  })
+}
