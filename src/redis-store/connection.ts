@@ -104,9 +104,10 @@ export class NodeRedisConnection implements RedisConnection {
     this.#closing ??= (async () => {
       try {
         if (this.#client.isReady) await this.#client.close()
-        else this.#client.destroy()
+        // A client that gave up reconnecting (reconnectStrategy false) is closed already; destroying it again throws.
+        else if (this.#client.isOpen) this.#client.destroy()
       } catch {
-        this.#client.destroy()
+        if (this.#client.isOpen) this.#client.destroy()
       }
     })()
     return this.#closing

@@ -99,6 +99,20 @@ async function startSentinel(masterName: string, masterPort: number, dir: string
   return handle
 }
 
+/** The ACL user replicas authenticate as when a group is started with `partitionable`. */
+const REPLICATION_USER = ['replicator', 'on', '>replication-secret', '+psync', '+replconf', '+ping']
+
+/**
+ * Cuts the replicas off the master, as a network partition would: the
+ * replication user is disabled and its connections killed, so the replicas
+ * cannot reconnect and whatever the master accepts from now on only lives there.
+ */
+export async function partitionReplicas(group: PrivateSentinelGroup): Promise<void> {
+  await command(group.master.port, ['ACL', 'SETUSER', 'replicator', 'off'])
+  await command(group.master.port, ['CLIENT', 'KILL', 'TYPE', 'replica'])
+  await waitFor(async () => String(await command(group.master.port, ['INFO', 'replication'])).includes('connected_slaves:0'), 5000)
+}
+
 /** A master, its replicas and three sentinels watching them. */
 export interface PrivateSentinelGroup {
   masterName: string
@@ -112,7 +126,9 @@ export interface PrivateSentinelGroup {
  * Starts a master, `replicas` replicas (in sync before this returns) and three
  * sentinels with quorum 2 and a 1 s down-after, so a failover takes seconds.
  */
-export async function startSentinelGroup(options: { replicas?: number; masterArgs?: string[]; masterName?: string } = {}): Promise<PrivateSentinelGroup> {
+export async function startSentinelGroup(
+  options: { replicas?: number; masterArgs?: string[]; masterName?: string; partitionable?: boolean } = {},
+): Promise<PrivateSentinelGroup> {
   const masterName = options.masterName ?? 'tessera'
   const dir = mkdtempSync(join(tmpdir(), 'tessera-sentinel-'))
   const handles: { stop(signal?: NodeJS.Signals): Promise<void> }[] = []
@@ -121,11 +137,15 @@ export async function startSentinelGroup(options: { replicas?: number; masterArg
     rmSync(dir, { recursive: true, force: true })
   }
   try {
-    const master = await startPrivateRedis(options.masterArgs ?? [])
+    const dataArgs = options.masterArgs ?? []
+    // With `partitionable`, replicas log in as a user the test can disable (see partitionReplicas).
+    const masterArgs = options.partitionable ? [...dataArgs, '--user', ...REPLICATION_USER] : dataArgs
+    const replicaArgs = options.partitionable ? [...masterArgs, '--masteruser', 'replicator', '--masterauth', 'replication-secret'] : dataArgs
+    const master = await startPrivateRedis(masterArgs)
     handles.push(master)
     const replicas: PrivateRedis[] = []
     for (let i = 0; i < (options.replicas ?? 1); i++) {
-      const replica = await startPrivateRedis(['--replicaof', '127.0.0.1', String(master.port), ...(options.masterArgs ?? [])])
+      const replica = await startPrivateRedis(['--replicaof', '127.0.0.1', String(master.port), ...replicaArgs])
       handles.push(replica)
       replicas.push(replica)
     }
