@@ -6,7 +6,7 @@ let server: TestServer
 let drop: () => Promise<void>
 before(async () => {
   const s = await testSchema()
-  drop = s.drop
+  drop = () => s.drop()
   server = await testServer({ schema: s.schema, redis: true })
 })
 after(async () => {

@@ -74,7 +74,7 @@ export async function testServer(options: {
   let limiter: RedisRateLimiter | undefined
   if (options.redis) {
     const r = await redisStoreForTest('server', options.redisUrl)
-    cleanups.push(r.cleanup)
+    cleanups.push(() => r.cleanup())
     store = r.store
     limiter = new RedisRateLimiter(r.store.connection, r.prefix)
   } else {
