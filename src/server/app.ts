@@ -69,7 +69,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimitBytes ?? 16 * 1024,
     trustProxy: options.trustProxy ?? false,
-    maxParamLength: 500,
+    routerOptions: { maxParamLength: 500 },
     requestTimeout: 15_000,
     // Ids of our own; a client-chosen request id would let callers forge log lines.
     requestIdHeader: false,
