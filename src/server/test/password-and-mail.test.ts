@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { SmtpMailer } from '../../mail/smtp-mailer.js'
+import { PASSWORD, bearer, problemOf, signUp, testSchema, testServer, uniqueEmail, type TestServer } from './helpers.js'
+import { startSmtpCapture, type SmtpCapture } from './smtp-capture.js'
+
+let server: TestServer
+let smtp: SmtpCapture
+let drop: () => Promise<void>
+before(async () => {
+  const s = await testSchema()
+  drop = () => s.drop()
+  smtp = await startSmtpCapture()
+  server = await testServer({ schema: s.schema, redis: true, mailer: new SmtpMailer(smtp.url, 'Tessera <auth@auth.test>') })
+})
+after(async () => {
+  await server.close()
+  await server.mailer.close()
+  await smtp.close()
+  await drop()
+})
+
+function tokenIn(text: string, name: string): string {
+  const match = new RegExp(`http://auth\\.test/account#${name}=([A-Za-z0-9._-]+)`).exec(text)
+  assert.ok(match, `no ${name} link in: ${text}`)
+  return match[1]!
+}
+
+const login = (email: string, password: string) => server.app.inject({ method: 'POST', url: '/auth/login', payload: { email, password } })
+
+void test('password reset over real SMTP: 202, mail with a link, new password works, every session ends, the token works once', async () => {
+  const { email, tokens } = await signUp(server.app)
+  const res = await server.app.inject({ method: 'POST', url: '/auth/password-reset', payload: { email: email.toUpperCase() } })
+  assert.equal(res.statusCode, 202)
+  const mail = await smtp.next()
+  assert.deepEqual(mail.to, [email])
+  assert.equal(mail.subject, 'Reset your password')
+  const token = tokenIn(mail.text, 'reset_token')
+
+  const weak = await server.app.inject({ method: 'POST', url: '/auth/password-reset/confirm', payload: { token, new_password: 'short' } })
+  assert.equal(problemOf(weak).code, 'ERR_WEAK_PASSWORD')
+  const confirm = await server.app.inject({ method: 'POST', url: '/auth/password-reset/confirm', payload: { token, new_password: 'a brand new passphrase' } })
+  assert.equal(confirm.statusCode, 204)
+  assert.equal((await server.app.inject({ method: 'GET', url: '/auth/me', headers: bearer(tokens.access_token) })).statusCode, 401)
+  assert.equal((await login(email, PASSWORD)).statusCode, 401)
+  assert.equal((await login(email, 'a brand new passphrase')).statusCode, 200)
+  const again = await server.app.inject({ method: 'POST', url: '/auth/password-reset/confirm', payload: { token, new_password: 'another new passphrase' } })
+  assert.equal(again.statusCode, 400)
+  assert.equal(problemOf(again).code, 'ERR_ONE_TIME_TOKEN_INVALID')
+})
+
+void test('password reset for an unknown email also answers 202 and sends nothing', async () => {
+  const res = await server.app.inject({ method: 'POST', url: '/auth/password-reset', payload: { email: uniqueEmail('ghost') } })
+  assert.equal(res.statusCode, 202)
+  const { email } = await signUp(server.app)
+  await server.app.inject({ method: 'POST', url: '/auth/password-reset', payload: { email } })
+  // The next delivered message is the known user's: the ghost got none.
+  assert.deepEqual((await smtp.next()).to, [email])
+})
+
+void test('a forged reset token is refused with 400', async () => {
+  const res = await server.app.inject({ method: 'POST', url: '/auth/password-reset/confirm', payload: { token: 'tso1.abc.password-reset.x.y', new_password: 'a brand new passphrase' } })
+  assert.equal(res.statusCode, 400)
+  assert.equal(problemOf(res).code, 'ERR_ONE_TIME_TOKEN_INVALID')
+})
+
+void test('email verification over real SMTP marks the address verified; the token works once', async () => {
+  const { tokens } = await signUp(server.app)
+  const res = await server.app.inject({ method: 'POST', url: '/auth/email-verification', headers: bearer(tokens.access_token) })
+  assert.equal(res.statusCode, 202)
+  const mail = await smtp.next()
+  assert.equal(mail.subject, 'Confirm your email address')
+  const token = tokenIn(mail.text, 'verify_token')
+  const reset = await server.app.inject({ method: 'POST', url: '/auth/password-reset/confirm', payload: { token, new_password: 'a brand new passphrase' } })
+  assert.equal(problemOf(reset).code, 'ERR_ONE_TIME_TOKEN_INVALID', 'a verification token is not a reset token')
+  const confirm = await server.app.inject({ method: 'POST', url: '/auth/email-verification/confirm', payload: { token } })
+  assert.equal(confirm.statusCode, 204)
+  const me = await server.app.inject({ method: 'GET', url: '/auth/me', headers: bearer(tokens.access_token) })
+  assert.equal(me.json().email_verified, true)
+  const again = await server.app.inject({ method: 'POST', url: '/auth/email-verification/confirm', payload: { token } })
+  assert.equal(problemOf(again).code, 'ERR_ONE_TIME_TOKEN_INVALID')
+  assert.equal((await server.app.inject({ method: 'POST', url: '/auth/email-verification' })).statusCode, 401)
+})
+
+void test('password change needs the current password, keeps this session and ends the others', async () => {
+  const { email, tokens } = await signUp(server.app)
+  const other = (await login(email, PASSWORD)).json()
+  const wrong = await server.app.inject({ method: 'POST', url: '/auth/password', headers: bearer(tokens.access_token), payload: { current_password: 'not my password', new_password: 'a brand new passphrase' } })
+  assert.equal(wrong.statusCode, 403)
+  assert.equal(problemOf(wrong).code, 'ERR_WRONG_PASSWORD')
+  const weak = await server.app.inject({ method: 'POST', url: '/auth/password', headers: bearer(tokens.access_token), payload: { current_password: PASSWORD, new_password: 'short' } })
+  assert.equal(problemOf(weak).code, 'ERR_WEAK_PASSWORD')
+  const ok = await server.app.inject({ method: 'POST', url: '/auth/password', headers: bearer(tokens.access_token), payload: { current_password: PASSWORD, new_password: 'a brand new passphrase' } })
+  assert.equal(ok.statusCode, 204)
+  assert.equal((await server.app.inject({ method: 'GET', url: '/auth/me', headers: bearer(tokens.access_token) })).statusCode, 200)
+  assert.equal((await server.app.inject({ method: 'GET', url: '/auth/me', headers: bearer(other.access_token) })).statusCode, 401)
+  assert.equal((await login(email, 'a brand new passphrase')).statusCode, 200)
+})
