@@ -8,6 +8,19 @@ export const ACCESS_TOKEN_TYPE = 'at+jwt'
 /** Longer tokens are refused before any parsing. */
 export const MAX_ACCESS_TOKEN_LENGTH = 8192
 
+// Three base64url segments, no padding or other characters (RFC 7515 section 2).
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
+
+/**
+ * jose decodes leniently (padding, whitespace, spare bits), so one signature
+ * could be spelled several ways and each spelling would verify. Only the
+ * canonical spelling is accepted, as the verifier does.
+ */
+function isCanonicalCompact(token: string): boolean {
+  if (!COMPACT_JWS.test(token)) return false
+  return token.split('.').every((segment) => Buffer.from(segment, 'base64url').toString('base64url') === segment)
+}
+
 const RESERVED_CLAIMS = new Set(['iss', 'aud', 'sub', 'sid', 'jti', 'iat', 'exp', 'nbf', 'typ', 'cnf', 'client_id'])
 
 /** The verified content of an access token, in our own words. This file is the only one that reads raw claim names. */
@@ -105,7 +118,7 @@ export async function verifyAccessTokenSignature(
   token: unknown,
   options: VerifyAccessTokenOptions,
 ): Promise<AccessTokenClaims> {
-  if (typeof token !== 'string' || token.length === 0 || token.length > MAX_ACCESS_TOKEN_LENGTH) {
+  if (typeof token !== 'string' || token.length === 0 || token.length > MAX_ACCESS_TOKEN_LENGTH || !isCanonicalCompact(token)) {
     throw new AccessTokenInvalid('access token is malformed')
   }
   try {
