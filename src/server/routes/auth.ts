@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
-import { AuthError } from '../../core/errors.js'
+import { AuthError, SessionNotFound } from '../../core/errors.js'
 import { normaliseEmail } from '../../users/email.js'
 import { hashPassword, passwordProblem, verifyAgainstDummy, verifyPassword } from '../../users/password.js'
 import { EmailTaken } from '../../users/user-store.js'
@@ -19,6 +19,16 @@ function accountKey(email: string): string {
 
 function outcomeOf(err: unknown): string {
   return err instanceof AuthError || err instanceof HttpProblem ? err.code : 'error'
+}
+
+/** Refreshes; a session that no longer exists is a 401 here (sign in again), not a 404. */
+async function refreshOrRevoked(ctx: ServerContext, token: string) {
+  try {
+    return await ctx.auth.refreshSession(token)
+  } catch (err) {
+    if (err instanceof SessionNotFound) throw new HttpProblem('ERR_SESSION_REVOKED', 'the session of this refresh token has ended; sign in again')
+    throw err
+  }
 }
 
 /** Register, login, refresh, logout, logout-all and me. */
@@ -89,7 +99,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: ServerContext): vo
     try {
       const { token, fromCookie } = refreshTokenFrom(request, ctx, request.body?.refresh_token)
       await enforceRateLimit(ctx.limiter, `refresh-ip:${request.ip}`, ctx.rateLimits.refreshPerIp)
-      const tokens = await ctx.auth.refreshSession(token)
+      const tokens = await refreshOrRevoked(ctx, token)
       ctx.metrics.refreshes.inc({ outcome: 'success' })
       return await sendTokens(request, reply, ctx, tokens, fromCookie || isBrowserClient(request))
     } catch (err) {

@@ -70,7 +70,7 @@ function sendOAuthError(reply: FastifyReply, err: unknown): FastifyReply {
   let error: OAuthError
   const headers: Record<string, string> = {}
   if (err instanceof OAuthError) error = err
-  else if (err instanceof AuthError && err.code.startsWith('ERR_REFRESH_TOKEN')) error = new OAuthError('invalid_grant', 400, err.message)
+  else if (err instanceof AuthError && (err.code.startsWith('ERR_REFRESH_TOKEN') || err.code === 'ERR_SESSION_NOT_FOUND')) error = new OAuthError('invalid_grant', 400, err.message)
   else if (err instanceof AuthError && err.code === 'ERR_USER_BANNED') error = new OAuthError('invalid_grant', 400, 'the user is banned')
   else {
     const { code, detail, headers: extra } = classify(err)
