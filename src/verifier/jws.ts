@@ -38,15 +38,23 @@ function malformed(): AccessTokenInvalid {
   return new AccessTokenInvalid('access token is malformed')
 }
 
+const BASE64URL = /^[A-Za-z0-9_-]*$/
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+
 /**
  * Decodes base64url and refuses every non-canonical spelling (padding, stray
  * characters, non-zero spare bits): otherwise one signature could be written
  * as several strings, each a different cache key.
  */
 export function decodeSegment(segment: string): Buffer {
-  const bytes = Buffer.from(segment, 'base64url')
-  if (bytes.toString('base64url') !== segment) throw malformed()
-  return bytes
+  const rest = segment.length % 4
+  if (rest === 1 || !BASE64URL.test(segment)) throw malformed()
+  if (rest !== 0) {
+    // The last character carries 2 (rest 3) or 4 (rest 2) bits that encode nothing; they must be zero.
+    const spare = ALPHABET.indexOf(segment[segment.length - 1]!) & (rest === 2 ? 0x0f : 0x03)
+    if (spare !== 0) throw malformed()
+  }
+  return Buffer.from(segment, 'base64url')
 }
 
 function decodeJsonObject(segment: string): Record<string, unknown> {
@@ -61,13 +69,14 @@ function decodeJsonObject(segment: string): Record<string, unknown> {
   return value as Record<string, unknown>
 }
 
-/** Splits a token and checks its header against the allowlist. Throws {@link AccessTokenInvalid}. */
-export function parseToken(token: unknown, algorithms: ReadonlySet<SigningAlgorithm>): ParsedToken {
-  if (typeof token !== 'string' || token.length === 0 || token.length > MAX_ACCESS_TOKEN_LENGTH) throw malformed()
-  const first = token.indexOf('.')
-  const second = first < 0 ? -1 : token.indexOf('.', first + 1)
-  if (first <= 0 || second < 0 || token.indexOf('.', second + 1) !== -1 || second === token.length - 1) throw malformed()
-  const header = decodeJsonObject(token.slice(0, first))
+/** A header that passed {@link checkHeader}. */
+interface CheckedHeader {
+  alg: SigningAlgorithm
+  keyId: string
+}
+
+function checkHeader(segment: string, algorithms: ReadonlySet<SigningAlgorithm>): CheckedHeader {
+  const header = decodeJsonObject(segment)
   const alg = header.alg
   if (typeof alg !== 'string' || alg.toLowerCase() === 'none') throw new AccessTokenInvalid('unsigned access tokens are refused')
   if (!algorithms.has(alg as SigningAlgorithm)) throw new AccessTokenInvalid('access token algorithm is not allowed')
@@ -78,8 +87,45 @@ export function parseToken(token: unknown, algorithms: ReadonlySet<SigningAlgori
   }
   const keyId = header.kid
   if (typeof keyId !== 'string' || keyId.length === 0 || keyId.length > 256) throw new AccessTokenInvalid('access token names no key')
+  return { alg: alg as SigningAlgorithm, keyId }
+}
+
+/**
+ * Remembers headers that passed, by their exact text, for one allowlist: every
+ * token of one key carries the same header, so the decode and checks run once
+ * per key instead of once per token. Bounded; only good headers are kept.
+ */
+export class HeaderCache {
+  readonly #algorithms: ReadonlySet<SigningAlgorithm>
+  readonly #checked = new Map<string, CheckedHeader>()
+  readonly #max: number
+
+  constructor(algorithms: ReadonlySet<SigningAlgorithm>, max = 256) {
+    this.#algorithms = algorithms
+    this.#max = max
+  }
+
+  check(segment: string): CheckedHeader {
+    let header = this.#checked.get(segment)
+    if (header === undefined) {
+      header = checkHeader(segment, this.#algorithms)
+      if (this.#checked.size >= this.#max) this.#checked.clear()
+      this.#checked.set(segment, header)
+    }
+    return header
+  }
+}
+
+/** Splits a token and checks its header against the allowlist (or a {@link HeaderCache}). Throws {@link AccessTokenInvalid}. */
+export function parseToken(token: unknown, algorithms: ReadonlySet<SigningAlgorithm> | HeaderCache): ParsedToken {
+  if (typeof token !== 'string' || token.length === 0 || token.length > MAX_ACCESS_TOKEN_LENGTH) throw malformed()
+  const first = token.indexOf('.')
+  const second = first < 0 ? -1 : token.indexOf('.', first + 1)
+  if (first <= 0 || second < 0 || token.indexOf('.', second + 1) !== -1 || second === token.length - 1) throw malformed()
+  const headerSegment = token.slice(0, first)
+  const { alg, keyId } = algorithms instanceof HeaderCache ? algorithms.check(headerSegment) : checkHeader(headerSegment, algorithms)
   return {
-    alg: alg as SigningAlgorithm,
+    alg,
     keyId,
     signingInput: token.slice(0, second),
     payloadSegment: token.slice(first + 1, second),

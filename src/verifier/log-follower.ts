@@ -17,6 +17,8 @@ export interface LogFollowerOptions {
   /** After a gap (missed, trimmed entries), how long the set is not trusted: the longest access-token lifetime. */
   revocationTtlMs: number
   nowMs: () => number
+  /** Called after entries were applied to the set (they are in force when it runs). */
+  onApplied?: (entries: RevocationLogEntry[]) => void
 }
 
 /** Where the follower stands; all times epoch ms (null: never). */
@@ -128,6 +130,11 @@ export class RevocationLogFollower {
     this.#status.lastEventAtMs = newest.atMs
     this.#status.lastAppliedMs = now
     this.#status.lagMs = now - newest.atMs
+    try {
+      this.#o.onApplied?.(entries)
+    } catch {
+      // A listener's fault must not stall the follower or make it re-read entries it already applied.
+    }
   }
 
   async #run(): Promise<void> {

@@ -1,11 +1,13 @@
+import { EventEmitter } from 'node:events'
 import type { AccessTokenClaims } from '../core/access-token.js'
 import { AccessTokenInvalid, AccessTokenRevoked, AuthError, SessionRevoked, StoreUnavailable } from '../core/errors.js'
-import { parseSessionId } from '../core/ids.js'
+import { localIdCreatedAtMs } from '../core/ids.js'
+import type { RevocationLogEntry } from '../core/revocation-log.js'
 import type { AccessTokenStatus, SessionStore } from '../core/session-store.js'
 import type { SigningAlgorithm } from '../core/signing-keys.js'
 import { RedisSessionStore } from '../redis-store/redis-session-store.js'
-import { parseToken, verifyParsedToken, type JwsCheckOptions } from './jws.js'
-import { LocalKeySource, type KeySource } from './key-source.js'
+import { HeaderCache, parseToken, verifyParsedToken, type JwsCheckOptions, type ParsedToken } from './jws.js'
+import { LocalKeySource, type KeySource, type VerificationKey } from './key-source.js'
 import { RevocationLogFollower } from './log-follower.js'
 import { isSigningKeySet, resolveVerifierOptions, type ResolvedVerifierOptions, type VerifierMode, type VerifierOptions } from './options.js'
 import { RemoteJwksKeySource } from './remote-jwks.js'
@@ -36,6 +38,12 @@ export interface VerifierMetrics {
   storeChecks: number
 }
 
+/** Events of a {@link Verifier}. */
+export interface VerifierEvents {
+  /** Cached mode: log entries were applied; tokens they revoke are refused from now on. */
+  revocations: [entries: RevocationLogEntry[]]
+}
+
 function errorFor(status: AccessTokenStatus): AuthError | null {
   if (status === 'active') return null
   if (status === 'session_ended') return new SessionRevoked('session has ended or was revoked')
@@ -54,7 +62,7 @@ function errorFor(status: AccessTokenStatus): AuthError | null {
  * const claims = await verifier.verify(token) // throws AuthError with a stable code
  * ```
  */
-export class Verifier {
+export class Verifier extends EventEmitter<VerifierEvents> {
   readonly mode: VerifierMode
   readonly #o: ResolvedVerifierOptions
   readonly #keys: KeySource
@@ -64,7 +72,7 @@ export class Verifier {
   readonly #set: RevocationSet | null
   readonly #follower: RevocationLogFollower | null
   readonly #jws: JwsCheckOptions
-  readonly #algorithms: ReadonlySet<SigningAlgorithm>
+  readonly #headers: HeaderCache
   #sweeper: NodeJS.Timeout | null = null
   #wasTrusted = true
   #fallbackChecks = 0
@@ -74,6 +82,7 @@ export class Verifier {
 
   /** Use {@link createVerifier}, which also loads keys and the revocation log. */
   constructor(parts: { options: ResolvedVerifierOptions; keys: KeySource; store: SessionStore | null; ownsStore: boolean }) {
+    super()
     const o = parts.options
     this.mode = o.mode
     this.#o = o
@@ -81,11 +90,17 @@ export class Verifier {
     this.#store = parts.store
     this.#ownsStore = parts.ownsStore
     this.#cache = o.cacheMax > 0 ? new VerificationCache(o.cacheMax) : null
-    this.#algorithms = new Set(o.algorithms)
-    this.#jws = { issuer: o.issuer, audiences: o.audiences, algorithms: this.#algorithms, clockToleranceSeconds: o.clockToleranceSeconds }
+    const algorithms = new Set<SigningAlgorithm>(o.algorithms)
+    this.#headers = new HeaderCache(algorithms)
+    this.#jws = { issuer: o.issuer, audiences: o.audiences, algorithms, clockToleranceSeconds: o.clockToleranceSeconds }
     if (o.mode === 'cached' && parts.store) {
       this.#set = new RevocationSet(o.revocationTtlMs, o.clockToleranceSeconds * 1000)
-      this.#follower = new RevocationLogFollower({ store: parts.store, set: this.#set, revocationTtlMs: o.revocationTtlMs, nowMs: () => o.clock.nowMs(), ...o.log })
+      this.#follower = new RevocationLogFollower({ store: parts.store, set: this.#set, revocationTtlMs: o.revocationTtlMs, nowMs: () => o.clock.nowMs(),
+        onApplied: (entries) => {
+          if (this.listenerCount('revocations') > 0) this.emit('revocations', entries)
+        },
+        ...o.log,
+      })
     } else {
       this.#set = null
       this.#follower = null
@@ -108,7 +123,7 @@ export class Verifier {
    */
   async verify(token: string): Promise<AccessTokenClaims> {
     const nowMs = this.#o.clock.nowMs()
-    const verified = this.#fromCache(token, nowMs) ?? (await this.#verifyCold(token, nowMs))
+    const verified = this.#fromCache(token, nowMs) ?? this.#verifyCold(token, nowMs) ?? (await this.#verifyAfterKeyRefresh(token, nowMs))
     if (this.mode === 'signature') return verified.claims
     let status: AccessTokenStatus
     if (this.#follower && this.#set) {
@@ -144,23 +159,37 @@ export class Verifier {
     return entry
   }
 
-  async #verifyCold(token: string, nowMs: number): Promise<VerifiedToken> {
-    const parsed = parseToken(token, this.#algorithms)
-    let key = this.#keys.get(parsed.keyId, nowMs)
-    if (!key && this.#keys.refresh && (await this.#keys.refresh(parsed.keyId))) key = this.#keys.get(parsed.keyId, nowMs)
+  /** Verifies a token not in the cache; undefined when its key is unknown but the key source could learn it. */
+  #verifyCold(token: string, nowMs: number): VerifiedToken | undefined {
+    const parsed = parseToken(token, this.#headers)
+    const key = this.#keys.get(parsed.keyId, nowMs)
+    if (!key) {
+      if (this.#keys.refresh) return undefined
+      throw new AccessTokenInvalid('access token was signed by an unknown key')
+    }
+    return this.#finishCold(token, parsed, key, nowMs)
+  }
+
+  async #verifyAfterKeyRefresh(token: string, nowMs: number): Promise<VerifiedToken> {
+    const parsed = parseToken(token, this.#headers)
+    const key = (await this.#keys.refresh!(parsed.keyId)) ? this.#keys.get(parsed.keyId, nowMs) : undefined
     if (!key) throw new AccessTokenInvalid('access token was signed by an unknown key')
+    return this.#finishCold(token, parsed, key, nowMs)
+  }
+
+  #finishCold(token: string, parsed: ParsedToken, key: VerificationKey, nowMs: number): VerifiedToken {
     const claims = verifyParsedToken(parsed, key, this.#jws, nowMs)
-    // claimsFromPayload already refused a sid that does not parse.
-    const session = parseSessionId(claims.sessionId)!
+    // claimsFromPayload already refused a sid that is not `<16-char localId>.<user>` for this user.
+    const localId = claims.sessionId.slice(0, 16)
     const verified: VerifiedToken = {
       claims,
       userId: claims.userId,
       tokenId: claims.tokenId,
       key: key.key,
       validUntilMs: (claims.expiresAt + this.#o.clockToleranceSeconds) * 1000,
-      localId: session.localId,
-      sessionCreatedAtMs: session.createdAtMs,
-      sessionKey: RevocationSet.sessionKey(claims.userId, session.localId),
+      localId,
+      sessionCreatedAtMs: localIdCreatedAtMs(localId),
+      sessionKey: RevocationSet.sessionKey(claims.userId, localId),
     }
     this.#cache?.set(token, verified)
     return verified
