@@ -1,0 +1,55 @@
+// Starts bench/servers/auth-server.ts pinned to the server core, against a
+// given Redis, and hands the load generator tokens without argon2.
+import { fileURLToPath } from 'node:url'
+import { startNodeChild, SERVER_CORE, type BenchChild } from './processes.js'
+
+/** PostgreSQL for the users table (own schema per run, dropped at stop). */
+export const BENCH_DATABASE_URL = process.env.TESSERA_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+
+/** A running auth server process. */
+export interface AuthServer {
+  url: string
+  pid: number
+  /** Emails of the users created at start (password BENCH_PASSWORD). */
+  emails: string[]
+  /** Creates `count` sessions of users `<userPrefix>0..` and returns their tokens. */
+  createSessions(count: number, userPrefix: string): Promise<{ access_token: string; refresh_token: string }[]>
+  stop(): Promise<void>
+}
+
+/**
+ * @example
+ * ```ts
+ * const server = await startAuthServer({ redisUrl: redis.url })
+ * try { await runLoad({ url: server.url + '/bench/protected', ... }) } finally { await server.stop() }
+ * ```
+ */
+export async function startAuthServer(options: { redisUrl: string; users?: number; nodeArgs?: string[] }): Promise<AuthServer> {
+  const child: BenchChild = await startNodeChild(
+    fileURLToPath(new URL('../servers/auth-server.ts', import.meta.url)),
+    ['--redis', options.redisUrl, '--database', BENCH_DATABASE_URL, '--users', String(options.users ?? 0)],
+    { core: SERVER_CORE, timeoutMs: 60_000, nodeArgs: options.nodeArgs ?? [] },
+  )
+  const url = String(child.ready.url)
+  return {
+    url,
+    pid: child.pid,
+    emails: child.ready.emails as string[],
+    async createSessions(count, userPrefix) {
+      const tokens: { access_token: string; refresh_token: string }[] = []
+      // Chunks keep each request short and under the body limit of the reply.
+      for (let done = 0; done < count; done += 500) {
+        const res = await fetch(`${url}/bench/sessions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ count: Math.min(500, count - done), user_prefix: `${userPrefix}${done}-` }),
+          signal: AbortSignal.timeout(60_000),
+        })
+        if (!res.ok) throw new Error(`POST /bench/sessions: ${res.status}`)
+        tokens.push(...((await res.json()) as typeof tokens))
+      }
+      return tokens
+    },
+    stop: () => child.stop(),
+  }
+}

@@ -1,0 +1,92 @@
+// The auth server under test, run as its own (pinned) process: buildApp() over
+// a Redis session store and PostgreSQL users, plus three bench-only routes:
+//   POST /bench/sign       signs one access token (the refresh baseline)
+//   GET  /bench/protected  strict verification through the server's own hook
+//   POST /bench/sessions   creates sessions directly, so the load generator
+//                          gets tokens without paying argon2 for each
+// Args: --redis <url> --database <url> [--users <n>]. Prints READY {port}.
+import { randomBytes } from 'node:crypto'
+import { parseArgs } from 'node:util'
+import pg from 'pg'
+import { issueAccessToken } from '../../src/core/access-token.js'
+import { newTokenId } from '../../src/core/ids.js'
+import { SigningKeySet } from '../../src/core/signing-keys.js'
+import { createTessera } from '../../src/core/tessera.js'
+import { RedisSessionStore } from '../../src/redis-store/redis-session-store.js'
+import { buildApp } from '../../src/server/app.js'
+import type { Mailer } from '../../src/mail/mailer.js'
+import { hashPassword, openPostgresUserStore } from '../../src/users/index.js'
+import { announceReady } from '../lib/processes.js'
+
+export const BENCH_PASSWORD = 'correct horse battery staple'
+export const ISSUER = 'https://auth.bench'
+export const AUDIENCE = 'api'
+
+const { values } = parseArgs({ options: { redis: { type: 'string' }, database: { type: 'string' }, users: { type: 'string', default: '0' } } })
+if (!values.redis || !values.database) throw new TypeError('--redis and --database are required')
+
+const schema = `bench_${randomBytes(6).toString('hex')}`
+const admin = new pg.Client({ connectionString: values.database })
+await admin.connect()
+await admin.query(`CREATE SCHEMA ${schema}`)
+await admin.end()
+
+// No route under test sends mail.
+const droppingMailer: Mailer = { kind: 'outbox', send: async () => {}, close: async () => {} }
+
+const keys = await SigningKeySet.generate({ alg: 'ES256' })
+const store = await RedisSessionStore.connect({ url: values.redis, keyPrefix: 'tessera:' })
+const auth = await createTessera({ store, keys, issuer: ISSUER, audience: AUDIENCE, tokenKey: randomBytes(32) })
+const users = await openPostgresUserStore({ url: values.database, schema, maxConnections: 20 })
+const unlimited = { max: 1_000_000_000, windowSeconds: 60 }
+const app = await buildApp({
+  auth,
+  users,
+  mailer: droppingMailer,
+  webDir: null,
+  // The load generator is one IP: the limits would measure the limiter, not the route.
+  rateLimits: { loginPerIp: unlimited, loginPerAccount: unlimited, refreshPerIp: unlimited, sensitivePerIp: unlimited },
+})
+
+// Same body shape and validation as /auth/refresh, then only the signing step.
+app.post('/bench/sign', { schema: { body: { type: 'object', properties: { refresh_token: { type: 'string', maxLength: 1024 } } } } }, async () => {
+  const { token, expiresAt } = await issueAccessToken(keys, {
+    userId: 'bench',
+    sessionId: 'bench',
+    tokenId: newTokenId(),
+    nowMs: Date.now(),
+    ttlSeconds: 900,
+    issuer: ISSUER,
+    audience: AUDIENCE,
+  })
+  return { access_token: token, token_type: 'Bearer', expires_in: Math.round((expiresAt - Date.now()) / 1000) }
+})
+app.get('/bench/protected', { onRequest: app.authenticate }, async (request) => ({ user_id: request.claims?.userId }))
+app.post<{ Body: { count: number; user_prefix: string } }>('/bench/sessions', async (request) => {
+  const tokens = []
+  for (let i = 0; i < request.body.count; i++) {
+    const s = await auth.createSession({ userId: `${request.body.user_prefix}${i}`, device: { userAgent: 'bench' } })
+    tokens.push({ access_token: s.accessToken, refresh_token: s.refreshToken })
+  }
+  return tokens
+})
+
+const emails: string[] = []
+const passwordHash = await hashPassword(BENCH_PASSWORD)
+for (let i = 0; i < Number(values.users); i++) {
+  const email = `bench-${i}@example.com`
+  await users.createUser({ email, passwordHash })
+  emails.push(email)
+}
+
+const address = await app.listen({ host: '127.0.0.1', port: 0 })
+announceReady({ url: address, emails }, async () => {
+  await app.close()
+  await auth.close()
+  await store.close()
+  await users.close()
+  const c = new pg.Client({ connectionString: values.database })
+  await c.connect()
+  await c.query(`DROP SCHEMA ${schema} CASCADE`)
+  await c.end()
+})
