@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+// The `tessera` binary: a thin registry of commands. Each command lives in
+// commands/<name>.ts and owns its options, output and exit code.
+import { Command } from 'commander'
+import { eventsCommand } from './commands/events.js'
+import { keysCommand } from './commands/keys.js'
+import { registerServeCommand } from './commands/serve.js'
+import { sessionsCommand } from './commands/sessions.js'
+import { statsCommand } from './commands/stats.js'
+import { usersCommand } from './commands/users.js'
+
+const program = new Command('tessera')
+  .description('Tessera: revocable JWT authentication. Reads the same environment as the server (REDIS_URL, TESSERA_DATA_DIR, ...).')
+  .addHelpText('after', '\nExit codes: 0 ok, 1 failure (e.g. Redis unreachable), 2 bad usage or configuration, 3 not found.')
+
+registerServeCommand(program)
+for (const command of [keysCommand(), sessionsCommand(), usersCommand(), eventsCommand(), statsCommand()]) program.addCommand(command)
+
+// addCommand() does not pass settings down, so apply them to every command of the tree.
+function configure(command: Command): void {
+  command.showHelpAfterError('(add --help for usage)').exitOverride((err) => {
+    // Usage mistakes exit 2, like other Unix tools; --help and --version exit 0.
+    process.exit(err.exitCode === 0 ? 0 : 2)
+  })
+  for (const sub of command.commands) configure(sub)
+}
+configure(program)
+
+await program.parseAsync(process.argv)
