@@ -6,6 +6,9 @@ import { startNodeChild, SERVER_CORE, type BenchChild } from './processes.js'
 /** PostgreSQL for the users table (own schema per run, dropped at stop). */
 export const BENCH_DATABASE_URL = process.env.TESSERA_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 
+/** Password of every user the server creates at start. */
+export const BENCH_PASSWORD = 'correct horse battery staple'
+
 /** A running auth server process. */
 export interface AuthServer {
   url: string

@@ -16,11 +16,11 @@ import { RedisSessionStore } from '../../src/redis-store/redis-session-store.js'
 import { buildApp } from '../../src/server/app.js'
 import type { Mailer } from '../../src/mail/mailer.js'
 import { hashPassword, openPostgresUserStore } from '../../src/users/index.js'
+import { BENCH_PASSWORD } from '../lib/auth-server.js'
 import { announceReady } from '../lib/processes.js'
 
-export const BENCH_PASSWORD = 'correct horse battery staple'
-export const ISSUER = 'https://auth.bench'
-export const AUDIENCE = 'api'
+const ISSUER = 'https://auth.bench'
+const AUDIENCE = 'api'
 
 const { values } = parseArgs({ options: { redis: { type: 'string' }, database: { type: 'string' }, users: { type: 'string', default: '0' } } })
 if (!values.redis || !values.database) throw new TypeError('--redis and --database are required')

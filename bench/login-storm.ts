@@ -1,0 +1,95 @@
+// Row 7: protected-route p99 while 50 concurrent logins run argon2id, against
+// the same route idle; and logins/s at the server's argon2id parameters. The
+// protected route is offered a fixed rate, so the p99s compare like for like.
+// Run: node --import tsx bench/login-storm.ts [--smoke]
+import { startPrivateRedis } from '../src/test-support/redis.js'
+import { ARGON2_OPTIONS } from '../src/users/password.js'
+import { BENCH_PASSWORD, startAuthServer, type AuthServer } from './lib/auth-server.js'
+import { medianOfRounds, runLoad, type LoadFigures } from './lib/load.js'
+import { pinProcess, pinSelfToLoadCore, LOAD_CORE } from './lib/processes.js'
+import { bearerRequests } from './lib/refresh-load.js'
+import { isSmoke, printRows } from './lib/report.js'
+import { fmt } from './lib/stats.js'
+
+const smoke = isSmoke()
+const ROUNDS = smoke ? 1 : 3
+const DURATION_SEC = smoke ? 1 : 5
+const CONCURRENT_LOGINS = 50
+const CONNECTIONS = 10
+const OFFERED_RPS = 1000
+const TARGET_RATIO = 2
+
+/** Keeps `CONCURRENT_LOGINS` logins in flight until `stop()`; returns how many succeeded and over how long. */
+function loginStorm(server: AuthServer): { stop(): Promise<{ logins: number; failures: number; seconds: number }> } {
+  let running = true
+  let logins = 0
+  let failures = 0
+  const started = process.hrtime.bigint()
+  const loop = async (email: string): Promise<void> => {
+    while (running) {
+      const res = await fetch(`${server.url}/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'user-agent': 'bench' },
+        body: JSON.stringify({ email, password: BENCH_PASSWORD }),
+        signal: AbortSignal.timeout(30_000),
+      })
+      await res.arrayBuffer()
+      if (res.status === 200) logins++
+      else failures++
+    }
+  }
+  const loops = server.emails.map((email) => loop(email))
+  return {
+    async stop() {
+      running = false
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9
+      await Promise.all(loops)
+      return { logins, failures, seconds }
+    },
+  }
+}
+
+const clientPinning = pinSelfToLoadCore()
+const redis = await startPrivateRedis()
+pinProcess(redis.pid, LOAD_CORE)
+let server: AuthServer | null = null
+const idle: LoadFigures[] = []
+const storm: LoadFigures[] = []
+const loginRates: number[] = []
+let loginFailures = 0
+try {
+  server = await startAuthServer({ redisUrl: redis.url, users: CONCURRENT_LOGINS })
+  const tokens = (await server.createSessions(1000, 'reader')).map((t) => t.access_token)
+  const load = { url: server.url, connections: CONNECTIONS, overallRate: OFFERED_RPS, requests: bearerRequests('/bench/protected', tokens) }
+  await runLoad({ ...load, duration: 1 })
+  for (let round = 0; round < ROUNDS; round++) {
+    idle.push(await runLoad({ ...load, duration: DURATION_SEC }))
+    const logins = loginStorm(server)
+    storm.push(await runLoad({ ...load, duration: DURATION_SEC }))
+    const done = await logins.stop()
+    loginRates.push(done.logins / done.seconds)
+    loginFailures += done.failures
+    console.log(
+      `round ${round + 1}: idle p99 ${idle.at(-1)!.p99Ms} ms, during logins p99 ${storm.at(-1)!.p99Ms} ms (${fmt(storm.at(-1)!.rps)} req/s of ${OFFERED_RPS} offered); ${fmt(done.logins / done.seconds)} logins/s`,
+    )
+  }
+} finally {
+  await server?.stop()
+  await redis.stop()
+}
+
+const i = medianOfRounds(idle)
+const s = medianOfRounds(storm)
+const ratio = s.p99Ms / Math.max(i.p99Ms, 1)
+const loginsPerSec = [...loginRates].sort((a, b) => a - b)[Math.floor((loginRates.length - 1) / 2)]!
+const params = `argon2id m=${ARGON2_OPTIONS.memoryCost} KiB t=${ARGON2_OPTIONS.timeCost} p=${ARGON2_OPTIONS.parallelism}`
+printRows(`Login storm (server: taskset -c 0, libuv pool ${process.env.UV_THREADPOOL_SIZE ?? 4} threads on that core; load: ${clientPinning}; ${OFFERED_RPS} req/s offered on ${CONNECTIONS} connections; ${ROUNDS} rounds of ${DURATION_SEC} s)`, [
+  {
+    row: `7 protected p99 during ${CONCURRENT_LOGINS} concurrent logins`,
+    figure: `${fmt(s.p99Ms)} ms (idle ${fmt(i.p99Ms)} ms; ${fmt(s.rps)} of ${OFFERED_RPS} req/s served)`,
+    target: `<= ${TARGET_RATIO}x idle`,
+    ratio: `${fmt(ratio)}x`,
+    met: ratio <= TARGET_RATIO && s.failures === 0,
+  },
+  { row: `7 logins/s (${params})`, figure: `${fmt(loginsPerSec)} logins/s${loginFailures ? `, ${loginFailures} failed` : ''}`, target: 'report', met: null },
+])
