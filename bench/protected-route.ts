@@ -1,0 +1,155 @@
+// Protected-route throughput: Fastify with no auth vs @fastify/jwt (ES256, no
+// revocation check) vs Tessera in signature, strict and cached mode, with
+// 10,000 distinct live tokens in rotation, autocannon 100 connections, several
+// rounds, median. Servers run pinned to core 0; run this driver pinned to core 1:
+//   taskset -c 1 node --import tsx bench/protected-route.ts [--rounds 3] [--seconds 5] [--tokens 10000]
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import autocannon from 'autocannon'
+import { SigningKeySet } from '../src/core/signing-keys.js'
+import { createTessera } from '../src/core/tessera.js'
+import { RedisSessionStore } from '../src/redis-store/redis-session-store.js'
+import { deleteKeys } from '../src/test-support/redis.js'
+
+const arg = (name: string, fallback: number) => {
+  const at = process.argv.indexOf(`--${name}`)
+  return at > 0 ? Number(process.argv[at + 1]) : fallback
+}
+const ROUNDS = arg('rounds', 3)
+const SECONDS = arg('seconds', 5)
+const TOKENS = arg('tokens', 10_000)
+const CONNECTIONS = 100
+const REDIS_URL = process.env.TESSERA_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
+const PREFIX = `bench:route:${randomBytes(4).toString('hex')}:`
+const ISSUER = 'https://auth.bench'
+const AUDIENCE = 'api'
+const VARIANTS = ['none', 'fastify-jwt', 'signature', 'strict', 'cached'] as const
+type Variant = (typeof VARIANTS)[number]
+
+const hasTaskset = await new Promise<boolean>((resolve) => {
+  const probe = spawn('taskset', ['-c', '0', 'true'], { stdio: 'ignore' })
+  probe.on('error', () => resolve(false))
+  probe.on('exit', (code) => resolve(code === 0))
+})
+
+async function startServer(variant: Variant, keysJson: string): Promise<{ url: string; child: ChildProcess }> {
+  const command = [process.execPath, '--import', 'tsx', 'bench/protected-server.ts', variant]
+  const child = hasTaskset ? spawn('taskset', ['-c', '0', ...command], { stdio: ['ignore', 'pipe', 'inherit'], env: childEnv(keysJson) }) : spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'], env: childEnv(keysJson) })
+  let output = ''
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${variant} server did not start`)), 30_000)
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+      const match = /READY (\S+)/.exec(output)
+      if (match) {
+        clearTimeout(timer)
+        resolve(match[1]!)
+      }
+    })
+    child.once('exit', (code) => reject(new Error(`${variant} server exited with ${code}`)))
+  })
+  return { url, child }
+}
+
+function childEnv(keysJson: string): NodeJS.ProcessEnv {
+  return { ...process.env, BENCH_KEYS: keysJson, BENCH_REDIS_URL: REDIS_URL, BENCH_PREFIX: PREFIX, BENCH_ISSUER: ISSUER, BENCH_AUDIENCE: AUDIENCE }
+}
+
+async function cpuMicros(url: string): Promise<number> {
+  const usage = (await (await fetch(`${url}/__cpu`)).json()) as { user: number; system: number }
+  return usage.user + usage.system
+}
+
+/** `seconds` of load, or with `amount` exactly that many requests. */
+async function load(url: string, tokens: string[], seconds: number, amount?: number): Promise<{ rps: number; ok: number; bad: number; cpuPerRequestUs: number }> {
+  let next = 0
+  const cpuBefore = await cpuMicros(url)
+  const result = await autocannon({
+    url,
+    connections: CONNECTIONS,
+    ...(amount ? { amount } : { duration: seconds }),
+    requests: [
+      {
+        method: 'GET',
+        path: '/hello',
+        setupRequest: (request) => {
+          request.headers = { authorization: `Bearer ${tokens[next++ % tokens.length]}` }
+          return request
+        },
+      },
+    ],
+  })
+  const cpuAfter = await cpuMicros(url)
+  const ok = result['2xx']
+  return { rps: result.requests.average, ok, bad: result.non2xx + result.errors + result.timeouts, cpuPerRequestUs: (cpuAfter - cpuBefore) / Math.max(1, ok) }
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+const keys = await SigningKeySet.generate({ alg: 'ES256' })
+const store = await RedisSessionStore.connect({ url: REDIS_URL, keyPrefix: PREFIX })
+const servers = new Map<Variant, { url: string; child: ChildProcess }>()
+try {
+  const tessera = await createTessera({ store, keys, issuer: ISSUER, audience: AUDIENCE, tokenKey: randomBytes(32), maxSessions: 60 })
+  const tokens: string[] = []
+  const started = Date.now()
+  for (let i = 0; i < TOKENS; i += 100) {
+    const batch = await Promise.all(Array.from({ length: Math.min(100, TOKENS - i) }, (_, j) => tessera.createSession({ userId: `user-${(i + j) % 2000}` })))
+    for (const s of batch) tokens.push(s.accessToken)
+  }
+  // A realistic log: some revocations of other sessions exist, so cached mode's set is not empty.
+  for (let i = 0; i < 200; i++) await tessera.revokeSession((await tessera.createSession({ userId: `gone-${i}` })).sessionId)
+  console.error(`made ${tokens.length} tokens in ${Date.now() - started} ms; taskset ${hasTaskset ? 'on (servers core 0, run the driver on core 1)' : 'not available'}`)
+
+  for (const variant of VARIANTS) servers.set(variant, await startServer(variant, JSON.stringify(keys.toJSON())))
+  for (const [variant, { url }] of servers) {
+    const yes = await fetch(`${url}/hello`, { headers: { authorization: `Bearer ${tokens[0]}` } })
+    const no = await fetch(`${url}/hello`)
+    if (yes.status !== 200 || (variant !== 'none' && no.status !== 401)) throw new Error(`${variant}: sanity check failed (${yes.status}/${no.status})`)
+    // Warm-up: JIT, and every token once through the verification caches, as in a service that has been up a while.
+    await load(url, tokens, 0, tokens.length + 2000)
+  }
+
+  const results = new Map<Variant, { rps: number; ok: number; bad: number; cpuPerRequestUs: number }[]>(VARIANTS.map((v) => [v, []]))
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const variant of VARIANTS) {
+      const r = await load(servers.get(variant)!.url, tokens, SECONDS)
+      results.get(variant)!.push(r)
+      console.error(`round ${round} ${variant}: ${Math.round(r.rps)} req/s, ${r.cpuPerRequestUs.toFixed(1)} us CPU/req, ${r.bad} not 2xx`)
+    }
+  }
+
+  const summary = VARIANTS.map((variant) => {
+    const runs = results.get(variant)!
+    return { variant, rps: median(runs.map((r) => r.rps)), cpu: median(runs.map((r) => r.cpuPerRequestUs)), bad: runs.reduce((n, r) => n + r.bad, 0) }
+  })
+  const base = summary.find((s) => s.variant === 'none')!
+  const jwt = summary.find((s) => s.variant === 'fastify-jwt')!
+  const label: Record<Variant, string> = {
+    none: 'Fastify, no auth',
+    'fastify-jwt': '@fastify/jwt ES256, no revocation check',
+    signature: 'Tessera signature mode',
+    strict: 'Tessera strict mode (Redis check per request)',
+    cached: 'Tessera cached mode',
+  }
+  console.log(`\nProtected route, ${TOKENS} distinct live ES256 tokens in rotation, autocannon ${CONNECTIONS} connections, ${ROUNDS} rounds x ${SECONDS} s, median\n`)
+  console.log('| server | req/s | x no-auth | x @fastify/jwt | server CPU us/req | not 2xx |')
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: |')
+  for (const s of summary) {
+    console.log(`| ${label[s.variant]} | ${Math.round(s.rps)} | ${(s.rps / base.rps).toFixed(2)} | ${(s.rps / jwt.rps).toFixed(2)} | ${s.cpu.toFixed(1)} | ${s.bad} |`)
+  }
+} finally {
+  for (const { child } of servers.values()) {
+    if (child.exitCode === null && child.pid) {
+      process.kill(child.pid, 'SIGTERM')
+      await once(child, 'exit')
+    }
+  }
+  await store.close()
+  await deleteKeys(REDIS_URL, PREFIX)
+}

@@ -1,0 +1,57 @@
+// One server of the protected-route benchmark; started by protected-route.ts.
+// Usage: node --import tsx bench/protected-server.ts <none|fastify-jwt|signature|strict|cached>
+// Environment: BENCH_KEYS (SigningKeySet JSON), BENCH_REDIS_URL, BENCH_PREFIX, BENCH_ISSUER, BENCH_AUDIENCE.
+import { createPublicKey } from 'node:crypto'
+import fastifyJwt from '@fastify/jwt'
+import Fastify from 'fastify'
+import { SigningKeySet } from '../src/core/signing-keys.js'
+import { tesseraFastify } from '../src/middleware/fastify.js'
+import { createVerifier } from '../src/verifier/verifier.js'
+
+const variant = process.argv[2] ?? 'none'
+const env = (name: string) => {
+  const value = process.env[name]
+  if (!value) throw new Error(`${name} is required`)
+  return value
+}
+const keys = await SigningKeySet.fromJSON(env('BENCH_KEYS'))
+const issuer = env('BENCH_ISSUER')
+const audience = env('BENCH_AUDIENCE')
+const app = Fastify({ logger: false })
+
+if (variant === 'fastify-jwt') {
+  const { d: _d, ...publicJwk } = keys.toJSON().keys[0]!.privateJwk
+  const pem = createPublicKey({ key: publicJwk as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' }) as string
+  await app.register(fastifyJwt, { secret: { public: pem }, verify: { algorithms: ['ES256'], allowedIss: issuer, allowedAud: audience } })
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.url === '/__cpu') return
+    try {
+      await request.jwtVerify()
+    } catch {
+      return reply.code(401).send({ error: 'invalid_token' })
+    }
+  })
+} else if (variant !== 'none') {
+  const verifier = await createVerifier({
+    mode: variant as 'signature' | 'strict' | 'cached',
+    keys,
+    issuer,
+    audience,
+    algorithms: ['ES256'],
+    ...(variant === 'signature' ? {} : { redis: { url: env('BENCH_REDIS_URL'), keyPrefix: env('BENCH_PREFIX') } }),
+  })
+  await app.register(tesseraFastify, { verifier, closeVerifier: true })
+}
+
+app.get('/hello', async () => ({ hello: 'world' }))
+// Not protected: the driver reads this process's CPU time around each run.
+app.get('/__cpu', { config: { tessera: false } }, async () => process.cpuUsage())
+
+const address = await app.listen({ port: 0, host: '127.0.0.1' })
+process.stdout.write(`READY ${address}\n`)
+process.on('SIGTERM', () => {
+  app.close().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  )
+})
