@@ -16,3 +16,4 @@ export {
   type AuthProblem,
   type AuthOutcome,
 } from './http-problem.js'
+export { registerVerifierMetrics } from './prometheus.js'
