@@ -4,7 +4,6 @@
 import { Command } from 'commander'
 import { eventsCommand } from './commands/events.js'
 import { keysCommand } from './commands/keys.js'
-import { registerServeCommand } from './commands/serve.js'
 import { sessionsCommand } from './commands/sessions.js'
 import { statsCommand } from './commands/stats.js'
 import { usersCommand } from './commands/users.js'
@@ -13,7 +12,13 @@ const program = new Command('tessera')
   .description('Tessera: revocable JWT authentication. Reads the same environment as the server (REDIS_URL, TESSERA_DATA_DIR, ...).')
   .addHelpText('after', '\nExit codes: 0 ok, 1 failure (e.g. Redis unreachable), 2 bad usage or configuration, 3 not found.')
 
-registerServeCommand(program)
+// `serve` pulls in Fastify, the user database and the mailer, doubling start-up
+// time; load it only when it can be run or listed.
+const first = process.argv[2]
+if (first === undefined || first === 'serve' || first === 'help' || first.startsWith('-')) {
+  const { registerServeCommand } = await import('./commands/serve.js')
+  registerServeCommand(program)
+}
 for (const command of [keysCommand(), sessionsCommand(), usersCommand(), eventsCommand(), statsCommand()]) program.addCommand(command)
 
 // addCommand() does not pass settings down, so apply them to every command of the tree.

@@ -50,9 +50,10 @@ export function eventsCommand(): Command {
 
   withJson(events.command('tail').description('follow the revocation log live (session and user revocations, bans, denied tokens, reuse detections) until Ctrl-C'))
     .option('--from-start', 'print every event still in the log before following')
+    .option('--user <id>', "only this user's events")
     .option('--count <n>', 'exit after n events', positiveInt)
     .action(
-      runAction(async ({ out, config }, options: { fromStart?: boolean; count?: number }) => {
+      runAction(async ({ out, config }, options: { fromStart?: boolean; count?: number; user?: string }) => {
         await withAdmin(config(), async ({ auth, store }) => {
           let stopping = false
           const stop = (): void => {
@@ -63,14 +64,16 @@ export function eventsCommand(): Command {
           try {
             let position = options.fromStart ? null : (await auth.revocationLogInfo()).lastPosition
             let printed = 0
-            if (!out.json) process.stderr.write(`following ${store.keys.revocationLog()} (Ctrl-C to stop)\n`)
+            // On stderr even with --json, so scripts can wait for it before acting.
+            process.stderr.write(`following ${store.keys.revocationLog()} (Ctrl-C to stop)\n`)
             while (!stopping) {
               const read = await auth.readRevocations(position, { blockMs: BLOCK_MS, count: 100 })
               // Events trimmed before we read them are lost to us; say so rather than pretend the stream is complete.
               if (read.gap) process.stderr.write(`tessera: warning: some events after ${position ?? 'the start'} were trimmed from the log before they were read\n`)
               for (const entry of read.entries) {
-                out.line(eventLine(entry), eventJson(entry))
                 position = entry.position
+                if (options.user !== undefined && entry.event.userId !== options.user) continue
+                out.line(eventLine(entry), eventJson(entry))
                 printed += 1
                 if (options.count !== undefined && printed >= options.count) return
               }

@@ -66,7 +66,7 @@ export function usersCommand(): Command {
       }),
     )
 
-  withJson(users.command('unban').description('lift a ban').argument('<user>', 'user id')).action(
+  withJson(users.command('unban').description('lift a ban so the user can sign in again').argument('<user>', 'user id')).action(
     runAction(async ({ out, config }, userId: string) => {
       const lifted = await withAdmin(config(), ({ auth }) => auth.unbanUser(userId))
       out.result(lifted ? `unbanned user ${userId}` : `user ${userId} was not banned`, { user_id: userId, unbanned: lifted })
