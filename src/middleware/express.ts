@@ -1,6 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import type { AccessTokenClaims } from '../core/access-token.js'
-import { PROBLEM_CONTENT_TYPE, authenticate } from '../verifier/http-problem.js'
+import { PROBLEM_CONTENT_TYPE, decide, type AuthOutcome } from '../verifier/http-problem.js'
 import type { Verifier } from '../verifier/verifier.js'
 
 declare module 'express-serve-static-core' {
@@ -32,20 +32,24 @@ export interface TesseraExpressOptions {
  */
 export function tesseraExpress(options: TesseraExpressOptions): RequestHandler {
   const { verifier, realm } = options
-  if (!verifier || typeof verifier.verify !== 'function') throw new TypeError('"verifier" option is required')
+  if (!verifier || typeof verifier.verifyMaybeSync !== 'function') throw new TypeError('"verifier" option is required')
   const optional = options.optional ?? false
+  const apply = (req: Request, res: Response, next: NextFunction, outcome: AuthOutcome) => {
+    if (outcome.ok) {
+      req.auth = outcome.claims
+      next()
+      return
+    }
+    const { problem } = outcome
+    res.status(problem.status).set(problem.headers).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem.body))
+  }
   return (req: Request, res: Response, next: NextFunction) => {
-    authenticate(verifier, req.headers.authorization, { optional, realm })
-      .then((outcome) => {
-        if (outcome.ok) {
-          req.auth = outcome.claims
-          next()
-          return
-        }
-        const { problem } = outcome
-        res.status(problem.status).set(problem.headers).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem.body))
-      })
-      // authenticate never rejects; this only catches a throw from a later handler run synchronously by next().
-      .catch(next)
+    const outcome = decide(verifier, req.headers.authorization, { optional, realm })
+    if (outcome instanceof Promise) {
+      // decide() never rejects; this only catches a throw from a later handler run synchronously by next().
+      outcome.then((o) => apply(req, res, next, o)).catch(next)
+    } else {
+      apply(req, res, next, outcome)
+    }
   }
 }

@@ -1,7 +1,7 @@
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import type { AccessTokenClaims } from '../core/access-token.js'
-import { PROBLEM_CONTENT_TYPE, authenticate } from '../verifier/http-problem.js'
+import { PROBLEM_CONTENT_TYPE, decide, type AuthOutcome, type AuthProblem } from '../verifier/http-problem.js'
 import type { Verifier } from '../verifier/verifier.js'
 
 declare module 'fastify' {
@@ -18,7 +18,10 @@ declare module 'fastify' {
 /** Options of {@link tesseraFastify}. */
 export interface TesseraFastifyOptions {
   verifier: Verifier
-  /** Protect every route unless its `config.tessera` says otherwise. Default true. */
+  /**
+   * Protect every route unless its `config.tessera` says otherwise. Default true.
+   * Applies to routes added after the plugin is registered; 404s are not touched.
+   */
   protectByDefault?: boolean
   /** `realm` of the `WWW-Authenticate` challenge. */
   realm?: string
@@ -26,29 +29,50 @@ export interface TesseraFastifyOptions {
   closeVerifier?: boolean
 }
 
+function send(reply: FastifyReply, problem: AuthProblem): void {
+  reply.code(problem.status).headers(problem.headers).type(PROBLEM_CONTENT_TYPE).send(problem.body)
+}
+
+function hookFor(verifier: Verifier, options: { optional: boolean; realm: string | undefined }): onRequestHookHandler {
+  const apply = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction, outcome: AuthOutcome) => {
+    if (!outcome.ok) return send(reply, outcome.problem)
+    request.auth = outcome.claims
+    done()
+  }
+  // Callback style, not async: a token decided from the caches costs no promise at all.
+  return function tesseraOnRequest(request, reply, done) {
+    const outcome = decide(verifier, request.headers.authorization, options)
+    if (outcome instanceof Promise) {
+      // decide() never rejects; a throw from apply() would be Fastify's own and is reported to it.
+      outcome.then((o) => apply(request, reply, done, o)).catch((err: unknown) => done(err as Error))
+    } else {
+      apply(request, reply, done, outcome)
+    }
+  }
+}
+
 const plugin: FastifyPluginAsync<TesseraFastifyOptions> = async (app, options) => {
   const { verifier, realm } = options
-  if (!verifier || typeof verifier.verify !== 'function') throw new TypeError('"verifier" option is required')
+  if (!verifier || typeof verifier.verifyMaybeSync !== 'function') throw new TypeError('"verifier" option is required')
   const fallback = options.protectByDefault ?? true
+  const required = hookFor(verifier, { optional: false, realm })
+  const optional = hookFor(verifier, { optional: true, realm })
   // Declared up front (null) so every request object has the same shape.
   app.decorateRequest('auth', null)
-  app.addHook('onRequest', async (request, reply) => {
-    const setting = request.routeOptions.config?.tessera ?? fallback
+  // Decided once per route, when it is added, instead of reading the route's config on every request.
+  app.addHook('onRoute', (route) => {
+    const setting = route.config?.tessera ?? fallback
     if (setting === false) return
-    const outcome = await authenticate(verifier, request.headers.authorization, { optional: setting === 'optional', realm })
-    if (outcome.ok) {
-      request.auth = outcome.claims
-      return
-    }
-    const { problem } = outcome
-    return reply.code(problem.status).headers(problem.headers).type(PROBLEM_CONTENT_TYPE).send(problem.body)
+    const hook = setting === 'optional' ? optional : required
+    const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]
+    route.onRequest = [hook, ...existing]
   })
   if (options.closeVerifier) app.addHook('onClose', async () => verifier.close())
 }
 
 /**
  * Fastify plugin: verifies the bearer access token of each request in an
- * `onRequest` hook and puts its claims on `request.auth`. Refusals are 401
+ * `onRequest` hook of each protected route and puts its claims on `request.auth`. Refusals are 401
  * with `WWW-Authenticate: Bearer error="invalid_token"` and problem+json, or
  * 503 when revocation state cannot be read; never a 500 for a bad token.
  *

@@ -65,43 +65,70 @@ export function problemFor(err: unknown, realm?: string): AuthProblem {
   }
 }
 
-const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i
-
 /**
  * The token of an `Authorization: Bearer` header: `null` when there is no
- * bearer header at all, `''` when there is one but its value is not a token.
+ * bearer header at all, `''` when there is one but no single token in it.
+ * The token's characters are not checked here: the verifier refuses anything
+ * that is not canonical base64url, and a scan here would cost every request.
  */
 export function bearerToken(header: string | string[] | undefined): string | null {
   if (header === undefined) return null
-  const value = Array.isArray(header) ? (header.length === 1 ? header[0]! : '') : header
-  if (!/^bearer\b/i.test(value)) return Array.isArray(header) && header.length > 1 ? '' : null
-  return BEARER.exec(value)?.[1] ?? ''
+  if (Array.isArray(header)) return header.length === 1 ? bearerToken(header[0]) : ''
+  if (header.length < 6 || header.slice(0, 6).toLowerCase() !== 'bearer') return null
+  if (header.length === 6) return ''
+  if (header.charCodeAt(6) !== 32) return null
+  let start = 7
+  let end = header.length
+  while (start < end && header.charCodeAt(start) === 32) start++
+  while (end > start && header.charCodeAt(end - 1) === 32) end--
+  const token = header.slice(start, end)
+  return token.includes(' ') ? '' : token
 }
 
 /** What an adapter does with a request: go on with these claims, or answer with this problem. */
-export type AuthOutcome = { ok: true; claims: AccessTokenClaims } | { ok: false; problem: AuthProblem }
+export type AuthOutcome = { ok: true; claims: AccessTokenClaims | null } | { ok: false; problem: AuthProblem }
 
 /**
- * The whole decision for one request, so every adapter behaves identically:
- * `optional` lets a request without any bearer token through with no claims
- * (a bad token is still refused).
+ * The whole decision for one request, so every adapter behaves identically.
+ * Synchronous when the verifier can decide without I/O (see
+ * `Verifier.verifyMaybeSync`), a promise otherwise; it never throws or
+ * rejects. `optional` lets a request without any bearer token through with
+ * no claims (a bad token is still refused).
  *
  * @example
  * ```ts
- * const outcome = await authenticate(verifier, req.headers.authorization, { optional: false })
+ * const outcome = decide(verifier, req.headers.authorization)
+ * if (outcome instanceof Promise) outcome.then(apply) else apply(outcome)
  * ```
  */
-export async function authenticate(
-  verifier: Pick<Verifier, 'verify'>,
+export function decide(
+  verifier: Pick<Verifier, 'verifyMaybeSync'>,
   authorization: string | string[] | undefined,
   options: { optional?: boolean; realm?: string } = {},
-): Promise<AuthOutcome | { ok: true; claims: null }> {
+): AuthOutcome | Promise<AuthOutcome> {
   const token = bearerToken(authorization)
   if (token === null) return options.optional ? { ok: true, claims: null } : { ok: false, problem: missingTokenProblem(options.realm) }
   if (token === '') return { ok: false, problem: problemFor(new AccessTokenInvalid('authorization header is not a bearer token'), options.realm) }
+  let result: AccessTokenClaims | Promise<AccessTokenClaims>
   try {
-    return { ok: true, claims: await verifier.verify(token) }
+    result = verifier.verifyMaybeSync(token)
   } catch (err) {
     return { ok: false, problem: problemFor(err, options.realm) }
   }
+  if (result instanceof Promise) {
+    return result.then(
+      (claims): AuthOutcome => ({ ok: true, claims }),
+      (err: unknown): AuthOutcome => ({ ok: false, problem: problemFor(err, options.realm) }),
+    )
+  }
+  return { ok: true, claims: result }
+}
+
+/** {@link decide}, always as a promise. */
+export async function authenticate(
+  verifier: Pick<Verifier, 'verifyMaybeSync'>,
+  authorization: string | string[] | undefined,
+  options: { optional?: boolean; realm?: string } = {},
+): Promise<AuthOutcome> {
+  return decide(verifier, authorization, options)
 }

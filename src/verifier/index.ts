@@ -8,6 +8,7 @@ export { RevocationSet, type RevocationSubject } from './revocation-set.js'
 export { RevocationLogFollower, type LogFollowerOptions, type LogFollowerStatus } from './log-follower.js'
 export {
   authenticate,
+  decide,
   problemFor,
   missingTokenProblem,
   bearerToken,
