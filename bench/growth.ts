@@ -14,7 +14,7 @@ import { cloneUsers } from './lib/sessions.js'
 import { fmt } from './lib/stats.js'
 
 const smoke = isSmoke()
-const SIZES = smoke ? [1_000, 5_000] : [1_000, 100_000, 1_000_000]
+const SIZES = smoke ? [1_000, 2_000] : [1_000, 100_000, 1_000_000]
 const ROUNDS = smoke ? 1 : 2
 const DURATION_SEC = smoke ? 1 : 3
 const CONNECTIONS = 100

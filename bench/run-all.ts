@@ -6,7 +6,7 @@ import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { coldVerifyRows, protectedRouteRows } from './lib/foreign-tables.js'
+import { coldVerifyRows, propagationRows, protectedRouteRows } from './lib/foreign-tables.js'
 import { LOAD_CORE, taskset } from './lib/processes.js'
 import { isSmoke, parseRows, verdict, type BenchRow } from './lib/report.js'
 
@@ -45,7 +45,7 @@ export const JOBS: Job[] = [
   own('refresh', 'refresh.ts', 120),
   own('revoke-all', 'revoke-all.ts', 150),
   own('memory', 'memory.ts', 150),
-  { name: 'propagation', script: 'propagation.ts', args: [], smokeArgs: ['--smoke'], timeoutSec: 120, rows: parseRows },
+  { name: 'propagation', script: 'propagation.ts', args: ['--revocations', '1000'], smokeArgs: ['--revocations', '20'], timeoutSec: 120, rows: propagationRows },
   own('login-storm', 'login-storm.ts', 120),
   own('growth', 'growth.ts', 180),
 ]

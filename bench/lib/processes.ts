@@ -1,7 +1,7 @@
 // Child processes of a benchmark: started pinned to a core, found by PID,
 // stopped by PID (never by name), and killed if the benchmark itself dies.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { availableParallelism } from 'node:os'
+import { cpus } from 'node:os'
 import { createInterface } from 'node:readline'
 
 /** The core the server under test runs on. */
@@ -15,7 +15,8 @@ let tasksetPath: string | null | undefined
 export function taskset(): string | null {
   if (tasksetPath === undefined) {
     try {
-      tasksetPath = availableParallelism() >= 2 ? execFileSync('which', ['taskset'], { encoding: 'utf8' }).trim() || null : null
+      // cpus(), not availableParallelism(): the latter counts only the cores this process is already pinned to.
+      tasksetPath = cpus().length >= 2 ? execFileSync('which', ['taskset'], { encoding: 'utf8' }).trim() || null : null
     } catch {
       tasksetPath = null
     }
