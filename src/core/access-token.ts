@@ -139,7 +139,12 @@ export async function verifyAccessTokenSignature(
         requiredClaims: ['iss', 'aud', 'sub', 'jti', 'iat', 'exp'],
       },
     )
-    return claimsFromPayload(payload, protectedHeader)
+    const claims = claimsFromPayload(payload, protectedHeader)
+    // jose checks iat only against maxTokenAge; a token issued in the future was not issued by a clock we trust (RFC 8725 section 3.10 spirit).
+    if (claims.issuedAt > Math.ceil(options.nowMs / 1000) + (options.clockToleranceSeconds ?? 0)) {
+      throw new AccessTokenInvalid('access token was issued in the future')
+    }
+    return claims
   } catch (err) {
     if (err instanceof AccessTokenInvalid) throw err
     if (err instanceof joseErrors.JWTExpired) throw new AccessTokenExpired(undefined, { cause: err })

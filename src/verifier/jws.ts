@@ -180,5 +180,7 @@ export function verifyParsedToken(parsed: ParsedToken, key: VerificationKey, opt
   if (payload.nbf !== undefined && (typeof payload.nbf !== 'number' || payload.nbf > nowSeconds + tolerance)) {
     throw new AccessTokenInvalid('access token is not valid yet')
   }
+  // Same rule as the engine: a token issued in the future did not come from a clock we trust.
+  if (typeof payload.iat === 'number' && payload.iat > Math.ceil(nowMs / 1000) + tolerance) throw new AccessTokenInvalid('access token was issued in the future')
   return claimsFromPayload(payload, { kid: parsed.keyId })
 }
