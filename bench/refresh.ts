@@ -11,6 +11,9 @@ import { isSmoke, printRows } from './lib/report.js'
 import { fmt } from './lib/stats.js'
 
 const smoke = isSmoke()
+// --profile <dir>: the server writes a V8 CPU profile there when it stops (summarise with bench/lib/profile-summary.ts).
+const profileAt = process.argv.indexOf('--profile')
+const serverNodeArgs = profileAt > 0 ? ['--cpu-prof', '--cpu-prof-dir', process.argv[profileAt + 1]!] : []
 const ROUNDS = smoke ? 1 : 3
 const DURATION_SEC = smoke ? 1 : 5
 const CONNECTIONS = 100
@@ -57,7 +60,7 @@ async function commandsDuringRefreshes(client: ReturnType<typeof createClient>, 
 const clientPinning = pinSelfToLoadCore()
 const redis = await startPrivateRedis()
 pinProcess(redis.pid, LOAD_CORE)
-const server = await startAuthServer({ redisUrl: redis.url })
+const server = await startAuthServer({ redisUrl: redis.url, nodeArgs: serverNodeArgs })
 const client = createClient({ url: redis.url })
 const sign: LoadFigures[] = []
 const refresh: LoadFigures[] = []

@@ -27,11 +27,11 @@ export interface AuthServer {
  * try { await runLoad({ url: server.url + '/bench/protected', ... }) } finally { await server.stop() }
  * ```
  */
-export async function startAuthServer(options: { redisUrl: string; users?: number; nodeArgs?: string[] }): Promise<AuthServer> {
+export async function startAuthServer(options: { redisUrl: string; users?: number; nodeArgs?: string[]; env?: NodeJS.ProcessEnv }): Promise<AuthServer> {
   const child: BenchChild = await startNodeChild(
     fileURLToPath(new URL('../servers/auth-server.ts', import.meta.url)),
     ['--redis', options.redisUrl, '--database', BENCH_DATABASE_URL, '--users', String(options.users ?? 0)],
-    { core: SERVER_CORE, timeoutMs: 60_000, nodeArgs: options.nodeArgs ?? [] },
+    { core: SERVER_CORE, timeoutMs: 60_000, nodeArgs: options.nodeArgs ?? [], env: { ...process.env, ...options.env } },
   )
   const url = String(child.ready.url)
   return {
