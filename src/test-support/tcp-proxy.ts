@@ -9,6 +9,8 @@ export interface TcpProxy {
   url: string
   /** Drops every open connection and refuses new ones until {@link restore}. */
   cut(): void
+  /** Keeps connections open but silently drops every byte both ways, like a hung server, until {@link restore}. */
+  stall(): void
   restore(): void
   readonly isCut: boolean
   close(): Promise<void>
@@ -27,6 +29,7 @@ export interface TcpProxy {
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const sockets = new Set<Socket>()
   let isCut = false
+  let stalled = false
   const track = (socket: Socket) => {
     sockets.add(socket)
     socket.on('close', () => sockets.delete(socket))
@@ -41,8 +44,12 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     }
     const upstream = connect(target.port, target.host)
     track(upstream)
-    client.pipe(upstream)
-    upstream.pipe(client)
+    client.on('data', (chunk: Buffer) => {
+      if (!stalled) upstream.write(chunk)
+    })
+    upstream.on('data', (chunk: Buffer) => {
+      if (!stalled) client.write(chunk)
+    })
     client.on('close', () => upstream.destroy())
     upstream.on('close', () => client.destroy())
   })
@@ -59,8 +66,12 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       isCut = true
       for (const socket of sockets) socket.destroy()
     },
+    stall() {
+      stalled = true
+    },
     restore() {
       isCut = false
+      stalled = false
     },
     get isCut() {
       return isCut

@@ -74,6 +74,30 @@ describe('cached mode when the link to Redis breaks', () => {
     })
   }
 
+  test('strict mode answers unavailable within its time limit when Redis hangs or is gone, and recovers by itself', async (t) => {
+    proxy.restore()
+    const verifier = await createVerifier({
+      mode: 'strict',
+      keys,
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      algorithms: ['ES256'],
+      redis: { url: proxy.url, keyPrefix: prefix, commandTimeoutMs: 200 },
+    })
+    t.after(() => verifier.close())
+    const { accessToken } = await tessera.createSession({ userId: 'strict-hang' })
+    await verifier.verify(accessToken)
+    proxy.stall()
+    const started = Date.now()
+    await rejectsWith(verifier.verify(accessToken), 'ERR_STORE_UNAVAILABLE')
+    const waited = Date.now() - started
+    assert.ok(waited >= 150 && waited < 1000, `answered after ${waited} ms`)
+    proxy.cut()
+    await rejectsWith(verifier.verify(accessToken), 'ERR_STORE_UNAVAILABLE')
+    proxy.restore()
+    await waitFor(() => verifier.verify(accessToken).then(() => true, () => false), 5000)
+  })
+
   test('falls back to strict when the log was trimmed past its position', async (t) => {
     proxy.restore()
     const verifier = await cutOffVerifier('strict')
