@@ -1,5 +1,5 @@
 import { RESP_TYPES, createCluster, type RedisClusterOptions as NodeRedisClusterOptions, type RedisClusterType } from 'redis'
-import type { RedisArg, RedisConnection, RedisConnectionOptions, SendOptions } from './connection.js'
+import { DEFAULT_CONNECT_TIMEOUT_MS, connectWithin, type RedisArg, type RedisConnection, type RedisConnectionOptions, type SendOptions } from './connection.js'
 import { dataNodeClientOptions } from './redis-config.js'
 
 type Cluster = RedisClusterType<Record<string, never>, Record<string, never>, Record<string, never>, 2>
@@ -34,9 +34,12 @@ export class ClusterConnection implements RedisConnection {
   #closing: Promise<void> | null = null
   #retried = 0
 
-  private constructor(cluster: Cluster, timeoutMs: number) {
+  readonly #connectTimeoutMs: number
+
+  private constructor(cluster: Cluster, timeoutMs: number, connectTimeoutMs: number) {
     this.#cluster = cluster
     this.#timeoutMs = timeoutMs
+    this.#connectTimeoutMs = connectTimeoutMs
   }
 
   /** Discovers the cluster from its seed nodes and waits until it is ready. */
@@ -58,19 +61,14 @@ export class ClusterConnection implements RedisConnection {
         },
       },
     } as unknown as NodeRedisClusterOptions
-    return ClusterConnection.#connect(createCluster(clusterOptions) as unknown as Cluster, commandTimeoutMs)
+    return ClusterConnection.#connect(createCluster(clusterOptions) as unknown as Cluster, commandTimeoutMs, options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS)
   }
 
-  static async #connect(cluster: Cluster, timeoutMs: number): Promise<ClusterConnection> {
+  static async #connect(cluster: Cluster, timeoutMs: number, connectTimeoutMs: number): Promise<ClusterConnection> {
     // Failed reconnects of one node are reported as 'error'; without a listener they would crash the process.
     cluster.on('error', () => {})
-    try {
-      await cluster.connect()
-    } catch (err) {
-      cluster.destroy()
-      throw err
-    }
-    return new ClusterConnection(cluster, timeoutMs)
+    await connectWithin(cluster, connectTimeoutMs)
+    return new ClusterConnection(cluster, timeoutMs, connectTimeoutMs)
   }
 
   async send(args: RedisArg[], options: SendOptions = {}): Promise<unknown> {
@@ -97,7 +95,7 @@ export class ClusterConnection implements RedisConnection {
   /** A second cluster client that connects only to the nodes it is sent to (blocking reads of the log). */
   async duplicate(): Promise<RedisConnection> {
     const copy = this.#cluster.duplicate({ minimizeConnections: true }) as unknown as Cluster
-    return ClusterConnection.#connect(copy, this.#timeoutMs)
+    return ClusterConnection.#connect(copy, this.#timeoutMs, this.#connectTimeoutMs)
   }
 
   close(): Promise<void> {

@@ -35,6 +35,42 @@ export interface RedisConnectionOptions extends RedisTopologyOptions {
   client?: RedisClientOptions
   /** Per-command timeout in ms; a store that does not answer in time is unavailable. Default 1000. */
   commandTimeoutMs?: number
+  /**
+   * Most time opening the connection may take, in ms, retries included. Default 10000.
+   * Without it a server that refuses the handshake (wrong TLS CA, wrong password) would be retried forever.
+   */
+  connectTimeoutMs?: number
+}
+
+/** Default of {@link RedisConnectionOptions.connectTimeoutMs}. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000
+
+/**
+ * Connects a node-redis client (or cluster), giving up after `timeoutMs`: node-redis
+ * retries a failed first connection with its reconnect strategy, without end.
+ * The error names the last failure (refused, TLS, auth) as its cause.
+ */
+export async function connectWithin(client: { connect(): Promise<unknown>; destroy(): unknown; on(event: 'error', listener: (err: Error) => void): unknown }, timeoutMs: number): Promise<void> {
+  let lastError: Error | undefined
+  client.on('error', (err) => {
+    lastError = err
+  })
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`could not connect to Redis within ${timeoutMs} ms${lastError ? `: ${lastError.message}` : ''}`, { cause: lastError })), timeoutMs)
+  })
+  try {
+    await Promise.race([client.connect(), deadline])
+  } catch (err) {
+    try {
+      client.destroy()
+    } catch {
+      // already closed: nothing left to release
+    }
+    throw err
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 type Client = RedisClientType<Record<string, never>, Record<string, never>, Record<string, never>, 2>
@@ -76,7 +112,7 @@ export class NodeRedisConnection implements RedisConnection {
     } as RedisClientOptions) as unknown as Client
     // node-redis emits 'error' for every failed reconnect; without a listener that would crash the process.
     client.on('error', () => {})
-    await client.connect()
+    await connectWithin(client, options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS)
     return new NodeRedisConnection(client, { owned: true, commandTimeoutMs, connectionOptions: options })
   }
 

@@ -117,7 +117,13 @@ export class RedisSessionStore implements SessionStore {
       throw new StoreUnavailable('could not connect to Redis', { cause: err })
     }
     const store = new RedisSessionStore(connection, { keyPrefix: options.keyPrefix, ownsConnection: true, durability: options.durability })
-    await store.#scripts.preload(connection)
+    try {
+      await store.#scripts.preload(connection)
+    } catch (err) {
+      // The handshake can succeed and the first command still fail (a TLS server refusing our certificate, an ACL without SCRIPT).
+      await store.close()
+      throw new StoreUnavailable('could not load the scripts into Redis', { cause: err })
+    }
     return store
   }
 

@@ -1,0 +1,106 @@
+// TLS (server certificate, then client certificate too) and a Redis ACL user
+// restricted to Tessera's key prefix: the whole flow runs under each.
+import { strict as assert } from 'node:assert'
+import { after, before, describe, test } from 'node:test'
+import { startPrivateRedis, uniquePrefix, type PrivateRedis } from '../../../test-support/redis.js'
+import { command, makeCertificates, startTlsRedis, type TestCertificates } from '../../../test-support/redis-topology.js'
+import { RedisSessionStore, redisOptionsFromEnv } from '../../index.js'
+import { runWholeFlow } from './flow.js'
+
+void describe('TLS', () => {
+  let certificates: TestCertificates
+  before(async () => {
+    certificates = await makeCertificates()
+  })
+  after(() => certificates?.remove())
+
+  void test('runs the whole flow over TLS, and refuses a server it cannot verify', async (t) => {
+    const server = await startTlsRedis(certificates)
+    t.after(() => server.stop())
+    await assert.rejects(command(server.port, ['PING']), 'the plain protocol is refused on the TLS port')
+    await assert.rejects(RedisSessionStore.connect({ url: server.url, connectTimeoutMs: 1000 }), (err: unknown) => {
+      assert.equal((err as { code?: string }).code, 'ERR_STORE_UNAVAILABLE')
+      assert.match(String((err as Error).cause), /certificate/)
+      return true
+    })
+    const store = await RedisSessionStore.connect({ url: server.url, tls: { ca: certificates.ca }, keyPrefix: uniquePrefix('tls') })
+    t.after(() => store.close())
+    await runWholeFlow(store)
+  })
+
+  void test('runs the whole flow over TLS with a client certificate read from the environment', async (t) => {
+    const server = await startTlsRedis(certificates, { requireClientCert: true })
+    t.after(() => server.stop())
+    await assert.rejects(RedisSessionStore.connect({ url: server.url, tls: { ca: certificates.ca }, connectTimeoutMs: 1000 }), { code: 'ERR_STORE_UNAVAILABLE' })
+    const options = redisOptionsFromEnv({
+      REDIS_URL: server.url,
+      REDIS_TLS_CA: certificates.caFile,
+      REDIS_TLS_CERT: certificates.clientCertFile,
+      REDIS_TLS_KEY: certificates.clientKeyFile,
+    })
+    const store = await RedisSessionStore.connect({ ...options, keyPrefix: uniquePrefix('mtls') })
+    t.after(() => store.close())
+    await runWholeFlow(store)
+  })
+})
+
+/** The minimal ACL documented in docs/operations.md, for prefix `tessera:`. */
+const TESSERA_ACL_RULES = [
+  'resetkeys',
+  '~tessera:*',
+  'resetchannels',
+  '-@all',
+  '+eval',
+  '+evalsha',
+  '+eval_ro',
+  '+evalsha_ro',
+  '+script|load',
+  '+hget',
+  '+hmget',
+  '+hgetall',
+  '+hset',
+  '+hdel',
+  '+hincrby',
+  '+del',
+  '+exists',
+  '+set',
+  '+persist',
+  '+pexpireat',
+  '+time',
+  '+xadd',
+  '+xread',
+  '+xinfo|stream',
+  '+wait',
+  '+ping',
+  '+info',
+  '+role',
+]
+
+void describe('Redis ACL', () => {
+  let redis: PrivateRedis
+  before(async () => {
+    redis = await startPrivateRedis()
+    await command(redis.port, ['ACL', 'SETUSER', 'tessera', 'reset', 'on', '>tessera-acl-secret', ...TESSERA_ACL_RULES])
+  })
+  after(() => redis?.stop())
+
+  void test('works as a user restricted to its own key prefix and the commands it needs', async (t) => {
+    const store = await RedisSessionStore.connect({ url: redis.url, username: 'tessera', password: 'tessera-acl-secret', keyPrefix: 'tessera:' })
+    t.after(() => store.close())
+    await runWholeFlow(store)
+    // The same user can neither read outside the prefix nor run anything else.
+    await assert.rejects(store.connection.send(['HGETALL', 'other:key'], { key: 'other:key' }), /NOPERM/)
+    await assert.rejects(store.connection.send(['FLUSHALL']), /NOPERM/)
+    await assert.rejects(store.connection.send(['KEYS', '*']), /NOPERM/)
+  })
+
+  void test('cannot log in with a wrong password, and says so as unavailable', async () => {
+    await assert.rejects(RedisSessionStore.connect({ url: redis.url, username: 'tessera', password: 'wrong', keyPrefix: 'tessera:', connectTimeoutMs: 1000 }), {
+      code: 'ERR_STORE_UNAVAILABLE',
+    })
+  })
+
+  void test('reads the ACL user from the environment', () => {
+    assert.deepEqual(redisOptionsFromEnv({ REDIS_URL: redis.url, REDIS_USERNAME: 'tessera', REDIS_PASSWORD: 'p' }), { url: redis.url, username: 'tessera', password: 'p' })
+  })
+})
