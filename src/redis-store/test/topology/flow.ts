@@ -23,7 +23,7 @@ export async function runWholeFlow(store: SessionStore): Promise<void> {
   const userId = `flow-${randomUUID().slice(0, 8)}`
   const { lastPosition } = await auth.revocationLogInfo()
 
-  const first = await auth.createSession({ userId, device: { label: 'laptop' } })
+  const first = await auth.createSession({ userId, device: { name: 'laptop' } })
   assert.equal((await auth.verifyAccessToken(first.accessToken, { mode: 'strict' })).userId, userId)
   const rotated = await auth.refreshSession(first.refreshToken)
   assert.equal(rotated.sessionId, first.sessionId)
