@@ -1,0 +1,592 @@
+// The Tessera account page. No framework, no build step.
+//
+// Tokens: the refresh token lives only in the HttpOnly `tessera_refresh` cookie
+// (path /auth/refresh, SameSite=Strict) that the server sets in browser mode;
+// this script never sees it. The access token lives only in this module's
+// memory. Every other call carries it as a Bearer header, so no state-changing
+// request rides on a cookie; the one that does (refresh) also sends the
+// X-Tessera-CSRF header, which a cross-site form cannot.
+//
+// Tabs: refreshes go through one Web Lock, so at most one tab refreshes at a
+// time; the winner shares the new access token over a BroadcastChannel and the
+// others use it instead of refreshing again.
+
+const LOCK_NAME = 'tessera-refresh'
+const CHANNEL_NAME = 'tessera-auth'
+/** Refresh this long before expiry (capped to a quarter of the lifetime for short tokens). */
+const REFRESH_MARGIN_MS = 60_000
+
+/** @type {{ token: string, expiresAtMs: number, lifetimeMs: number, sessionId: string } | null} */
+let access = null
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let refreshTimer
+/** @type {Promise<boolean> | null} */
+let refreshing = null
+/** @type {{ email: string, email_verified: boolean } | null} */
+let me = null
+
+const channel = 'BroadcastChannel' in window ? new BroadcastChannel(CHANNEL_NAME) : null
+const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id))
+
+class ApiError extends Error {
+  constructor(status, code, detail) {
+    super(detail || `request failed (${status})`)
+    this.status = status
+    this.code = code
+  }
+}
+
+// ---------------------------------------------------------------- messages
+
+function say(text) {
+  const el = $('notice')
+  el.textContent = text
+  el.hidden = !text
+  if (text) $('alert').hidden = true
+}
+
+function alertError(text) {
+  const el = $('alert')
+  el.textContent = text
+  el.hidden = !text
+  if (text) $('notice').hidden = true
+}
+
+function clearMessages() {
+  say('')
+  alertError('')
+}
+
+/** A sentence for an API error: the server's detail, in words a person reads. */
+function explain(err) {
+  if (!(err instanceof ApiError)) return 'Something went wrong. Check your connection and try again.'
+  switch (err.code) {
+    case 'ERR_INVALID_CREDENTIALS':
+      return 'That email and password do not match. Try again, or reset your password.'
+    case 'ERR_RATE_LIMITED':
+      return 'Too many attempts. Wait a minute and try again.'
+    case 'ERR_EMAIL_TAKEN':
+      return 'An account with this email already exists. Sign in instead.'
+    case 'ERR_WRONG_PASSWORD':
+      return 'Your current password is not right.'
+    case 'ERR_USER_BANNED':
+      return 'This account is suspended.'
+    case 'ERR_STORE_UNAVAILABLE':
+    case 'ERR_UNAVAILABLE':
+      return 'The service is briefly unavailable. Try again in a moment.'
+    default:
+      return err.message.charAt(0).toUpperCase() + err.message.slice(1) + (/[.!?]$/.test(err.message) ? '' : '.')
+  }
+}
+
+// ---------------------------------------------------------------- HTTP
+
+async function send(path, { method = 'GET', body, bearer, headers = {} } = {}) {
+  const init = { method, headers: { accept: 'application/json', ...headers }, credentials: 'same-origin', cache: 'no-store' }
+  if (body !== undefined) {
+    init.headers['content-type'] = 'application/json'
+    init.body = JSON.stringify(body)
+  }
+  if (bearer) init.headers.authorization = `Bearer ${bearer}`
+  const res = await fetch(path, init)
+  if (res.status === 204 || res.status === 202) return null
+  let data = null
+  try {
+    data = await res.json()
+  } catch {
+    data = null
+  }
+  if (!res.ok) throw new ApiError(res.status, data?.code ?? '', data?.detail ?? data?.title ?? '')
+  return data
+}
+
+/** A call as the signed-in user: refreshes first when the token is stale, and once more on a 401. */
+async function api(path, options = {}) {
+  if (!access || access.expiresAtMs - Date.now() < Math.min(5_000, access.lifetimeMs / 5)) {
+    if (!(await refresh())) throw signedOutError()
+  }
+  try {
+    return await send(path, { ...options, bearer: access.token })
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.status !== 401) throw err
+    // Revoked elsewhere, or expired while we slept: one refresh settles which.
+    if (!(await refresh({ force: true }))) throw signedOutError()
+    return send(path, { ...options, bearer: access.token })
+  }
+}
+
+function signedOutError() {
+  return new ApiError(401, 'ERR_SIGNED_OUT', 'you were signed out')
+}
+
+// ---------------------------------------------------------------- tokens
+
+function adopt(reply) {
+  const lifetimeMs = reply.expires_in * 1000
+  access = { token: reply.access_token, expiresAtMs: Date.now() + lifetimeMs, lifetimeMs, sessionId: reply.session_id }
+  scheduleRefresh()
+}
+
+function scheduleRefresh() {
+  clearTimeout(refreshTimer)
+  if (!access) return
+  const lifetime = access.expiresAtMs - Date.now()
+  const margin = Math.min(REFRESH_MARGIN_MS, lifetime / 4)
+  refreshTimer = setTimeout(() => {
+    refresh().then(
+      (ok) => {
+        if (!ok) showSignedOut('You were signed out. Sign in again to continue.')
+      },
+      // Server briefly unreachable: the session is still fine, try again shortly.
+      () => {
+        refreshTimer = setTimeout(scheduleRefresh, 5_000)
+      },
+    )
+  }, Math.max(lifetime - margin, 0))
+}
+
+function forget() {
+  access = null
+  me = null
+  clearTimeout(refreshTimer)
+}
+
+/**
+ * Gets a fresh access token from the refresh cookie. Tabs take turns through a
+ * Web Lock; a tab that waited uses the token another tab just shared instead of
+ * rotating the cookie again. Resolves false when the session is over.
+ */
+function refresh({ force = false } = {}) {
+  refreshing ??= (async () => {
+    const stale = access?.token
+    const run = async () => {
+      // Another tab may have refreshed while we waited for the lock.
+      if (access && access.token !== stale && access.expiresAtMs - Date.now() > access.lifetimeMs / 2) return true
+      if (!force && access && access.expiresAtMs - Date.now() > Math.min(REFRESH_MARGIN_MS, access.lifetimeMs / 4)) return true
+      try {
+        const reply = await send('/auth/refresh', {
+          method: 'POST',
+          body: {},
+          headers: { 'x-tessera-client': 'browser', 'x-tessera-csrf': '1' },
+        })
+        adopt(reply)
+        channel?.postMessage({ type: 'token', access })
+        return true
+      } catch (err) {
+        if (err instanceof ApiError && err.status < 500) {
+          forget()
+          return false
+        }
+        throw err
+      }
+    }
+    try {
+      return navigator.locks ? await navigator.locks.request(LOCK_NAME, run) : await run()
+    } finally {
+      refreshing = null
+    }
+  })()
+  return refreshing
+}
+
+channel?.addEventListener('message', (event) => {
+  const message = event.data
+  if (message?.type === 'token' && message.access?.token) {
+    // Same browser, same cookie, same session: take the newer token.
+    if (!access || message.access.expiresAtMs > access.expiresAtMs) {
+      const wasSignedOut = !access
+      access = message.access
+      scheduleRefresh()
+      if (wasSignedOut) void showSignedIn()
+    }
+  } else if (message?.type === 'signed-out') {
+    forget()
+    showSignedOut('You signed out in another tab.')
+  }
+})
+
+// ---------------------------------------------------------------- views
+
+function show(view) {
+  $('loading').hidden = true
+  for (const id of ['view-signed-out', 'view-reset', 'view-signed-in']) $(id).hidden = id !== view
+  $('topbar-user').hidden = view !== 'view-signed-in'
+}
+
+function showSignedOut(message) {
+  forget()
+  show('view-signed-out')
+  if (message) say(message)
+}
+
+async function showSignedIn() {
+  try {
+    me = await api('/auth/me')
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) return showSignedOut('Your session has ended. Sign in again.')
+    alertError(explain(err))
+    return
+  }
+  show('view-signed-in')
+  $('account-email').textContent = me.email
+  $('topbar-email').textContent = me.email
+  const username = /** @type {HTMLInputElement} */ ($('password-username'))
+  username.value = me.email
+  const badge = $('email-badge')
+  badge.textContent = me.email_verified ? 'Verified' : 'Not verified'
+  badge.className = me.email_verified ? 'badge badge-ok' : 'badge badge-warn'
+  $('verify-row').hidden = me.email_verified
+  await loadDevices()
+}
+
+const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' })
+const relativeFormat = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' })
+
+function relative(iso) {
+  const seconds = Math.round((Date.parse(iso) - Date.now()) / 1000)
+  const abs = Math.abs(seconds)
+  if (abs < 45) return 'just now'
+  if (abs < 3600) return relativeFormat.format(Math.round(seconds / 60), 'minute')
+  if (abs < 86_400) return relativeFormat.format(Math.round(seconds / 3600), 'hour')
+  if (abs < 30 * 86_400) return relativeFormat.format(Math.round(seconds / 86_400), 'day')
+  return dateFormat.format(new Date(iso))
+}
+
+function setTime(el, iso) {
+  el.dateTime = iso
+  el.textContent = relative(iso)
+  el.title = dateFormat.format(new Date(iso))
+}
+
+function deviceKind(session) {
+  const text = `${session.os} ${session.user_agent}`.toLowerCase()
+  if (/android|iphone|ios|mobile/.test(text)) return 'phone'
+  if (/ipad|tablet/.test(text)) return 'tablet'
+  return 'computer'
+}
+
+function renderDevice(session) {
+  const template = /** @type {HTMLTemplateElement} */ ($('device-template'))
+  const item = /** @type {HTMLElement} */ (template.content.firstElementChild.cloneNode(true))
+  const client = [session.browser, session.os].filter(Boolean).join(' on ')
+  const fallback = session.user_agent || 'Unknown browser'
+  item.dataset.sessionId = session.session_id
+  item.querySelector('.device-icon').classList.add(`device-icon-${deviceKind(session)}`)
+  // textContent only: names and user agents come from users and must never become markup.
+  item.querySelector('.device-title').textContent = session.device_name || client || 'Unnamed device'
+  item.querySelector('.device-client').textContent = client || fallback
+  item.querySelector('.device-ip').textContent = session.ip || 'unknown'
+  setTime(item.querySelector('.device-created'), session.created_at)
+  setTime(item.querySelector('.device-seen'), session.last_seen_at)
+  const button = /** @type {HTMLButtonElement} */ (item.querySelector('.device-sign-out'))
+  if (session.current) {
+    item.classList.add('device-current')
+    item.querySelector('.badge-current').hidden = false
+    button.textContent = 'Sign out'
+    button.setAttribute('aria-label', 'Sign out of this device')
+    button.addEventListener('click', () => void signOut())
+  } else {
+    button.setAttribute('aria-label', `Sign out ${session.device_name || client || 'this device'}`)
+    button.addEventListener('click', () => void signOutDevice(session, item, button))
+  }
+  return item
+}
+
+async function loadDevices() {
+  const list = $('devices')
+  list.setAttribute('aria-busy', 'true')
+  try {
+    const { sessions } = await api('/auth/sessions')
+    // The current device first, then newest first as the server sends them.
+    sessions.sort((a, b) => Number(b.current) - Number(a.current))
+    list.replaceChildren(...sessions.map(renderDevice))
+    $('devices-foot').hidden = sessions.length < 2
+  } catch (err) {
+    handleFailure(err)
+  } finally {
+    list.removeAttribute('aria-busy')
+  }
+}
+
+/** Shared failure path: a lost session goes to the sign-in view, anything else is shown. */
+function handleFailure(err) {
+  if (err instanceof ApiError && err.status === 401) {
+    showSignedOut('This device was signed out. Sign in again to continue.')
+    return
+  }
+  alertError(explain(err))
+}
+
+// ---------------------------------------------------------------- actions
+
+async function busy(button, work) {
+  const form = button.form
+  button.disabled = true
+  button.setAttribute('aria-busy', 'true')
+  try {
+    await work()
+  } finally {
+    button.disabled = false
+    button.removeAttribute('aria-busy')
+    form?.querySelectorAll('input[type=password]').forEach((input) => (input.value = ''))
+  }
+}
+
+function formValues(form) {
+  return Object.fromEntries(new FormData(form).entries())
+}
+
+/** Native validation messages, shown as our alert so screen readers hear them. */
+function valid(form) {
+  if (form.checkValidity()) return true
+  const first = /** @type {HTMLInputElement} */ (form.querySelector(':invalid'))
+  const label = form.querySelector(`label[for="${first.id}"]`)?.firstChild?.textContent?.trim() ?? 'This field'
+  alertError(`${label}: ${first.validationMessage}`)
+  first.focus()
+  return false
+}
+
+async function signIn(event) {
+  event.preventDefault()
+  const form = event.currentTarget
+  if (!valid(form)) return
+  clearMessages()
+  const { email, password, device_name } = formValues(form)
+  await busy(form.querySelector('button[type=submit]'), async () => {
+    try {
+      const reply = await send('/auth/login', {
+        method: 'POST',
+        body: { email, password, ...(device_name ? { device_name } : {}) },
+        headers: { 'x-tessera-client': 'browser' },
+      })
+      adopt(reply)
+      channel?.postMessage({ type: 'token', access })
+      form.reset()
+      await showSignedIn()
+      $('main').focus()
+    } catch (err) {
+      alertError(explain(err))
+    }
+  })
+}
+
+async function register(event) {
+  event.preventDefault()
+  const form = event.currentTarget
+  if (!valid(form)) return
+  clearMessages()
+  const { email, password } = formValues(form)
+  await busy(form.querySelector('button[type=submit]'), async () => {
+    try {
+      await send('/auth/register', { method: 'POST', body: { email, password } })
+      form.reset()
+      selectTab('tab-sign-in')
+      const emailInput = /** @type {HTMLInputElement} */ ($('sign-in-email'))
+      emailInput.value = email
+      $('sign-in-password').focus()
+      say('Your account is ready. Sign in with your new password.')
+    } catch (err) {
+      alertError(explain(err))
+    }
+  })
+}
+
+async function signOut() {
+  clearMessages()
+  try {
+    if (access) await send('/auth/logout', { method: 'POST', bearer: access.token })
+  } catch {
+    // Already over on the server: the outcome is the same.
+  }
+  channel?.postMessage({ type: 'signed-out' })
+  showSignedOut('You are signed out.')
+}
+
+async function signOutDevice(session, item, button) {
+  clearMessages()
+  await busy(button, async () => {
+    try {
+      await api(`/auth/sessions/${encodeURIComponent(session.session_id)}`, { method: 'DELETE' })
+      item.remove()
+      say(`Signed out ${session.device_name || [session.browser, session.os].filter(Boolean).join(' on ') || 'the device'}.`)
+      $('devices-foot').hidden = $('devices').children.length < 2
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'ERR_SESSION_NOT_FOUND') {
+        item.remove()
+        say('That device was already signed out.')
+      } else handleFailure(err)
+    }
+  })
+}
+
+async function signOutOthers(event) {
+  clearMessages()
+  await busy(event.currentTarget, async () => {
+    try {
+      await api('/auth/logout-all', { method: 'POST', body: { except_current: true } })
+      say('Every other device was signed out.')
+      await loadDevices()
+    } catch (err) {
+      handleFailure(err)
+    }
+  })
+}
+
+async function changePassword(event) {
+  event.preventDefault()
+  const form = event.currentTarget
+  if (!valid(form)) return
+  clearMessages()
+  const values = formValues(form)
+  await busy(form.querySelector('button[type=submit]'), async () => {
+    try {
+      await api('/auth/password', { method: 'POST', body: { current_password: values.current_password, new_password: values.new_password } })
+      say('Password changed. Your other devices were signed out.')
+      await loadDevices()
+    } catch (err) {
+      handleFailure(err)
+    }
+  })
+}
+
+async function requestReset(event) {
+  event.preventDefault()
+  const form = event.currentTarget
+  if (!valid(form)) return
+  clearMessages()
+  const { email } = formValues(form)
+  await busy(form.querySelector('button[type=submit]'), async () => {
+    try {
+      await send('/auth/password-reset', { method: 'POST', body: { email } })
+      say(`If an account exists for ${email}, a reset link is on its way. It works once.`)
+    } catch (err) {
+      alertError(explain(err))
+    }
+  })
+}
+
+async function confirmReset(event, token) {
+  event.preventDefault()
+  const form = event.currentTarget
+  if (!valid(form)) return
+  clearMessages()
+  const { new_password } = formValues(form)
+  await busy(form.querySelector('button[type=submit]'), async () => {
+    try {
+      await send('/auth/password-reset/confirm', { method: 'POST', body: { token, new_password } })
+      resetToken = ''
+      showSignedOut('Your password was changed and every device was signed out. Sign in with the new password.')
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'ERR_ONE_TIME_TOKEN_INVALID') alertError('This reset link has expired or was already used. Request a new one.')
+      else alertError(explain(err))
+    }
+  })
+}
+
+async function sendVerification(event) {
+  clearMessages()
+  await busy(event.currentTarget, async () => {
+    try {
+      await api('/auth/email-verification', { method: 'POST' })
+      say(`We sent a verification link to ${me?.email ?? 'your email'}.`)
+    } catch (err) {
+      handleFailure(err)
+    }
+  })
+}
+
+async function confirmVerification(token) {
+  try {
+    await send('/auth/email-verification/confirm', { method: 'POST', body: { token } })
+    say('Your email address is verified. Thank you.')
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 'ERR_ONE_TIME_TOKEN_INVALID') alertError('This verification link has expired or was already used.')
+    else alertError(explain(err))
+  }
+}
+
+// ---------------------------------------------------------------- tabs (WAI-ARIA tabs pattern)
+
+function selectTab(id) {
+  for (const tab of document.querySelectorAll('[role=tab]')) {
+    const selected = tab.id === id
+    tab.setAttribute('aria-selected', String(selected))
+    tab.tabIndex = selected ? 0 : -1
+    $(tab.getAttribute('aria-controls')).hidden = !selected
+  }
+}
+
+function onTabKey(event) {
+  const tabs = [...document.querySelectorAll('[role=tab]')]
+  const at = tabs.indexOf(event.currentTarget)
+  const next = event.key === 'ArrowRight' ? tabs[(at + 1) % tabs.length] : event.key === 'ArrowLeft' ? tabs[(at - 1 + tabs.length) % tabs.length] : null
+  if (!next) return
+  event.preventDefault()
+  selectTab(next.id)
+  next.focus()
+}
+
+// ---------------------------------------------------------------- start
+
+/** Reads a mailed token from the fragment once, then removes it from the address bar and history. */
+function takeHashToken() {
+  const params = new URLSearchParams(location.hash.slice(1))
+  const reset = params.get('reset_token')
+  const verify = params.get('verify_token')
+  if (reset || verify) history.replaceState(null, '', location.pathname + location.search)
+  return { reset, verify }
+}
+
+/** The reset token of the link being followed; it stays in memory, never in the URL. */
+let resetToken = ''
+
+/** Handles a mailed link's token in the fragment. True when the page now shows the reset form. */
+async function followMailLink() {
+  const { reset, verify } = takeHashToken()
+  if (reset) {
+    resetToken = reset
+    clearMessages()
+    show('view-reset')
+    $('reset-password').focus()
+    return true
+  }
+  if (verify) {
+    await confirmVerification(verify)
+    if (access) await showSignedIn()
+  }
+  return false
+}
+
+async function start() {
+  $('form-sign-in').addEventListener('submit', (e) => void signIn(e))
+  $('form-register').addEventListener('submit', (e) => void register(e))
+  $('form-reset-request').addEventListener('submit', (e) => void requestReset(e))
+  $('form-password').addEventListener('submit', (e) => void changePassword(e))
+  $('sign-out').addEventListener('click', () => void signOut())
+  $('sign-out-others').addEventListener('click', (e) => void signOutOthers(e))
+  $('devices-reload').addEventListener('click', () => {
+    clearMessages()
+    void loadDevices()
+  })
+  $('verify-email').addEventListener('click', (e) => void sendVerification(e))
+  for (const tab of document.querySelectorAll('[role=tab]')) {
+    tab.addEventListener('click', () => selectTab(tab.id))
+    tab.addEventListener('keydown', onTabKey)
+  }
+
+  $('form-reset-confirm').addEventListener('submit', (e) => void confirmReset(e, resetToken))
+  // A mail link opened in a tab already on this page changes only the fragment.
+  window.addEventListener('hashchange', () => void followMailLink())
+  if (await followMailLink()) return
+
+  let resumed = false
+  try {
+    resumed = await refresh()
+  } catch {
+    alertError('The service is briefly unavailable. Reload the page in a moment.')
+  }
+  if (resumed) await showSignedIn()
+  else if (!access) show('view-signed-out')
+}
+
+void start()
