@@ -34,7 +34,7 @@ async function startInstance(n: number, env: Record<string, string>): Promise<In
     stdio: ['ignore', 'ignore', 'pipe'],
   })
   let stderr = ''
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   const instance: Instance = {
     url: `http://127.0.0.1:${port}`,
