@@ -15,6 +15,8 @@ const LOCK_NAME = 'tessera-refresh'
 const CHANNEL_NAME = 'tessera-auth'
 /** Refresh this long before expiry (capped to a quarter of the lifetime for short tokens). */
 const REFRESH_MARGIN_MS = 60_000
+/** How long a tab that waited for the lock waits for the winner's token before refreshing itself. */
+const SHARED_TOKEN_WAIT_MS = 300
 
 /** @type {{ token: string, expiresAtMs: number, lifetimeMs: number, sessionId: string } | null} */
 let access = null
@@ -159,8 +161,10 @@ function forget() {
 function refresh({ force = false } = {}) {
   refreshing ??= (async () => {
     const stale = access?.token
-    const run = async () => {
-      // Another tab may have refreshed while we waited for the lock.
+    const run = async (waited) => {
+      // The tab that held the lock shares its token as it releases it; the message
+      // can land just after our turn starts, so give it a moment before rotating again.
+      if (waited && access?.token === stale) await sharedToken(SHARED_TOKEN_WAIT_MS)
       if (access && access.token !== stale && access.expiresAtMs - Date.now() > access.lifetimeMs / 2) return true
       if (!force && access && access.expiresAtMs - Date.now() > Math.min(REFRESH_MARGIN_MS, access.lifetimeMs / 4)) return true
       try {
@@ -181,7 +185,9 @@ function refresh({ force = false } = {}) {
       }
     }
     try {
-      return navigator.locks ? await navigator.locks.request(LOCK_NAME, run) : await run()
+      if (!navigator.locks) return await run(false)
+      const mine = await navigator.locks.request(LOCK_NAME, { ifAvailable: true }, async (lock) => (lock ? { ok: await run(false) } : null))
+      return mine ? mine.ok : await navigator.locks.request(LOCK_NAME, () => run(true))
     } finally {
       refreshing = null
     }
@@ -189,9 +195,26 @@ function refresh({ force = false } = {}) {
   return refreshing
 }
 
+/** @type {Set<() => void>} */
+const tokenWaiters = new Set()
+
+/** Resolves when another tab shares a token, or after `ms`. */
+function sharedToken(ms) {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer)
+      tokenWaiters.delete(done)
+      resolve(undefined)
+    }
+    const timer = setTimeout(done, ms)
+    tokenWaiters.add(done)
+  })
+}
+
 channel?.addEventListener('message', (event) => {
   const message = event.data
   if (message?.type === 'token' && message.access?.token) {
+    for (const wake of [...tokenWaiters]) wake()
     // Same browser, same cookie, same session: take the newer token.
     if (!access || message.access.expiresAtMs > access.expiresAtMs) {
       const wasSignedOut = !access
