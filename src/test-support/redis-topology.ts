@@ -72,7 +72,7 @@ async function startSentinel(masterName: string, masterPort: number, dir: string
       `dir ${dir}`,
       `sentinel monitor ${masterName} 127.0.0.1 ${masterPort} ${quorum}`,
       `sentinel down-after-milliseconds ${masterName} 1000`,
-      `sentinel failover-timeout ${masterName} 5000`,
+      `sentinel failover-timeout ${masterName} 3000`,
       `sentinel parallel-syncs ${masterName} 1`,
       '',
     ].join('\n'),
