@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import { HttpProblem } from './http-errors.js'
 import type { RedisConnection } from '../redis-store/connection.js'
@@ -80,6 +81,11 @@ export class RedisRateLimiter implements RateLimiter {
   async ping(): Promise<void> {
     await this.#connection.send(['PING'])
   }
+}
+
+/** Rate-limit key part for an account: a hash, so limiter keys never hold an email. */
+export function accountKey(email: string): string {
+  return createHash('sha256').update(email).digest('base64url').slice(0, 22)
 }
 
 /**

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { AuthError, SessionNotFound } from '../../core/errors.js'
 import { normaliseEmail } from '../../users/email.js'
@@ -7,15 +6,10 @@ import { EmailTaken } from '../../users/user-store.js'
 import type { ServerContext } from '../context.js'
 import { HttpProblem } from '../http-errors.js'
 import { claimsOf } from '../plugins/auth.js'
-import { enforceRateLimit } from '../rate-limiter.js'
+import { accountKey, enforceRateLimit } from '../rate-limiter.js'
 import * as s from '../schemas.js'
 import { clearRefreshCookie, isBrowserClient, refreshTokenFrom, sendTokens } from '../token-reply.js'
 import { userDatabase } from '../user-database.js'
-
-/** Rate-limit key for an account: a hash, so limiter keys never hold an email. */
-function accountKey(email: string): string {
-  return createHash('sha256').update(email).digest('base64url').slice(0, 22)
-}
 
 function outcomeOf(err: unknown): string {
   return err instanceof AuthError || err instanceof HttpProblem ? err.code : 'error'

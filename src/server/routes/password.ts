@@ -5,7 +5,7 @@ import { hashPassword, passwordProblem, verifyPassword } from '../../users/passw
 import type { ServerContext } from '../context.js'
 import { HttpProblem } from '../http-errors.js'
 import { claimsOf } from '../plugins/auth.js'
-import { enforceRateLimit } from '../rate-limiter.js'
+import { accountKey, enforceRateLimit } from '../rate-limiter.js'
 import * as s from '../schemas.js'
 import { userDatabase } from '../user-database.js'
 
@@ -49,7 +49,7 @@ export function registerPasswordRoutes(app: FastifyInstance, ctx: ServerContext)
     if (!email) throw new HttpProblem('ERR_VALIDATION', 'email is not a valid address')
     // Everything that depends on whether the account exists happens after the answer.
     ctx.background('password-reset mail', async () => {
-      await enforceRateLimit(ctx.limiter, `password-reset-account:${email}`, ctx.rateLimits.sensitivePerIp)
+      await enforceRateLimit(ctx.limiter, `password-reset-account:${accountKey(email)}`, ctx.rateLimits.sensitivePerIp)
       const user = await ctx.users.findByEmail(email)
       if (!user) return
       const { token } = await ctx.auth.issueOneTimeToken(user.userId, PURPOSE, { ttlSeconds: ctx.passwordResetTtlSeconds })
