@@ -95,7 +95,7 @@ export function statsCommand(): Command {
             `redis memory          ${report.redis.used_memory_human} (${report.redis.used_memory_bytes} bytes)`,
             ...keyLines,
             `sampled users         ${report.sample.users.length}, ${report.sample.live_sessions} live session(s)`,
-            `memory per session    ${perSession === null ? 'n/a (no live sessions in the sample; pass --user <id>)' : `${perSession} bytes`}`,
+            `memory per session    ${perSession === null ? 'n/a (no live sessions among the sampled users; name one with --user <id>)' : `${perSession} bytes`}`,
           ],
           report,
         )
