@@ -80,10 +80,9 @@ export class Verifier extends EventEmitter<VerifierEvents> {
   #fallbacks = 0
   #storeChecks = 0
   #closed = false
-
-  /** Use {@link createVerifier}, which also loads keys and the revocation log. */
   readonly #deadlines: Deadlines | null
 
+  /** Use {@link createVerifier}, which also loads keys and the revocation log. */
   constructor(parts: { options: ResolvedVerifierOptions; keys: KeySource; store: SessionStore | null; ownsStore: boolean; deadlines?: Deadlines | null }) {
     super()
     const o = parts.options
@@ -99,7 +98,11 @@ export class Verifier extends EventEmitter<VerifierEvents> {
     this.#jws = { issuer: o.issuer, audiences: o.audiences, algorithms, clockToleranceSeconds: o.clockToleranceSeconds }
     if (o.mode === 'cached' && parts.store) {
       this.#set = new RevocationSet(o.revocationTtlMs, o.clockToleranceSeconds * 1000)
-      this.#follower = new RevocationLogFollower({ store: parts.store, set: this.#set, revocationTtlMs: o.revocationTtlMs, nowMs: () => o.clock.nowMs(),
+      this.#follower = new RevocationLogFollower({
+        store: parts.store,
+        set: this.#set,
+        revocationTtlMs: o.revocationTtlMs,
+        nowMs: () => o.clock.nowMs(),
         onApplied: (entries) => {
           if (this.listenerCount('revocations') > 0) this.emit('revocations', entries)
         },
