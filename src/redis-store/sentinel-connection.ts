@@ -1,4 +1,4 @@
-import { ErrorReply, createClient } from 'redis'
+import { ClientClosedError, ClientOfflineError, ErrorReply, createClient } from 'redis'
 import { NodeRedisConnection, type RedisArg, type RedisConnection, type RedisConnectionOptions, type SendOptions } from './connection.js'
 import { tlsSocketOptions, type RedisNodeAddress } from './redis-config.js'
 
@@ -51,13 +51,17 @@ export class SentinelConnection implements RedisConnection {
   }
 
   async send(args: RedisArg[], options: SendOptions = {}): Promise<unknown> {
-    const connection = await this.#connection()
-    try {
-      return await connection.send(args, options)
-    } catch (err) {
-      // A reply error is the command's own failure, except READONLY: the node was demoted to replica.
-      if (!(err instanceof ErrorReply) || err.message.startsWith('READONLY')) this.#forget(connection)
-      throw err
+    for (let attempt = 1; ; attempt++) {
+      const connection = await this.#connection()
+      try {
+        return await connection.send(args, options)
+      } catch (err) {
+        // A reply error is the command's own failure, except READONLY: the node was demoted to replica.
+        if (!(err instanceof ErrorReply) || err.message.startsWith('READONLY')) this.#forget(connection)
+        // A connection that closed while idle refuses the command before sending it: safe to send once more on a fresh one.
+        if (attempt === 1 && (err instanceof ClientClosedError || err instanceof ClientOfflineError)) continue
+        throw err
+      }
     }
   }
 

@@ -7,6 +7,7 @@ import { createTessera, SigningKeySet, type SessionTokens, type Tessera } from '
 import { uniquePrefix, waitFor } from '../../../test-support/redis.js'
 import { command, partitionReplicas, startSentinelGroup, type PrivateSentinelGroup } from '../../../test-support/redis-topology.js'
 import { RedisSessionStore, SentinelConnection, type RedisDurability } from '../../index.js'
+import { runWholeFlow } from './flow.js'
 
 const TOKEN_KEY = 'sentinel-test-token-key-of-32-bytes!!'
 
@@ -85,9 +86,8 @@ void describe('Redis Sentinel', () => {
       assert.deepEqual([...codes], ['ERR_STORE_UNAVAILABLE'])
       assert.equal((auth.store as RedisSessionStore).connection instanceof SentinelConnection, true)
       assert.equal(((auth.store as RedisSessionStore).connection as SentinelConnection).masterAddress, `127.0.0.1:${group.replicas[0]!.port}`)
-      // After the failover everything works, including a new session and its refresh.
-      const tokens = await auth.createSession({ userId: 'after-failover' })
-      await auth.refreshSession(tokens.refreshToken)
+      // After the failover the whole flow works on the promoted master, blocked log reader included.
+      await runWholeFlow(auth.store)
     })
   })
 
