@@ -17,6 +17,9 @@ import { statsCommand } from '../commands/stats.js'
 import { usersCommand } from '../commands/users.js'
 
 const MAIN = join(import.meta.dirname, '..', 'main.ts')
+/** Set TESSERA_CLI_BIN to a built `dist/cli/main.js` to test the compiled binary; by default the source runs through tsx (no build step in the suite). */
+const BUILT = process.env.TESSERA_CLI_BIN
+const COMMAND = BUILT ? [BUILT] : ['--import', 'tsx', MAIN]
 const CHROME_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36'
 
 interface Run {
@@ -26,7 +29,7 @@ interface Run {
 }
 
 function startCli(args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+  const child = spawn(process.execPath, [...COMMAND, ...args], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
