@@ -8,6 +8,7 @@ import { MemoryStore } from '../../core/memory-store.js'
 import { SigningKeySet } from '../../core/signing-keys.js'
 import type { Tessera } from '../../core/tessera.js'
 import { createVerifier, type Verifier } from '../../verifier/verifier.js'
+import { waitFor } from '../../test-support/redis.js'
 import { AUDIENCE, ISSUER, badTokens, tesseraFor } from '../../verifier/test/fixtures.js'
 import { tesseraExpress } from '../express.js'
 import { tesseraFastify } from '../fastify.js'
@@ -66,7 +67,7 @@ async function ask(base: string, path: string, authorization?: string): Promise<
   }
 }
 
-describe('Fastify plugin and Express middleware answer alike', () => {
+for (const mode of ['signature', 'strict', 'cached'] as const) describe(`Fastify plugin and Express middleware answer alike (${mode} mode)`, () => {
   let keys: SigningKeySet
   let tessera: Tessera
   let store: MemoryStore
@@ -79,10 +80,18 @@ describe('Fastify plugin and Express middleware answer alike', () => {
     store = new MemoryStore()
     keys = await SigningKeySet.generate()
     tessera = await tesseraFor(store, keys)
-    verifier = await createVerifier({ mode: 'strict', keys, issuer: ISSUER, audience: AUDIENCE, algorithms: ['ES256'], store })
+    const base = { mode, keys, issuer: ISSUER, audience: AUDIENCE, algorithms: ['ES256' as const], log: { blockMs: 100, maxStalenessMs: 300 } }
+    verifier = await createVerifier({ ...base, store })
+    // A store that cannot answer: strict checks fail at once; cached mode cannot load its log, so it is built on a
+    // working store and then told to refuse (onStale: 'fail') once that store stops answering.
     const down = Object.create(store) as MemoryStore
-    down.checkAccessToken = () => Promise.reject(new Error('connection refused'))
-    broken = await createVerifier({ mode: 'strict', keys, issuer: ISSUER, audience: AUDIENCE, algorithms: ['ES256'], store: down })
+    let failing = mode !== 'cached'
+    const refuse = () => Promise.reject(new Error('connection refused'))
+    down.checkAccessToken = (request) => (failing ? refuse() : store.checkAccessToken(request))
+    down.readRevocations = (after, options) => (failing ? refuse() : store.readRevocations(after, options))
+    down.revocationLogInfo = () => (failing ? refuse() : store.revocationLogInfo())
+    broken = await createVerifier({ ...base, store: down, onStale: 'fail', log: { blockMs: 20, maxStalenessMs: 50, retryMs: 10 } })
+    failing = true
     for (const [name, build] of [['fastify', buildFastify], ['express', buildExpress]] as const) {
       const main = await build(verifier)
       const failing = await build(broken)
@@ -101,6 +110,11 @@ describe('Fastify plugin and Express middleware answer alike', () => {
     const good = await tessera.createSession({ userId: 'alice' })
     const revoked = await tessera.createSession({ userId: 'bob' })
     await tessera.revokeSession(revoked.sessionId)
+    if (mode === 'cached') {
+      await waitFor(() => verifier.verify(revoked.accessToken).then(() => false, () => true), 2000, 2)
+      // The broken verifier must be past its staleness bound before the 'store down' case.
+      await waitFor(() => (broken.metrics().timeSinceLastLogContactMs ?? 0) > 50, 2000, 5)
+    }
     const invalid = { status: 401, challenge: /^Bearer error="invalid_token", error_description="[^"]+"$/, contentType: 'application/problem+json' }
     const cases: { name: string; path: string; auth?: string; broken?: boolean; status: number; challenge?: RegExp | null; code?: string; body?: unknown }[] = [
       { name: 'no token', path: '/me', status: 401, challenge: /^Bearer$/, code: 'ERR_ACCESS_TOKEN_MISSING' },
@@ -110,8 +124,12 @@ describe('Fastify plugin and Express middleware answer alike', () => {
       { name: 'huge bearer', path: '/me', auth: `Bearer ${'a'.repeat(9000)}`, ...invalid, code: 'ERR_ACCESS_TOKEN_INVALID' },
       { name: 'good token', path: '/me', auth: `Bearer ${good.accessToken}`, status: 200, challenge: null, body: { userId: 'alice' } },
       { name: 'lower-case scheme', path: '/me', auth: `bearer ${good.accessToken}`, status: 200, challenge: null, body: { userId: 'alice' } },
-      { name: 'revoked session', path: '/me', auth: `Bearer ${revoked.accessToken}`, ...invalid, code: 'ERR_SESSION_REVOKED' },
-      { name: 'store down', path: '/me', auth: `Bearer ${good.accessToken}`, broken: true, status: 503, challenge: null, code: 'ERR_STORE_UNAVAILABLE' },
+      mode === 'signature'
+        ? { name: 'revoked session (signature mode does not ask)', path: '/me', auth: `Bearer ${revoked.accessToken}`, status: 200, challenge: null, body: { userId: 'bob' } }
+        : { name: 'revoked session', path: '/me', auth: `Bearer ${revoked.accessToken}`, ...invalid, code: 'ERR_SESSION_REVOKED' },
+      mode === 'signature'
+        ? { name: 'store down (signature mode does not ask)', path: '/me', auth: `Bearer ${good.accessToken}`, broken: true, status: 200, challenge: null, body: { userId: 'alice' } }
+        : { name: 'store down', path: '/me', auth: `Bearer ${good.accessToken}`, broken: true, status: 503, challenge: null, code: 'ERR_STORE_UNAVAILABLE' },
       { name: 'opted-out route', path: '/open', status: 200, challenge: null, body: { open: true, auth: null } },
       { name: 'optional route, no token', path: '/maybe', status: 200, challenge: null, body: { userId: null } },
       { name: 'optional route, good token', path: '/maybe', auth: `Bearer ${good.accessToken}`, status: 200, challenge: null, body: { userId: 'alice' } },

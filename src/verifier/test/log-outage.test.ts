@@ -64,6 +64,9 @@ describe('cached mode when the link to Redis breaks', () => {
       await rejectsWith(verifier.verify(doomed.accessToken), 'ERR_STORE_UNAVAILABLE')
       assert.ok(verifier.metrics().fallbacks >= 1)
       assert.ok(verifier.metrics().logReadErrors >= 1)
+      // As configured: `strict` tried the store for each request, `fail` refused without trying.
+      if (onStale === 'strict') assert.equal(verifier.metrics().storeChecks, 2)
+      else assert.equal(verifier.metrics().storeChecks, 0)
 
       proxy.restore()
       await waitFor(() => verifier.metrics().logState === 'live' && verifier.metrics().timeSinceLastLogContactMs! < 400, 5000)
