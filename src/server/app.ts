@@ -51,6 +51,21 @@ export interface AppOptions {
   saveKeys?: (() => Promise<void>) | null
 }
 
+/** Logs what an operator must see (reuse, bans, mass revocations); ids only, never tokens. */
+function logSecurityEvents(app: FastifyInstance, auth: Tessera): () => void {
+  const onReuse = (e: { userId: string; sessionId: string }) => app.log.warn({ event: 'refresh_reuse_detected', userId: e.userId, sessionId: e.sessionId }, 'refresh token reuse detected; session revoked')
+  const onBanned = (e: { userId: string; untilMs: number | null; sessionsRevoked: number }) => app.log.info({ event: 'user_banned', userId: e.userId, untilMs: e.untilMs, sessionsRevoked: e.sessionsRevoked }, 'user banned')
+  const onAllRevoked = (e: { userId: string; count: number; reason: string }) => app.log.info({ event: 'sessions_revoked', userId: e.userId, count: e.count, reason: e.reason }, 'sessions revoked')
+  auth.on('refresh_reuse_detected', onReuse)
+  auth.on('user_banned', onBanned)
+  auth.on('sessions_revoked', onAllRevoked)
+  return () => {
+    auth.off('refresh_reuse_detected', onReuse)
+    auth.off('user_banned', onBanned)
+    auth.off('sessions_revoked', onAllRevoked)
+  }
+}
+
 /** The repository's web/ directory, from src/server or dist/server alike. */
 export const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../web/', import.meta.url))
 
@@ -108,11 +123,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   })
 
   const stopFollowing = metrics.follow(ctx.auth)
+  const stopLogging = logSecurityEvents(app, ctx.auth)
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-content-type-options', 'nosniff')
+    // Answers about users, sessions and tokens are personal: no shared cache may keep them.
+    if (/^\/(auth|admin|oauth2)\//.test(request.url)) reply.header('cache-control', 'no-store')
+  })
   app.addHook('onResponse', async (request, reply) => {
     metrics.httpDuration.observe({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000)
   })
   app.addHook('onClose', async () => {
     stopFollowing()
+    stopLogging()
     await Promise.allSettled([...pending])
   })
 

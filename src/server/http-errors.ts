@@ -12,13 +12,11 @@ export type ServerErrorCode =
   | 'ERR_FORBIDDEN'
   | 'ERR_CSRF'
   | 'ERR_NOT_FOUND'
-  | 'ERR_METHOD_NOT_ALLOWED'
   | 'ERR_PAYLOAD_TOO_LARGE'
   | 'ERR_UNSUPPORTED_MEDIA_TYPE'
   | 'ERR_RATE_LIMITED'
   | 'ERR_RATE_LIMITER_UNAVAILABLE'
   | 'ERR_DATABASE_UNAVAILABLE'
-  | 'ERR_ADMIN_DISABLED'
   | 'ERR_INTERNAL'
 
 export type ProblemCode = AuthErrorCode | ServerErrorCode
@@ -48,13 +46,11 @@ export const HTTP_ERRORS: Readonly<Record<ProblemCode, { status: number; title: 
   ERR_FORBIDDEN: { status: 403, title: 'Forbidden' },
   ERR_CSRF: { status: 403, title: 'Cross-site request refused' },
   ERR_NOT_FOUND: { status: 404, title: 'Not found' },
-  ERR_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   ERR_PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
   ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
   ERR_RATE_LIMITED: { status: 429, title: 'Too many requests' },
   ERR_RATE_LIMITER_UNAVAILABLE: { status: 503, title: 'Rate limiter unavailable' },
   ERR_DATABASE_UNAVAILABLE: { status: 503, title: 'User database unavailable' },
-  ERR_ADMIN_DISABLED: { status: 404, title: 'Not found' },
   ERR_INTERNAL: { status: 500, title: 'Internal error' },
 }
 

@@ -7,7 +7,10 @@ import { HttpProblem, problemBody, UNAVAILABLE_RETRY_AFTER_SECONDS, type Problem
 export function sendProblem(reply: FastifyReply, code: ProblemCode, detail: string, headers: Record<string, string> = {}): FastifyReply {
   const body = problemBody(code, detail)
   if (body.status === 503 && !headers['retry-after']) headers['retry-after'] = String(UNAVAILABLE_RETRY_AFTER_SECONDS)
-  if (body.status === 401 && !headers['www-authenticate']) headers['www-authenticate'] = code === 'ERR_UNAUTHENTICATED' ? 'Bearer' : 'Bearer error="invalid_token"'
+  // RFC 7235: every 401 names a scheme; RFC 6750 adds error="invalid_token" when the access token was the problem.
+  if (body.status === 401 && !headers['www-authenticate']) {
+    headers['www-authenticate'] = code.startsWith('ERR_ACCESS_TOKEN') || code === 'ERR_SESSION_REVOKED' ? 'Bearer error="invalid_token"' : 'Bearer'
+  }
   return reply.code(body.status).headers(headers).type('application/problem+json').send(body)
 }
 
