@@ -8,7 +8,7 @@ import { startPrivateRedis } from '../src/test-support/redis.js'
 import { startAuthServer, type AuthServer } from './lib/auth-server.js'
 import { medianOfRounds, runLoad, type LoadFigures } from './lib/load.js'
 import { pinProcess, pinSelfToLoadCore, LOAD_CORE } from './lib/processes.js'
-import { bearerRequests, refreshRequests } from './lib/refresh-load.js'
+import { bearerRequests, refreshRequests, topUpRefreshPool } from './lib/refresh-load.js'
 import { isSmoke, printRows, type BenchRow } from './lib/report.js'
 import { cloneUsers } from './lib/sessions.js'
 import { fmt } from './lib/stats.js'
@@ -44,6 +44,7 @@ try {
     for (let round = 0; round < ROUNDS; round++) {
       verify.push(await runLoad({ ...verifyLoad, duration: DURATION_SEC }))
       refresh.push(await runLoad({ url: server.url, connections: CONNECTIONS, duration: DURATION_SEC, requests: refreshRequests(pool) }))
+      await topUpRefreshPool(server, pool, CONNECTIONS * 3)
     }
     results.set(size, { verify: medianOfRounds(verify), refresh: medianOfRounds(refresh) })
     const r = results.get(size)!

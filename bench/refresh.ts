@@ -6,7 +6,7 @@ import { startPrivateRedis } from '../src/test-support/redis.js'
 import { startAuthServer } from './lib/auth-server.js'
 import { medianOfRounds, runLoad, type LoadFigures } from './lib/load.js'
 import { pinProcess, pinSelfToLoadCore, LOAD_CORE } from './lib/processes.js'
-import { refreshRequests } from './lib/refresh-load.js'
+import { refreshRequests, topUpRefreshPool } from './lib/refresh-load.js'
 import { isSmoke, printRows } from './lib/report.js'
 import { fmt } from './lib/stats.js'
 
@@ -73,10 +73,12 @@ try {
   // Warm-up: JIT and connections, not counted.
   await runLoad({ url: `${server.url}/bench/sign`, connections: CONNECTIONS, duration: 1, method: 'POST', headers: { 'content-type': 'application/json' }, body: sampleBody })
   await runLoad({ url: server.url, connections: CONNECTIONS, duration: 1, requests: refreshRequests(pool) })
+  await topUpRefreshPool(server, pool, CONNECTIONS * 3)
   for (let round = 0; round < ROUNDS; round++) {
     sign.push(await runLoad({ url: `${server.url}/bench/sign`, connections: CONNECTIONS, duration: DURATION_SEC, method: 'POST', headers: { 'content-type': 'application/json' }, body: sampleBody }))
     const r = await runLoad({ url: server.url, connections: CONNECTIONS, duration: DURATION_SEC, requests: refreshRequests(pool) })
     refresh.push(r)
+    await topUpRefreshPool(server, pool, CONNECTIONS * 3)
     console.log(`round ${round + 1}: sign ${fmt(sign.at(-1)!.rps)} req/s p99 ${sign.at(-1)!.p99Ms} ms; refresh ${fmt(r.rps)} req/s p99 ${r.p99Ms} ms, ${r.failures} failures`)
   }
   const probes = 50

@@ -1,11 +1,14 @@
 // Load shapes against the auth server: refresh chains and bearer-token mixes.
 import type { AutocannonRequest } from 'autocannon'
+import type { AuthServer } from './auth-server.js'
 
 /**
  * Requests for POST /auth/refresh that keep refresh chains alive: each request
  * takes a token from a shared queue and puts the rotated one back, so no
  * token is presented twice (autocannon resets per-connection context on each
- * loop, so the queue lives here). Keep at least two tokens per connection.
+ * loop, so the queue lives here). Keep at least two tokens per connection,
+ * and top the pool up between runs ({@link topUpRefreshPool}): the requests in
+ * flight when a run ends are abandoned, and their rotated tokens with them.
  */
 export function refreshRequests(pool: string[]): AutocannonRequest[] {
   return [
@@ -38,4 +41,11 @@ export function bearerRequests(path: string, accessTokens: readonly string[]): A
       },
     },
   ]
+}
+
+/** Adds fresh sessions' refresh tokens to `pool` until it holds `size`. */
+export async function topUpRefreshPool(server: AuthServer, pool: string[], size: number): Promise<void> {
+  if (pool.length >= size) return
+  const fresh = await server.createSessions(size - pool.length, `refresher-${Date.now()}-`)
+  pool.push(...fresh.map((t) => t.refresh_token))
 }

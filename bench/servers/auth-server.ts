@@ -2,6 +2,8 @@
 // a Redis session store and PostgreSQL users, plus three bench-only routes:
 //   POST /bench/sign       signs one access token (the refresh baseline)
 //   GET  /bench/protected  strict verification through the server's own hook
+//   GET  /bench/protected-verifier  strict verification through src/verifier
+//                          (node:crypto, synchronous signature check)
 //   POST /bench/sessions   creates sessions directly, so the load generator
 //                          gets tokens without paying argon2 for each
 // Args: --redis <url> --database <url> [--users <n>]. Prints READY {port}.
@@ -17,6 +19,7 @@ import { buildApp } from '../../src/server/app.js'
 import type { Mailer } from '../../src/mail/mailer.js'
 import { hashPassword, openPostgresUserStore } from '../../src/users/index.js'
 import { BENCH_PASSWORD } from '../lib/auth-server.js'
+import { createVerifier } from '../../src/verifier/verifier.js'
 import { announceReady } from '../lib/processes.js'
 
 const ISSUER = 'https://auth.bench'
@@ -62,6 +65,12 @@ app.post('/bench/sign', { schema: { body: { type: 'object', properties: { refres
   return { access_token: token, token_type: 'Bearer', expires_in: Math.round((expiresAt - Date.now()) / 1000) }
 })
 app.get('/bench/protected', { onRequest: app.authenticate }, async (request) => ({ user_id: request.claims?.userId }))
+const verifier = await createVerifier({ mode: 'strict', keys, issuer: ISSUER, audience: AUDIENCE, algorithms: ['ES256'], store })
+app.get('/bench/protected-verifier', async (request) => {
+  const header = request.headers.authorization ?? ''
+  const claims = await verifier.verify(header.slice('Bearer '.length))
+  return { user_id: claims.userId }
+})
 app.post<{ Body: { count: number; user_prefix: string } }>('/bench/sessions', async (request) => {
   const tokens = []
   for (let i = 0; i < request.body.count; i++) {
@@ -82,6 +91,7 @@ for (let i = 0; i < Number(values.users); i++) {
 const address = await app.listen({ host: '127.0.0.1', port: 0 })
 announceReady({ url: address, emails }, async () => {
   await app.close()
+  await verifier.close()
   await auth.close()
   await store.close()
   await users.close()
