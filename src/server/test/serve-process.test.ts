@@ -75,3 +75,27 @@ void test('serves over a real socket on Redis and PostgreSQL, names them in the 
   assert.equal(await server.exited, 0)
   assert.match(server.output().stdout, /SIGTERM received, shutting down/)
 })
+
+void test('with no configuration it runs embedded, says so, and keeps users and keys across a restart', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tessera-embedded-'))
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }))
+  const email = uniqueEmail()
+  const post = (url: string, path: string, body: unknown) =>
+    fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  const kids: string[] = []
+  for (const round of [1, 2]) {
+    const server = serve({ PORT: '0', TESSERA_DATA_DIR: dataDir })
+    try {
+      const url = await server.listening
+      assert.match(server.output().stdout, /session store: memory \(embedded, single process\), user database: embedded .*, mailer: dev outbox/)
+      if (round === 1) assert.equal((await post(url, '/auth/register', { email, password: PASSWORD })).status, 201)
+      assert.equal((await post(url, '/auth/login', { email, password: PASSWORD })).status, 200, `login in round ${round}`)
+      const jwks = (await (await fetch(`${url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }
+      kids.push(jwks.keys[0]!.kid)
+    } finally {
+      server.child.kill('SIGTERM')
+      assert.equal(await server.exited, 0)
+    }
+  }
+  assert.equal(kids[0], kids[1], 'the signing key survives the restart')
+})
