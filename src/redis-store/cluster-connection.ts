@@ -1,4 +1,4 @@
-import { RESP_TYPES, createCluster, type RedisClusterOptions as NodeRedisClusterOptions, type RedisClusterType } from 'redis'
+import { ErrorReply, RESP_TYPES, createCluster, type RedisClusterOptions as NodeRedisClusterOptions, type RedisClusterType } from 'redis'
 import { DEFAULT_CONNECT_TIMEOUT_MS, connectWithin, type RedisArg, type RedisConnection, type RedisConnectionOptions, type SendOptions } from './connection.js'
 import { dataNodeClientOptions } from './redis-config.js'
 
@@ -9,6 +9,8 @@ const BUFFER_MAPPING = { [RESP_TYPES.BLOB_STRING]: Buffer } as const
 /** How often a command answered `TRYAGAIN` is sent again, and the pause before each try. */
 const TRYAGAIN_ATTEMPTS = 20
 const TRYAGAIN_PAUSE_MS = 25
+/** Least time between two topology refreshes triggered by failing nodes. */
+const REDISCOVER_INTERVAL_MS = 250
 
 function isTryAgain(err: unknown): boolean {
   // TRYAGAIN: a multi-key command whose keys are split mid-migration; CLUSTERDOWN: a failover in progress.
@@ -33,6 +35,7 @@ export class ClusterConnection implements RedisConnection {
   readonly #timeoutMs: number
   #closing: Promise<void> | null = null
   #retried = 0
+  #lastRediscoverMs = 0
 
   readonly #connectTimeoutMs: number
 
@@ -80,11 +83,27 @@ export class ClusterConnection implements RedisConnection {
       try {
         return await this.#cluster.sendCommand(options.key, false, args, commandOptions)
       } catch (err) {
+        if (!(err instanceof ErrorReply)) this.#rediscover()
         if (!isTryAgain(err) || attempt >= TRYAGAIN_ATTEMPTS) throw err
         this.#retried++
         await new Promise((resolve) => setTimeout(resolve, TRYAGAIN_PAUSE_MS))
       }
     }
+  }
+
+  /**
+   * Asks the cluster for its slot map again. node-redis does this on MOVED, but
+   * a master that died answers nothing, so without this its slots would stay
+   * routed to it even after the cluster promoted its replica.
+   */
+  #rediscover(): void {
+    const now = Date.now()
+    if (now - this.#lastRediscoverMs < REDISCOVER_INTERVAL_MS) return
+    this.#lastRediscoverMs = now
+    const live = this.#cluster.masters.find((m) => m.client?.isReady)?.client
+    if (!live) return
+    // Best effort in the background: the failed command has already failed closed; the next one uses the new map.
+    this.#cluster._slots.rediscover(live).catch(() => undefined)
   }
 
   /** Commands sent again after `TRYAGAIN` or `CLUSTERDOWN` since the connection opened. */

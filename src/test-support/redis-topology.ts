@@ -34,17 +34,29 @@ export interface PrivateCluster {
   stop(): Promise<void>
 }
 
-/** Starts `masters` cluster-enabled nodes, joins them with `redis-cli --cluster create` and waits for `cluster_state:ok`. */
-export async function startCluster(masters = 3): Promise<PrivateCluster> {
+/**
+ * Starts `masters` cluster-enabled nodes (and `replicasPerMaster` replicas of
+ * each), joins them with `redis-cli --cluster create` and waits for `cluster_state:ok`.
+ */
+export async function startCluster(masters = 3, replicasPerMaster = 0): Promise<PrivateCluster> {
   const nodes: PrivateRedis[] = []
   const stop = () => stopAll(nodes)
   try {
-    for (let i = 0; i < masters; i++) {
+    for (let i = 0; i < masters * (1 + replicasPerMaster); i++) {
       nodes.push(await startPrivateRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000']))
     }
-    await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-yes'], { timeout: 20_000 })
+    await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicasPerMaster), '--cluster-yes'], {
+      timeout: 20_000,
+    })
     for (const node of nodes) {
       await waitFor(async () => String(await command(node.port, ['CLUSTER', 'INFO'])).includes('cluster_state:ok'), 20_000, 50)
+    }
+    // Replicas must be in sync before a test relies on them (WAIT, failover).
+    for (const node of nodes) {
+      await waitFor(async () => {
+        const info = String(await command(node.port, ['INFO', 'replication']))
+        return info.includes('role:master') || info.includes('master_link_status:up')
+      }, 20_000, 50)
     }
   } catch (err) {
     await stop()
