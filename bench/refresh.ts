@@ -75,11 +75,12 @@ try {
   await runLoad({ url: server.url, connections: CONNECTIONS, duration: 1, requests: refreshRequests(pool) })
   await topUpRefreshPool(server, pool, CONNECTIONS * 3)
   for (let round = 0; round < ROUNDS; round++) {
-    sign.push(await runLoad({ url: `${server.url}/bench/sign`, connections: CONNECTIONS, duration: DURATION_SEC, method: 'POST', headers: { 'content-type': 'application/json' }, body: sampleBody }))
-    const r = await runLoad({ url: server.url, connections: CONNECTIONS, duration: DURATION_SEC, requests: refreshRequests(pool) })
+    sign.push(await runLoad({ serverPid: server.pid, url: `${server.url}/bench/sign`, connections: CONNECTIONS, duration: DURATION_SEC, method: 'POST', headers: { 'content-type': 'application/json' }, body: sampleBody }))
+    const r = await runLoad({ serverPid: server.pid, url: server.url, connections: CONNECTIONS, duration: DURATION_SEC, requests: refreshRequests(pool) })
     refresh.push(r)
     await topUpRefreshPool(server, pool, CONNECTIONS * 3)
-    console.log(`round ${round + 1}: sign ${fmt(sign.at(-1)!.rps)} req/s p99 ${sign.at(-1)!.p99Ms} ms; refresh ${fmt(r.rps)} req/s p99 ${r.p99Ms} ms, ${r.failures} failures`)
+    const sg = sign.at(-1)!
+    console.log(`round ${round + 1}: sign ${fmt(sg.rps)} req/s p99 ${sg.p99Ms} ms ${fmt(sg.cpuUsPerRequest)} us CPU/req; refresh ${fmt(r.rps)} req/s p99 ${r.p99Ms} ms ${fmt(r.cpuUsPerRequest)} us CPU/req, ${r.failures} failures`)
   }
   const probes = 50
   const seen = await commandsDuringRefreshes(client, server.url, pool, probes)
@@ -94,14 +95,24 @@ try {
 
 const s = medianOfRounds(sign)
 const r = medianOfRounds(refresh)
-const costRatio = s.rps / r.rps
+// Cost = server CPU (all threads) per request: what a refresh costs the machine,
+// and far steadier than req/s on a shared machine. req/s is reported beside it.
+const costRatio = r.cpuUsPerRequest / s.cpuUsPerRequest
+const throughputRatio = s.rps / r.rps
 printRows(`Refresh (server: taskset -c 0; autocannon ${CONNECTIONS} connections and redis-server: ${clientPinning}; ${ROUNDS} rounds of ${DURATION_SEC} s, medians)`, [
+  {
+    row: '3 refresh cost (server CPU per request) vs sign-only',
+    figure: `${fmt(r.cpuUsPerRequest)} us (sign-only ${fmt(s.cpuUsPerRequest)} us)`,
+    target: `<= ${TARGET_COST_RATIO}x sign-only`,
+    ratio: `${fmt(costRatio)}x`,
+    met: costRatio <= TARGET_COST_RATIO && r.failures === 0,
+  },
   {
     row: '3 refresh throughput vs sign-only',
     figure: `${fmt(r.rps)} req/s (sign-only ${fmt(s.rps)} req/s)`,
-    target: `cost <= ${TARGET_COST_RATIO}x sign-only`,
-    ratio: `${fmt(costRatio)}x cost`,
-    met: costRatio <= TARGET_COST_RATIO && r.failures === 0,
+    target: `<= ${TARGET_COST_RATIO}x sign-only`,
+    ratio: `${fmt(throughputRatio)}x (sign-only req/s / refresh req/s)`,
+    met: throughputRatio <= TARGET_COST_RATIO && r.failures === 0,
   },
   { row: '3 refresh p99 vs sign-only', figure: `${fmt(r.p99Ms)} ms (sign-only ${fmt(s.p99Ms)} ms)`, target: `<= ${TARGET_COST_RATIO}x`, ratio: `${fmt(r.p99Ms / s.p99Ms)}x`, met: r.p99Ms / s.p99Ms <= TARGET_COST_RATIO },
   { row: '3 Redis commands per refresh', figure: `${fmt(commandsPerRefresh)} (${commandNames})`, target: '1 script call', met: commandsPerRefresh <= 1.05 },

@@ -1,5 +1,6 @@
 // The load generator: autocannon in this (pinned) process, rounds of fixed
 // duration, and the median of rounds.
+import { readFileSync } from 'node:fs'
 import autocannon, { type AutocannonOptions, type AutocannonResult } from 'autocannon'
 import { median } from './stats.js'
 
@@ -11,10 +12,27 @@ export interface LoadFigures {
   p99Ms: number
   /** Responses that were not 2xx, plus socket errors and timeouts. */
   failures: number
+  /** CPU of the server process (all its threads) per 2xx response, in µs; NaN unless `serverPid` was given. */
+  cpuUsPerRequest: number
 }
 
-function figures(result: AutocannonResult): LoadFigures {
+// Linux's USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s.
+const TICKS_PER_SECOND = 100
+
+/** User + system CPU of process `pid` (all threads) in µs, from /proc; NaN where /proc is missing. */
+export function processCpuUs(pid: number): number {
+  try {
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / TICKS_PER_SECOND
+  } catch {
+    return Number.NaN
+  }
+}
+
+function figures(result: AutocannonResult, cpuUs: number): LoadFigures {
   return {
+    cpuUsPerRequest: cpuUs / Math.max(1, result['2xx']),
     rps: result['2xx'] / result.duration,
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
@@ -23,16 +41,19 @@ function figures(result: AutocannonResult): LoadFigures {
 }
 
 /**
- * Runs autocannon once for `durationSec` (autocannon's own bound) and returns
- * its figures.
+ * Runs autocannon once for `duration` seconds (autocannon's own bound) and
+ * returns its figures; with `serverPid`, also the server's CPU per request.
  *
  * @example
  * ```ts
  * const { rps, p99Ms } = await runLoad({ url: `${base}/bench/protected`, connections: 100, duration: 5 })
  * ```
  */
-export async function runLoad(options: AutocannonOptions): Promise<LoadFigures> {
-  return figures(await autocannon({ timeout: 10, ...options }))
+export async function runLoad(options: AutocannonOptions & { serverPid?: number }): Promise<LoadFigures> {
+  const { serverPid, ...rest } = options
+  const before = serverPid === undefined ? Number.NaN : processCpuUs(serverPid)
+  const result = await autocannon({ timeout: 10, ...rest })
+  return figures(result, serverPid === undefined ? Number.NaN : processCpuUs(serverPid) - before)
 }
 
 /** Medians over rounds of each figure (each figure's own median). */
@@ -42,5 +63,6 @@ export function medianOfRounds(rounds: readonly LoadFigures[]): LoadFigures {
     p50Ms: median(rounds.map((r) => r.p50Ms)),
     p99Ms: median(rounds.map((r) => r.p99Ms)),
     failures: rounds.reduce((sum, r) => sum + r.failures, 0),
+    cpuUsPerRequest: median(rounds.map((r) => r.cpuUsPerRequest)),
   }
 }
