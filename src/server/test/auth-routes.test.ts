@@ -159,3 +159,22 @@ void test('bad input never gets a 500: bad JSON, wrong content type, huge body, 
   assert.equal(wrongType.statusCode, 400)
   for (const res of [badJson, text, huge, missing, wrongType]) assert.doesNotMatch(res.body, /at .*\.(ts|js):\d+/)
 })
+
+void test('every Bearer route refuses a request without a token with 401 ERR_UNAUTHENTICATED', async () => {
+  const routes: [string, string][] = [
+    ['POST', '/auth/logout'],
+    ['POST', '/auth/logout-all'],
+    ['GET', '/auth/me'],
+    ['GET', '/auth/sessions'],
+    ['DELETE', '/auth/sessions/abc'],
+    ['POST', '/auth/password'],
+    ['POST', '/auth/email-verification'],
+    ['GET', '/demo/protected'],
+  ]
+  for (const [method, url] of routes) {
+    const res = await server.app.inject({ method: method as 'GET', url, headers: { authorization: 'Basic abc' } })
+    assert.equal(res.statusCode, 401, `${method} ${url}`)
+    assert.equal(problemOf(res).code, 'ERR_UNAUTHENTICATED')
+    assert.equal(res.headers['cache-control'], 'no-store')
+  }
+})
