@@ -178,3 +178,23 @@ void test('every Bearer route refuses a request without a token with 401 ERR_UNA
     if (url.startsWith('/auth/')) assert.equal(res.headers['cache-control'], 'no-store')
   }
 })
+
+void test('an unknown email costs the same argon2 work as a wrong password', async () => {
+  const { email } = await signUp(server.app)
+  const wrong: number[] = []
+  const unknown: number[] = []
+  const time = async (payload: object) => {
+    const started = performance.now()
+    const res = await server.app.inject({ method: 'POST', url: '/auth/login', payload })
+    assert.equal(res.statusCode, 401)
+    return performance.now() - started
+  }
+  for (let i = 0; i < 8; i++) {
+    wrong.push(await time({ email, password: 'wrong password!!' }))
+    unknown.push(await time({ email: uniqueEmail('ghost'), password: 'wrong password!!' }))
+  }
+  const median = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1]!
+  // Without the dummy hash the unknown-email path would be ~100x faster; medians keep scheduler noise out.
+  const ratio = median(unknown) / median(wrong)
+  assert.ok(ratio > 0.5 && ratio < 2, `unknown/wrong median ratio ${ratio.toFixed(2)} (${median(unknown).toFixed(1)} vs ${median(wrong).toFixed(1)} ms)`)
+})
