@@ -25,7 +25,8 @@ describe('scale figures on a private Redis', () => {
 
   before(async () => {
     redis = await startPrivateRedis(['--enable-debug-command', 'yes'])
-    store = await RedisSessionStore.connect({ url: redis.url, keyPrefix: 'tessera:' })
+    // Bulk loading queues thousands of commands: this is not a latency test, so no 1 s command timeout.
+    store = await RedisSessionStore.connect({ url: redis.url, keyPrefix: 'tessera:', commandTimeoutMs: 30_000 })
     client = createClient({ url: redis.url })
     await client.connect()
   })
