@@ -67,28 +67,37 @@ async function measure(alg: SigningAlgorithm): Promise<Row> {
     // What the adapters call: synchronous whenever no I/O is needed, as here.
     ['tessera', () => tessera.verifyMaybeSync(token)],
   ]
-  const samples: Record<string, number[]> = { raw: [], jose: [], fastJwt: [], tessera: [] }
-  const batch = alg === 'HS256' ? 20_000 : alg === 'RS256' ? 2000 : 500
   const gc = (globalThis as { gc?: () => void }).gc
-  // Warm-up: each call spends most of its time in native crypto, so V8 needs thousands of calls to optimise the JS around it.
-  for (const [, fn] of contenders) {
-    for (let i = 0; i < batch * 10; i++) {
+  const run = async (fn: () => unknown, count: number) => {
+    for (let i = 0; i < count; i++) {
       const result = fn()
       if (result instanceof Promise) await result
     }
   }
+  // Warm-up, by time: each call spends most of its time in native crypto, so V8 needs thousands of calls to
+  // optimise the JS around it. It also sizes each contender's batch to about 20 ms.
+  const warmupMs = Math.max(300, timeMs / 2)
+  const batches = new Map<string, number>()
+  for (const [name, fn] of contenders) {
+    let calls = 0
+    const started = performance.now()
+    while (performance.now() - started < warmupMs) {
+      await run(fn, 100)
+      calls += 100
+    }
+    batches.set(name, Math.max(10, Math.round((calls * 20) / (performance.now() - started))))
+  }
+  const samples: Record<string, number[]> = { raw: [], jose: [], fastJwt: [], tessera: [] }
   const deadline = Date.now() + timeMs * contenders.length
-  for (let round = 0; round < 3 || (Date.now() < deadline && round < 40); round++) {
+  for (let round = 0; round < 3 || (Date.now() < deadline && round < 60); round++) {
     // Rotate the order and collect garbage before each batch, so no contender pays for another's allocations.
     for (let c = 0; c < contenders.length; c++) {
       const [name, fn] = contenders[(c + round) % contenders.length]!
+      const batch = batches.get(name)!
       gc?.()
       // CPU time, not wall time: on a shared machine the wall clock also counts time spent descheduled.
       const started = process.cpuUsage()
-      for (let i = 0; i < batch; i++) {
-        const result = fn()
-        if (result instanceof Promise) await result
-      }
+      await run(fn, batch)
       const used = process.cpuUsage(started)
       samples[name]!.push((batch * 1e6) / (used.user + used.system))
     }
