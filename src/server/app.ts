@@ -39,6 +39,8 @@ export interface AppOptions {
   cookieSecure?: boolean
   /** Trust X-Forwarded-* (only behind a proxy you run). Default false. */
   trustProxy?: boolean
+  /** Also export Node.js process metrics (one process, one app). Default false. */
+  processMetrics?: boolean
   /** Fastify/pino logger options; default off. */
   logger?: FastifyServerOptions['logger']
   /** Directory of the account page; null turns /account off. Default: the repository's web/. */
@@ -90,7 +92,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     requestIdHeader: false,
   })
   const pending = new Set<Promise<void>>()
-  const metrics = new ServerMetrics({ defaultMetrics: options.logger !== undefined && options.logger !== false })
+  const metrics = new ServerMetrics({ defaultMetrics: options.processMetrics ?? false })
   const ctx: ServerContext = {
     auth: options.auth,
     users: options.users,

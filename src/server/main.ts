@@ -28,6 +28,7 @@ export async function startServer(env: Record<string, string | undefined> = proc
   try {
     app = await buildApp({
       ...appOptions(config, resources),
+      processMetrics: true,
       logger: {
         level: config.logLevel,
         // Belt and braces: no credential ever reaches a log line.

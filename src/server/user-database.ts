@@ -1,4 +1,3 @@
-import type { UserStore } from '../users/user-store.js'
 import { EmailTaken } from '../users/user-store.js'
 import { HttpProblem } from './http-errors.js'
 
@@ -8,17 +7,14 @@ import { HttpProblem } from './http-errors.js'
  *
  * @example
  * ```ts
- * const db = userDatabase(users)
  * const user = await db(() => users.findByEmail(email))
  * ```
  */
-export function userDatabase(_users: UserStore) {
-  return async function db<T>(call: () => Promise<T>): Promise<T> {
-    try {
-      return await call()
-    } catch (err) {
-      if (err instanceof EmailTaken) throw err
-      throw new HttpProblem('ERR_DATABASE_UNAVAILABLE', 'the user database is unavailable; try again shortly', { cause: err })
-    }
+export async function db<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call()
+  } catch (err) {
+    if (err instanceof EmailTaken) throw err
+    throw new HttpProblem('ERR_DATABASE_UNAVAILABLE', 'the user database is unavailable; try again shortly', { cause: err })
   }
 }

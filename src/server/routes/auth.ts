@@ -9,7 +9,7 @@ import { claimsOf } from '../plugins/auth.js'
 import { accountKey, enforceRateLimit } from '../rate-limiter.js'
 import * as s from '../schemas.js'
 import { clearRefreshCookie, isBrowserClient, refreshTokenFrom, sendTokens } from '../token-reply.js'
-import { userDatabase } from '../user-database.js'
+import { db } from '../user-database.js'
 
 function outcomeOf(err: unknown): string {
   return err instanceof AuthError || err instanceof HttpProblem ? err.code : 'error'
@@ -27,8 +27,6 @@ async function refreshOrRevoked(ctx: ServerContext, token: string) {
 
 /** Register, login, refresh, logout, logout-all and me. */
 export function registerAuthRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  const db = userDatabase(ctx.users)
-
   app.post<{ Body: { email: string; password: string } }>('/auth/register', {
     schema: {
       summary: 'Create an account',

@@ -5,14 +5,12 @@ import { HttpProblem } from '../http-errors.js'
 import { claimsOf } from '../plugins/auth.js'
 import { enforceRateLimit } from '../rate-limiter.js'
 import * as s from '../schemas.js'
-import { userDatabase } from '../user-database.js'
+import { db } from '../user-database.js'
 
 const PURPOSE = 'email-verification'
 
 /** Email verification: request a mail (signed in), confirm with its token. */
 export function registerEmailVerificationRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  const db = userDatabase(ctx.users)
-
   app.post('/auth/email-verification', {
     onRequest: app.authenticate,
     schema: { summary: 'Mail me a verification link', response: { 202: s.accepted } },

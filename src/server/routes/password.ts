@@ -7,14 +7,12 @@ import { HttpProblem } from '../http-errors.js'
 import { claimsOf } from '../plugins/auth.js'
 import { accountKey, enforceRateLimit } from '../rate-limiter.js'
 import * as s from '../schemas.js'
-import { userDatabase } from '../user-database.js'
+import { db } from '../user-database.js'
 
 const PURPOSE = 'password-reset'
 
 /** Password change (signed in) and password reset by mail. */
 export function registerPasswordRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  const db = userDatabase(ctx.users)
-
   app.post<{ Body: { current_password: string; new_password: string } }>('/auth/password', {
     onRequest: app.authenticate,
     schema: {
