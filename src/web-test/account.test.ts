@@ -124,6 +124,25 @@ describe('account page in Chromium', { concurrency: true }, () => {
     await expectSignedOut(phone, /signed out/i)
   })
 
+  test('signs out every other device at once and keeps this one', async () => {
+    const email = newEmail('others')
+    await register(server, email)
+    const here = await (await device(WINDOWS_CHROME)).newPage()
+    const there = await (await device(IPHONE_SAFARI)).newPage()
+    await signIn(there, server, email, PASSWORD, 'Phone')
+    await signIn(here, server, email, PASSWORD, 'Desk')
+    await devices(here).nth(1).waitFor()
+
+    await here.getByRole('button', { name: 'Sign out all other devices' }).click()
+    await here.getByText('Every other device was signed out.').waitFor()
+    await here.waitForFunction("document.querySelectorAll('#devices > li').length === 1")
+    assert.equal(await here.locator('#devices > li.device-current').count(), 1)
+    assert.equal(await here.getByRole('button', { name: 'Sign out all other devices' }).isVisible(), false)
+
+    await there.getByRole('button', { name: 'Refresh list' }).click()
+    await expectSignedOut(there, /signed out/i)
+  })
+
   test('changing the password signs out every other device and says so', async () => {
     const email = newEmail('pw')
     await register(server, email)

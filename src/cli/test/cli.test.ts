@@ -36,7 +36,14 @@ function startCli(args: string[], env: Record<string, string>) {
   const run: Run = { code: null, stdout: '', stderr: '' }
   child.stdout.setEncoding('utf8').on('data', (d: string) => (run.stdout += d))
   child.stderr.setEncoding('utf8').on('data', (d: string) => (run.stderr += d))
-  const done = new Promise<Run>((resolve) => child.once('close', (code) => resolve({ ...run, code })))
+  // A command that hangs fails its test with what it printed, instead of stalling the suite.
+  const killer = setTimeout(() => child.kill('SIGKILL'), 60_000).unref()
+  const done = new Promise<Run>((resolve) =>
+    child.once('close', (code) => {
+      clearTimeout(killer)
+      resolve({ ...run, code })
+    }),
+  )
   return { child, run, done }
 }
 
@@ -132,7 +139,10 @@ describe('tessera CLI against real Redis', { concurrency: true }, () => {
       // The first token is two generations old: presenting it is reuse, and the session is revoked.
       await assert.rejects(auth.refreshSession(s.refreshToken), { code: 'ERR_REFRESH_TOKEN_REUSED' })
       await auth.banUser('u-tail')
-      const finished = await tail.done
+      const finished = await Promise.race([
+        tail.done,
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`tail did not finish: stdout=${tail.run.stdout} stderr=${tail.run.stderr}`)), 30_000).unref()),
+      ])
       assert.equal(finished.code, 0, finished.stderr)
       const lines = finished.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
       assert.deepEqual(
