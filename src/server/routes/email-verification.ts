@@ -22,11 +22,15 @@ export function registerEmailVerificationRoutes(app: FastifyInstance, ctx: Serve
     if (user.emailVerified) return reply.code(202).send()
     // The token names the address it verifies, so it cannot verify a different one later.
     const { token } = await ctx.auth.issueOneTimeToken(user.userId, PURPOSE, { ttlSeconds: ctx.emailVerificationTtlSeconds, data: user.email })
-    await ctx.mailer.send({
-      to: user.email,
-      subject: 'Confirm your email address',
-      text: `To confirm that this address belongs to you, open this link:\n\n${ctx.publicUrl}/account#verify_token=${token}\n\nIf you did not ask for this, ignore this message.\n`,
-    })
+    try {
+      await ctx.mailer.send({
+        to: user.email,
+        subject: 'Confirm your email address',
+        text: `To confirm that this address belongs to you, open this link:\n\n${ctx.publicUrl}/account#verify_token=${token}\n\nIf you did not ask for this, ignore this message.\n`,
+      })
+    } catch (err) {
+      throw new HttpProblem('ERR_MAIL_UNAVAILABLE', 'the verification mail could not be sent; try again shortly', { cause: err })
+    }
     return reply.code(202).send()
   })
 

@@ -96,3 +96,18 @@ void test('password change needs the current password, keeps this session and en
   assert.equal((await server.app.inject({ method: 'GET', url: '/auth/me', headers: bearer(other.access_token) })).statusCode, 401)
   assert.equal((await login(email, 'a brand new passphrase')).statusCode, 200)
 })
+
+void test('when SMTP is unreachable the verification request is a 503, not a 500', async (t) => {
+  const s = await testSchema()
+  const mailer = new SmtpMailer('smtp://127.0.0.1:1', 'auth@auth.test')
+  const broken = await testServer({ schema: s.schema, mailer })
+  t.after(async () => {
+    await broken.close()
+    await mailer.close()
+    await s.drop()
+  })
+  const { tokens } = await signUp(broken.app)
+  const res = await broken.app.inject({ method: 'POST', url: '/auth/email-verification', headers: bearer(tokens.access_token) })
+  assert.equal(res.statusCode, 503)
+  assert.equal(problemOf(res).code, 'ERR_MAIL_UNAVAILABLE')
+})
