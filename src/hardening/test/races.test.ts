@@ -39,7 +39,7 @@ before(async () => {
       const child = spawn(process.execPath, ['--import', 'tsx', MAIN], { env: { ...process.env, TESSERA_HARDENING_DEPLOYMENT: spec }, stdio: ['ignore', 'pipe', 'inherit'] })
       children.push(child)
       let out = ''
-      child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()))
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
       await waitFor(() => /listening \d+/.test(out) || child.exitCode !== null, 30_000)
       const port = /listening (\d+)/.exec(out)?.[1]
       if (!port) throw new Error(`instance did not start: ${out}`)
