@@ -99,7 +99,7 @@ export async function waitForMail(outboxDir: string, to: string, subject: RegExp
       }
     }
     return false
-  }, 10_000)
+  }, 30_000)
   return found!
 }
 
