@@ -94,6 +94,9 @@ export class RedisSessionStore implements SessionStore {
   readonly #ownsConnection: boolean
   readonly #durability: { replicas: number; timeoutMs: number } | null
   #reader: Promise<RedisConnection> | null = null
+  #durableWriter: Promise<RedisConnection> | null = null
+  #waitInFlight: Promise<number> | null = null
+  #waitQueued: Promise<number> | null = null
   #closed = false
 
   constructor(connection: RedisConnection, options: { keyPrefix?: string; ownsConnection?: boolean; durability?: RedisDurability } = {}) {
@@ -138,30 +141,82 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async #run(name: ScriptName, keys: string[], args: (RedisArg | number)[], options: { buffers?: boolean; readOnly?: boolean } = {}): Promise<ScriptReply> {
+    const durable = this.#durability !== null && REVOCATION_SCRIPTS.has(name)
     let reply: ScriptReply
+    let connection = this.#connection
     try {
-      reply = await this.#scripts.run(this.#connection, name, keys, args.map((a) => (typeof a === 'number' ? String(a) : a)), options)
+      if (durable) connection = await this.#durableConnection()
+      reply = await this.#scripts.run(connection, name, keys, args.map((a) => (typeof a === 'number' ? String(a) : a)), options)
     } catch (err) {
       throw new StoreUnavailable('session store is unavailable', { cause: err })
     }
-    if (reply.pending.length > 0) await this.#append(reply.pending, Number(args[RETENTION_ARG[name] ?? -1] ?? LOG_RETENTION_SLACK_MS))
-    if (this.#durability && REVOCATION_SCRIPTS.has(name)) {
-      await this.#awaitReplication(keys[0]!)
-      if (reply.pending.length > 0) await this.#awaitReplication(this.keys.revocationLog())
+    if (reply.pending.length > 0) await this.#append(reply.pending, Number(args[RETENTION_ARG[name] ?? -1] ?? LOG_RETENTION_SLACK_MS), connection)
+    if (durable) {
+      await this.#awaitReplication(keys[0]!, connection)
+      if (reply.pending.length > 0) await this.#awaitReplication(this.keys.revocationLog(), connection)
     }
     return reply
   }
 
-  /** WAIT on the node that owns `key`: it covers every earlier write of this connection there. */
-  async #awaitReplication(key: string): Promise<void> {
+  /**
+   * The connection durable revocations are written on. WAIT blocks the
+   * connection it is sent on until the replicas answer (up to its timeout), and
+   * only covers that connection's own writes; on a connection of their own,
+   * revocations wait for each other, never for refreshes and verifications.
+   */
+  #durableConnection(): Promise<RedisConnection> {
+    this.#durableWriter ??= this.#connection.duplicate().catch((err: unknown) => {
+      this.#durableWriter = null
+      throw err
+    })
+    return this.#durableWriter
+  }
+
+  /** WAIT on the node that owns `key`: it covers every earlier write of `connection` there. */
+  async #awaitReplication(key: string, connection: RedisConnection): Promise<void> {
     const { replicas, timeoutMs } = this.#durability!
     let acknowledged: number
     try {
-      acknowledged = Number(await this.#connection.send(['WAIT', String(replicas), String(timeoutMs)], { key, timeoutMs: timeoutMs + 1000 }))
+      acknowledged = connection.isCluster ? await this.#sendWait(key, connection) : await this.#sharedWait(key, connection)
     } catch (err) {
       throw new StoreUnavailable('could not confirm replication of the revocation', { cause: err })
     }
     if (acknowledged < replicas) throw new StoreUnavailable(`revocation reached ${acknowledged} of ${replicas} replicas in ${timeoutMs} ms`)
+  }
+
+  #sendWait(key: string, connection: RedisConnection): Promise<number> {
+    const { replicas, timeoutMs } = this.#durability!
+    return connection.send(['WAIT', String(replicas), String(timeoutMs)], { key, timeoutMs: timeoutMs + 1000 }).then(Number)
+  }
+
+  /**
+   * Group commit on one node: a revocation that arrives while a WAIT is in
+   * flight shares the next WAIT with every other such revocation, so N
+   * concurrent revocations cost two WAITs, not N in a row (which is what they
+   * would cost while a replica is down and each WAIT runs to its timeout).
+   */
+  #sharedWait(key: string, connection: RedisConnection): Promise<number> {
+    if (this.#waitQueued) return this.#waitQueued
+    if (this.#waitInFlight) {
+      this.#waitQueued = this.#waitInFlight
+        .catch(() => 0)
+        .then(() => {
+          this.#waitQueued = null
+          return this.#startWait(key, connection)
+        })
+      return this.#waitQueued
+    }
+    return this.#startWait(key, connection)
+  }
+
+  #startWait(key: string, connection: RedisConnection): Promise<number> {
+    const wait = this.#sendWait(key, connection)
+    this.#waitInFlight = wait
+    const clear = () => {
+      if (this.#waitInFlight === wait) this.#waitInFlight = null
+    }
+    wait.then(clear, clear)
+    return wait
   }
 
   /**
@@ -169,14 +224,14 @@ export class RedisSessionStore implements SessionStore {
    * is in another slot), trimmed like the scripts trim it. Not atomic with the
    * script: a crash in between loses the event for cached verifiers only.
    */
-  async #append(pending: RedisArg[][], retentionMs: number): Promise<void> {
+  async #append(pending: RedisArg[][], retentionMs: number, connection: RedisConnection): Promise<void> {
     const key = this.keys.revocationLog()
     // The scripts trim by the server's clock; here the process clock stands in, the retention slack covers skew.
     const minId = String(Math.max(Date.now() - retentionMs, 0))
     try {
       await Promise.all(
         pending.map((fields) =>
-          this.#connection.send(['XADD', key, 'MINID', '~', minId, '*', ...fields.map((f) => (typeof f === 'number' ? String(f) : f))], { key }),
+          connection.send(['XADD', key, 'MINID', '~', minId, '*', ...fields.map((f) => (typeof f === 'number' ? String(f) : f))], { key }),
         ),
       )
     } catch (err) {
@@ -430,10 +485,11 @@ export class RedisSessionStore implements SessionStore {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    const reader = this.#reader
+    const extra = [this.#reader, this.#durableWriter]
     this.#reader = null
-    // A reader that failed to open has nothing to close.
-    if (reader) await reader.then((r) => r.close(), () => undefined)
+    this.#durableWriter = null
+    // A duplicate that failed to open has nothing to close.
+    await Promise.all(extra.map((c) => (c ? c.then((r) => r.close(), () => undefined) : Promise.resolve())))
     if (this.#ownsConnection) await this.#connection.close()
   }
 }

@@ -65,6 +65,41 @@ export async function startCluster(masters = 3, replicasPerMaster = 0): Promise<
   return { nodes, stop }
 }
 
+/**
+ * The minimal ACL of docs/operations.md for key prefix `tessera:`: what the
+ * scripts call, the store's direct reads, WAIT, and the start-up checks.
+ */
+export const TESSERA_ACL_RULES = [
+  'resetkeys',
+  '~tessera:*',
+  'resetchannels',
+  '-@all',
+  '+eval',
+  '+evalsha',
+  '+eval_ro',
+  '+evalsha_ro',
+  '+script|load',
+  '+hget',
+  '+hmget',
+  '+hgetall',
+  '+hset',
+  '+hdel',
+  '+hincrby',
+  '+del',
+  '+exists',
+  '+set',
+  '+persist',
+  '+pexpireat',
+  '+time',
+  '+xadd',
+  '+xread',
+  '+xinfo|stream',
+  '+wait',
+  '+ping',
+  '+info',
+  '+role',
+]
+
 /** A private sentinel process. */
 export interface PrivateSentinel {
   port: number
@@ -73,7 +108,7 @@ export interface PrivateSentinel {
   stop(signal?: NodeJS.Signals): Promise<void>
 }
 
-async function startSentinel(masterName: string, masterPort: number, dir: string, quorum: number): Promise<PrivateSentinel> {
+async function startSentinel(masterName: string, masterPort: number, dir: string, quorum: number, extraConfig: string[]): Promise<PrivateSentinel> {
   const port = await freePort()
   const file = join(dir, `sentinel-${port}.conf`)
   writeFileSync(
@@ -86,6 +121,7 @@ async function startSentinel(masterName: string, masterPort: number, dir: string
       `sentinel down-after-milliseconds ${masterName} 1000`,
       `sentinel failover-timeout ${masterName} 3000`,
       `sentinel parallel-syncs ${masterName} 1`,
+      ...extraConfig,
       '',
     ].join('\n'),
   )
@@ -139,7 +175,7 @@ export interface PrivateSentinelGroup {
  * sentinels with quorum 2 and a 1 s down-after, so a failover takes seconds.
  */
 export async function startSentinelGroup(
-  options: { replicas?: number; masterArgs?: string[]; masterName?: string; partitionable?: boolean } = {},
+  options: { replicas?: number; masterArgs?: string[]; masterName?: string; partitionable?: boolean; sentinelConfig?: string[] } = {},
 ): Promise<PrivateSentinelGroup> {
   const masterName = options.masterName ?? 'tessera'
   const dir = mkdtempSync(join(tmpdir(), 'tessera-sentinel-'))
@@ -166,7 +202,7 @@ export async function startSentinelGroup(
     }
     const sentinels: PrivateSentinel[] = []
     for (let i = 0; i < 3; i++) {
-      const sentinel = await startSentinel(masterName, master.port, dir, 2)
+      const sentinel = await startSentinel(masterName, master.port, dir, 2, options.sentinelConfig ?? [])
       handles.push(sentinel)
       sentinels.push(sentinel)
     }

@@ -5,7 +5,7 @@ import { strict as assert } from 'node:assert'
 import { describe, test, type TestContext } from 'node:test'
 import { createTessera, SigningKeySet, type SessionTokens, type Tessera } from '../../../core/index.js'
 import { uniquePrefix, waitFor } from '../../../test-support/redis.js'
-import { command, partitionReplicas, startSentinelGroup, type PrivateSentinelGroup } from '../../../test-support/redis-topology.js'
+import { TESSERA_ACL_RULES, command, partitionReplicas, startSentinelGroup, type PrivateSentinelGroup } from '../../../test-support/redis-topology.js'
 import { RedisSessionStore, SentinelConnection, type RedisDurability } from '../../index.js'
 import { runWholeFlow } from './flow.js'
 
@@ -83,7 +83,10 @@ void describe('Redis Sentinel', () => {
       }
       const windowMs = firstSuccessAfterKillMs - killedAtMs
       t.diagnostic(`failover: unavailable for ${windowMs} ms after kill -9 of the master (down-after 1000 ms), ${operations} operations`)
-      assert.deepEqual([...codes], ['ERR_STORE_UNAVAILABLE'])
+      // Fail closed, never a crash or a hang. A session created in the last instant before the kill may
+      // not have reached the replica, so its refresh can also meet ERR_SESSION_NOT_FOUND afterwards.
+      assert.ok(codes.has('ERR_STORE_UNAVAILABLE'))
+      for (const code of codes) assert.ok(['ERR_STORE_UNAVAILABLE', 'ERR_SESSION_NOT_FOUND'].includes(code), `unexpected ${code}`)
       assert.equal((auth.store as RedisSessionStore).connection instanceof SentinelConnection, true)
       assert.equal(((auth.store as RedisSessionStore).connection as SentinelConnection).masterAddress, `127.0.0.1:${group.replicas[0]!.port}`)
       // After the failover the whole flow works on the promoted master, blocked log reader included.
@@ -94,7 +97,7 @@ void describe('Redis Sentinel', () => {
   for (const waitOn of [true, false]) {
     void test(`${waitOn ? 'keeps every acknowledged revocation' : 'loses acknowledged revocations (reported)'} across a failover with WAIT ${waitOn ? 'on' : 'off'}`, async (t) => {
       await withGroup(t, { replicas: 1, partitionable: true }, async (group) => {
-        const auth = await engine(group, waitOn ? { replicas: 1, timeoutMs: 300 } : undefined)
+        const auth = await engine(group, waitOn ? { replicas: 1, timeoutMs: 1000 } : undefined)
         t.after(() => auth.store.close())
         const sessions = await Promise.all(Array.from({ length: 40 }, (_, i) => auth.createSession({ userId: `durable-${i}` })))
         // Revocations before the partition reach the replica; those after it only reach the master.
@@ -112,7 +115,11 @@ void describe('Redis Sentinel', () => {
         for (const tokens of sessions.slice(0, 20)) await revoke(tokens)
         await waitFor(async () => replicaCaughtUp(group), 10_000)
         await partitionReplicas(group)
-        await Promise.all(sessions.slice(20).map(revoke))
+        const revocations = Promise.all(sessions.slice(20).map(revoke))
+        // Waiting revocations hold their own connection: sign-ins on the shared one are not queued behind them.
+        const first = await Promise.race([revocations.then(() => 'revocations'), auth.createSession({ userId: 'meanwhile' }).then(() => 'sign-in')])
+        if (waitOn) assert.equal(first, 'sign-in')
+        await revocations
         await group.master.stop('SIGKILL')
         await promoted(group)
         await waitFor(async () => (await auth.createSession({ userId: 'probe' })).accessToken !== '', 15_000, 50)
@@ -131,6 +138,27 @@ void describe('Redis Sentinel', () => {
       })
     })
   }
+
+  void test('finds the master through sentinels that require a user, and works as a restricted data user', async (t) => {
+    const dataUser = ['tessera', 'on', '>data-secret', ...TESSERA_ACL_RULES]
+    await withGroup(
+      t,
+      { replicas: 1, masterArgs: ['--user', ...dataUser], sentinelConfig: ['user tessera-sentinel on >sentinel-secret +sentinel|get-master-addr-by-name +ping +client'] },
+      async (group) => {
+        const sentinel = { nodes: group.sentinels.map((s) => ({ host: '127.0.0.1', port: s.port })), masterName: group.masterName }
+        const options = { keyPrefix: 'tessera:', username: 'tessera', password: 'data-secret', connectTimeoutMs: 2000 }
+        await assert.rejects(RedisSessionStore.connect({ ...options, sentinel: { ...sentinel, username: 'tessera-sentinel', password: 'wrong' } }), {
+          code: 'ERR_STORE_UNAVAILABLE',
+        })
+        await assert.rejects(RedisSessionStore.connect({ ...options, password: 'wrong', sentinel: { ...sentinel, username: 'tessera-sentinel', password: 'sentinel-secret' } }), {
+          code: 'ERR_STORE_UNAVAILABLE',
+        })
+        const store = await RedisSessionStore.connect({ ...options, sentinel: { ...sentinel, username: 'tessera-sentinel', password: 'sentinel-secret' } })
+        t.after(() => store.close())
+        await runWholeFlow(store)
+      },
+    )
+  })
 })
 
 async function replicaCaughtUp(group: PrivateSentinelGroup): Promise<boolean> {

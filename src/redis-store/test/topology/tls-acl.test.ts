@@ -3,7 +3,7 @@
 import { strict as assert } from 'node:assert'
 import { after, before, describe, test } from 'node:test'
 import { startPrivateRedis, uniquePrefix, type PrivateRedis } from '../../../test-support/redis.js'
-import { command, makeCertificates, startTlsRedis, type TestCertificates } from '../../../test-support/redis-topology.js'
+import { TESSERA_ACL_RULES, command, makeCertificates, startTlsRedis, type TestCertificates } from '../../../test-support/redis-topology.js'
 import { RedisSessionStore, redisOptionsFromEnv } from '../../index.js'
 import { runWholeFlow } from './flow.js'
 
@@ -43,38 +43,6 @@ void describe('TLS', () => {
     await runWholeFlow(store)
   })
 })
-
-/** The minimal ACL documented in docs/operations.md, for prefix `tessera:`. */
-const TESSERA_ACL_RULES = [
-  'resetkeys',
-  '~tessera:*',
-  'resetchannels',
-  '-@all',
-  '+eval',
-  '+evalsha',
-  '+eval_ro',
-  '+evalsha_ro',
-  '+script|load',
-  '+hget',
-  '+hmget',
-  '+hgetall',
-  '+hset',
-  '+hdel',
-  '+hincrby',
-  '+del',
-  '+exists',
-  '+set',
-  '+persist',
-  '+pexpireat',
-  '+time',
-  '+xadd',
-  '+xread',
-  '+xinfo|stream',
-  '+wait',
-  '+ping',
-  '+info',
-  '+role',
-]
 
 void describe('Redis ACL', () => {
   let redis: PrivateRedis
