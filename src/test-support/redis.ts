@@ -33,7 +33,8 @@ export async function redisStoreForTest(label?: string, url = SHARED_REDIS_URL):
 
 /** Deletes every key under `prefix` (test clean-up only: SCAN is never used by the product). */
 export async function deleteKeys(url: string, prefix: string): Promise<void> {
-  const client = createClient({ url })
+  // Bounded: clean-up must not hang a test run when its Redis is down.
+  const client = createClient({ url, socket: { reconnectStrategy: false, connectTimeout: 2000 } })
   client.on('error', () => {})
   await client.connect()
   try {
