@@ -1,4 +1,5 @@
-export { RedisSessionStore, type RedisSessionStoreOptions, type RedisDurability } from './redis-session-store.js'
+export { RedisSessionStore, type RedisSessionStoreOptions } from './redis-session-store.js'
+export type { RedisDurability } from './replication-wait.js'
 export { NodeRedisConnection, type RedisConnection, type RedisConnectionOptions, type RedisArg, type SendOptions } from './connection.js'
 export { KeyNames } from './key-names.js'
 export { ClusterConnection } from './cluster-connection.js'

@@ -32,6 +32,7 @@ import type { RedisArg, RedisConnection, RedisConnectionOptions } from './connec
 import { KeyNames } from './key-names.js'
 import { openRedisConnection } from './open-connection.js'
 import { Scripts, type ScriptName, type ScriptReply } from './scripts.js'
+import { ReplicationWait, resolveDurability, type RedisDurability } from './replication-wait.js'
 import { decodeSessionState } from './session-state.js'
 
 /** Options of {@link RedisSessionStore.connect}. */
@@ -42,33 +43,11 @@ export interface RedisSessionStoreOptions extends RedisConnectionOptions {
   durability?: RedisDurability
 }
 
-/**
- * Revocations (revoke a session, revoke all, ban, deny a token) are acknowledged
- * only once `replicas` replicas have them (`WAIT`), so a failover to one of
- * those replicas cannot bring a revoked session back. When fewer replicas
- * confirm within `timeoutMs`, the revocation fails with `ERR_STORE_UNAVAILABLE`
- * (it may still have been applied on the master: retrying it is safe).
- */
-export interface RedisDurability {
-  /** Replicas that must confirm each revocation, at least 1. */
-  replicas: number
-  /** Most time to wait for them, in ms. Default 500. */
-  timeoutMs?: number
-}
-
 /** Index in a script's arguments of the log retention (ms), for scripts that log events. */
 const RETENTION_ARG: Partial<Record<ScriptName, number>> = { createSession: 11, rotateRefreshToken: 8, revokeSession: 4, revokeAllSessions: 3, denyToken: 4 }
 
-/** Scripts whose writes are revocations. */
+/** Scripts whose writes are revocations (waited for with `durability`). */
 const REVOCATION_SCRIPTS: ReadonlySet<ScriptName> = new Set(['revokeSession', 'revokeAllSessions', 'denyToken'])
-
-function resolveDurability(d: RedisDurability | undefined): { replicas: number; timeoutMs: number } | null {
-  if (d === undefined) return null
-  if (!Number.isInteger(d.replicas) || d.replicas < 1) throw new TypeError('"durability.replicas" option must be a positive integer')
-  const timeoutMs = d.timeoutMs ?? 500
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new TypeError('"durability.timeoutMs" option must be a positive integer')
-  return { replicas: d.replicas, timeoutMs }
-}
 
 const LOG_RETENTION_SLACK_MS = 5000
 
@@ -92,18 +71,16 @@ export class RedisSessionStore implements SessionStore {
   readonly #connection: RedisConnection
   readonly #scripts = new Scripts()
   readonly #ownsConnection: boolean
-  readonly #durability: { replicas: number; timeoutMs: number } | null
+  readonly #replication: ReplicationWait | null
   #reader: Promise<RedisConnection> | null = null
-  #durableWriter: Promise<RedisConnection> | null = null
-  #waitInFlight: Promise<number> | null = null
-  #waitQueued: Promise<number> | null = null
   #closed = false
 
   constructor(connection: RedisConnection, options: { keyPrefix?: string; ownsConnection?: boolean; durability?: RedisDurability } = {}) {
     this.#connection = connection
     this.keys = new KeyNames(options.keyPrefix ?? 'tessera:')
     this.#ownsConnection = options.ownsConnection ?? false
-    this.#durability = resolveDurability(options.durability)
+    const durability = resolveDurability(options.durability)
+    this.#replication = durability ? new ReplicationWait(connection, durability) : null
   }
 
   /**
@@ -141,82 +118,21 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async #run(name: ScriptName, keys: string[], args: (RedisArg | number)[], options: { buffers?: boolean; readOnly?: boolean } = {}): Promise<ScriptReply> {
-    const durable = this.#durability !== null && REVOCATION_SCRIPTS.has(name)
+    const replication = REVOCATION_SCRIPTS.has(name) ? this.#replication : null
     let reply: ScriptReply
     let connection = this.#connection
     try {
-      if (durable) connection = await this.#durableConnection()
+      if (replication) connection = await replication.connection()
       reply = await this.#scripts.run(connection, name, keys, args.map((a) => (typeof a === 'number' ? String(a) : a)), options)
     } catch (err) {
       throw new StoreUnavailable('session store is unavailable', { cause: err })
     }
     if (reply.pending.length > 0) await this.#append(reply.pending, Number(args[RETENTION_ARG[name] ?? -1] ?? LOG_RETENTION_SLACK_MS), connection)
-    if (durable) {
-      await this.#awaitReplication(keys[0]!, connection)
-      if (reply.pending.length > 0) await this.#awaitReplication(this.keys.revocationLog(), connection)
+    if (replication) {
+      await replication.confirm(keys[0]!, connection)
+      if (reply.pending.length > 0) await replication.confirm(this.keys.revocationLog(), connection)
     }
     return reply
-  }
-
-  /**
-   * The connection durable revocations are written on. WAIT blocks the
-   * connection it is sent on until the replicas answer (up to its timeout), and
-   * only covers that connection's own writes; on a connection of their own,
-   * revocations wait for each other, never for refreshes and verifications.
-   */
-  #durableConnection(): Promise<RedisConnection> {
-    this.#durableWriter ??= this.#connection.duplicate().catch((err: unknown) => {
-      this.#durableWriter = null
-      throw err
-    })
-    return this.#durableWriter
-  }
-
-  /** WAIT on the node that owns `key`: it covers every earlier write of `connection` there. */
-  async #awaitReplication(key: string, connection: RedisConnection): Promise<void> {
-    const { replicas, timeoutMs } = this.#durability!
-    let acknowledged: number
-    try {
-      acknowledged = connection.isCluster ? await this.#sendWait(key, connection) : await this.#sharedWait(key, connection)
-    } catch (err) {
-      throw new StoreUnavailable('could not confirm replication of the revocation', { cause: err })
-    }
-    if (acknowledged < replicas) throw new StoreUnavailable(`revocation reached ${acknowledged} of ${replicas} replicas in ${timeoutMs} ms`)
-  }
-
-  #sendWait(key: string, connection: RedisConnection): Promise<number> {
-    const { replicas, timeoutMs } = this.#durability!
-    return connection.send(['WAIT', String(replicas), String(timeoutMs)], { key, timeoutMs: timeoutMs + 1000 }).then(Number)
-  }
-
-  /**
-   * Group commit on one node: a revocation that arrives while a WAIT is in
-   * flight shares the next WAIT with every other such revocation, so N
-   * concurrent revocations cost two WAITs, not N in a row (which is what they
-   * would cost while a replica is down and each WAIT runs to its timeout).
-   */
-  #sharedWait(key: string, connection: RedisConnection): Promise<number> {
-    if (this.#waitQueued) return this.#waitQueued
-    if (this.#waitInFlight) {
-      this.#waitQueued = this.#waitInFlight
-        .catch(() => 0)
-        .then(() => {
-          this.#waitQueued = null
-          return this.#startWait(key, connection)
-        })
-      return this.#waitQueued
-    }
-    return this.#startWait(key, connection)
-  }
-
-  #startWait(key: string, connection: RedisConnection): Promise<number> {
-    const wait = this.#sendWait(key, connection)
-    this.#waitInFlight = wait
-    const clear = () => {
-      if (this.#waitInFlight === wait) this.#waitInFlight = null
-    }
-    wait.then(clear, clear)
-    return wait
   }
 
   /**
@@ -485,11 +401,11 @@ export class RedisSessionStore implements SessionStore {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    const extra = [this.#reader, this.#durableWriter]
+    const reader = this.#reader
     this.#reader = null
-    this.#durableWriter = null
-    // A duplicate that failed to open has nothing to close.
-    await Promise.all(extra.map((c) => (c ? c.then((r) => r.close(), () => undefined) : Promise.resolve())))
+    // A reader that failed to open has nothing to close.
+    if (reader) await reader.then((r) => r.close(), () => undefined)
+    await this.#replication?.close()
     if (this.#ownsConnection) await this.#connection.close()
   }
 }
