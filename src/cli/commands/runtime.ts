@@ -161,3 +161,40 @@ export async function withAdmin<T>(config: CliConfig, body: (admin: AdminHandle)
     await admin.close()
   }
 }
+
+/**
+ * The user id for a `<user>` argument: an id as given, or an email looked up in
+ * the server's PostgreSQL user database. The embedded database belongs to the
+ * server process, so email lookup needs DATABASE_URL.
+ *
+ * @example
+ * ```ts
+ * const userId = await resolveUser(config, 'ada@example.com')
+ * ```
+ */
+export async function resolveUser(config: CliConfig, user: string): Promise<string> {
+  if (!user.includes('@')) return user
+  if (!config.databaseUrl) {
+    throw new CliError('finding a user by email needs DATABASE_URL (the embedded user database belongs to the server process); pass the user id instead', {
+      code: 'ERR_DATABASE_REQUIRED',
+      exitCode: EXIT.usage,
+    })
+  }
+  // Loaded only here: most commands never touch the user database.
+  const [{ openPostgresUserStore }, { normaliseEmail }] = await Promise.all([import('../../users/postgres.js'), import('../../users/email.js')])
+  const email = normaliseEmail(user)
+  if (!email) throw new CliError(`"${user.slice(0, 80)}" is not a valid email address`, { code: 'ERR_INVALID_INPUT', exitCode: EXIT.usage })
+  let users
+  try {
+    users = await openPostgresUserStore({ url: config.databaseUrl, maxConnections: 1 })
+  } catch (err) {
+    throw new CliError(`cannot reach the user database: ${err instanceof Error ? err.message : String(err)}`, { code: 'ERR_DATABASE_UNAVAILABLE', cause: err })
+  }
+  try {
+    const found = await users.findByEmail(email)
+    if (!found) throw new CliError(`no user with email ${email}`, { code: 'ERR_USER_NOT_FOUND', exitCode: EXIT.notFound })
+    return found.userId
+  } finally {
+    await users.close()
+  }
+}

@@ -2,7 +2,7 @@
 import { Command } from 'commander'
 import { UAParser } from 'ua-parser-js'
 import { parseSessionId, type SessionInfo } from '../../core/index.js'
-import { CliError, EXIT, runAction, withAdmin, withJson } from './runtime.js'
+import { CliError, EXIT, resolveUser, runAction, withAdmin, withJson } from './runtime.js'
 
 /** "Chrome 120" and "Linux" from a user agent; empty strings when unknown. */
 export function describeUserAgent(userAgent: string): { browser: string; os: string } {
@@ -50,8 +50,9 @@ function sessionLine(s: SessionInfo): string {
 export function sessionsCommand(): Command {
   const sessions = new Command('sessions').description("list and revoke a user's sessions (needs REDIS_URL)")
 
-  withJson(sessions.command('list').description("list a user's live sessions, newest first").argument('<user>', 'user id')).action(
-    runAction(async ({ out, config }, userId: string) => {
+  withJson(sessions.command('list').description("list a user's live sessions, newest first").argument('<user>', 'user id, or email when DATABASE_URL is set')).action(
+    runAction(async ({ out, config }, user: string) => {
+      const userId = await resolveUser(config(), user)
       const list = await withAdmin(config(), ({ auth }) => auth.listSessions(userId))
       const lines = list.length === 0 ? [`user ${userId} has no live sessions`] : [`user ${userId} has ${list.length} live session(s):`, ...list.map(sessionLine)]
       out.result(lines, { user_id: userId, sessions: list.map(sessionJson) })

@@ -1,7 +1,8 @@
 // `tessera users revoke-all|ban|unban <user>`.
 import { Command, InvalidArgumentError } from 'commander'
-import { runAction, withAdmin, withJson } from './runtime.js'
+import { resolveUser, runAction, withAdmin, withJson } from './runtime.js'
 
+const USER_ARGUMENT = 'user id, or email when DATABASE_URL is set'
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
 
 /**
@@ -39,20 +40,22 @@ export function parseUntil(value: string, nowMs: number): number {
 export function usersCommand(): Command {
   const users = new Command('users').description('revoke, ban and unban users (needs REDIS_URL)')
 
-  withJson(users.command('revoke-all').description('end every session of a user in one step').argument('<user>', 'user id'))
+  withJson(users.command('revoke-all').description('end every session of a user in one step').argument('<user>', USER_ARGUMENT))
     .option('--reason <reason>', 'reason recorded in the revocation log', 'revoked')
     .action(
-      runAction(async ({ out, config }, userId: string, options: { reason: string }) => {
+      runAction(async ({ out, config }, user: string, options: { reason: string }) => {
+        const userId = await resolveUser(config(), user)
         const count = await withAdmin(config(), ({ auth }) => auth.revokeAllSessions(userId, { reason: options.reason }))
         out.result(`revoked ${count} session(s) of user ${userId}; access tokens issued before now are rejected`, { user_id: userId, sessions_revoked: count })
       }),
     )
 
-  withJson(users.command('ban').description('end every session of a user and refuse sign-in, until a time or until unbanned').argument('<user>', 'user id'))
+  withJson(users.command('ban').description('end every session of a user and refuse sign-in, until a time or until unbanned').argument('<user>', USER_ARGUMENT))
     .option('--until <when>', 'duration (30m, 12h, 7d, 2w) or ISO date; default: until unbanned', (v: string) => parseUntil(v, Date.now()))
     .option('--reason <text>', 'why (kept with the ban, at most 200 characters)')
     .action(
-      runAction(async ({ out, config }, userId: string, options: { until?: number; reason?: string }) => {
+      runAction(async ({ out, config }, user: string, options: { until?: number; reason?: string }) => {
+        const userId = await resolveUser(config(), user)
         const count = await withAdmin(config(), ({ auth }) =>
           auth.banUser(userId, { ...(options.until !== undefined ? { until: options.until } : {}), ...(options.reason ? { reason: options.reason } : {}) }),
         )
@@ -66,8 +69,9 @@ export function usersCommand(): Command {
       }),
     )
 
-  withJson(users.command('unban').description('lift a ban so the user can sign in again').argument('<user>', 'user id')).action(
-    runAction(async ({ out, config }, userId: string) => {
+  withJson(users.command('unban').description('lift a ban so the user can sign in again').argument('<user>', USER_ARGUMENT)).action(
+    runAction(async ({ out, config }, user: string) => {
+      const userId = await resolveUser(config(), user)
       const lifted = await withAdmin(config(), ({ auth }) => auth.unbanUser(userId))
       out.result(lifted ? `unbanned user ${userId}` : `user ${userId} was not banned`, { user_id: userId, unbanned: lifted })
     }),

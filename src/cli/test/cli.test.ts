@@ -2,6 +2,7 @@
 // key prefix of its own, and checks what an operator sees: output, JSON and
 // exit codes. Sessions are made by an engine in this process on the same prefix.
 import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -10,6 +11,8 @@ import assert from 'node:assert/strict'
 import { createTessera, type Tessera } from '../../core/index.js'
 import { freePort, redisStoreForTest, SHARED_REDIS_URL, waitFor } from '../../test-support/redis.js'
 import type { RedisSessionStore } from '../../redis-store/index.js'
+import { openPostgresUserStore } from '../../users/postgres.js'
+import pg from 'pg'
 import { eventsCommand } from '../commands/events.js'
 import { keysCommand } from '../commands/keys.js'
 import { sessionsCommand } from '../commands/sessions.js'
@@ -20,6 +23,7 @@ const MAIN = join(import.meta.dirname, '..', 'main.ts')
 /** Set TESSERA_CLI_BIN to a built `dist/cli/main.js` to test the compiled binary; by default the source runs through tsx (no build step in the suite). */
 const BUILT = process.env.TESSERA_CLI_BIN
 const COMMAND = BUILT ? [BUILT] : ['--import', 'tsx', MAIN]
+const DATABASE_URL = process.env.TESSERA_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const CHROME_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36'
 
 interface Run {
@@ -207,6 +211,35 @@ describe('tessera CLI against real Redis', { concurrency: true }, () => {
       assert.match(listed.stdout, /retiring/)
     } finally {
       rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  test('finds a user by email in the PostgreSQL user database', async () => {
+    const schema = `t_cli_${randomBytes(5).toString('hex')}`
+    const admin = new pg.Client({ connectionString: DATABASE_URL })
+    await admin.connect()
+    await admin.query(`CREATE SCHEMA ${schema}`)
+    try {
+      const users = await openPostgresUserStore({ url: DATABASE_URL, schema })
+      const user = await users.createUser({ email: 'ada@example.com', passwordHash: 'not-a-real-hash' }).finally(() => users.close())
+      await auth.createSession({ userId: user.userId, device: { name: 'Ada laptop' } })
+      const dbEnv = { ...env, DATABASE_URL: `${DATABASE_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}` }
+      const [listed, unknown, noDb] = await Promise.all([
+        cli(['sessions', 'list', 'ADA@example.com', '--json'], dbEnv),
+        cli(['users', 'revoke-all', 'nobody@example.com', '--json'], dbEnv),
+        cli(['users', 'revoke-all', 'ada@example.com', '--json'], env),
+      ])
+      assert.equal(listed.code, 0, listed.stderr)
+      const body = JSON.parse(listed.stdout) as { user_id: string; sessions: { device_name: string }[] }
+      assert.equal(body.user_id, user.userId)
+      assert.deepEqual(body.sessions.map((x) => x.device_name), ['Ada laptop'])
+      assert.equal(unknown.code, 3)
+      assert.equal(jsonError(unknown).code, 'ERR_USER_NOT_FOUND')
+      assert.equal(noDb.code, 2)
+      assert.equal(jsonError(noDb).code, 'ERR_DATABASE_REQUIRED')
+    } finally {
+      await admin.query(`DROP SCHEMA ${schema} CASCADE`)
+      await admin.end()
     }
   })
 
