@@ -33,7 +33,10 @@ try {
   const readers = (await server.createSessions(1000, 'reader')).map((t) => t.access_token)
   const pool = (await server.createSessions(CONNECTIONS * 3, 'refresher')).map((t) => t.refresh_token)
   const verifyLoad = { url: server.url, connections: CONNECTIONS, requests: bearerRequests('/bench/protected', readers) }
+  // Warm-up of both routes (JIT, connections), not counted.
   await runLoad({ ...verifyLoad, duration: 1 })
+  await runLoad({ url: server.url, connections: CONNECTIONS, duration: 1, requests: refreshRequests(pool) })
+  await topUpRefreshPool(server, pool, CONNECTIONS * 3)
   let filled = 0
   for (const size of SIZES) {
     // The bench-only route named the template user `template0-0` (prefix + chunk start + '-' + index).

@@ -16,7 +16,8 @@ const TARGET_BYTES = 300
 const clientPinning = pinSelfToLoadCore()
 const redis = await startPrivateRedis()
 const client = createClient({ url: redis.url })
-const store = await RedisSessionStore.connect({ url: redis.url, keyPrefix: 'tessera:' })
+// Thousands of scripts are in flight while filling: a starved core must slow the fill, not fail it.
+const store = await RedisSessionStore.connect({ url: redis.url, keyPrefix: 'tessera:', commandTimeoutMs: 60_000 })
 const rows: BenchRow[] = []
 let redisPinning = ''
 try {

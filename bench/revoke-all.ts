@@ -30,7 +30,8 @@ const clientPinning = pinSelfToLoadCore()
 let redisPinning = ''
 const redis = await startPrivateRedis()
 const client = createClient({ url: redis.url })
-const store = await RedisSessionStore.connect({ url: redis.url, keyPrefix: 'tessera:' })
+// Thousands of scripts are in flight while filling: a starved core must slow the fill, not fail it.
+const store = await RedisSessionStore.connect({ url: redis.url, keyPrefix: 'tessera:', commandTimeoutMs: 60_000 })
 // Round trip from Node (the figure), and Redis's own execution time (immune to scheduling noise on a shared machine).
 const tessera = new Map<number, number>()
 const seed = new Map<number, number>()

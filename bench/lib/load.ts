@@ -14,25 +14,28 @@ export interface LoadFigures {
   failures: number
   /** CPU of the server process (all its threads) per 2xx response, in µs; NaN unless `serverPid` was given. */
   cpuUsPerRequest: number
+  /** The kernel-mode part of `cpuUsPerRequest` (syscalls: sockets, epoll). */
+  sysUsPerRequest: number
 }
 
 // Linux's USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s.
 const TICKS_PER_SECOND = 100
 
-/** User + system CPU of process `pid` (all threads) in µs, from /proc; NaN where /proc is missing. */
-export function processCpuUs(pid: number): number {
+/** User and system CPU of process `pid` (all threads) in µs, from /proc; NaN where /proc is missing. */
+export function processCpuUs(pid: number): { user: number; sys: number } {
   try {
     // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')
-    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / TICKS_PER_SECOND
+    return { user: (Number(fields[11]) * 1e6) / TICKS_PER_SECOND, sys: (Number(fields[12]) * 1e6) / TICKS_PER_SECOND }
   } catch {
-    return Number.NaN
+    return { user: Number.NaN, sys: Number.NaN }
   }
 }
 
-function figures(result: AutocannonResult, cpuUs: number): LoadFigures {
+function figures(result: AutocannonResult, cpuUs: { user: number; sys: number }): LoadFigures {
   return {
-    cpuUsPerRequest: cpuUs / Math.max(1, result['2xx']),
+    cpuUsPerRequest: (cpuUs.user + cpuUs.sys) / Math.max(1, result['2xx']),
+    sysUsPerRequest: cpuUs.sys / Math.max(1, result['2xx']),
     rps: result['2xx'] / result.duration,
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
@@ -51,9 +54,11 @@ function figures(result: AutocannonResult, cpuUs: number): LoadFigures {
  */
 export async function runLoad(options: AutocannonOptions & { serverPid?: number }): Promise<LoadFigures> {
   const { serverPid, ...rest } = options
-  const before = serverPid === undefined ? Number.NaN : processCpuUs(serverPid)
+  const none = { user: Number.NaN, sys: Number.NaN }
+  const before = serverPid === undefined ? none : processCpuUs(serverPid)
   const result = await autocannon({ timeout: 10, ...rest })
-  return figures(result, serverPid === undefined ? Number.NaN : processCpuUs(serverPid) - before)
+  const after = serverPid === undefined ? none : processCpuUs(serverPid)
+  return figures(result, { user: after.user - before.user, sys: after.sys - before.sys })
 }
 
 /** Medians over rounds of each figure (each figure's own median). */
@@ -64,5 +69,6 @@ export function medianOfRounds(rounds: readonly LoadFigures[]): LoadFigures {
     p99Ms: median(rounds.map((r) => r.p99Ms)),
     failures: rounds.reduce((sum, r) => sum + r.failures, 0),
     cpuUsPerRequest: median(rounds.map((r) => r.cpuUsPerRequest)),
+    sysUsPerRequest: median(rounds.map((r) => r.sysUsPerRequest)),
   }
 }

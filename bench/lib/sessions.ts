@@ -13,7 +13,7 @@ export const TYPICAL_UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit
 export type RedisClient = ReturnType<typeof createClient>
 
 /** In flight at once while filling: enough to fill the pipe, small enough to bound memory. */
-const BATCH = 2000
+const BATCH = 1000
 
 /**
  * Creates `count` live sessions of users `<userPrefix><n>` (`perUser` each),
