@@ -1,6 +1,8 @@
 // Three `tessera serve` processes on one Redis (and one user database): a
 // session started on one instance is refreshed on another and revoked on the
 // third, and 50 concurrent refreshes spread over the three end on one lineage.
+// They log in to Redis as the minimal ACL user of docs/operations.md (plus the
+// rate limiter's commands), on a private redis-server.
 import { strict as assert } from 'node:assert'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
@@ -10,7 +12,8 @@ import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import pg from 'pg'
 import { SigningKeySet } from '../../../core/index.js'
-import { SHARED_REDIS_URL, deleteKeys, freePort, uniquePrefix, waitFor } from '../../../test-support/redis.js'
+import { freePort, startPrivateRedis, waitFor, type PrivateRedis } from '../../../test-support/redis.js'
+import { TESSERA_ACL_RULES } from '../../../test-support/redis-topology.js'
 
 const DATABASE_URL = process.env.TESSERA_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const ROOT = new URL('../../../../', import.meta.url)
@@ -21,7 +24,7 @@ interface Instance {
   stop(): Promise<void>
 }
 
-const prefix = uniquePrefix('instances')
+let redis: PrivateRedis | undefined
 const schema = `topo_${randomUUID().replace(/-/g, '').slice(0, 12)}`
 const dataDir = mkdtempSync(join(tmpdir(), 'tessera-instances-'))
 const instances: Instance[] = []
@@ -68,14 +71,16 @@ async function call(instance: Instance, method: string, path: string, body?: unk
 }
 
 before(async () => {
+  // The server's login rate limiter adds INCR, PEXPIRE and PTTL (in its own script) to the library's list.
+  redis = await startPrivateRedis(['--user', 'tessera', 'on', '>instances-secret', ...TESSERA_ACL_RULES, '+incr', '+pexpire', '+pttl'])
   const db = new pg.Client({ connectionString: DATABASE_URL })
   await db.connect()
   await db.query(`CREATE SCHEMA ${schema}`)
   await db.end()
   const keys = await SigningKeySet.generate()
   const env = {
-    REDIS_URL: SHARED_REDIS_URL,
-    TESSERA_REDIS_PREFIX: prefix,
+    REDIS_URL: `redis://tessera:instances-secret@127.0.0.1:${redis.port}`,
+    TESSERA_REDIS_PREFIX: 'tessera:',
     DATABASE_URL: `${DATABASE_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`,
     TESSERA_TOKEN_KEY: randomUUID() + randomUUID(),
     TESSERA_SIGNING_KEYS: JSON.stringify(keys.toJSON()),
@@ -89,7 +94,7 @@ before(async () => {
 after(async () => {
   await Promise.allSettled(instances.map((i) => i.stop()))
   rmSync(dataDir, { recursive: true, force: true })
-  await deleteKeys(SHARED_REDIS_URL, prefix)
+  await redis?.stop()
   const db = new pg.Client({ connectionString: DATABASE_URL })
   await db.connect()
   await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
