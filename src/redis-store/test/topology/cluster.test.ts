@@ -24,7 +24,8 @@ function seeds() {
 }
 
 async function clusterStore(prefix = uniquePrefix('cluster')): Promise<RedisSessionStore> {
-  return RedisSessionStore.connect({ cluster: { nodes: seeds().slice(0, 1) }, keyPrefix: prefix })
+  // A generous command timeout: these tests are about routing, and CI machines are busy.
+  return RedisSessionStore.connect({ cluster: { nodes: seeds().slice(0, 1) }, keyPrefix: prefix, commandTimeoutMs: 5000 })
 }
 
 storeContract({

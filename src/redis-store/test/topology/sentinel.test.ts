@@ -15,7 +15,6 @@ async function engine(group: PrivateSentinelGroup, durability?: RedisDurability)
   const store = await RedisSessionStore.connect({
     sentinel: { nodes: group.sentinels.map((s) => ({ host: '127.0.0.1', port: s.port })), masterName: group.masterName },
     keyPrefix: uniquePrefix('sentinel'),
-    commandTimeoutMs: 500,
     ...(durability ? { durability } : {}),
   })
   return createTessera({ store, keys: await SigningKeySet.generate(), tokenKey: TOKEN_KEY })
