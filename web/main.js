@@ -74,7 +74,9 @@ function explain(err) {
     case 'ERR_USER_BANNED':
       return 'This account is suspended.'
     case 'ERR_STORE_UNAVAILABLE':
-    case 'ERR_UNAVAILABLE':
+    case 'ERR_DATABASE_UNAVAILABLE':
+    case 'ERR_MAIL_UNAVAILABLE':
+    case 'ERR_RATE_LIMITER_UNAVAILABLE':
       return 'The service is briefly unavailable. Try again in a moment.'
     default:
       return err.message.charAt(0).toUpperCase() + err.message.slice(1) + (/[.!?]$/.test(err.message) ? '' : '.')

@@ -110,6 +110,36 @@ describe('account page in Chromium', { concurrency: true }, () => {
     await screenshot(page, 'signed-in-one-device')
   })
 
+  test('works with the keyboard alone and labels every field', async () => {
+    const email = newEmail('keys')
+    await register(server, email)
+    const page = await (await device()).newPage()
+    await page.goto(`${server.baseUrl}/account`)
+    await page.getByRole('heading', { name: 'Your Tessera account' }).waitFor()
+
+    const unlabelled = await page.evaluate(`[...document.querySelectorAll('input')]
+      .filter((i) => i.getAttribute('aria-hidden') !== 'true' && i.labels.length === 0 && !i.getAttribute('aria-label'))
+      .map((i) => i.id)`)
+    assert.deepEqual(unlabelled, [])
+
+    // Tabs follow the WAI-ARIA pattern: arrow keys move between them.
+    await page.getByRole('tab', { name: 'Sign in' }).focus()
+    await page.keyboard.press('ArrowRight')
+    assert.equal(await page.getByRole('tab', { name: 'Create account' }).getAttribute('aria-selected'), 'true')
+    assert.ok(await page.locator('#register-email').isVisible())
+    await page.keyboard.press('ArrowLeft')
+    assert.ok(await page.locator('#sign-in-email').isVisible())
+
+    // Tab through to the email field, type, and submit with Enter.
+    for (let i = 0; i < 10 && (await page.evaluate('document.activeElement?.id')) !== 'sign-in-email'; i++) await page.keyboard.press('Tab')
+    await page.keyboard.type(email)
+    await page.keyboard.press('Tab')
+    await page.keyboard.type(PASSWORD)
+    await page.keyboard.press('Enter')
+    await page.getByRole('heading', { name: 'Your account' }).waitFor()
+    await devices(page).first().waitFor()
+  })
+
   test('shows two devices, signs the other out, and the other is rejected on its next request', async () => {
     const email = newEmail('two')
     await register(server, email)
