@@ -1,42 +1,11 @@
-// The Tessera account page. No framework, no build step.
-//
-// Tokens: the refresh token lives only in the HttpOnly `tessera_refresh` cookie
-// (path /auth/refresh, SameSite=Strict) that the server sets in browser mode;
-// this script never sees it. The access token lives only in this module's
-// memory. Every other call carries it as a Bearer header, so no state-changing
-// request rides on a cookie; the one that does (refresh) also sends the
-// X-Tessera-CSRF header, which a cross-site form cannot.
-//
-// Tabs: refreshes go through one Web Lock, so at most one tab refreshes at a
-// time; the winner shares the new access token over a BroadcastChannel and the
-// others use it instead of refreshing again.
+// The Tessera account page: views and actions. No framework, no build step.
+// Tokens, refresh and HTTP live in session.js.
+import { accessToken, adopt, announceSignOut, api, ApiError, forget, onSessionChange, refresh, send } from '/account/session.js'
 
-const LOCK_NAME = 'tessera-refresh'
-const CHANNEL_NAME = 'tessera-auth'
-/** Refresh this long before expiry (capped to a quarter of the lifetime for short tokens). */
-const REFRESH_MARGIN_MS = 60_000
-/** How long a tab that waited for the lock waits for the winner's token before refreshing itself. */
-const SHARED_TOKEN_WAIT_MS = 300
-
-/** @type {{ token: string, expiresAtMs: number, lifetimeMs: number, sessionId: string } | null} */
-let access = null
-/** @type {ReturnType<typeof setTimeout> | undefined} */
-let refreshTimer
-/** @type {Promise<boolean> | null} */
-let refreshing = null
 /** @type {{ email: string, email_verified: boolean } | null} */
 let me = null
 
-const channel = 'BroadcastChannel' in window ? new BroadcastChannel(CHANNEL_NAME) : null
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id))
-
-class ApiError extends Error {
-  constructor(status, code, detail) {
-    super(detail || `request failed (${status})`)
-    this.status = status
-    this.code = code
-  }
-}
 
 // ---------------------------------------------------------------- messages
 
@@ -83,153 +52,6 @@ function explain(err) {
   }
 }
 
-// ---------------------------------------------------------------- HTTP
-
-async function send(path, { method = 'GET', body, bearer, headers = {} } = {}) {
-  const init = { method, headers: { accept: 'application/json', ...headers }, credentials: 'same-origin', cache: 'no-store' }
-  if (body !== undefined) {
-    init.headers['content-type'] = 'application/json'
-    init.body = JSON.stringify(body)
-  }
-  if (bearer) init.headers.authorization = `Bearer ${bearer}`
-  const res = await fetch(path, init)
-  if (res.status === 204 || res.status === 202) return null
-  let data = null
-  try {
-    data = await res.json()
-  } catch {
-    data = null
-  }
-  if (!res.ok) throw new ApiError(res.status, data?.code ?? '', data?.detail ?? data?.title ?? '')
-  return data
-}
-
-/** A call as the signed-in user: refreshes first when the token is stale, and once more on a 401. */
-async function api(path, options = {}) {
-  if (!access || access.expiresAtMs - Date.now() < Math.min(5_000, access.lifetimeMs / 5)) {
-    if (!(await refresh())) throw signedOutError()
-  }
-  try {
-    return await send(path, { ...options, bearer: access.token })
-  } catch (err) {
-    if (!(err instanceof ApiError) || err.status !== 401) throw err
-    // Revoked elsewhere, or expired while we slept: one refresh settles which.
-    if (!(await refresh({ force: true }))) throw signedOutError()
-    return send(path, { ...options, bearer: access.token })
-  }
-}
-
-function signedOutError() {
-  return new ApiError(401, 'ERR_SIGNED_OUT', 'you were signed out')
-}
-
-// ---------------------------------------------------------------- tokens
-
-function adopt(reply) {
-  const lifetimeMs = reply.expires_in * 1000
-  access = { token: reply.access_token, expiresAtMs: Date.now() + lifetimeMs, lifetimeMs, sessionId: reply.session_id }
-  scheduleRefresh()
-}
-
-function scheduleRefresh() {
-  clearTimeout(refreshTimer)
-  if (!access) return
-  const lifetime = access.expiresAtMs - Date.now()
-  const margin = Math.min(REFRESH_MARGIN_MS, lifetime / 4)
-  refreshTimer = setTimeout(() => {
-    refresh().then(
-      (ok) => {
-        if (!ok) showSignedOut('You were signed out. Sign in again to continue.')
-      },
-      // Server briefly unreachable: the session is still fine, try again shortly.
-      () => {
-        refreshTimer = setTimeout(scheduleRefresh, 5_000)
-      },
-    )
-  }, Math.max(lifetime - margin, 0))
-}
-
-function forget() {
-  access = null
-  me = null
-  clearTimeout(refreshTimer)
-}
-
-/**
- * Gets a fresh access token from the refresh cookie. Tabs take turns through a
- * Web Lock; a tab that waited uses the token another tab just shared instead of
- * rotating the cookie again. Resolves false when the session is over.
- */
-function refresh({ force = false } = {}) {
-  refreshing ??= (async () => {
-    const stale = access?.token
-    const run = async (waited) => {
-      // The tab that held the lock shares its token as it releases it; the message
-      // can land just after our turn starts, so give it a moment before rotating again.
-      if (waited && access?.token === stale) await sharedToken(SHARED_TOKEN_WAIT_MS)
-      if (access && access.token !== stale && access.expiresAtMs - Date.now() > access.lifetimeMs / 2) return true
-      if (!force && access && access.expiresAtMs - Date.now() > Math.min(REFRESH_MARGIN_MS, access.lifetimeMs / 4)) return true
-      try {
-        const reply = await send('/auth/refresh', {
-          method: 'POST',
-          body: {},
-          headers: { 'x-tessera-client': 'browser', 'x-tessera-csrf': '1' },
-        })
-        adopt(reply)
-        channel?.postMessage({ type: 'token', access })
-        return true
-      } catch (err) {
-        if (err instanceof ApiError && err.status < 500) {
-          forget()
-          return false
-        }
-        throw err
-      }
-    }
-    try {
-      if (!navigator.locks) return await run(false)
-      const mine = await navigator.locks.request(LOCK_NAME, { ifAvailable: true }, async (lock) => (lock ? { ok: await run(false) } : null))
-      return mine ? mine.ok : await navigator.locks.request(LOCK_NAME, () => run(true))
-    } finally {
-      refreshing = null
-    }
-  })()
-  return refreshing
-}
-
-/** @type {Set<() => void>} */
-const tokenWaiters = new Set()
-
-/** Resolves when another tab shares a token, or after `ms`. */
-function sharedToken(ms) {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer)
-      tokenWaiters.delete(done)
-      resolve(undefined)
-    }
-    const timer = setTimeout(done, ms)
-    tokenWaiters.add(done)
-  })
-}
-
-channel?.addEventListener('message', (event) => {
-  const message = event.data
-  if (message?.type === 'token' && message.access?.token) {
-    for (const wake of [...tokenWaiters]) wake()
-    // Same browser, same cookie, same session: take the newer token.
-    if (!access || message.access.expiresAtMs > access.expiresAtMs) {
-      const wasSignedOut = !access
-      access = message.access
-      scheduleRefresh()
-      if (wasSignedOut) void showSignedIn()
-    }
-  } else if (message?.type === 'signed-out') {
-    forget()
-    showSignedOut('You signed out in another tab.')
-  }
-})
-
 // ---------------------------------------------------------------- views
 
 function show(view) {
@@ -240,6 +62,7 @@ function show(view) {
 
 function showSignedOut(message) {
   forget()
+  me = null
   show('view-signed-out')
   if (message) say(message)
 }
@@ -385,7 +208,6 @@ async function signIn(event) {
         headers: { 'x-tessera-client': 'browser' },
       })
       adopt(reply)
-      channel?.postMessage({ type: 'token', access })
       form.reset()
       await showSignedIn()
       $('main').focus()
@@ -419,11 +241,12 @@ async function register(event) {
 async function signOut() {
   clearMessages()
   try {
-    if (access) await send('/auth/logout', { method: 'POST', bearer: access.token })
+    const token = accessToken()
+    if (token) await send('/auth/logout', { method: 'POST', bearer: token })
   } catch {
     // Already over on the server: the outcome is the same.
   }
-  channel?.postMessage({ type: 'signed-out' })
+  announceSignOut()
   showSignedOut('You are signed out.')
 }
 
@@ -577,12 +400,13 @@ async function followMailLink() {
   }
   if (verify) {
     await confirmVerification(verify)
-    if (access) await showSignedIn()
+    if (accessToken()) await showSignedIn()
   }
   return false
 }
 
 async function start() {
+  onSessionChange({ signedOut: showSignedOut, signedInElsewhere: () => void showSignedIn() })
   $('form-sign-in').addEventListener('submit', (e) => void signIn(e))
   $('form-register').addEventListener('submit', (e) => void register(e))
   $('form-reset-request').addEventListener('submit', (e) => void requestReset(e))
@@ -611,7 +435,7 @@ async function start() {
     alertError('The service is briefly unavailable. Reload the page in a moment.')
   }
   if (resumed) await showSignedIn()
-  else if (!access) show('view-signed-out')
+  else if (!accessToken()) show('view-signed-out')
 }
 
 void start()

@@ -1,0 +1,207 @@
+// Tokens and HTTP for the account page.
+//
+// The refresh token lives only in the HttpOnly `tessera_refresh` cookie (path
+// /auth/refresh, SameSite=Strict) that the server sets in browser mode; no
+// script sees it. The access token lives only in this module's memory. Every
+// other call carries it as a Bearer header, so no state-changing request rides
+// on a cookie; the one that does (refresh) also sends the X-Tessera-CSRF
+// header, which a cross-site form cannot.
+//
+// Tabs: refreshes go through one Web Lock, so at most one tab refreshes at a
+// time; the winner shares the new access token over a BroadcastChannel and the
+// others use it instead of refreshing again.
+
+const LOCK_NAME = 'tessera-refresh'
+const CHANNEL_NAME = 'tessera-auth'
+/** Refresh this long before expiry (capped to a quarter of the lifetime for short tokens). */
+const REFRESH_MARGIN_MS = 60_000
+/** How long a tab that waited for the lock waits for the winner's token before refreshing itself. */
+const SHARED_TOKEN_WAIT_MS = 300
+
+/** @type {{ token: string, expiresAtMs: number, lifetimeMs: number, sessionId: string } | null} */
+let access = null
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let refreshTimer
+/** @type {Promise<boolean> | null} */
+let refreshing = null
+const channel = 'BroadcastChannel' in window ? new BroadcastChannel(CHANNEL_NAME) : null
+
+/** A failed API call: HTTP status and the problem's stable `code`. */
+export class ApiError extends Error {
+  constructor(status, code, detail) {
+    super(detail || `request failed (${status})`)
+    this.status = status
+    this.code = code
+  }
+}
+
+// ---------------------------------------------------------------- HTTP
+
+export async function send(path, { method = 'GET', body, bearer, headers = {} } = {}) {
+  const init = { method, headers: { accept: 'application/json', ...headers }, credentials: 'same-origin', cache: 'no-store' }
+  if (body !== undefined) {
+    init.headers['content-type'] = 'application/json'
+    init.body = JSON.stringify(body)
+  }
+  if (bearer) init.headers.authorization = `Bearer ${bearer}`
+  const res = await fetch(path, init)
+  if (res.status === 204 || res.status === 202) return null
+  let data = null
+  try {
+    data = await res.json()
+  } catch {
+    data = null
+  }
+  if (!res.ok) throw new ApiError(res.status, data?.code ?? '', data?.detail ?? data?.title ?? '')
+  return data
+}
+
+/** A call as the signed-in user: refreshes first when the token is stale, and once more on a 401. */
+export async function api(path, options = {}) {
+  if (!access || access.expiresAtMs - Date.now() < Math.min(5_000, access.lifetimeMs / 5)) {
+    if (!(await refresh())) throw signedOutError()
+  }
+  if (!access) throw signedOutError()
+  try {
+    return await send(path, { ...options, bearer: access.token })
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.status !== 401) throw err
+    // Revoked elsewhere, or expired while we slept: one refresh settles which.
+    if (!(await refresh({ force: true })) || !access) throw signedOutError()
+    return send(path, { ...options, bearer: access.token })
+  }
+}
+
+function signedOutError() {
+  return new ApiError(401, 'ERR_SIGNED_OUT', 'you were signed out')
+}
+
+// ---------------------------------------------------------------- tokens
+
+/** Takes a token response (login or refresh) and shares it with the other tabs. */
+export function adopt(reply) {
+  const lifetimeMs = reply.expires_in * 1000
+  access = { token: reply.access_token, expiresAtMs: Date.now() + lifetimeMs, lifetimeMs, sessionId: reply.session_id }
+  scheduleRefresh()
+  channel?.postMessage({ type: 'token', access })
+}
+
+function scheduleRefresh() {
+  clearTimeout(refreshTimer)
+  if (!access) return
+  const lifetime = access.expiresAtMs - Date.now()
+  const margin = Math.min(REFRESH_MARGIN_MS, lifetime / 4)
+  refreshTimer = setTimeout(() => {
+    refresh().then(
+      (ok) => {
+        if (!ok) listeners.signedOut('You were signed out. Sign in again to continue.')
+      },
+      // Server briefly unreachable: the session is still fine, try again shortly.
+      () => {
+        refreshTimer = setTimeout(scheduleRefresh, 5_000)
+      },
+    )
+  }, Math.max(lifetime - margin, 0))
+}
+
+/** Drops the access token (the cookie stays until the server clears it). */
+export function forget() {
+  access = null
+  clearTimeout(refreshTimer)
+}
+
+/** The access token for a call made outside {@link api}, or null when signed out. */
+export function accessToken() {
+  return access?.token ?? null
+}
+
+/** Tells the other tabs this browser signed out. */
+export function announceSignOut() {
+  channel?.postMessage({ type: 'signed-out' })
+}
+
+const listeners = {
+  /** @type {(message: string) => void} */
+  signedOut: () => {},
+  /** @type {() => void} */
+  signedInElsewhere: () => {},
+}
+
+/** Lets the page react when the session ends, or when another tab signs this browser in. */
+export function onSessionChange(handlers) {
+  Object.assign(listeners, handlers)
+}
+
+/**
+ * Gets a fresh access token from the refresh cookie. Tabs take turns through a
+ * Web Lock; a tab that waited uses the token another tab just shared instead of
+ * rotating the cookie again. Resolves false when the session is over.
+ */
+export function refresh({ force = false } = {}) {
+  refreshing ??= (async () => {
+    const stale = access?.token
+    const run = async (waited) => {
+      // The tab that held the lock shares its token as it releases it; the message
+      // can land just after our turn starts, so give it a moment before rotating again.
+      if (waited && access?.token === stale) await sharedToken(SHARED_TOKEN_WAIT_MS)
+      if (access && access.token !== stale && access.expiresAtMs - Date.now() > access.lifetimeMs / 2) return true
+      if (!force && access && access.expiresAtMs - Date.now() > Math.min(REFRESH_MARGIN_MS, access.lifetimeMs / 4)) return true
+      try {
+        const reply = await send('/auth/refresh', {
+          method: 'POST',
+          body: {},
+          headers: { 'x-tessera-client': 'browser', 'x-tessera-csrf': '1' },
+        })
+        adopt(reply)
+        return true
+      } catch (err) {
+        if (err instanceof ApiError && err.status < 500) {
+          forget()
+          return false
+        }
+        throw err
+      }
+    }
+    try {
+      if (!navigator.locks) return await run(false)
+      const mine = await navigator.locks.request(LOCK_NAME, { ifAvailable: true }, async (lock) => (lock ? { ok: await run(false) } : null))
+      return mine ? mine.ok : await navigator.locks.request(LOCK_NAME, () => run(true))
+    } finally {
+      refreshing = null
+    }
+  })()
+  return refreshing
+}
+
+/** @type {Set<() => void>} */
+const tokenWaiters = new Set()
+
+/** Resolves when another tab shares a token, or after `ms`. */
+function sharedToken(ms) {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer)
+      tokenWaiters.delete(done)
+      resolve(undefined)
+    }
+    const timer = setTimeout(done, ms)
+    tokenWaiters.add(done)
+  })
+}
+
+channel?.addEventListener('message', (event) => {
+  const message = event.data
+  if (message?.type === 'token' && message.access?.token) {
+    for (const wake of [...tokenWaiters]) wake()
+    // Same browser, same cookie, same session: take the newer token.
+    if (!access || message.access.expiresAtMs > access.expiresAtMs) {
+      const wasSignedOut = !access
+      access = message.access
+      scheduleRefresh()
+      if (wasSignedOut) listeners.signedInElsewhere()
+    }
+  } else if (message?.type === 'signed-out') {
+    forget()
+    listeners.signedOut('You signed out in another tab.')
+  }
+})
