@@ -155,6 +155,8 @@ describe('account page in Chromium', { concurrency: true }, () => {
     const other = devices(laptop).filter({ hasText: 'Phone' })
     assert.match((await other.textContent()) ?? '', /Mobile Safari 17 on iOS 17\.5/)
     assert.match((await other.textContent()) ?? '', /127\.0\.0\.1/)
+    assert.equal(await laptop.evaluate('document.documentElement.scrollWidth <= innerWidth'), true, 'nothing overflows sideways')
+    assert.equal(await phone.evaluate('document.documentElement.scrollWidth <= innerWidth'), true, 'readable at phone width without sideways scrolling')
     await screenshot(laptop, 'two-devices')
     await screenshot(phone, 'phone-width')
 
