@@ -28,6 +28,8 @@ export interface RedisSentinelOptions {
   /** ACL user of the sentinels themselves, when they require AUTH. */
   username?: string
   password?: string
+  /** Whether the sentinels speak TLS (with the same `tls` material). Default: as the data nodes. */
+  tls?: boolean
 }
 
 /** A Redis Cluster. */
@@ -111,6 +113,12 @@ export function parseNodeList(value: string, variable: string): RedisNodeAddress
 
 type Env = Record<string, string | undefined>
 
+function flag(value: string, variable: string): boolean {
+  if (['1', 'true', 'yes'].includes(value.toLowerCase())) return true
+  if (['0', 'false', 'no'].includes(value.toLowerCase())) return false
+  throw new TypeError(`${variable} must be true or false, got "${value.slice(0, 20)}"`)
+}
+
 function readPem(env: Env, variable: string): Buffer | undefined {
   const path = env[variable]
   if (path === undefined || path === '') return undefined
@@ -126,7 +134,7 @@ function readPem(env: Env, variable: string): Buffer | undefined {
  *
  * - `REDIS_URL` standalone (`redis://` or `rediss://`), or
  * - `REDIS_SENTINELS` (`host:port,...`) with `REDIS_SENTINEL_MASTER`, and
- *   `REDIS_SENTINEL_USERNAME` / `REDIS_SENTINEL_PASSWORD` for the sentinels, or
+ *   `REDIS_SENTINEL_USERNAME` / `REDIS_SENTINEL_PASSWORD` / `REDIS_SENTINEL_TLS` for the sentinels, or
  * - `REDIS_CLUSTER_NODES` (`host:port,...`, seed nodes);
  * - `REDIS_USERNAME` / `REDIS_PASSWORD` for the data nodes (ACL);
  * - `REDIS_TLS=1` and/or `REDIS_TLS_CA`, `REDIS_TLS_CERT`, `REDIS_TLS_KEY` (PEM file paths),
@@ -158,6 +166,7 @@ export function redisOptionsFromEnv(env: Env = process.env): RedisTopologyOption
       masterName,
       ...(env.REDIS_SENTINEL_USERNAME ? { username: env.REDIS_SENTINEL_USERNAME } : {}),
       ...(env.REDIS_SENTINEL_PASSWORD ? { password: env.REDIS_SENTINEL_PASSWORD } : {}),
+      ...(env.REDIS_SENTINEL_TLS ? { tls: flag(env.REDIS_SENTINEL_TLS, 'REDIS_SENTINEL_TLS') } : {}),
     }
   }
   if (clusterNodes) options.cluster = { nodes: parseNodeList(clusterNodes, 'REDIS_CLUSTER_NODES') }
@@ -167,7 +176,7 @@ export function redisOptionsFromEnv(env: Env = process.env): RedisTopologyOption
   const cert = readPem(env, 'REDIS_TLS_CERT')
   const key = readPem(env, 'REDIS_TLS_KEY')
   if ((cert === undefined) !== (key === undefined)) throw new TypeError('REDIS_TLS_CERT and REDIS_TLS_KEY must be set together')
-  const tlsOn = env.REDIS_TLS === '1' || env.REDIS_TLS === 'true' || ca !== undefined || cert !== undefined
+  const tlsOn = (env.REDIS_TLS ? flag(env.REDIS_TLS, 'REDIS_TLS') : false) || ca !== undefined || cert !== undefined
   if (tlsOn) {
     options.tls = {
       ...(ca ? { ca } : {}),

@@ -125,7 +125,7 @@ export class SentinelConnection implements RedisConnection {
       const client = createClient({
         ...(sentinel.username !== undefined ? { username: sentinel.username } : {}),
         ...(sentinel.password !== undefined ? { password: sentinel.password } : {}),
-        socket: { host: node.host, port: node.port, connectTimeout: this.#timeoutMs, reconnectStrategy: false, ...tlsSocketOptions(this.#options.tls) },
+        socket: { host: node.host, port: node.port, connectTimeout: this.#timeoutMs, reconnectStrategy: false, ...(sentinel.tls === false ? {} : tlsSocketOptions(this.#options.tls)) },
       })
       client.on('error', () => {})
       try {

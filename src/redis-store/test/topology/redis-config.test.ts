@@ -18,6 +18,7 @@ void test('reads a Sentinel topology with sentinel and data-node credentials', (
       REDIS_SENTINEL_MASTER: 'tessera',
       REDIS_SENTINEL_USERNAME: 'sentinel-user',
       REDIS_SENTINEL_PASSWORD: 'sentinel-pass',
+      REDIS_SENTINEL_TLS: 'false',
       REDIS_USERNAME: 'tessera',
       REDIS_PASSWORD: 'secret',
     }),
@@ -30,6 +31,7 @@ void test('reads a Sentinel topology with sentinel and data-node credentials', (
         masterName: 'tessera',
         username: 'sentinel-user',
         password: 'sentinel-pass',
+        tls: false,
       },
       username: 'tessera',
       password: 'secret',
@@ -51,6 +53,7 @@ void test('reads a Cluster topology with TLS material from files', (t) => {
 void test('rejects conflicting or incomplete settings, naming the variable', () => {
   assert.throws(() => redisOptionsFromEnv({ REDIS_URL: 'redis://h', REDIS_CLUSTER_NODES: 'h:1' }), /only one of REDIS_URL, REDIS_SENTINELS and REDIS_CLUSTER_NODES/)
   assert.throws(() => redisOptionsFromEnv({ REDIS_SENTINELS: 'h:26379' }), /REDIS_SENTINEL_MASTER/)
+  assert.throws(() => redisOptionsFromEnv({ REDIS_URL: 'redis://h', REDIS_TLS: 'maybe' }), /REDIS_TLS must be true or false/)
   assert.throws(() => redisOptionsFromEnv({ REDIS_CLUSTER_NODES: 'h:70000' }), /REDIS_CLUSTER_NODES must be a comma-separated list of host:port/)
   assert.throws(() => redisOptionsFromEnv({ REDIS_CLUSTER_NODES: 'no-port' }), /REDIS_CLUSTER_NODES/)
   assert.throws(() => redisOptionsFromEnv({ REDIS_URL: 'redis://h', REDIS_TLS_CERT: '/nonexistent/cert.pem' }), /REDIS_TLS_CERT names a file that cannot be read/)
