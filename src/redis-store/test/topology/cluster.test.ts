@@ -6,8 +6,9 @@ import { after, before, describe, test } from 'node:test'
 import { storeContract } from '../../../core/test/store-contract.js'
 import { createTessera, SigningKeySet, type Tessera } from '../../../core/index.js'
 import { uniquePrefix } from '../../../test-support/redis.js'
-import { command, startCluster, type PrivateCluster } from '../../../test-support/redis-topology.js'
+import { TESSERA_ACL_RULES, command, startCluster, type PrivateCluster } from '../../../test-support/redis-topology.js'
 import { ClusterConnection, RedisSessionStore } from '../../index.js'
+import { runWholeFlow } from './flow.js'
 
 let cluster: PrivateCluster
 
@@ -47,6 +48,15 @@ void describe('Redis Cluster', () => {
 
   after(async () => {
     await store.close()
+  })
+
+  void test('works as the minimal ACL user plus cluster|slots', async (t) => {
+    for (const node of cluster.nodes) {
+      await command(node.port, ['ACL', 'SETUSER', 'tessera', 'reset', 'on', '>cluster-secret', ...TESSERA_ACL_RULES, '+cluster|slots'])
+    }
+    const restricted = await RedisSessionStore.connect({ cluster: { nodes: seeds() }, username: 'tessera', password: 'cluster-secret', keyPrefix: 'tessera:', commandTimeoutMs: 5000 })
+    t.after(() => restricted.close())
+    await runWholeFlow(restricted)
   })
 
   void test('spreads users over several masters while each user stays in one slot', async () => {
