@@ -1,5 +1,5 @@
 import { ErrorReply, RESP_TYPES, createCluster, type RedisClusterOptions as NodeRedisClusterOptions, type RedisClusterType } from 'redis'
-import { DEFAULT_CONNECT_TIMEOUT_MS, connectWithin, type RedisArg, type RedisConnection, type RedisConnectionOptions, type SendOptions } from './connection.js'
+import { DEFAULT_CONNECT_TIMEOUT_MS, connectWithin, replyWithin, type RedisArg, type RedisConnection, type RedisConnectionOptions, type SendOptions } from './connection.js'
 import { dataNodeClientOptions } from './redis-config.js'
 
 type Cluster = RedisClusterType<Record<string, never>, Record<string, never>, Record<string, never>, 2>
@@ -81,7 +81,7 @@ export class ClusterConnection implements RedisConnection {
     }
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.#cluster.sendCommand(options.key, false, args, commandOptions)
+        return await replyWithin(this.#cluster.sendCommand(options.key, false, args, commandOptions), commandOptions.timeout)
       } catch (err) {
         if (!(err instanceof ErrorReply)) this.#rediscover()
         if (!isTryAgain(err) || attempt >= TRYAGAIN_ATTEMPTS) throw err

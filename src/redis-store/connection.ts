@@ -77,6 +77,25 @@ type Client = RedisClientType<Record<string, never>, Record<string, never>, Reco
 
 const BUFFER_MAPPING = { [RESP_TYPES.BLOB_STRING]: Buffer } as const
 
+/**
+ * Settles with `reply`, or rejects once `timeoutMs` has passed. node-redis's own
+ * `timeout` only covers the wait to be written: a command already on the wire
+ * waits for its reply without end, so a hung server (alive, not answering)
+ * would hold every request. A reply that comes later is dropped. A
+ * `timeoutMs` of 0 means no limit.
+ */
+export function replyWithin<T>(reply: Promise<T>, timeoutMs: number | undefined): Promise<T> {
+  // 0 means no limit, as for node-redis (callers with deadlines of their own pass it).
+  if (timeoutMs === undefined || !(timeoutMs > 0)) return reply
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${timeoutMs} ms`)), timeoutMs)
+  })
+  // The losing side must not become an unhandled rejection.
+  reply.catch(() => {})
+  return Promise.race([reply, deadline]).finally(() => clearTimeout(timer))
+}
+
 /** A node-redis client (standalone or Sentinel-managed) as a {@link RedisConnection}. */
 export class NodeRedisConnection implements RedisConnection {
   readonly isCluster = false
@@ -122,10 +141,12 @@ export class NodeRedisConnection implements RedisConnection {
   }
 
   send(args: RedisArg[], options: SendOptions = {}): Promise<unknown> {
-    return this.#client.sendCommand(args, {
+    const timeoutMs = options.timeoutMs ?? this.#timeoutMs
+    const reply = this.#client.sendCommand(args, {
       ...(options.buffers ? { typeMapping: BUFFER_MAPPING } : {}),
-      timeout: options.timeoutMs ?? this.#timeoutMs,
+      timeout: timeoutMs,
     })
+    return replyWithin(reply, timeoutMs)
   }
 
   async duplicate(): Promise<RedisConnection> {
