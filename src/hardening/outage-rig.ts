@@ -31,10 +31,10 @@ export interface OutageRig {
 /** The cached verifier stops trusting its set this long after the last successful log read. */
 export const CACHED_MAX_STALENESS_MS = 750
 
-/** Builds the rig; the caller must `close()` it in `t.after`, even on failure. */
-export async function startOutageRig(): Promise<OutageRig> {
+/** Builds the rig (`redisArgs` are extra redis-server arguments); the caller must `close()` it in `t.after`, even on failure. */
+export async function startOutageRig(options: { redisArgs?: string[] } = {}): Promise<OutageRig> {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-outage-'))
-  const args = ['--appendonly', 'yes', '--appendfsync', 'always']
+  const args = ['--appendonly', 'yes', '--appendfsync', 'always', ...(options.redisArgs ?? [])]
   let redis = await startPrivateRedis(args, { dir })
   const port = redis.port
   const closers: (() => Promise<void>)[] = [
