@@ -6,7 +6,7 @@ import { ConfigError, loadConfig, type ServerConfig } from '../server/config.js'
 /** What the admin commands use of the server configuration. */
 export type CliConfig = Pick<
   ServerConfig,
-  'redisUrl' | 'redisKeyPrefix' | 'databaseUrl' | 'dataDir' | 'signingKeysJson' | 'tokenKey' | 'issuer' | 'audience' | 'accessTokenTtlSeconds'
+  'redisUrl' | 'redis' | 'redisKeyPrefix' | 'databaseUrl' | 'dataDir' | 'signingKeysJson' | 'tokenKey' | 'issuer' | 'audience' | 'accessTokenTtlSeconds'
 >
 
 export { ConfigError }

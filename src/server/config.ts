@@ -1,10 +1,16 @@
 import { isAbsolute, join, resolve } from 'node:path'
+import { redisOptionsFromEnv, type RedisTopologyOptions } from '../redis-store/redis-config.js'
+import type { RedisDurability } from '../redis-store/replication-wait.js'
 
 /** The server's settings, read from the environment once at start. */
 export interface ServerConfig {
   port: number
   host: string
   redisUrl: string | null
+  /** Standalone, Sentinel or Cluster, with ACL and TLS (REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES, ...); null: memory store. */
+  redis: RedisTopologyOptions | null
+  /** Revocations wait for this many replicas (TESSERA_REDIS_WAIT_REPLICAS); null: no WAIT. */
+  redisDurability: RedisDurability | null
   redisKeyPrefix: string
   databaseUrl: string | null
   dataDir: string
@@ -112,10 +118,21 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): ServerC
   const outbox = value(env, 'TESSERA_MAIL_OUTBOX')
   const logLevel = value(env, 'LOG_LEVEL') ?? 'info'
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) throw new ConfigError('LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent')
+  const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:'])
+  let redis: RedisTopologyOptions | null
+  try {
+    redis = redisOptionsFromEnv(env)
+  } catch (err) {
+    throw new ConfigError((err as Error).message)
+  }
+  const waitReplicas = integer(env, 'TESSERA_REDIS_WAIT_REPLICAS', 0, 0, 100)
+  const redisDurability = waitReplicas > 0 ? { replicas: waitReplicas, timeoutMs: integer(env, 'TESSERA_REDIS_WAIT_TIMEOUT_MS', 500, 1, 60_000) } : null
   return {
     port,
     host,
-    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    redisUrl,
+    redis,
+    redisDurability,
     redisKeyPrefix: value(env, 'TESSERA_REDIS_PREFIX') ?? 'tessera:',
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
     dataDir,

@@ -72,8 +72,12 @@ export async function openResources(config: ServerConfig): Promise<ServerResourc
   try {
     let store: SessionStore
     let limiter: RateLimiter
-    if (config.redisUrl) {
-      const redis = await RedisSessionStore.connect({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix })
+    if (config.redis) {
+      const redis = await RedisSessionStore.connect({
+        ...config.redis,
+        keyPrefix: config.redisKeyPrefix,
+        ...(config.redisDurability ? { durability: config.redisDurability } : {}),
+      })
       opened.push(() => redis.close())
       store = redis
       limiter = new RedisRateLimiter(redis.connection, config.redisKeyPrefix)
@@ -101,7 +105,7 @@ export async function openResources(config: ServerConfig): Promise<ServerResourc
     const mailer = createMailer({ smtpUrl: config.smtpUrl ?? undefined, outboxDir: config.mailOutboxDir, from: config.mailFrom })
     opened.push(() => mailer.close())
     const summary = [
-      `session store: ${config.redisUrl ? 'redis' : 'memory (embedded, single process)'}`,
+      `session store: ${config.redis ? (config.redis.cluster ? 'redis cluster' : config.redis.sentinel ? 'redis sentinel' : 'redis') : 'memory (embedded, single process)'}`,
       `user database: ${config.databaseUrl ? 'postgresql' : `embedded (${join(config.dataDir, 'users')})`}`,
       `mailer: ${config.smtpUrl ? 'smtp' : `dev outbox (${config.mailOutboxDir})`}`,
       `signing keys: ${keysDir ? `${keysDir}/signing-keys.json` : 'TESSERA_SIGNING_KEYS'}`,

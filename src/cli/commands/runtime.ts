@@ -124,14 +124,14 @@ export interface AdminHandle {
  * none of the server's sessions, so without REDIS_URL this refuses clearly.
  */
 export async function openAdmin(config: CliConfig): Promise<AdminHandle> {
-  if (!config.redisUrl) {
-    throw new CliError('this command acts on the server\'s shared session state and needs REDIS_URL (the memory store lives inside the server process)', {
+  if (!config.redis) {
+    throw new CliError('this command acts on the server\'s shared session state and needs REDIS_URL (or REDIS_SENTINELS / REDIS_CLUSTER_NODES; the memory store lives inside the server process)', {
       code: 'ERR_REDIS_REQUIRED',
       exitCode: EXIT.usage,
     })
   }
   const store = await RedisSessionStore.connect({
-    url: config.redisUrl,
+    ...config.redis,
     keyPrefix: config.redisKeyPrefix,
     commandTimeoutMs: 3000,
     // A one-shot command must fail, not wait forever, when Redis is down: give up after about 2 s of retries.

@@ -67,8 +67,22 @@ void test('bad settings are refused with a message naming the variable', () => {
     [{ TESSERA_CLIENTS: 'api:short' }, /secret of client "api"/],
     [{ TESSERA_TOKEN_KEY: 'too short' }, /^TESSERA_TOKEN_KEY/],
     [{ TESSERA_COOKIE_SECURE: 'maybe' }, /^TESSERA_COOKIE_SECURE/],
+    [{ REDIS_URL: 'redis://a', REDIS_CLUSTER_NODES: '127.0.0.1:7000' }, /only one of REDIS_URL, REDIS_SENTINELS and REDIS_CLUSTER_NODES/],
+    [{ REDIS_SENTINELS: '127.0.0.1:26379' }, /REDIS_SENTINEL_MASTER must be set/],
+    [{ TESSERA_REDIS_WAIT_REPLICAS: '-1' }, /^TESSERA_REDIS_WAIT_REPLICAS/],
   ]
   for (const [env, message] of cases) {
     assert.throws(() => loadConfig(env), (err: unknown) => err instanceof ConfigError && message.test(err.message), JSON.stringify(env))
   }
+})
+
+void test('Sentinel, Cluster and the replication wait are read from the environment', () => {
+  const sentinel = loadConfig({ REDIS_SENTINELS: '127.0.0.1:26379,127.0.0.1:26380', REDIS_SENTINEL_MASTER: 'tessera', TESSERA_REDIS_WAIT_REPLICAS: '1' })
+  assert.equal(sentinel.redis?.sentinel?.masterName, 'tessera')
+  assert.equal(sentinel.redis?.sentinel?.nodes.length, 2)
+  assert.deepEqual(sentinel.redisDurability, { replicas: 1, timeoutMs: 500 })
+  const cluster = loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7000,127.0.0.1:7001', REDIS_USERNAME: 'tessera', REDIS_PASSWORD: 'pw' })
+  assert.equal(cluster.redis?.cluster?.nodes.length, 2)
+  assert.equal(cluster.redisDurability, null)
+  assert.equal(loadConfig({}).redis, null)
 })
