@@ -269,8 +269,16 @@ function withoutKeys(value: Json, names: string[]): Json {
   return Object.fromEntries(Object.entries(value).filter(([k]) => !names.includes(k)))
 }
 
-/** The same bytes spelled with a non-zero spare bit in the last character, when the length leaves spare bits. */
-function spareBitVariant(segment: string): string {
+/**
+ * The same bytes spelled with a non-zero spare bit in the last character, when
+ * the length leaves spare bits (otherwise one more character).
+ *
+ * @example
+ * ```ts
+ * Buffer.from(spareBitVariant('AQ'), 'base64url') // the same byte as Buffer.from('AQ', 'base64url')
+ * ```
+ */
+export function spareBitVariant(segment: string): string {
   if (segment.length % 4 === 0) return `${segment}A`
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
   const last = alphabet.indexOf(segment.at(-1)!)

@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test'
 import type { InjectOptions, LightMyRequestResponse } from 'fastify'
 import type { MemoryMailer } from '../../server/test/helpers.js'
 import { PASSWORD, bearer, signUp, testSchema, testServer, uniqueEmail, type TestServer } from '../../server/test/helpers.js'
-import { forgedTokens } from '../forged-tokens.js'
+import { forgedTokens, spareBitVariant } from '../forged-tokens.js'
 
 const lines: string[] = []
 const bodies: string[] = []
@@ -70,6 +70,8 @@ void test('forged, tampered and foreign refresh tokens are refused with 401 and 
     `${prefix}.${localId}.${user}.${Number(generation) + 1}.${secret}.${tag}`,
     `${prefix}.${localId}.${Buffer.from('someone-else').toString('base64url')}.${generation}.${secret}.${tag}`,
     `${prefix}.${localId}.${user}.${generation}.${secret}.${flip(tag)}`,
+    // The same tag bytes spelled another way (spare bits): one token must have one spelling.
+    `${prefix}.${localId}.${user}.${generation}.${secret}.${spareBitVariant(tag)}`,
     `${prefix}.${localId}.${user}.${generation}.${secret}`,
     `${prefix}.${localId}.${user}.0.${secret}.${tag}`,
     `${prefix}.${localId}.${user}.-1.${secret}.${tag}`,
