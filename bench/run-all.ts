@@ -18,6 +18,8 @@ interface Job {
   smokeArgs: string[]
   /** Hard bound; the script is killed by PID after it. */
   timeoutSec: number
+  /** Node options before `--import tsx`. */
+  nodeArgs?: string[]
   rows(stdout: string): BenchRow[]
 }
 
@@ -41,7 +43,7 @@ export const JOBS: Job[] = [
     timeoutSec: 240,
     rows: (out) => protectedRouteRows(out, '10k tokens'),
   },
-  { name: 'cold-verify', script: 'cold-verify.ts', args: ['--time-ms', '800'], smokeArgs: ['--time-ms', '30'], timeoutSec: 90, rows: coldVerifyRows },
+  { name: 'cold-verify', script: 'cold-verify.ts', nodeArgs: ['--expose-gc'], args: ['--time-ms', '2000'], smokeArgs: ['--time-ms', '30'], timeoutSec: 150, rows: coldVerifyRows },
   own('refresh', 'refresh.ts', 120),
   own('revoke-all', 'revoke-all.ts', 150),
   own('memory', 'memory.ts', 150),
@@ -67,14 +69,14 @@ export interface JobResult {
 /** Command line of a job as a person would type it (from the repository root). */
 export function commandOf(job: Job, smoke: boolean): string {
   const pin = taskset() ? `taskset -c ${LOAD_CORE} ` : ''
-  return `${pin}node --import tsx bench/${job.script} ${(smoke ? job.smokeArgs : job.args).join(' ')}`.trim()
+  return `${pin}node ${[...(job.nodeArgs ?? []), '--import', 'tsx'].join(' ')} bench/${job.script} ${(smoke ? job.smokeArgs : job.args).join(' ')}`.trim()
 }
 
 /** Runs one job pinned to the load core, killing it by PID at its time bound. */
 export async function runJob(job: Job, smoke: boolean): Promise<JobResult> {
   const path = BENCH_DIR + job.script
   if (!existsSync(path)) return { job, status: 'missing', seconds: 0, stdout: '', rows: [] }
-  const argv = [process.execPath, '--import', 'tsx', path, ...(smoke ? job.smokeArgs : job.args)]
+  const argv = [process.execPath, ...(job.nodeArgs ?? []), '--import', 'tsx', path, ...(smoke ? job.smokeArgs : job.args)]
   const pin = taskset()
   const child = pin ? spawn(pin, ['-c', String(LOAD_CORE), ...argv], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(argv[0]!, argv.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
   const started = Date.now()
