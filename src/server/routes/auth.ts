@@ -6,7 +6,7 @@ import { EmailTaken } from '../../users/user-store.js'
 import type { ServerContext } from '../context.js'
 import { HttpProblem } from '../http-errors.js'
 import { claimsOf } from '../plugins/auth.js'
-import { accountKey, enforceRateLimit } from '../rate-limiter.js'
+import { accountKey, enforceRateLimit, withBackoff } from '../rate-limiter.js'
 import * as s from '../schemas.js'
 import { clearRefreshCookie, isBrowserClient, refreshTokenFrom, sendTokens } from '../token-reply.js'
 import { db } from '../user-database.js'
@@ -64,7 +64,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: ServerContext): vo
       const email = normaliseEmail(request.body.email)
       if (!email) throw new HttpProblem('ERR_VALIDATION', 'email is not a valid address')
       await enforceRateLimit(ctx.limiter, `login-ip:${request.ip}`, ctx.rateLimits.loginPerIp)
-      await enforceRateLimit(ctx.limiter, `login-account:${accountKey(email)}`, ctx.rateLimits.loginPerAccount)
+      await enforceRateLimit(ctx.limiter, `login-account:${accountKey(email)}`, withBackoff(ctx.rateLimits.loginPerAccount))
       const user = await db(() => ctx.users.findByEmail(email))
       // Unknown email and wrong password take the same path, the same time and the same answer.
       const valid = user ? await verifyPassword(user.passwordHash, request.body.password) : await verifyAgainstDummy(request.body.password)

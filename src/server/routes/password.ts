@@ -5,7 +5,7 @@ import { hashPassword, passwordProblem, verifyPassword } from '../../users/passw
 import type { ServerContext } from '../context.js'
 import { HttpProblem } from '../http-errors.js'
 import { claimsOf } from '../plugins/auth.js'
-import { accountKey, enforceRateLimit } from '../rate-limiter.js'
+import { accountKey, enforceRateLimit, withBackoff } from '../rate-limiter.js'
 import * as s from '../schemas.js'
 import { db } from '../user-database.js'
 
@@ -23,7 +23,7 @@ export function registerPasswordRoutes(app: FastifyInstance, ctx: ServerContext)
   }, async (request, reply) => {
     const claims = claimsOf(request)
     // A stolen access token must not become an unlimited oracle for the current password.
-    await enforceRateLimit(ctx.limiter, `password-change:${claims.userId}`, ctx.rateLimits.loginPerAccount)
+    await enforceRateLimit(ctx.limiter, `password-change:${claims.userId}`, withBackoff(ctx.rateLimits.loginPerAccount))
     const user = await db(() => ctx.users.findById(claims.userId))
     if (!user) throw new HttpProblem('ERR_UNAUTHENTICATED', 'the account no longer exists')
     if (!(await verifyPassword(user.passwordHash, request.body.current_password))) throw new HttpProblem('ERR_WRONG_PASSWORD', 'current_password is wrong')
