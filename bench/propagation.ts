@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks'
 import { SigningKeySet } from '../src/core/signing-keys.js'
 import { createTessera } from '../src/core/tessera.js'
 import { RedisSessionStore } from '../src/redis-store/redis-session-store.js'
-import { deleteKeys } from '../src/test-support/redis.js'
+import { deleteKeys, startPrivateRedis, type PrivateRedis } from '../src/test-support/redis.js'
 
 const arg = (name: string, fallback: number) => {
   const at = process.argv.indexOf(`--${name}`)
@@ -18,7 +18,6 @@ const arg = (name: string, fallback: number) => {
 }
 const REVOCATIONS = arg('revocations', 1000)
 const VERIFIERS = arg('verifiers', 3)
-const REDIS_URL = process.env.TESSERA_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
 const PREFIX = `bench:prop:${randomBytes(4).toString('hex')}:`
 const ISSUER = 'https://auth.bench'
 const AUDIENCE = 'api'
@@ -31,6 +30,9 @@ interface Message {
   code?: string
 }
 
+// A private redis-server, so other people's Redis traffic is not in the figures; TESSERA_BENCH_REDIS_URL uses an existing one.
+const privateRedis: PrivateRedis | null = process.env.TESSERA_BENCH_REDIS_URL ? null : await startPrivateRedis()
+const REDIS_URL = process.env.TESSERA_BENCH_REDIS_URL ?? privateRedis!.url
 const keys = await SigningKeySet.generate({ alg: 'ES256' })
 const store = await RedisSessionStore.connect({ url: REDIS_URL, keyPrefix: PREFIX })
 const children: ChildProcess[] = []
@@ -80,7 +82,7 @@ try {
   const elapsed = Date.now() - started
   const pct = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.ceil((p / 100) * values.length) - 1)]!
   const fmt = (v: number) => v.toFixed(2)
-  console.log(`\nRevocation propagation, ${REVOCATIONS} revocations, ${VERIFIERS} cached-mode verifier processes, loopback Redis (${elapsed} ms total)\n`)
+  console.log(`\nRevocation propagation, ${REVOCATIONS} revocations, ${VERIFIERS} cached-mode verifier processes, loopback Redis ${privateRedis ? '(private)' : REDIS_URL} (${elapsed} ms total)\n`)
   console.log('| measured | p50 ms | p99 ms | max ms |')
   console.log('| --- | ---: | ---: | ---: |')
   console.log(`| revoke returned -> all ${VERIFIERS} rejected (verifiers' clocks) | ${fmt(pct(stamped, 50))} | ${fmt(pct(stamped, 99))} | ${fmt(Math.max(...stamped))} |`)
@@ -95,5 +97,6 @@ try {
     }
   }
   await store.close()
-  await deleteKeys(REDIS_URL, PREFIX)
+  if (privateRedis) await privateRedis.stop()
+  else await deleteKeys(REDIS_URL, PREFIX)
 }

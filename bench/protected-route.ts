@@ -10,7 +10,7 @@ import autocannon from 'autocannon'
 import { SigningKeySet } from '../src/core/signing-keys.js'
 import { createTessera } from '../src/core/tessera.js'
 import { RedisSessionStore } from '../src/redis-store/redis-session-store.js'
-import { deleteKeys } from '../src/test-support/redis.js'
+import { deleteKeys, startPrivateRedis, type PrivateRedis } from '../src/test-support/redis.js'
 
 const arg = (name: string, fallback: number) => {
   const at = process.argv.indexOf(`--${name}`)
@@ -20,7 +20,6 @@ const ROUNDS = arg('rounds', 5)
 const SECONDS = arg('seconds', 5)
 const TOKENS = arg('tokens', 10_000)
 const CONNECTIONS = 100
-const REDIS_URL = process.env.TESSERA_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
 const PREFIX = `bench:route:${randomBytes(4).toString('hex')}:`
 const ISSUER = 'https://auth.bench'
 const AUDIENCE = 'api'
@@ -91,6 +90,14 @@ const median = (values: number[]) => {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
+// A private redis-server pinned next to the load generator (core 1), so the server on core 0 is what is measured
+// and other people's Redis traffic is not; TESSERA_BENCH_REDIS_URL uses an existing Redis instead.
+let privateRedis: PrivateRedis | null = null
+if (!process.env.TESSERA_BENCH_REDIS_URL) {
+  privateRedis = await startPrivateRedis()
+  if (hasTaskset) await once(spawn('taskset', ['-a', '-c', '-p', '1', String(privateRedis.pid)], { stdio: 'ignore' }), 'exit')
+}
+const REDIS_URL = process.env.TESSERA_BENCH_REDIS_URL ?? privateRedis!.url
 const keys = await SigningKeySet.generate({ alg: 'ES256' })
 const store = await RedisSessionStore.connect({ url: REDIS_URL, keyPrefix: PREFIX })
 const servers = new Map<Variant, { url: string; child: ChildProcess }>()
@@ -104,7 +111,9 @@ try {
   }
   // A realistic log: some revocations of other sessions exist, so cached mode's set is not empty.
   for (let i = 0; i < 200; i++) await tessera.revokeSession((await tessera.createSession({ userId: `gone-${i}` })).sessionId)
-  console.error(`made ${tokens.length} tokens in ${Date.now() - started} ms; taskset ${hasTaskset ? 'on (servers core 0, run the driver on core 1)' : 'not available'}`)
+  console.error(
+    `made ${tokens.length} tokens in ${Date.now() - started} ms; taskset ${hasTaskset ? 'on (servers core 0, run the driver on core 1)' : 'not available'}; Redis ${privateRedis ? 'private, pinned to core 1' : REDIS_URL}`,
+  )
 
   for (const variant of VARIANTS) servers.set(variant, await startServer(variant, JSON.stringify(keys.toJSON())))
   for (const [variant, { url }] of servers) {
@@ -157,5 +166,6 @@ try {
     }
   }
   await store.close()
-  await deleteKeys(REDIS_URL, PREFIX)
+  if (privateRedis) await privateRedis.stop()
+  else await deleteKeys(REDIS_URL, PREFIX)
 }
