@@ -51,6 +51,13 @@ export interface AppOptions {
   emailVerificationTtlSeconds?: number
   /** Persists keys after POST /admin/keys/rotate. */
   saveKeys?: (() => Promise<void>) | null
+  /**
+   * Background work (reset and verification mails) starts after a random delay
+   * in this range, in ms. Default [20, 200]. The work exists only for real
+   * accounts; started at once, it would slow whichever request came next and so
+   * tell an attacker timing the following requests that the account exists.
+   */
+  backgroundDelayMs?: readonly [number, number]
 }
 
 /** Logs what an operator must see (reuse, bans, mass revocations); ids only, never tokens. */
@@ -108,7 +115,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     emailVerificationTtlSeconds: options.emailVerificationTtlSeconds ?? 24 * 3600,
     saveKeys: options.saveKeys ?? null,
     background(name, work) {
-      const task = work().catch((err: unknown) => {
+      const [minDelay, maxDelay] = options.backgroundDelayMs ?? [20, 200]
+      const delayMs = minDelay + Math.random() * (maxDelay - minDelay)
+      const task = new Promise<void>((resolve) => setTimeout(resolve, delayMs)).then(work).catch((err: unknown) => {
         const e = err as { message?: unknown; code?: unknown }
         app.log.error({ task: name, err: { message: e.message, code: e.code } }, 'background task failed')
       })
@@ -138,6 +147,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     stopFollowing()
     stopLogging()
     await Promise.allSettled([...pending])
+  })
+  // For graceful shutdown and for tests that must time requests on a settled server.
+  app.decorate('backgroundSettled', async () => {
+    while (pending.size > 0) await Promise.allSettled([...pending])
   })
 
   await app.register(errorsPlugin)

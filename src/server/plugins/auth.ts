@@ -13,6 +13,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** onRequest hook: strict verification of the Bearer access token. */
     authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+    /** Resolves when no background work (reset mails, ...) is left. */
+    backgroundSettled: () => Promise<void>
   }
 }
 
