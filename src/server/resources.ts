@@ -7,6 +7,7 @@ import { SigningKeySet } from '../core/signing-keys.js'
 import { createTessera, type Tessera } from '../core/tessera.js'
 import { createMailer } from '../mail/index.js'
 import type { Mailer } from '../mail/mailer.js'
+import { assertMemoryPolicy } from '../redis-store/memory-policy.js'
 import { RedisSessionStore } from '../redis-store/redis-session-store.js'
 import { openEmbeddedUserStore } from '../users/embedded.js'
 import { openPostgresUserStore } from '../users/postgres.js'
@@ -79,6 +80,8 @@ export async function openResources(config: ServerConfig): Promise<ServerResourc
         ...(config.redisDurability ? { durability: config.redisDurability } : {}),
       })
       opened.push(() => redis.close())
+      // An evicting Redis would silently drop revocations (cut-offs, bans, denied tokens): refuse to start on one.
+      await assertMemoryPolicy(redis.connection)
       store = redis
       limiter = new RedisRateLimiter(redis.connection, config.redisKeyPrefix)
     } else {
