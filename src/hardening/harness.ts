@@ -4,11 +4,11 @@ import pg from 'pg'
 import type { AuthOptions } from '../core/options.js'
 import { SigningKeySet } from '../core/signing-keys.js'
 import { createTessera, type Tessera } from '../core/tessera.js'
-import type { MailMessage, Mailer } from '../mail/mailer.js'
 import { RedisSessionStore } from '../redis-store/redis-session-store.js'
 import { buildApp, type AppOptions } from '../server/app.js'
 import type { RateLimits } from '../server/context.js'
 import { RedisRateLimiter } from '../server/rate-limiter.js'
+import { MemoryMailer } from '../server/test/helpers.js'
 import { deleteKeys, redisAnswers } from '../test-support/redis.js'
 import { openPostgresUserStore } from '../users/postgres.js'
 import type { UserStore } from '../users/user-store.js'
@@ -28,16 +28,6 @@ export const GENEROUS_LIMITS: RateLimits = {
   loginPerAccount: { max: 1_000_000, windowSeconds: 60 },
   refreshPerIp: { max: 1_000_000, windowSeconds: 60 },
   sensitivePerIp: { max: 1_000_000, windowSeconds: 60 },
-}
-
-/** A mailer that keeps what it is given. */
-export class KeepingMailer implements Mailer {
-  readonly kind = 'outbox'
-  readonly sent: MailMessage[] = []
-  async send(message: MailMessage): Promise<void> {
-    this.sent.push(message)
-  }
-  async close(): Promise<void> {}
 }
 
 /** What every instance of one deployment shares: keys, token key, key prefix and schema. */
@@ -84,7 +74,7 @@ export interface HardeningServer {
   app: FastifyInstance
   auth: Tessera
   users: UserStore
-  mailer: KeepingMailer
+  mailer: MemoryMailer
   store: RedisSessionStore
   close(): Promise<void>
 }
@@ -106,7 +96,7 @@ export async function startInstance(
   const store = await RedisSessionStore.connect({ url: deployment.redisUrl, keyPrefix: deployment.keyPrefix, commandTimeoutMs: options.commandTimeoutMs ?? 500 })
   const auth = await createTessera({ store, keys: deployment.keys, tokenKey: deployment.tokenKey, issuer: 'https://auth.test', audience: 'api', ...options.auth })
   const users = await openPostgresUserStore({ url: deployment.databaseUrl, schema: deployment.schema, connectTimeoutMs: 500, statementTimeoutMs: 1000 })
-  const mailer = new KeepingMailer()
+  const mailer = new MemoryMailer()
   const app = await buildApp({
     auth,
     users,

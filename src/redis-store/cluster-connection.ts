@@ -1,6 +1,5 @@
 import { ErrorReply, RESP_TYPES, createCluster, type RedisClusterOptions as NodeRedisClusterOptions, type RedisClusterType } from 'redis'
-import { DEFAULT_CONNECT_TIMEOUT_MS, connectWithin, replyWithin, type RedisArg, type RedisConnection, type RedisConnectionOptions, type SendOptions } from './connection.js'
-import { dataNodeClientOptions } from './redis-config.js'
+import { DEFAULT_CONNECT_TIMEOUT_MS, connectWithin, failClosedClientOptions, replyWithin, type RedisArg, type RedisConnection, type RedisConnectionOptions, type SendOptions } from './connection.js'
 
 type Cluster = RedisClusterType<Record<string, never>, Record<string, never>, Record<string, never>, 2>
 
@@ -49,20 +48,9 @@ export class ClusterConnection implements RedisConnection {
   static async open(options: RedisConnectionOptions): Promise<ClusterConnection> {
     if (!options.cluster) throw new TypeError('"cluster" option is required for a cluster connection')
     const commandTimeoutMs = options.commandTimeoutMs ?? 1000
-    const node = dataNodeClientOptions(options)
     const clusterOptions = {
       rootNodes: options.cluster.nodes.map((n) => ({ socket: { host: n.host, port: n.port } })),
-      defaults: {
-        ...node,
-        ...options.client,
-        disableOfflineQueue: true,
-        socket: {
-          connectTimeout: commandTimeoutMs,
-          reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 500),
-          ...(node.socket ?? {}),
-          ...(options.client?.socket ?? {}),
-        },
-      },
+      defaults: failClosedClientOptions(options, commandTimeoutMs),
     } as unknown as NodeRedisClusterOptions
     return ClusterConnection.#connect(createCluster(clusterOptions) as unknown as Cluster, commandTimeoutMs, options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS)
   }

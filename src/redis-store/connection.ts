@@ -42,6 +42,28 @@ export interface RedisConnectionOptions extends RedisTopologyOptions {
   connectTimeoutMs?: number
 }
 
+/**
+ * Client options every data-node connection shares (standalone, Sentinel-found
+ * master, Cluster nodes): credentials and TLS, the caller's extra options, then
+ * fail-fast behaviour. No offline queue, so requests fail at once during an
+ * outage instead of queueing behind it (fail closed), and a short, capped
+ * reconnect back-off, so recovery follows within half a second of Redis returning.
+ */
+export function failClosedClientOptions(options: RedisConnectionOptions, commandTimeoutMs: number): RedisClientOptions {
+  const node = dataNodeClientOptions(options)
+  return {
+    ...node,
+    ...options.client,
+    disableOfflineQueue: true,
+    socket: {
+      connectTimeout: commandTimeoutMs,
+      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 500),
+      ...(node.socket ?? {}),
+      ...(options.client?.socket ?? {}),
+    },
+  } as RedisClientOptions
+}
+
 /** Default of {@link RedisConnectionOptions.connectTimeoutMs}. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000
 
@@ -115,20 +137,10 @@ export class NodeRedisConnection implements RedisConnection {
   /** Opens a client from options and waits until it is ready. */
   static async open(options: RedisConnectionOptions = {}): Promise<NodeRedisConnection> {
     const commandTimeoutMs = options.commandTimeoutMs ?? 1000
-    const node = dataNodeClientOptions(options)
     const client = createClient({
       ...(options.url ? { url: options.url } : {}),
-      ...node,
-      ...options.client,
-      // Fail closed at once while disconnected instead of queueing requests behind an outage.
-      disableOfflineQueue: true,
-      socket: {
-        connectTimeout: commandTimeoutMs,
-        reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 500),
-        ...(node.socket ?? {}),
-        ...(options.client?.socket ?? {}),
-      },
-    } as RedisClientOptions) as unknown as Client
+      ...failClosedClientOptions(options, commandTimeoutMs),
+    }) as unknown as Client
     // node-redis emits 'error' for every failed reconnect; without a listener that would crash the process.
     client.on('error', () => {})
     await connectWithin(client, options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS)
