@@ -1,5 +1,5 @@
 import { ErrorReply, RESP_TYPES, createCluster, type RedisClusterOptions as NodeRedisClusterOptions, type RedisClusterType } from 'redis'
-import { DEFAULT_CONNECT_TIMEOUT_MS, connectWithin, failClosedClientOptions, replyWithin, type RedisArg, type RedisConnection, type RedisConnectionOptions, type SendOptions } from './connection.js'
+import { DEFAULT_CONNECT_TIMEOUT_MS, connectWithin, failClosedClientOptions, DeadlinesByLimit, type RedisArg, type RedisConnection, type RedisConnectionOptions, type SendOptions } from './connection.js'
 
 type Cluster = RedisClusterType<Record<string, never>, Record<string, never>, Record<string, never>, 2>
 
@@ -32,6 +32,7 @@ export class ClusterConnection implements RedisConnection {
   readonly isCluster = true
   readonly #cluster: Cluster
   readonly #timeoutMs: number
+  readonly #deadlines = new DeadlinesByLimit()
   #closing: Promise<void> | null = null
   #retried = 0
   #lastRediscoverMs = 0
@@ -63,13 +64,10 @@ export class ClusterConnection implements RedisConnection {
   }
 
   async send(args: RedisArg[], options: SendOptions = {}): Promise<unknown> {
-    const commandOptions = {
-      ...(options.buffers ? { typeMapping: BUFFER_MAPPING } : {}),
-      timeout: options.timeoutMs ?? this.#timeoutMs,
-    }
+    const commandOptions = options.buffers ? { typeMapping: BUFFER_MAPPING } : undefined
     for (let attempt = 1; ; attempt++) {
       try {
-        return await replyWithin(this.#cluster.sendCommand(options.key, false, args, commandOptions), commandOptions.timeout)
+        return await this.#deadlines.bound(this.#cluster.sendCommand(options.key, false, args, commandOptions), options.timeoutMs ?? this.#timeoutMs)
       } catch (err) {
         if (!(err instanceof ErrorReply)) this.#rediscover()
         if (!isTryAgain(err) || attempt >= TRYAGAIN_ATTEMPTS) throw err
@@ -107,6 +105,7 @@ export class ClusterConnection implements RedisConnection {
 
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      this.#deadlines.clear()
       try {
         await this.#cluster.close()
       } catch {

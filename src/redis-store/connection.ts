@@ -1,4 +1,5 @@
 import { RESP_TYPES, createClient, type RedisClientOptions, type RedisClientType } from 'redis'
+import { Deadlines } from './deadlines.js'
 import { dataNodeClientOptions, type RedisTopologyOptions } from './redis-config.js'
 
 /** What may be sent as a Redis argument. */
@@ -100,22 +101,25 @@ type Client = RedisClientType<Record<string, never>, Record<string, never>, Reco
 const BUFFER_MAPPING = { [RESP_TYPES.BLOB_STRING]: Buffer } as const
 
 /**
- * Settles with `reply`, or rejects once `timeoutMs` has passed. node-redis's own
- * `timeout` only covers the wait to be written: a command already on the wire
- * waits for its reply without end, so a hung server (alive, not answering)
- * would hold every request. A reply that comes later is dropped. A
- * `timeoutMs` of 0 means no limit.
+ * One {@link Deadlines} per time limit in use on a connection (the command
+ * timeout, and the longer limit of blocking reads). A limit of 0 means none.
  */
-export function replyWithin<T>(reply: Promise<T>, timeoutMs: number | undefined): Promise<T> {
-  // 0 means no limit, as for node-redis (callers with deadlines of their own pass it).
-  if (timeoutMs === undefined || !(timeoutMs > 0)) return reply
-  let timer: NodeJS.Timeout | undefined
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${timeoutMs} ms`)), timeoutMs)
-  })
-  // The losing side must not become an unhandled rejection.
-  reply.catch(() => {})
-  return Promise.race([reply, deadline]).finally(() => clearTimeout(timer))
+export class DeadlinesByLimit {
+  readonly #byLimit = new Map<number, Deadlines>()
+
+  bound<T>(reply: Promise<T>, timeoutMs: number | undefined): Promise<T> {
+    if (timeoutMs === undefined || !(timeoutMs > 0)) return reply
+    let deadlines = this.#byLimit.get(timeoutMs)
+    if (!deadlines) {
+      deadlines = new Deadlines(timeoutMs)
+      this.#byLimit.set(timeoutMs, deadlines)
+    }
+    return deadlines.bound(reply)
+  }
+
+  clear(): void {
+    for (const deadlines of this.#byLimit.values()) deadlines.clear()
+  }
 }
 
 /** A node-redis client (standalone or Sentinel-managed) as a {@link RedisConnection}. */
@@ -125,6 +129,7 @@ export class NodeRedisConnection implements RedisConnection {
   readonly #owned: boolean
   readonly #timeoutMs: number
   readonly #options: RedisConnectionOptions
+  readonly #deadlines = new DeadlinesByLimit()
   #closing: Promise<void> | null = null
 
   constructor(client: Client, options: { owned: boolean; commandTimeoutMs: number; connectionOptions: RedisConnectionOptions }) {
@@ -153,12 +158,9 @@ export class NodeRedisConnection implements RedisConnection {
   }
 
   send(args: RedisArg[], options: SendOptions = {}): Promise<unknown> {
-    const timeoutMs = options.timeoutMs ?? this.#timeoutMs
-    const reply = this.#client.sendCommand(args, {
-      ...(options.buffers ? { typeMapping: BUFFER_MAPPING } : {}),
-      timeout: timeoutMs,
-    })
-    return replyWithin(reply, timeoutMs)
+    // No node-redis `timeout`: it costs an AbortSignal per command and does not cover the reply; the deadlines do both.
+    const reply = this.#client.sendCommand(args, options.buffers ? { typeMapping: BUFFER_MAPPING } : undefined)
+    return this.#deadlines.bound(reply, options.timeoutMs ?? this.#timeoutMs)
   }
 
   async duplicate(): Promise<RedisConnection> {
@@ -171,6 +173,7 @@ export class NodeRedisConnection implements RedisConnection {
   close(): Promise<void> {
     if (!this.#owned) return Promise.resolve()
     this.#closing ??= (async () => {
+      this.#deadlines.clear()
       try {
         if (this.#client.isReady) await this.#client.close()
         // A client that gave up reconnecting (reconnectStrategy false) is closed already; destroying it again throws.

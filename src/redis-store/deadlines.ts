@@ -6,12 +6,13 @@ interface Pending {
 }
 
 /**
- * Time limits for many short store calls at the price of one timer. node-redis
+ * Time limits for many short Redis calls at the price of one timer. node-redis
  * gives each command with a timeout its own `AbortSignal.timeout`, which costs
  * about 12 µs of CPU per command (measured: 19 µs per strict check with it,
- * 6.5 µs without); strict mode makes one call per request, so the verifier
- * opens its strict-check connection without per-command timeouts and bounds
- * the calls here instead: a sweep every few ms rejects what is overdue.
+ * 6.5 µs without), and its timeout only covers the wait to be written, not the
+ * reply. Every connection bounds its calls here instead: a sweep every few ms
+ * rejects what is overdue, so a hung Redis (alive, not answering) cannot hold a
+ * request past its limit.
  *
  * @example
  * ```ts
@@ -67,7 +68,7 @@ export class Deadlines {
 
   /** Rejects everything pending (on close). */
   clear(): void {
-    for (const entry of this.#pending) entry.reject(new StoreUnavailable('verifier closed'))
+    for (const entry of this.#pending) entry.reject(new StoreUnavailable('connection closed'))
     this.#pending.clear()
     if (this.#timer) clearInterval(this.#timer)
     this.#timer = null
