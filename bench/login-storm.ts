@@ -26,8 +26,9 @@ const OFFERED_RPS = 1000
 const TARGET_RATIO = 2
 
 /** Keeps `CONCURRENT_LOGINS` logins in flight until `stop()`; returns how many succeeded and over how long. */
-function loginStorm(server: AuthServer): { stop(): Promise<{ logins: number; failures: number; seconds: number }> } {
+function loginStorm(server: AuthServer): { stop(): Promise<{ logins: number; failures: number; seconds: number; statuses: Map<string, number> }> } {
   let running = true
+  const statuses = new Map<string, number>()
   let logins = 0
   let failures = 0
   const started = process.hrtime.bigint()
@@ -42,10 +43,15 @@ function loginStorm(server: AuthServer): { stop(): Promise<{ logins: number; fai
         })
         await res.arrayBuffer()
         if (res.status === 200) logins++
-        else failures++
-      } catch {
+        else {
+          failures++
+          statuses.set(String(res.status), (statuses.get(String(res.status)) ?? 0) + 1)
+        }
+      } catch (err) {
         // A timed-out or refused login is a failed login, reported in the table; the storm goes on.
         failures++
+        const name = (err as Error).name
+        statuses.set(name, (statuses.get(name) ?? 0) + 1)
       }
     }
   }
@@ -55,7 +61,7 @@ function loginStorm(server: AuthServer): { stop(): Promise<{ logins: number; fai
       running = false
       const seconds = Number(process.hrtime.bigint() - started) / 1e9
       await Promise.all(loops)
-      return { logins, failures, seconds }
+      return { logins, failures, seconds, statuses }
     },
   }
 }
@@ -76,6 +82,10 @@ try {
   const tokens = (await server.createSessions(1000, 'reader')).map((t) => t.access_token)
   const load = (path: string) => ({ url: server!.url, connections: CONNECTIONS, overallRate: OFFERED_RPS, requests: bearerRequests(path, tokens) })
   for (const path of ROUTES) await runLoad({ ...load(path), duration: 1 })
+  // Warm-up storm, not counted: the first logins open the pool's PostgreSQL connections and warm argon2 and the JIT.
+  const warm = loginStorm(server)
+  await new Promise((resolve) => setTimeout(resolve, smoke ? 500 : 3000))
+  await warm.stop()
   for (let round = 0; round < ROUNDS; round++) {
     for (const path of ROUTES) idle.get(path)!.push(await runLoad({ ...load(path), duration: DURATION_SEC }))
     const logins = loginStorm(server)
@@ -88,7 +98,7 @@ try {
       const s = storm.get(path)!.at(-1)!
       console.log(`round ${round + 1} ${path}: idle p99 ${i.p99Ms} ms, during logins p99 ${s.p99Ms} ms (${fmt(s.rps)} of ${OFFERED_RPS} req/s served)`)
     }
-    console.log(`round ${round + 1}: ${fmt(done.logins / done.seconds)} logins/s`)
+    console.log(`round ${round + 1}: ${fmt(done.logins / done.seconds)} logins/s${done.failures ? `, failed: ${[...done.statuses].map(([k, n]) => `${k} x${n}`).join(', ')}` : ''}`)
   }
 } finally {
   await server?.stop()
