@@ -6,6 +6,29 @@ import argon2 from 'argon2'
  */
 export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const
 
+/**
+ * argon2 hashes on the libuv thread pool (4 threads by default), which also
+ * serves fs, zlib, dns and WebCrypto. Fifty logins at once would fill every
+ * thread for seconds and stall everything else that needs one, so at most
+ * pool size - 1 hashes run at once (the rest wait their turn in JS, in order).
+ */
+const MAX_CONCURRENT_HASHES = Math.max(1, (Number(process.env.UV_THREADPOOL_SIZE) || 4) - 1)
+let running = 0
+const waiting: (() => void)[] = []
+
+async function limited<T>(work: () => Promise<T>): Promise<T> {
+  // A finishing hash hands its slot straight to the next waiter, so `running` never overshoots.
+  if (running >= MAX_CONCURRENT_HASHES) await new Promise<void>((resolve) => waiting.push(resolve))
+  else running++
+  try {
+    return await work()
+  } finally {
+    const next = waiting.shift()
+    if (next) next()
+    else running--
+  }
+}
+
 export const MIN_PASSWORD_LENGTH = 10
 export const MAX_PASSWORD_LENGTH = 128
 
@@ -36,13 +59,13 @@ export function passwordProblem(password: string, email?: string): string | null
  * ```
  */
 export function hashPassword(password: string): Promise<string> {
-  return argon2.hash(password, ARGON2_OPTIONS)
+  return limited(() => argon2.hash(password, ARGON2_OPTIONS))
 }
 
 /** Checks a password against a stored hash; false on mismatch or on a malformed hash. */
 export async function verifyPassword(passwordHash: string, password: string): Promise<boolean> {
   try {
-    return await argon2.verify(passwordHash, password)
+    return await limited(() => argon2.verify(passwordHash, password))
   } catch {
     return false
   }

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { AccessTokenClaims } from '../../core/access-token.js'
 import { AuthError } from '../../core/errors.js'
+import { createVerifier } from '../../verifier/verifier.js'
 import type { ServerContext } from '../context.js'
 import { HttpProblem } from '../http-errors.js'
 
@@ -33,6 +34,21 @@ export function claimsOf(request: FastifyRequest): AccessTokenClaims {
 }
 
 async function authPlugin(app: FastifyInstance, ctx: ServerContext): Promise<void> {
+  // Strict mode on the engine's own keys and store, through the node:crypto verifier: the signature check is
+  // synchronous (jose's WebCrypto verify queues on the libuv pool, behind argon2id during a login storm) and a
+  // token seen before skips it; the revocation check is the same one store script as the engine's.
+  const o = ctx.auth.options
+  const verifier = await createVerifier({
+    mode: 'strict',
+    keys: ctx.auth.keys,
+    store: ctx.auth.store,
+    issuer: o.issuer,
+    audience: o.audience,
+    algorithms: ctx.auth.algorithms,
+    clockToleranceSeconds: o.clockToleranceSeconds,
+    clock: o.clock,
+  })
+  app.addHook('onClose', () => verifier.close())
   // Declared up front with null so every request object has the same shape.
   app.decorateRequest('claims', null)
   app.decorate('authenticate', async (request: FastifyRequest) => {
@@ -40,7 +56,7 @@ async function authPlugin(app: FastifyInstance, ctx: ServerContext): Promise<voi
     if (!token) throw new HttpProblem('ERR_UNAUTHENTICATED', 'send the access token as "Authorization: Bearer <token>"')
     const end = ctx.metrics.verifyDuration.startTimer()
     try {
-      request.claims = await ctx.auth.verifyAccessToken(token, { mode: 'strict' })
+      request.claims = await verifier.verify(token)
       ctx.metrics.verifications.inc({ outcome: 'valid' })
     } catch (err) {
       ctx.metrics.verifications.inc({ outcome: err instanceof AuthError ? err.code : 'error' })
