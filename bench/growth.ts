@@ -51,7 +51,7 @@ try {
     }
     results.set(size, { verify: medianOfRounds(verify), refresh: medianOfRounds(refresh) })
     const r = results.get(size)!
-    console.log(`${label(size)} sessions (dbsize ${await client.dbSize()}): strict protected ${fmt(r.verify.rps)} req/s p99 ${r.verify.p99Ms} ms; refresh ${fmt(r.refresh.rps)} req/s p99 ${r.refresh.p99Ms} ms`)
+    console.log(`${label(size)} sessions (dbsize ${await client.dbSize()}): strict protected ${fmt(r.verify.rps)} req/s p99 ${r.verify.p99Ms} ms, ${r.verify.failures} failures; refresh ${fmt(r.refresh.rps)} req/s p99 ${r.refresh.p99Ms} ms, ${r.refresh.failures} failures`)
   }
 } finally {
   if (client.isOpen) await client.close()
