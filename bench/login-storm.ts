@@ -70,8 +70,8 @@ const clientPinning = pinSelfToLoadCore()
 const redis = await startPrivateRedis()
 pinProcess(redis.pid, LOAD_CORE)
 let server: AuthServer | null = null
-// The server's own hook verifies through core (jose, WebCrypto: a libuv pool job
-// per request); the verifier checks signatures with node:crypto on the main thread.
+// The server's own hook (app.authenticate; until commit 7de075a core's jose/WebCrypto
+// verify, a libuv pool job per request) and src/verifier (node:crypto, main thread).
 const ROUTES = ['/bench/protected', '/bench/protected-verifier'] as const
 const idle = new Map<string, LoadFigures[]>(ROUTES.map((r) => [r, []]))
 const storm = new Map<string, LoadFigures[]>(ROUTES.map((r) => [r, []]))
@@ -112,7 +112,7 @@ const rows: BenchRow[] = ROUTES.map((path) => {
   const s = medianOfRounds(storm.get(path)!)
   const ratio = s.p99Ms / Math.max(i.p99Ms, 1)
   return {
-    row: `7 ${path === '/bench/protected' ? 'server route (core verify, jose)' : 'verifier route (src/verifier, node:crypto)'} p99 during ${CONCURRENT_LOGINS} logins (libuv pool ${threadpool})`,
+    row: `7 ${path === '/bench/protected' ? 'server route (app.authenticate)' : 'verifier route (src/verifier, node:crypto)'} p99 during ${CONCURRENT_LOGINS} logins (libuv pool ${threadpool})`,
     figure: `${fmt(s.p99Ms)} ms (idle ${fmt(i.p99Ms)} ms; ${fmt(s.rps)} of ${OFFERED_RPS} req/s served)`,
     target: `<= ${TARGET_RATIO}x idle`,
     ratio: `${fmt(ratio)}x`,
