@@ -135,7 +135,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   const stopFollowing = metrics.follow(ctx.auth)
   const stopLogging = logSecurityEvents(app, ctx.auth)
+  // Requests still in flight when close() starts get `Connection: close`: their sockets would otherwise idle on
+  // for Fastify's keep-alive timeout (72 s) after the answer, and hold the drain (SIGTERM) that long.
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
+  })
   app.addHook('onSend', async (request, reply) => {
+    if (closing) reply.header('connection', 'close')
     reply.header('x-content-type-options', 'nosniff')
     // Answers about users, sessions and tokens are personal: no shared cache may keep them.
     if (/^\/(auth|admin|oauth2)\//.test(request.url)) reply.header('cache-control', 'no-store')

@@ -24,10 +24,13 @@ void test('closing the app lets an in-flight login finish and refuses new connec
   // The login spends ~100 ms in argon2 after its handler starts; close right then.
   const inFlight = post('/auth/login', { email, password: PASSWORD })
   await loginArrived
+  const closeStarted = Date.now()
   const closing = server.app.close()
   const login = await inFlight
   assert.equal(login.status, 200)
   assert.ok(((await login.json()) as { access_token?: string }).access_token)
   await closing
+  // The drained connection must not idle on for the keep-alive timeout (72 s) after its answer.
+  assert.ok(Date.now() - closeStarted < 5000, `close took ${Date.now() - closeStarted} ms`)
   await assert.rejects(fetch(`${url}/healthz`))
 })
