@@ -75,6 +75,8 @@ async function assertAllRefused(verify: (token: string) => Promise<unknown>, tok
     if (ms > MAX_REFUSAL_MS) wrong.push(`[${forged.category}] ${forged.name}: took ${ms.toFixed(1)} ms`)
   }
   assert.deepEqual(wrong, [])
+  // A median needs a sample: over a single token it is one timing, at the mercy of the scheduler (each token still has its own bound above).
+  if (times.length < 10) return
   const median = times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!
   assert.ok(median < MAX_MEDIAN_REFUSAL_MS, `median refusal ${median.toFixed(2)} ms`)
 }
