@@ -6,7 +6,6 @@ import type { RevocationLogEntry } from '../core/revocation-log.js'
 import type { AccessTokenStatus, SessionStore } from '../core/session-store.js'
 import type { SigningAlgorithm } from '../core/signing-keys.js'
 import { RedisSessionStore } from '../redis-store/redis-session-store.js'
-import { Deadlines } from '../redis-store/deadlines.js'
 import { HeaderCache, parseToken, verifyParsedToken, type JwsCheckOptions, type ParsedToken } from './jws.js'
 import { LocalKeySource, type KeySource, type VerificationKey } from './key-source.js'
 import { RevocationLogFollower } from './log-follower.js'
@@ -80,10 +79,9 @@ export class Verifier extends EventEmitter<VerifierEvents> {
   #fallbacks = 0
   #storeChecks = 0
   #closed = false
-  readonly #deadlines: Deadlines | null
 
   /** Use {@link createVerifier}, which also loads keys and the revocation log. */
-  constructor(parts: { options: ResolvedVerifierOptions; keys: KeySource; store: SessionStore | null; ownsStore: boolean; deadlines?: Deadlines | null }) {
+  constructor(parts: { options: ResolvedVerifierOptions; keys: KeySource; store: SessionStore | null; ownsStore: boolean }) {
     super()
     const o = parts.options
     this.mode = o.mode
@@ -91,7 +89,6 @@ export class Verifier extends EventEmitter<VerifierEvents> {
     this.#keys = parts.keys
     this.#store = parts.store
     this.#ownsStore = parts.ownsStore
-    this.#deadlines = parts.deadlines ?? null
     this.#cache = o.cacheMax > 0 ? new VerificationCache(o.cacheMax) : null
     const algorithms = new Set<SigningAlgorithm>(o.algorithms)
     this.#headers = new HeaderCache(algorithms)
@@ -236,7 +233,7 @@ export class Verifier extends EventEmitter<VerifierEvents> {
         tokenId: verified.tokenId,
         nowMs,
       })
-      return await (this.#deadlines ? this.#deadlines.bound(check) : check)
+      return await check
     } catch (err) {
       if (err instanceof AuthError) throw err
       throw new StoreUnavailable('session store is unavailable', { cause: err })
@@ -279,7 +276,6 @@ export class Verifier extends EventEmitter<VerifierEvents> {
     if (this.#sweeper) clearInterval(this.#sweeper)
     this.#follower?.close()
     this.#keys.close?.()
-    this.#deadlines?.clear()
     if (this.#ownsStore) await this.#store?.close()
   }
 }
@@ -300,24 +296,12 @@ export async function createVerifier(input: VerifierOptions): Promise<Verifier> 
   const options = resolveVerifierOptions(input)
   const keys = await keySourceFor(options)
   let store = options.store
-  let deadlines: Deadlines | null = null
   const ownsStore = !store && options.redis !== null && options.mode !== 'signature'
   if (ownsStore) {
-    const redis = options.redis!
-    if (options.mode === 'strict') {
-      // One store call per request: bound them with one shared timer instead of a timer per command (see Deadlines).
-      const timeoutMs = redis.commandTimeoutMs ?? 1000
-      deadlines = new Deadlines(timeoutMs)
-      store = await RedisSessionStore.connect({
-        ...redis,
-        commandTimeoutMs: 0,
-        client: { ...redis.client, socket: { connectTimeout: timeoutMs, ...redis.client?.socket } as never },
-      })
-    } else {
-      store = await RedisSessionStore.connect(redis)
-    }
+    // The store's connection bounds every command with shared-timer deadlines (redis.commandTimeoutMs, default 1000).
+    store = await RedisSessionStore.connect(options.redis!)
   }
-  const verifier = new Verifier({ options, keys, store, ownsStore, deadlines })
+  const verifier = new Verifier({ options, keys, store, ownsStore })
   try {
     await verifier.start()
   } catch (err) {
