@@ -164,6 +164,9 @@ describe('tessera CLI against real Redis', { concurrency: true }, () => {
 
   test('stats reports the revocation log, Redis memory and bytes per live session', async () => {
     for (let i = 0; i < 3; i++) await auth.createSession({ userId: 'u-stats', device: { userAgent: CHROME_UA, name: `device ${i}` } })
+    // Its own revocation, so the log is not empty whatever order the concurrent tests run in.
+    const revoked = await auth.createSession({ userId: 'u-stats', device: { userAgent: CHROME_UA, name: 'revoked' } })
+    await auth.revokeSession(revoked.sessionId)
     const stats = await cli(['stats', '--user', 'u-stats', '--json'], env)
     assert.equal(stats.code, 0, stats.stderr)
     const report = JSON.parse(stats.stdout) as {
