@@ -17,6 +17,7 @@ export type ServerErrorCode =
   | 'ERR_RATE_LIMITED'
   | 'ERR_RATE_LIMITER_UNAVAILABLE'
   | 'ERR_DATABASE_UNAVAILABLE'
+  | 'ERR_PASSWORD_CHECKS_BUSY'
   | 'ERR_MAIL_UNAVAILABLE'
   | 'ERR_INTERNAL'
 
@@ -52,6 +53,7 @@ export const HTTP_ERRORS: Readonly<Record<ProblemCode, { status: number; title: 
   ERR_RATE_LIMITED: { status: 429, title: 'Too many requests' },
   ERR_RATE_LIMITER_UNAVAILABLE: { status: 503, title: 'Rate limiter unavailable' },
   ERR_DATABASE_UNAVAILABLE: { status: 503, title: 'User database unavailable' },
+  ERR_PASSWORD_CHECKS_BUSY: { status: 503, title: 'Too many password checks at once' },
   ERR_MAIL_UNAVAILABLE: { status: 503, title: 'Mail could not be sent' },
   ERR_INTERNAL: { status: 500, title: 'Internal error' },
 }
