@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs Debian's Chromium for the account-page browser tests (src/web-test)
+# Installs Debian's Chromium for the account-page browser tests (test/web)
 # when it is missing. playwright-core drives it at /usr/bin/chromium.
 set -euo pipefail
 if [ ! -x /usr/bin/chromium ]; then
