@@ -5,7 +5,8 @@ import { type AuthOptions, createTessera, SigningKeySet, type Tessera } from '@t
 import { RedisSessionStore } from '@tessera/redis'
 import { type AppOptions, buildApp, openPostgresUserStore, type RateLimits, RedisRateLimiter, type UserStore } from '@tessera/server'
 import { MemoryMailer } from '../../packages/server/src/server/test/helpers.js'
-import { deleteKeys, redisAnswers } from '../support/redis.js'
+import { SHARED_DATABASE_URL } from '../support/postgres.js'
+import { deleteKeys, redisAnswers, uniquePrefix } from '../support/redis.js'
 
 /**
  * A whole auth server for the hardening suites, on a Redis and a PostgreSQL
@@ -14,7 +15,7 @@ import { deleteKeys, redisAnswers } from '../support/redis.js'
  * instances built with the same `shared` parts behave as one deployment.
  */
 
-export const TEST_DATABASE_URL = process.env.TESSERA_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+export const TEST_DATABASE_URL = SHARED_DATABASE_URL
 
 /** Limits high enough that only the brute-force suite meets them. */
 export const GENEROUS_LIMITS: RateLimits = {
@@ -44,7 +45,7 @@ export async function createDeployment(options: { redisUrl: string; databaseUrl?
   await admin.connect()
   await admin.query(`CREATE SCHEMA ${schema}`)
   await admin.end()
-  const keyPrefix = `test:hardening:${randomBytes(4).toString('hex')}:`
+  const keyPrefix = uniquePrefix('hardening')
   return {
     keys: await SigningKeySet.generate({ alg: 'ES256' }),
     tokenKey: randomBytes(32).toString('base64url'),

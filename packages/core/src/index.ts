@@ -15,6 +15,9 @@ export {
   OneTimeTokenInvalid,
   InvalidInput,
   StoreUnavailable,
+  DpopProofInvalid,
+  DpopNonceRequired,
+  DpopKeyMismatch,
   type AuthErrorCode,
 } from './errors.js'
 export { systemClock, manualClock, type Clock } from './clock.js'
@@ -42,3 +45,18 @@ export type { TesseraEvents } from './events.js'
 export { parseRefreshToken, type RefreshTokenParts } from './refresh-token.js'
 /** @internal Temporary, see parseRefreshToken. */
 export { TokenSecrets } from './token-secrets.js'
+export {
+  DpopProofChecker,
+  accessTokenHash,
+  DPOP_PROOF_TYPE,
+  MAX_DPOP_PROOF_LENGTH,
+  type DpopPresentation,
+  type DpopExpectation,
+  type VerifiedDpopProof,
+  type DpopReplayCache,
+} from './dpop/dpop-proof.js'
+export { resolveDpopOptions, DPOP_ALGORITHMS, DEFAULT_DPOP_OPTIONS, type DpopOptions, type ResolvedDpopOptions, type DpopAlgorithm } from './dpop/dpop-options.js'
+export { checkTokenPresentation } from './dpop/dpop-binding.js'
+export { DpopNonces } from './dpop/dpop-nonces.js'
+export { jwkThumbprint, publicJwk, type PublicJwk } from './dpop/jwk-thumbprint.js'
+export { normaliseHtu } from './dpop/request-url.js'
