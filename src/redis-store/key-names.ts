@@ -28,6 +28,11 @@ export class KeyNames {
     return `${this.prefix}{${userId}}:o:${purpose}`
   }
 
+  /** The fleet's signing key set (version and sealed document). */
+  signingKeys(): string {
+    return `${this.prefix}signing-keys`
+  }
+
   /** The revocation log stream. */
   revocationLog(): string {
     return `${this.prefix}revocations`

@@ -28,12 +28,14 @@ import type {
   StoredSession,
   UserState,
 } from '../core/session-store.js'
+import type { StoredSigningKeys, WriteSigningKeysRequest, WriteSigningKeysResult } from '../core/signing-key-store.js'
 import type { RedisArg, RedisConnection, RedisConnectionOptions } from './connection.js'
 import { KeyNames } from './key-names.js'
 import { openRedisConnection } from './open-connection.js'
 import { Scripts, type ScriptName, type ScriptReply } from './scripts.js'
 import { ReplicationWait, resolveDurability, type RedisDurability } from './replication-wait.js'
 import { decodeSessionState } from './session-state.js'
+import { SigningKeyStorage } from './signing-key-storage.js'
 
 /** Options of {@link RedisSessionStore.connect}. */
 export interface RedisSessionStoreOptions extends RedisConnectionOptions {
@@ -72,6 +74,7 @@ export class RedisSessionStore implements SessionStore {
   readonly #scripts = new Scripts()
   readonly #ownsConnection: boolean
   readonly #replication: ReplicationWait | null
+  readonly #signingKeys: SigningKeyStorage
   #reader: Promise<RedisConnection> | null = null
   #closed = false
 
@@ -81,6 +84,7 @@ export class RedisSessionStore implements SessionStore {
     this.#ownsConnection = options.ownsConnection ?? false
     const durability = resolveDurability(options.durability)
     this.#replication = durability ? new ReplicationWait(connection, durability) : null
+    this.#signingKeys = new SigningKeyStorage(connection, this.#scripts, this.keys.signingKeys())
   }
 
   /**
@@ -396,6 +400,18 @@ export class RedisSessionStore implements SessionStore {
     } catch (err) {
       throw new StoreUnavailable('could not read the revocation log', { cause: err })
     }
+  }
+
+  readSigningKeys(): Promise<StoredSigningKeys | null> {
+    return this.#signingKeys.read()
+  }
+
+  signingKeysVersion(): Promise<number> {
+    return this.#signingKeys.version()
+  }
+
+  writeSigningKeys(r: WriteSigningKeysRequest): Promise<WriteSigningKeysResult> {
+    return this.#signingKeys.write(r)
   }
 
   async close(): Promise<void> {

@@ -10,6 +10,7 @@ import type { AuthOptions } from '../options.js'
 import type { SessionStore } from '../session-store.js'
 import { SigningKeySet } from '../signing-keys.js'
 import { createTessera, type Tessera } from '../tessera.js'
+import { signingKeyContract } from './signing-key-contract.js'
 
 /** Something that makes a fresh store and cleans it up. */
 export interface StoreFactory {
@@ -52,6 +53,8 @@ export function storeContract(factory: StoreFactory): void {
     after(async () => {
       await cleanup()
     })
+
+    signingKeyContract(() => store)
 
     describe('sessions', () => {
       test('creates a session whose tokens verify in strict mode and which lists with its device', async () => {
