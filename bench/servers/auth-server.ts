@@ -17,7 +17,7 @@ import { createTessera } from '../../src/core/tessera.js'
 import { RedisSessionStore } from '../../src/redis-store/redis-session-store.js'
 import { buildApp } from '../../src/server/app.js'
 import type { Mailer } from '../../src/mail/mailer.js'
-import { hashPassword, openPostgresUserStore } from '../../src/users/index.js'
+import { configurePasswordHashing, hashPassword, openPostgresUserStore } from '../../src/users/index.js'
 import { BENCH_PASSWORD } from '../lib/auth-server.js'
 import { createVerifier } from '../../src/verifier/verifier.js'
 import { announceReady } from '../lib/processes.js'
@@ -80,6 +80,8 @@ app.post<{ Body: { count: number; user_prefix: string } }>('/bench/sessions', as
   return tokens
 })
 
+// As the server does at start; the pool inherits this process's pinning, so hashing shares the server's core.
+configurePasswordHashing({ nice: Number(process.env.BENCH_HASHING_NICE ?? 19) }).warm()
 const emails: string[] = []
 const passwordHash = await hashPassword(BENCH_PASSWORD)
 for (let i = 0; i < Number(values.users); i++) {
