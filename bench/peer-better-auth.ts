@@ -5,8 +5,8 @@
 //                    session in @better-auth/redis-storage)
 //   sign-in          Tessera: argon2id in its niced hashing process; better-auth: its scrypt default
 //   revoke-all       Tessera: POST /auth/logout-all; better-auth: POST /api/auth/revoke-sessions
-// Run: taskset -c 1 node --import tsx bench/peer-better-auth.ts [--smoke]
-import { startPrivateRedis } from '../src/test-support/redis.js'
+// Run: node --conditions=tessera-source --import tsx bench/peer-better-auth.ts [--smoke]
+import { startPrivateRedis } from '../test/support/redis.js'
 import { BENCH_DATABASE_URL, BENCH_PASSWORD, startAuthServer } from './lib/auth-server.js'
 import { medianOfRounds, runLoad, type LoadFigures } from './lib/load.js'
 import { LOAD_CORE, pinProcess, pinSelfToLoadCore, SERVER_CORE, startNodeChild } from './lib/processes.js'
