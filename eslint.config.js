@@ -35,6 +35,11 @@ export default tseslint.config(
     rules: { '@typescript-eslint/unbound-method': 'off' },
   },
   {
+    // The CommonJS consumer of the pack check exists to prove that require() of the packages works.
+    files: ['**/*.cts'],
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     // Packages meet only at their entry points (package.json "exports"): published code never
     // reaches into another package's files, nor into test code (a packed file that imports a
     // test helper is broken once installed).
