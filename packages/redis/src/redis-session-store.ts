@@ -39,6 +39,14 @@ import { Scripts, type ScriptName, type ScriptReply } from './scripts.js'
 import { ReplicationWait, resolveDurability, type RedisDurability } from './replication-wait.js'
 import { decodeSessionState } from './session-state.js'
 
+/**
+ * The error a failed Redis call becomes. A deadline that passed is already a
+ * {@link StoreUnavailable} that says which limit and how long it waited: keep it.
+ */
+function unavailable(err: unknown, message: string): StoreUnavailable {
+  return err instanceof StoreUnavailable ? err : new StoreUnavailable(message, { cause: err })
+}
+
 /** Options of {@link RedisSessionStore.connect}. */
 export interface RedisSessionStoreOptions extends RedisConnectionOptions {
   /** First segment of every key. Default `tessera:`. */
@@ -98,7 +106,7 @@ export class RedisSessionStore implements SessionStore {
       connection = await openRedisConnection(options)
     } catch (err) {
       if (err instanceof TypeError) throw err
-      throw new StoreUnavailable('could not connect to Redis', { cause: err })
+      throw unavailable(err, 'could not connect to Redis')
     }
     const store = new RedisSessionStore(connection, { keyPrefix: options.keyPrefix, ownsConnection: true, durability: options.durability })
     try {
@@ -106,7 +114,7 @@ export class RedisSessionStore implements SessionStore {
     } catch (err) {
       // The handshake can succeed and the first command still fail (a TLS server refusing our certificate, an ACL without SCRIPT).
       await store.close()
-      throw new StoreUnavailable('could not load the scripts into Redis', { cause: err })
+      throw unavailable(err, 'could not load the scripts into Redis')
     }
     return store
   }
@@ -129,7 +137,7 @@ export class RedisSessionStore implements SessionStore {
       if (replication) connection = await replication.connection()
       reply = await this.#scripts.run(connection, name, keys, args.map((a) => (typeof a === 'number' ? String(a) : a)), options)
     } catch (err) {
-      throw new StoreUnavailable('session store is unavailable', { cause: err })
+      throw unavailable(err, 'session store is unavailable')
     }
     if (reply.pending.length > 0) await this.#append(reply.pending, Number(args[RETENTION_ARG[name] ?? -1] ?? LOG_RETENTION_SLACK_MS), connection)
     if (replication) {
@@ -155,7 +163,7 @@ export class RedisSessionStore implements SessionStore {
         ),
       )
     } catch (err) {
-      throw new StoreUnavailable('could not append to the revocation log', { cause: err })
+      throw unavailable(err, 'could not append to the revocation log')
     }
   }
 
@@ -304,7 +312,7 @@ export class RedisSessionStore implements SessionStore {
     try {
       values = (await this.#connection.send(['HMGET', key, '!ban', '!why', '!cut'], { key })) as (string | null)[]
     } catch (err) {
-      throw new StoreUnavailable('session store is unavailable', { cause: err })
+      throw unavailable(err, 'session store is unavailable')
     }
     const [ban, why, cut] = values
     const bannedUntilMs = ban && ban !== 'p' ? Number(ban) : null
@@ -323,7 +331,7 @@ export class RedisSessionStore implements SessionStore {
     try {
       flat = (await this.#connection.send(['HGETALL', key], { key, buffers: true })) as Buffer[]
     } catch (err) {
-      throw new StoreUnavailable('session store is unavailable', { cause: err })
+      throw unavailable(err, 'session store is unavailable')
     }
     const fields = new Map<string, Buffer>()
     for (let i = 0; i + 1 < flat.length; i += 2) fields.set(flat[i]!.toString('latin1'), flat[i + 1]!)
@@ -407,7 +415,7 @@ export class RedisSessionStore implements SessionStore {
       return { entries, gap }
     } catch (err) {
       if (err instanceof AuthError) throw err
-      throw new StoreUnavailable('could not read the revocation log', { cause: err })
+      throw unavailable(err, 'could not read the revocation log')
     }
   }
 
@@ -424,7 +432,7 @@ export class RedisSessionStore implements SessionStore {
       const { lastPosition, length } = await this.#logStatus(this.#connection)
       return { lastPosition, length }
     } catch (err) {
-      throw new StoreUnavailable('could not read the revocation log', { cause: err })
+      throw unavailable(err, 'could not read the revocation log')
     }
   }
 
