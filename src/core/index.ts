@@ -35,3 +35,14 @@ export { normaliseDevice, decodeDeviceMetadata, encodeDeviceMetadata, type Devic
 export { comparePositions, type RevocationEvent, type RevocationLogEntry, type RevocationLogRead, type RevocationLogInfo, type RevocationReason } from './revocation-log.js'
 export type * from './session-store.js'
 export type { TesseraEvents } from './events.js'
+export {
+  signWebhook,
+  verifyWebhook,
+  generateWebhookSecret,
+  webhookSecretKey,
+  WebhookVerificationError,
+  WEBHOOK_TOLERANCE_SECONDS,
+  type WebhookVerificationCode,
+} from './webhook-signature.js'
+export { MemoryDeliveryQueue } from './memory-delivery-queue.js'
+export { DEAD_LETTER_LIMIT, type DeliveryQueue, type NewDelivery, type QueuedDelivery, type DeadDelivery } from './delivery-queue.js'

@@ -13,6 +13,10 @@ export type ScriptName =
   | 'denyToken'
   | 'issueOneTimeToken'
   | 'consumeOneTimeToken'
+  | 'ackDelivery'
+  | 'retryDelivery'
+  | 'deadLetterDelivery'
+  | 'promoteDeliveries'
 
 const FILES: Record<ScriptName, string> = {
   createSession: 'createSession-2.lua',
@@ -24,6 +28,10 @@ const FILES: Record<ScriptName, string> = {
   denyToken: 'denyToken-2.lua',
   issueOneTimeToken: 'issueOneTimeToken-1.lua',
   consumeOneTimeToken: 'consumeOneTimeToken-1.lua',
+  ackDelivery: 'ackDelivery-1.lua',
+  retryDelivery: 'retryDelivery-2.lua',
+  deadLetterDelivery: 'deadLetterDelivery-2.lua',
+  promoteDeliveries: 'promoteDeliveries-2.lua',
 }
 
 /** A script's reply: `{ code, payload, pending events }` (see `lua/includes/common.lua`). */

@@ -1,6 +1,8 @@
 import { isAbsolute, join, resolve } from 'node:path'
 import { redisOptionsFromEnv, type RedisTopologyOptions } from '../redis-store/redis-config.js'
 import type { RedisDurability } from '../redis-store/replication-wait.js'
+import { resolveWebhookEndpoints, type WebhookEndpoint } from './webhooks/endpoints.js'
+import type { SecurityMailOptions } from './webhooks/security-mail.js'
 
 /** The server's settings, read from the environment once at start. */
 export interface ServerConfig {
@@ -33,6 +35,13 @@ export interface ServerConfig {
   logLevel: string
   loginRateLimitPerIp: number
   loginRateLimitPerAccount: number
+  /** TESSERA_WEBHOOKS: JSON list of { id, url, secret, events? }. */
+  webhooks: WebhookEndpoint[]
+  /** TESSERA_WEBHOOK_MAX_ATTEMPTS, TESSERA_WEBHOOK_TIMEOUT_MS. */
+  webhookMaxAttempts: number
+  webhookTimeoutMs: number
+  /** TESSERA_SECURITY_MAIL: comma list of new-device, password-changed. */
+  securityMail: SecurityMailOptions
 }
 
 /** A bad setting: main prints the message and exits with code 1. */
@@ -91,6 +100,22 @@ function clients(env: Env): Map<string, string> {
     map.set(id, secret)
   }
   return map
+}
+
+function webhooks(env: Env): WebhookEndpoint[] {
+  const text = value(env, 'TESSERA_WEBHOOKS')
+  if (text === undefined) return []
+  try {
+    return resolveWebhookEndpoints(JSON.parse(text))
+  } catch (err) {
+    throw new ConfigError(`TESSERA_WEBHOOKS: ${(err as Error).message}`)
+  }
+}
+
+function securityMail(env: Env): SecurityMailOptions {
+  const words = (value(env, 'TESSERA_SECURITY_MAIL') ?? '').split(',').map((w) => w.trim()).filter(Boolean)
+  for (const word of words) if (word !== 'new-device' && word !== 'password-changed') throw new ConfigError('TESSERA_SECURITY_MAIL must list new-device and/or password-changed')
+  return { newDevice: words.includes('new-device'), passwordChanged: words.includes('password-changed') }
 }
 
 /**
@@ -155,5 +180,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): ServerC
     logLevel,
     loginRateLimitPerIp: integer(env, 'TESSERA_LOGIN_RATE_LIMIT_IP', 30, 1, 100_000),
     loginRateLimitPerAccount: integer(env, 'TESSERA_LOGIN_RATE_LIMIT_ACCOUNT', 5, 1, 10_000),
+    webhooks: webhooks(env),
+    webhookMaxAttempts: integer(env, 'TESSERA_WEBHOOK_MAX_ATTEMPTS', 12, 1, 30),
+    webhookTimeoutMs: integer(env, 'TESSERA_WEBHOOK_TIMEOUT_MS', 10_000, 100, 50_000),
+    securityMail: securityMail(env),
   }
 }

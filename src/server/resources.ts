@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import type { DeliveryQueue } from '../core/delivery-queue.js'
+import { MemoryDeliveryQueue } from '../core/memory-delivery-queue.js'
 import { MemoryStore } from '../core/memory-store.js'
 import type { SessionStore } from '../core/session-store.js'
 import { SigningKeySet } from '../core/signing-keys.js'
@@ -8,6 +10,7 @@ import { createTessera, type Tessera } from '../core/tessera.js'
 import { createMailer } from '../mail/index.js'
 import type { Mailer } from '../mail/mailer.js'
 import { assertMemoryPolicy } from '../redis-store/memory-policy.js'
+import { RedisDeliveryQueue } from '../redis-store/redis-delivery-queue.js'
 import { RedisSessionStore } from '../redis-store/redis-session-store.js'
 import { openEmbeddedUserStore } from '../users/embedded.js'
 import { openPostgresUserStore } from '../users/postgres.js'
@@ -22,6 +25,8 @@ export interface ServerResources {
   users: UserStore
   mailer: Mailer
   limiter: RateLimiter
+  /** The webhook queue (in the store, shared by the fleet); null when no webhook is configured. */
+  webhookQueue: DeliveryQueue | null
   saveKeys: (() => Promise<void>) | null
   /** One line saying which store, user database and mailer are in use. */
   summary: string
@@ -73,6 +78,7 @@ export async function openResources(config: ServerConfig): Promise<ServerResourc
   try {
     let store: SessionStore
     let limiter: RateLimiter
+    let webhookQueue: DeliveryQueue | null = null
     if (config.redis) {
       const redis = await RedisSessionStore.connect({
         ...config.redis,
@@ -84,11 +90,13 @@ export async function openResources(config: ServerConfig): Promise<ServerResourc
       await assertMemoryPolicy(redis.connection)
       store = redis
       limiter = new RedisRateLimiter(redis.connection, config.redisKeyPrefix)
+      if (config.webhooks.length > 0) webhookQueue = await RedisDeliveryQueue.open(redis.connection, { keyPrefix: config.redisKeyPrefix, name: 'webhooks' })
     } else {
       const memory = new MemoryStore()
       opened.push(() => memory.close())
       store = memory
       limiter = new MemoryRateLimiter()
+      if (config.webhooks.length > 0) webhookQueue = new MemoryDeliveryQueue()
     }
     const keysDir = config.signingKeysJson ? null : config.dataDir
     const keys = config.signingKeysJson ? await SigningKeySet.fromJSON(config.signingKeysJson) : await SigningKeySet.loadOrCreate(config.dataDir)
@@ -118,6 +126,7 @@ export async function openResources(config: ServerConfig): Promise<ServerResourc
       users,
       mailer,
       limiter,
+      webhookQueue,
       saveKeys: keysDir ? () => keys.save(keysDir) : null,
       summary,
       close,
@@ -141,6 +150,10 @@ export function appOptions(config: ServerConfig, resources: ServerResources): Om
     cookieSecure: config.cookieSecure,
     trustProxy: config.trustProxy,
     saveKeys: resources.saveKeys,
+    webhooks: resources.webhookQueue
+      ? { queue: resources.webhookQueue, endpoints: config.webhooks, delivery: { maxAttempts: config.webhookMaxAttempts, requestTimeoutMs: config.webhookTimeoutMs, leaseMs: config.webhookTimeoutMs + 50_000 } }
+      : null,
+    securityMail: config.securityMail,
     rateLimits: {
       loginPerIp: { max: config.loginRateLimitPerIp, windowSeconds: 60 },
       loginPerAccount: { max: config.loginRateLimitPerAccount, windowSeconds: 60 },
