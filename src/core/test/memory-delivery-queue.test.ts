@@ -1,7 +1,0 @@
-import { describe } from 'node:test'
-import { MemoryDeliveryQueue } from '../memory-delivery-queue.js'
-import { deliveryQueueContract } from './delivery-queue-contract.js'
-
-describe('MemoryDeliveryQueue', () => {
-  deliveryQueueContract(async () => ({ queue: new MemoryDeliveryQueue(), close: async () => {} }))
-})
