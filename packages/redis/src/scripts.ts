@@ -17,6 +17,7 @@ export type ScriptName =
   | 'retryDelivery'
   | 'deadLetterDelivery'
   | 'promoteDeliveries'
+  | 'writeSigningKeys'
 
 const FILES: Record<ScriptName, string> = {
   createSession: 'createSession-2.lua',
@@ -32,6 +33,7 @@ const FILES: Record<ScriptName, string> = {
   retryDelivery: 'retryDelivery-2.lua',
   deadLetterDelivery: 'deadLetterDelivery-2.lua',
   promoteDeliveries: 'promoteDeliveries-2.lua',
+  writeSigningKeys: 'writeSigningKeys-1.lua',
 }
 
 /** A script's reply: `{ code, payload, pending events }` (see `lua/includes/common.lua`). */
