@@ -15,6 +15,7 @@ export {
   OneTimeTokenInvalid,
   InvalidInput,
   StoreUnavailable,
+  KeysUnavailable,
   DpopProofInvalid,
   DpopNonceRequired,
   DpopKeyMismatch,
