@@ -1,4 +1,4 @@
-import type { RevocationLogInfo, RevocationLogRead, RevocationReason } from './revocation-log.js'
+import type { IssuerHeartbeatFields, RevocationLogInfo, RevocationLogRead, RevocationReason } from './revocation-log.js'
 
 /**
  * The port between the session engine and where state lives. The Redis store
@@ -22,9 +22,16 @@ export interface SessionStore {
   listSessions(userId: string, nowMs: number): Promise<StoredSession[]>
   issueOneTimeToken(request: IssueOneTimeTokenRequest): Promise<void>
   consumeOneTimeToken(request: ConsumeOneTimeTokenRequest): Promise<string>
-  /** Reads log entries after `after` (null: from the oldest kept). `blockMs` waits for new entries. */
-  readRevocations(after: string | null, options?: { count?: number; blockMs?: number }): Promise<RevocationLogRead>
+  /**
+   * Reads log entries after `after` (null: from the oldest kept). `blockMs`
+   * waits for new entries. `checkGap: false` lets a store skip the work of
+   * telling whether entries after `after` were trimmed (`gap` is then false);
+   * a follower asks for it after a (re)connect and periodically.
+   */
+  readRevocations(after: string | null, options?: { count?: number; blockMs?: number; checkGap?: boolean }): Promise<RevocationLogRead>
   revocationLogInfo(): Promise<RevocationLogInfo>
+  /** Appends an issuer heartbeat to the revocation log (docs/revocation-log.md, "Heartbeats"). */
+  appendHeartbeat(request: AppendHeartbeatRequest): Promise<void>
   /** Closes what the store opened itself; idempotent. */
   close(): Promise<void>
 }
@@ -63,6 +70,12 @@ export interface CreateSessionRequest {
   limits: SessionLimits
   /** How long a revocation must be remembered: the longest access-token lifetime. */
   revocationTtlMs: number
+  /**
+   * How long after a session's last refresh one of its access tokens may still
+   * be used: access-token lifetime plus refresh grace. Logged revocations carry
+   * the latest expiry they cover, computed from it (ms).
+   */
+  tokenHorizonMs: number
 }
 
 export type CreateSessionResult =
@@ -80,6 +93,12 @@ export interface RotateRefreshTokenRequest {
   idleTtlMs: number
   graceMs: number
   revocationTtlMs: number
+  /**
+   * How long after a session's last refresh one of its access tokens may still
+   * be used: access-token lifetime plus refresh grace. Logged revocations carry
+   * the latest expiry they cover, computed from it (ms).
+   */
+  tokenHorizonMs: number
 }
 
 export interface RotateRefreshTokenResult {
@@ -105,6 +124,12 @@ export interface RevokeSessionRequest {
   nowMs: number
   reason: RevocationReason
   revocationTtlMs: number
+  /**
+   * How long after a session's last refresh one of its access tokens may still
+   * be used: access-token lifetime plus refresh grace. Logged revocations carry
+   * the latest expiry they cover, computed from it (ms).
+   */
+  tokenHorizonMs: number
 }
 
 export interface RevokeAllSessionsRequest {
@@ -112,6 +137,12 @@ export interface RevokeAllSessionsRequest {
   nowMs: number
   reason: RevocationReason
   revocationTtlMs: number
+  /**
+   * How long after a session's last refresh one of its access tokens may still
+   * be used: access-token lifetime plus refresh grace. Logged revocations carry
+   * the latest expiry they cover, computed from it (ms).
+   */
+  tokenHorizonMs: number
   /** Keep this session. Without it, a user-wide cut-off is recorded too. */
   exceptLocalId?: string
 }
@@ -130,6 +161,12 @@ export interface BanUserRequest {
   reason: string
   nowMs: number
   revocationTtlMs: number
+  /**
+   * How long after a session's last refresh one of its access tokens may still
+   * be used: access-token lifetime plus refresh grace. Logged revocations carry
+   * the latest expiry they cover, computed from it (ms).
+   */
+  tokenHorizonMs: number
 }
 
 /** A user's revocation state. */
@@ -158,4 +195,10 @@ export interface ConsumeOneTimeTokenRequest {
   secretHash: Buffer
   nowMs: number
   maxAttempts: number
+}
+
+export interface AppendHeartbeatRequest {
+  heartbeat: IssuerHeartbeatFields
+  /** How long the log keeps entries (ms): at least the longest time a revocation matters. */
+  retentionMs: number
 }

@@ -9,7 +9,7 @@
   ARGV[3]  presented generation ARGV[4]  presented secret hash (16 bytes)
   ARGV[5]  successor hash       ARGV[6]  now (ms)
   ARGV[7]  idle ttl (ms)        ARGV[8]  grace (ms)
-  ARGV[9]  revocation ttl (ms)
+  ARGV[9]  revocation ttl (ms)   ARGV[10] token horizon (ms): access-token lifetime + refresh grace
 
   Returns { code, payload, pending events }:
      1  rotated; payload = { generation, lastSeenMs, idleMs, absMs, class, metadata }
@@ -61,7 +61,7 @@ end
 
 if gen < s.gen then
   delete_session(key, local_id)
-  emit(log_key, retention, { 'k', 's', 'u', user_id, 'l', local_id, 'r', 'refresh_reuse_detected', 'a', ARGV[6] })
+  emit(log_key, retention, { 'k', 's', 'u', user_id, 'l', local_id, 'r', 'refresh_reuse_detected', 'a', ARGV[6], 'x', s.seen + tonumber(ARGV[10]) })
   refresh_ttl(key, now, retention)
   return reply(-3)
 end
