@@ -96,6 +96,25 @@ export async function connectWithin(client: { connect(): Promise<unknown>; destr
   }
 }
 
+/**
+ * Closes gracefully (pending replies first) but waits at most `timeoutMs`: a
+ * Redis that stopped answering would otherwise hold `close()`, and a shutdown,
+ * forever. Past the limit the socket is dropped.
+ */
+async function closeWithin(client: { close(): Promise<unknown>; destroy(): unknown; isOpen: boolean }, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), timeoutMs)
+  })
+  try {
+    // The graceful close keeps running after a timeout; its rejection then has nobody to tell.
+    const closing = client.close().catch(() => undefined)
+    if ((await Promise.race([closing, late])) === 'late' && client.isOpen) client.destroy()
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 type Client = RedisClientType<Record<string, never>, Record<string, never>, Record<string, never>, 2>
 
 const BUFFER_MAPPING = { [RESP_TYPES.BLOB_STRING]: Buffer } as const
@@ -175,7 +194,7 @@ export class NodeRedisConnection implements RedisConnection {
     this.#closing ??= (async () => {
       this.#deadlines.clear()
       try {
-        if (this.#client.isReady) await this.#client.close()
+        if (this.#client.isReady) await closeWithin(this.#client, this.#timeoutMs)
         // A client that gave up reconnecting (reconnectStrategy false) is closed already; destroying it again throws.
         else if (this.#client.isOpen) this.#client.destroy()
       } catch {

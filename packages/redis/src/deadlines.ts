@@ -1,6 +1,7 @@
 import { StoreUnavailable } from '@tessera/core'
 
 interface Pending {
+  startMs: number
   atMs: number
   reject: (err: unknown) => void
 }
@@ -32,7 +33,8 @@ export class Deadlines {
   /** Settles like `promise`, or rejects with {@link StoreUnavailable} once the time limit has passed. */
   bound<T>(promise: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const entry: Pending = { atMs: Date.now() + this.#timeoutMs, reject }
+      const startMs = Date.now()
+      const entry: Pending = { startMs, atMs: startMs + this.#timeoutMs, reject }
       this.#pending.add(entry)
       this.#timer ??= this.#start()
       promise.then(
@@ -59,7 +61,8 @@ export class Deadlines {
       for (const entry of this.#pending) {
         if (entry.atMs > now) continue
         this.#pending.delete(entry)
-        entry.reject(new StoreUnavailable('session store did not answer in time'))
+        // Say which limit passed and how long the call really waited: on a loaded machine the two differ.
+        entry.reject(new StoreUnavailable(`session store did not answer within its ${this.#timeoutMs} ms command time limit (commandTimeoutMs; waited ${now - entry.startMs} ms)`))
       }
     }, Math.max(5, Math.min(50, Math.floor(this.#timeoutMs / 4))))
     timer.unref()
@@ -68,7 +71,7 @@ export class Deadlines {
 
   /** Rejects everything pending (on close). */
   clear(): void {
-    for (const entry of this.#pending) entry.reject(new StoreUnavailable('connection closed'))
+    for (const entry of this.#pending) entry.reject(new StoreUnavailable('session store connection closed while a command waited for its reply'))
     this.#pending.clear()
     if (this.#timer) clearInterval(this.#timer)
     this.#timer = null

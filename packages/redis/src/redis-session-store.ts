@@ -42,6 +42,14 @@ import { Scripts, type ScriptName, type ScriptReply } from './scripts.js'
 import { ReplicationWait, resolveDurability, type RedisDurability } from './replication-wait.js'
 import { decodeSessionState } from './session-state.js'
 
+/**
+ * The error a failed Redis call becomes. A deadline that passed is already a
+ * {@link StoreUnavailable} that says which limit and how long it waited: keep it.
+ */
+function unavailable(err: unknown, message: string): StoreUnavailable {
+  return err instanceof StoreUnavailable ? err : new StoreUnavailable(message, { cause: err })
+}
+
 /** Options of {@link RedisSessionStore.connect}. */
 export interface RedisSessionStoreOptions extends RedisConnectionOptions {
   /** First segment of every key. Default `tessera:`. */
@@ -102,7 +110,7 @@ export class RedisSessionStore implements SessionStore {
       connection = await openRedisConnection(options)
     } catch (err) {
       if (err instanceof TypeError) throw err
-      throw new StoreUnavailable('could not connect to Redis', { cause: err })
+      throw unavailable(err, 'could not connect to Redis')
     }
     const store = new RedisSessionStore(connection, { keyPrefix: options.keyPrefix, ownsConnection: true, durability: options.durability })
     try {
@@ -110,7 +118,7 @@ export class RedisSessionStore implements SessionStore {
     } catch (err) {
       // The handshake can succeed and the first command still fail (a TLS server refusing our certificate, an ACL without SCRIPT).
       await store.close()
-      throw new StoreUnavailable('could not load the scripts into Redis', { cause: err })
+      throw unavailable(err, 'could not load the scripts into Redis')
     }
     return store
   }
@@ -133,7 +141,7 @@ export class RedisSessionStore implements SessionStore {
       if (replication) connection = await replication.connection()
       reply = await this.#scripts.run(connection, name, keys, args.map((a) => (typeof a === 'number' ? String(a) : a)), options)
     } catch (err) {
-      throw new StoreUnavailable('session store is unavailable', { cause: err })
+      throw unavailable(err, 'session store is unavailable')
     }
     if (reply.pending.length > 0) await this.#append(reply.pending, Number(args[RETENTION_ARG[name] ?? -1] ?? LOG_RETENTION_SLACK_MS), connection)
     if (replication) {
@@ -159,7 +167,7 @@ export class RedisSessionStore implements SessionStore {
         ),
       )
     } catch (err) {
-      throw new StoreUnavailable('could not append to the revocation log', { cause: err })
+      throw unavailable(err, 'could not append to the revocation log')
     }
   }
 
@@ -317,7 +325,7 @@ export class RedisSessionStore implements SessionStore {
     try {
       values = (await this.#connection.send(['HMGET', key, '!ban', '!why', '!cut'], { key })) as (string | null)[]
     } catch (err) {
-      throw new StoreUnavailable('session store is unavailable', { cause: err })
+      throw unavailable(err, 'session store is unavailable')
     }
     const [ban, why, cut] = values
     const bannedUntilMs = ban && ban !== 'p' ? Number(ban) : null
@@ -336,7 +344,7 @@ export class RedisSessionStore implements SessionStore {
     try {
       flat = (await this.#connection.send(['HGETALL', key], { key, buffers: true })) as Buffer[]
     } catch (err) {
-      throw new StoreUnavailable('session store is unavailable', { cause: err })
+      throw unavailable(err, 'session store is unavailable')
     }
     const fields = new Map<string, Buffer>()
     for (let i = 0; i + 1 < flat.length; i += 2) fields.set(flat[i]!.toString('latin1'), flat[i + 1]!)
@@ -432,7 +440,7 @@ export class RedisSessionStore implements SessionStore {
       return { ...into, lastPosition, count: items.length, gap }
     } catch (err) {
       if (err instanceof AuthError) throw err
-      throw new StoreUnavailable('could not read the revocation log', { cause: err })
+      throw unavailable(err, 'could not read the revocation log')
     }
   }
 
@@ -460,7 +468,7 @@ export class RedisSessionStore implements SessionStore {
       const { lastPosition, length } = await this.#logStatus(this.#connection)
       return { lastPosition, length }
     } catch (err) {
-      throw new StoreUnavailable('could not read the revocation log', { cause: err })
+      throw unavailable(err, 'could not read the revocation log')
     }
   }
 
