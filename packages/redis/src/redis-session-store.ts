@@ -459,7 +459,7 @@ export class RedisSessionStore implements SessionStore {
     try {
       await this.#connection.send(['XADD', key, 'MINID', '~', minId, '*', ...heartbeatToFields(r.heartbeat)], { key })
     } catch (err) {
-      throw new StoreUnavailable('could not append to the revocation log', { cause: err })
+      throw unavailable(err, 'could not append to the revocation log')
     }
   }
 
