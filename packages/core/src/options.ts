@@ -21,8 +21,8 @@ export interface AuthOptions {
   sharedKeys?: boolean | { pollIntervalMs?: number; refreshCooldownMs?: number; onError?: (err: unknown) => void }
   /**
    * At least 32 bytes of secret that authenticates refresh and one-time tokens.
-   * Every process that shares a store must use the same key. Default: random
-   * per process, which only suits a single process (the embedded setup).
+   * Every process that shares a store must use the same key: required with a shared
+   * store (Redis). Default with a single-process store: random per process.
    */
   tokenKey?: Uint8Array | string
   /** `iss` of issued tokens, required on verification. Default `tessera`. */
@@ -67,7 +67,6 @@ export interface AuthOptions {
 
 /** {@link AuthOptions} after validation, with every default filled in. */
 export interface ResolvedAuthOptions {
-  tokenKey: Buffer
   issuer: string
   audience: string | string[]
   accessTokenTtlSeconds: number
@@ -122,7 +121,12 @@ function text(name: string, value: unknown, fallback: string): string {
   return value
 }
 
-function resolveTokenKey(value: AuthOptions['tokenKey']): Buffer {
+/**
+ * The key that authenticates refresh and one-time tokens. Kept out of
+ * {@link ResolvedAuthOptions} (which the engine exposes as `options`): only the engine holds it.
+ * Without one, a random key for this process.
+ */
+export function resolveTokenKey(value: AuthOptions['tokenKey']): Buffer {
   if (value === undefined) return randomBytes(32)
   const key = typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value)
   if (key.length < 32) throw new TypeError('"tokenKey" option must be at least 32 bytes')
@@ -155,8 +159,8 @@ export function resolveOptions(input: AuthOptions = {}): ResolvedAuthOptions {
   const clockToleranceSeconds = integer('clockToleranceSeconds', input.clockToleranceSeconds, d.clockToleranceSeconds, 0, 300)
   const refreshGraceSeconds = integer('refreshGraceSeconds', input.refreshGraceSeconds, d.refreshGraceSeconds, 0, 300)
   const tokenHorizonMs = (accessTokenTtlSeconds + refreshGraceSeconds) * 1000
+  if (input.tokenKey !== undefined) resolveTokenKey(input.tokenKey)
   return {
-    tokenKey: resolveTokenKey(input.tokenKey),
     issuer: text('issuer', input.issuer, d.issuer),
     audience,
     accessTokenTtlSeconds,

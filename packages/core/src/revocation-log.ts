@@ -90,19 +90,6 @@ export interface RevocationLogInfo {
   length: number
 }
 
-/** Stream field names of an event. Kept short: they are stored once per entry. */
-export function eventToFields(event: RevocationEvent, atMs: number): string[] {
-  const expiry = event.expiresAtMs === undefined ? [] : ['x', String(event.expiresAtMs)]
-  switch (event.kind) {
-    case 'session':
-      return ['k', 's', 'u', event.userId, 'l', event.localId, 'r', event.reason, 'a', String(atMs), ...expiry]
-    case 'user':
-      return ['k', 'u', 'u', event.userId, 'c', String(event.cutoffMs), 'r', event.reason, 'a', String(atMs), ...expiry]
-    case 'token':
-      return ['k', 't', 'u', event.userId, 'j', event.tokenId, 'x', String(event.expiresAtMs), 'a', String(atMs)]
-  }
-}
-
 /** Stream fields of a heartbeat. */
 export function heartbeatToFields(h: IssuerHeartbeatFields): string[] {
   return [

@@ -87,6 +87,8 @@ function text(value: unknown): string {
  * ```
  */
 export class RedisSessionStore implements SessionStore {
+  /** Several processes share a Redis store: the engine requires a `tokenKey` with it. */
+  readonly shared = true
   readonly keys: KeyNames
   readonly #connection: RedisConnection
   readonly #scripts = new Scripts()
@@ -109,7 +111,7 @@ export class RedisSessionStore implements SessionStore {
    * Opens a connection to the topology the options select (`url`, `sentinel` or
    * `cluster`), loads the scripts and returns a store that closes the connection on {@link close}.
    */
-  static async connect(options: RedisSessionStoreOptions = {}): Promise<RedisSessionStore> {
+  static async connect(options: RedisSessionStoreOptions): Promise<RedisSessionStore> {
     resolveDurability(options.durability)
     let connection: RedisConnection
     try {

@@ -1,7 +1,5 @@
-import { randomBytes } from 'node:crypto'
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { createTessera, MemoryStore, type SessionStore, SigningKeySet, type Tessera } from '@tessera/core'
+import { MemoryStore, type SessionStore, SigningKeySet, type Tessera } from '@tessera/core'
 import { createMailer } from '../mail/index.js'
 import type { Mailer } from '../mail/mailer.js'
 import { assertMemoryPolicy, RedisSessionStore } from '@tessera/redis'
@@ -11,6 +9,7 @@ import { openPostgresUserStore } from '../users/postgres.js'
 import type { UserStore } from '../users/user-store.js'
 import type { AppOptions } from './app.js'
 import type { ServerConfig } from './config.js'
+import { openEngine } from './engine.js'
 import { MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './rate-limiter.js'
 
 /** Everything the server opens at start; `close` shuts it in reverse order. */
@@ -23,33 +22,6 @@ export interface ServerResources {
   /** One line saying which store, user database and mailer are in use. */
   summary: string
   close(): Promise<void>
-}
-
-/**
- * The token key from TESSERA_TOKEN_KEY, else one generated once and kept in
- * <data dir>/token.key (0600), so restarts and instances sharing the directory agree.
- */
-async function tokenKey(config: ServerConfig): Promise<string | Buffer> {
-  if (config.tokenKey) return config.tokenKey
-  const path = join(config.dataDir, 'token.key')
-  try {
-    const key = Buffer.from((await readFile(path, 'utf8')).trim(), 'base64url')
-    if (key.length >= 32) return key
-    throw new Error(`${path} holds fewer than 32 bytes; delete it to make a new key`)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-  }
-  await mkdir(config.dataDir, { recursive: true, mode: 0o700 })
-  const key = randomBytes(32)
-  try {
-    // 'wx': if another instance wrote it first, use theirs.
-    await writeFile(path, key.toString('base64url'), { mode: 0o600, flag: 'wx' })
-    await chmod(path, 0o600)
-    return key
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-    return Buffer.from((await readFile(path, 'utf8')).trim(), 'base64url')
-  }
 }
 
 /**
@@ -95,18 +67,7 @@ export async function openResources(config: ServerConfig): Promise<ServerResourc
       : config.redis
         ? await SigningKeySet.load(config.dataDir)
         : await SigningKeySet.loadOrCreate(config.dataDir)
-    const auth = await createTessera({
-      store,
-      ...(keys ? { keys } : {}),
-      ...(config.redis ? { sharedKeys: true } : {}),
-      tokenKey: await tokenKey(config),
-      issuer: config.issuer,
-      audience: config.audience,
-      accessTokenTtlSeconds: config.accessTokenTtlSeconds,
-      refreshIdleTtlSeconds: config.refreshIdleTtlSeconds,
-      refreshAbsoluteTtlSeconds: config.refreshAbsoluteTtlSeconds,
-      maxSessions: config.maxSessions,
-    })
+    const auth = await openEngine(config, store, { ...(keys ? { keys } : {}), ...(config.redis ? { sharedKeys: true } : {}) })
     // Password hashing runs in niced child processes; started now so the first sign-in does not pay for it.
     configurePasswordHashing({ size: config.hashingProcesses, maxQueued: config.hashingQueue }).warm()
     opened.push(() => closePasswordHashing())

@@ -110,7 +110,7 @@ describe('a cached verifier on a log no live issuer writes answers 503', () => {
     const redis = await redisStoreForTest('beat-start')
     t.after(() => redis.cleanup())
     for (const store of [new MemoryStore(), redis.store]) {
-      const auth = await createTessera({ store, issuer: ISSUER, accessTokenTtlSeconds: 120, clockToleranceSeconds: 5, refreshGraceSeconds: 3 })
+      const auth = await createTessera({ store, issuer: ISSUER, tokenKey: randomBytes(32), accessTokenTtlSeconds: 120, clockToleranceSeconds: 5, refreshGraceSeconds: 3 })
       const read = await store.readRevocations(null)
       await auth.close()
       assert.equal(read.heartbeats.length, 1)
