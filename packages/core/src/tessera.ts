@@ -218,7 +218,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
     }
     const sessionId = formatSessionId(userId, localId)
     for (const evicted of result.evicted) this.emit('session_evicted', { userId, sessionId: formatSessionId(userId, evicted) })
-    this.emit('session_created', { userId, sessionId, deviceClass: device.deviceClass })
+    this.emit('session_created', { userId, sessionId, deviceClass: device.deviceClass, device })
     const access = await this.#issueAccess(userId, sessionId, nowMs, keyThumbprint)
     return {
       sessionId,

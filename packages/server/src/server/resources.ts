@@ -1,8 +1,8 @@
 import { join } from 'node:path'
-import { MemoryStore, type SessionStore, SigningKeySet, type Tessera } from '@tessera/core'
+import { type DeliveryQueue, MemoryDeliveryQueue, MemoryStore, type SessionStore, SigningKeySet, type Tessera } from '@tessera/core'
 import { createMailer } from '../mail/index.js'
 import type { Mailer } from '../mail/mailer.js'
-import { assertMemoryPolicy, RedisSessionStore } from '@tessera/redis'
+import { assertMemoryPolicy, RedisDeliveryQueue, RedisSessionStore } from '@tessera/redis'
 import { openEmbeddedUserStore } from '../users/embedded.js'
 import { closePasswordHashing, configurePasswordHashing } from '../users/password.js'
 import { openPostgresUserStore } from '../users/postgres.js'
@@ -18,6 +18,8 @@ export interface ServerResources {
   users: UserStore
   mailer: Mailer
   limiter: RateLimiter
+  /** The webhook queue (in the store, shared by the fleet); null when no webhook is configured. */
+  webhookQueue: DeliveryQueue | null
   saveKeys: (() => Promise<void>) | null
   /** One line saying which store, user database and mailer are in use. */
   summary: string
@@ -42,6 +44,7 @@ export async function openResources(config: ServerConfig): Promise<ServerResourc
   try {
     let store: SessionStore
     let limiter: RateLimiter
+    let webhookQueue: DeliveryQueue | null = null
     if (config.redis) {
       const redis = await RedisSessionStore.connect({
         ...config.redis,
@@ -53,11 +56,13 @@ export async function openResources(config: ServerConfig): Promise<ServerResourc
       await assertMemoryPolicy(redis.connection)
       store = redis
       limiter = new RedisRateLimiter(redis.connection, config.redisKeyPrefix)
+      if (config.webhooks.length > 0) webhookQueue = await RedisDeliveryQueue.open(redis.connection, { keyPrefix: config.redisKeyPrefix, name: 'webhooks' })
     } else {
       const memory = new MemoryStore()
       opened.push(() => memory.close())
       store = memory
       limiter = new MemoryRateLimiter()
+      if (config.webhooks.length > 0) webhookQueue = new MemoryDeliveryQueue()
     }
     // With Redis the key set is fleet state in the store; TESSERA_SIGNING_KEYS or the data dir's set only seed an empty store.
     const keysDir = config.signingKeysJson || config.redis ? null : config.dataDir
@@ -86,6 +91,7 @@ export async function openResources(config: ServerConfig): Promise<ServerResourc
       users,
       mailer,
       limiter,
+      webhookQueue,
       saveKeys: keysDir && keys ? () => keys.save(keysDir) : null,
       summary,
       close,
@@ -109,6 +115,10 @@ export function appOptions(config: ServerConfig, resources: ServerResources): Om
     cookieSecure: config.cookieSecure,
     trustProxy: config.trustProxy,
     saveKeys: resources.saveKeys,
+    webhooks: resources.webhookQueue
+      ? { queue: resources.webhookQueue, endpoints: config.webhooks, delivery: { maxAttempts: config.webhookMaxAttempts, requestTimeoutMs: config.webhookTimeoutMs, leaseMs: config.webhookTimeoutMs + 50_000 } }
+      : null,
+    securityMail: config.securityMail,
     rateLimits: {
       loginPerIp: { max: config.loginRateLimitPerIp, windowSeconds: 60 },
       loginPerAccount: { max: config.loginRateLimitPerAccount, windowSeconds: 60 },
