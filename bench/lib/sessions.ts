@@ -44,6 +44,7 @@ export async function fillSessions(store: RedisSessionStore, options: { count: n
         metadata,
         limits: { maxSessions: 100, policy: 'evict-oldest', perDeviceClass: {} },
         revocationTtlMs: 900_000,
+        tokenHorizonMs: 910_000,
       }),
     )
     if (batch.length === BATCH) {

@@ -36,7 +36,8 @@ export function storeContract(factory: StoreFactory): void {
     const tokenKey = 'contract-test-token-key-of-32-bytes!!'
 
     async function engine(options: AuthOptions = {}): Promise<Tessera> {
-      return createTessera({ store, keys, clock, tokenKey, refreshGraceSeconds: 10, ...options })
+      // No heartbeats: they would wake the blocking reads these tests time (docs/revocation-log.md, "Heartbeats").
+      return createTessera({ store, keys, clock, tokenKey, refreshGraceSeconds: 10, heartbeatIntervalMs: 0, ...options })
     }
 
     before(async () => {
@@ -152,8 +153,10 @@ export function storeContract(factory: StoreFactory): void {
         const { entries } = await auth.readRevocations(info.lastPosition)
         assert.deepEqual(
           entries.map((e) => e.event),
-          [{ kind: 'session', userId, localId: first.sessionId.split('.')[0], reason: 'evicted' }],
+          // The latest expiry of the session's tokens: its last refresh + access-token lifetime (900 s) + grace (10 s).
+          [{ kind: 'session', userId, localId: first.sessionId.split('.')[0], reason: 'evicted', expiresAtMs: first.session.lastSeenAtMs + 910_000 }],
         )
+        assert.ok(entries[0]!.event.expiresAtMs! >= first.accessTokenExpiresAt * 1000)
       })
 
       test('the deny policy refuses a sign-in over the limit', async () => {
@@ -229,7 +232,13 @@ export function storeContract(factory: StoreFactory): void {
         await rejectsWith(auth.refreshSession(next.refreshToken), 'ERR_SESSION_NOT_FOUND')
         const { entries } = await auth.readRevocations(info.lastPosition)
         assert.equal(entries.length, 1)
-        assert.deepEqual(entries[0]?.event, { kind: 'session', userId, localId: login.sessionId.split('.')[0], reason: 'refresh_reuse_detected' })
+        assert.deepEqual(entries[0]?.event, {
+          kind: 'session',
+          userId,
+          localId: login.sessionId.split('.')[0],
+          reason: 'refresh_reuse_detected',
+          expiresAtMs: next.session.lastSeenAtMs + 910_000,
+        })
       })
 
       test('a token two generations old is reuse even inside the grace window', async () => {

@@ -36,7 +36,21 @@ export {
 export { MemoryStore } from './memory-store.js'
 export { parseSessionId, formatSessionId, newLocalSessionId, newTokenId, localIdCreatedAtMs, type SessionIdParts } from './ids.js'
 export { normaliseDevice, decodeDeviceMetadata, encodeDeviceMetadata, type DeviceInfo } from './device.js'
-export { comparePositions, fieldsToEntry, type RevocationEvent, type RevocationLogEntry, type RevocationLogRead, type RevocationLogInfo, type RevocationReason } from './revocation-log.js'
+export {
+  REVOCATION_LOG_VERSION,
+  classifyEntry,
+  comparePositions,
+  fieldsToEntry,
+  fieldsToHeartbeat,
+  heartbeatToFields,
+  type IssuerHeartbeat,
+  type IssuerHeartbeatFields,
+  type RevocationEvent,
+  type RevocationLogEntry,
+  type RevocationLogRead,
+  type RevocationLogInfo,
+  type RevocationReason,
+} from './revocation-log.js'
 export type * from './session-store.js'
 export type * from './signing-key-store.js'
 export { isHighS, toLowS } from './ecdsa-low-s.js'

@@ -2,9 +2,18 @@ import { timingSafeEqual } from 'node:crypto'
 import { systemClock, type Clock } from './clock.js'
 import { DpopKeyMismatch, OneTimeTokenInvalid, RefreshTokenExpired, RefreshTokenInvalid, RefreshTokenReused, SessionLimitReached, SessionNotFound, UserBanned } from './errors.js'
 import { localIdCreatedAtMs } from './ids.js'
-import { comparePositions, type RevocationEvent, type RevocationLogEntry, type RevocationLogInfo, type RevocationLogRead } from './revocation-log.js'
+import {
+  REVOCATION_LOG_VERSION,
+  comparePositions,
+  type IssuerHeartbeat,
+  type RevocationEvent,
+  type RevocationLogEntry,
+  type RevocationLogInfo,
+  type RevocationLogRead,
+} from './revocation-log.js'
 import type {
   AccessTokenStatus,
+  AppendHeartbeatRequest,
   BanUserRequest,
   CheckAccessTokenRequest,
   ConsumeOneTimeTokenRequest,
@@ -42,7 +51,11 @@ interface MemoryOneTimeToken {
   data: string
 }
 
-const LOG_RETENTION_SLACK_MS = 5000
+/** Kept beyond the longest time a revocation matters: covers skew between the log's clock and the issuers'. */
+const LOG_RETENTION_SLACK_MS = 60_000
+
+/** One log entry: a revocation or a heartbeat, at its position. */
+type LogItem = { position: string; entry: RevocationLogEntry; heartbeat?: never } | { position: string; heartbeat: IssuerHeartbeat; entry?: never }
 
 function same(a: Buffer | null, b: Buffer | null): boolean {
   return a !== null && b !== null && a.length === b.length && timingSafeEqual(a, b)
@@ -74,7 +87,7 @@ export class MemoryStore implements SessionStore {
   readonly #oneTime = new Map<string, MemoryOneTimeToken>()
   /** DPoP proof key -> when it may be forgotten (epoch ms). */
   readonly #dpopProofs = new Map<string, number>()
-  readonly #log: RevocationLogEntry[] = []
+  readonly #log: LogItem[] = []
   #trimmedThrough: string | null = null
   #lastPosition = { ms: 0, seq: 0 }
   #waiters = new Set<() => void>()
@@ -144,12 +157,21 @@ export class MemoryStore implements SessionStore {
   }
 
   #append(event: RevocationEvent, atMs: number, retentionMs: number): void {
+    const position = this.#nextPosition(retentionMs)
+    this.#push({ position, entry: { position, atMs, event } })
+  }
+
+  #nextPosition(retentionMs: number): string {
     this.#logRetentionMs = Math.max(this.#logRetentionMs, retentionMs)
     // Positions follow the log's own clock, like Redis stream ids.
     const ms = Math.max(this.#logClock.nowMs(), this.#lastPosition.ms)
     const seq = ms === this.#lastPosition.ms ? this.#lastPosition.seq + 1 : 0
     this.#lastPosition = { ms, seq }
-    this.#log.push({ position: `${ms}-${seq}`, atMs, event })
+    return `${ms}-${seq}`
+  }
+
+  #push(item: LogItem): void {
+    this.#log.push(item)
     this.#trim()
     for (const wake of this.#waiters) wake()
   }
@@ -194,8 +216,9 @@ export class MemoryStore implements SessionStore {
     }
     if (evict.length > 0 && r.limits.policy === 'deny') throw new SessionLimitReached()
     for (const id of evict) {
+      const expiresAtMs = user.sessions.get(id)!.lastSeenAtMs + r.tokenHorizonMs
       user.sessions.delete(id)
-      this.#append({ kind: 'session', userId: r.userId, localId: id, reason: 'evicted' }, r.nowMs, r.revocationTtlMs + LOG_RETENTION_SLACK_MS)
+      this.#append({ kind: 'session', userId: r.userId, localId: id, reason: 'evicted', expiresAtMs }, r.nowMs, r.revocationTtlMs + LOG_RETENTION_SLACK_MS)
     }
     user.sessions.set(r.localId, {
       localId: r.localId,
@@ -244,7 +267,8 @@ export class MemoryStore implements SessionStore {
     }
     if (r.generation < s.generation) {
       user.sessions.delete(r.localId)
-      this.#append({ kind: 'session', userId: r.userId, localId: r.localId, reason: 'refresh_reuse_detected' }, r.nowMs, r.revocationTtlMs + LOG_RETENTION_SLACK_MS)
+      const expiresAtMs = s.lastSeenAtMs + r.tokenHorizonMs
+      this.#append({ kind: 'session', userId: r.userId, localId: r.localId, reason: 'refresh_reuse_detected', expiresAtMs }, r.nowMs, r.revocationTtlMs + LOG_RETENTION_SLACK_MS)
       throw new RefreshTokenReused()
     }
     throw new RefreshTokenInvalid()
@@ -269,31 +293,47 @@ export class MemoryStore implements SessionStore {
 
   async revokeSession(r: RevokeSessionRequest): Promise<boolean> {
     const user = this.#users.get(r.userId)
-    if (!user?.sessions.delete(r.localId)) return false
-    this.#append({ kind: 'session', userId: r.userId, localId: r.localId, reason: r.reason }, r.nowMs, r.revocationTtlMs + LOG_RETENTION_SLACK_MS)
+    const s = user?.sessions.get(r.localId)
+    if (!user || !s) return false
+    user.sessions.delete(r.localId)
+    const expiresAtMs = s.lastSeenAtMs + r.tokenHorizonMs
+    this.#append({ kind: 'session', userId: r.userId, localId: r.localId, reason: r.reason, expiresAtMs }, r.nowMs, r.revocationTtlMs + LOG_RETENTION_SLACK_MS)
     this.#dropIfEmpty(r.userId, user, r.nowMs)
     return true
   }
 
-  #revokeAll(userId: string, nowMs: number, reason: string, retentionMs: number, keep: string | undefined): { user: MemoryUser; count: number } {
+  #revokeAll(
+    userId: string,
+    nowMs: number,
+    reason: string,
+    retentionMs: number,
+    tokenHorizonMs: number,
+    keep: string | undefined,
+  ): { user: MemoryUser; count: number } {
     const user = this.#user(userId)
     let count = 0
+    // The cut-off covers every session ended here, whatever the clock of the instance that created it.
+    let newestCreatedMs = nowMs
+    let expiresAtMs = nowMs
     for (const [id, s] of user.sessions) {
       if (id === keep) continue
       user.sessions.delete(id)
       if (endsAt(s) > nowMs) count++
-      if (keep !== undefined) this.#append({ kind: 'session', userId, localId: id, reason }, nowMs, retentionMs)
+      newestCreatedMs = Math.max(newestCreatedMs, s.createdAtMs)
+      expiresAtMs = Math.max(expiresAtMs, s.lastSeenAtMs + tokenHorizonMs)
+      if (keep !== undefined) {
+        this.#append({ kind: 'session', userId, localId: id, reason, expiresAtMs: s.lastSeenAtMs + tokenHorizonMs }, nowMs, retentionMs)
+      }
     }
     if (keep === undefined) {
-      user.cutoffMs = Math.max(user.cutoffMs ?? 0, nowMs)
-      this.#logRetentionMs = Math.max(this.#logRetentionMs, retentionMs)
-      this.#append({ kind: 'user', userId, cutoffMs: user.cutoffMs, reason }, nowMs, retentionMs)
+      user.cutoffMs = Math.max(user.cutoffMs ?? 0, newestCreatedMs)
+      this.#append({ kind: 'user', userId, cutoffMs: user.cutoffMs, reason, expiresAtMs }, nowMs, retentionMs)
     }
     return { user, count }
   }
 
   async revokeAllSessions(r: RevokeAllSessionsRequest): Promise<number> {
-    const { user, count } = this.#revokeAll(r.userId, r.nowMs, r.reason, r.revocationTtlMs + LOG_RETENTION_SLACK_MS, r.exceptLocalId)
+    const { user, count } = this.#revokeAll(r.userId, r.nowMs, r.reason, r.revocationTtlMs + LOG_RETENTION_SLACK_MS, r.tokenHorizonMs, r.exceptLocalId)
     this.#dropIfEmpty(r.userId, user, r.nowMs)
     return count
   }
@@ -304,7 +344,7 @@ export class MemoryStore implements SessionStore {
   }
 
   async banUser(r: BanUserRequest): Promise<number> {
-    const { user, count } = this.#revokeAll(r.userId, r.nowMs, 'banned', r.revocationTtlMs + LOG_RETENTION_SLACK_MS, undefined)
+    const { user, count } = this.#revokeAll(r.userId, r.nowMs, 'banned', r.revocationTtlMs + LOG_RETENTION_SLACK_MS, r.tokenHorizonMs, undefined)
     user.ban = { untilMs: r.untilMs, reason: r.reason }
     return count
   }
@@ -355,15 +395,21 @@ export class MemoryStore implements SessionStore {
     return token.data
   }
 
-  async readRevocations(after: string | null, options: { count?: number; blockMs?: number } = {}): Promise<RevocationLogRead> {
+  async readRevocations(after: string | null, options: { count?: number; blockMs?: number; checkGap?: boolean } = {}): Promise<RevocationLogRead> {
     const count = options.count ?? 1000
     const read = (): RevocationLogRead => {
       const gap = after !== null && this.#trimmedThrough !== null && comparePositions(after, this.#trimmedThrough) < 0
-      const entries = (after === null ? this.#log : this.#log.filter((e) => comparePositions(e.position, after) > 0)).slice(0, count)
-      return { entries, gap }
+      const items = (after === null ? this.#log : this.#log.filter((e) => comparePositions(e.position, after) > 0)).slice(0, count)
+      const entries: RevocationLogEntry[] = []
+      const heartbeats: IssuerHeartbeat[] = []
+      for (const item of items) {
+        if (item.entry) entries.push(item.entry)
+        else heartbeats.push(item.heartbeat)
+      }
+      return { entries, heartbeats, lastPosition: items.at(-1)?.position ?? null, count: items.length, gap }
     }
     const first = read()
-    if (first.entries.length > 0 || first.gap || !options.blockMs) return first
+    if (first.lastPosition !== null || first.gap || !options.blockMs) return first
     await new Promise<void>((resolve) => {
       const wake = () => {
         clearTimeout(timer)
@@ -374,6 +420,11 @@ export class MemoryStore implements SessionStore {
       this.#waiters.add(wake)
     })
     return read()
+  }
+
+  async appendHeartbeat(r: AppendHeartbeatRequest): Promise<void> {
+    const position = this.#nextPosition(r.retentionMs + LOG_RETENTION_SLACK_MS)
+    this.#push({ position, heartbeat: { ...r.heartbeat, position, version: REVOCATION_LOG_VERSION } })
   }
 
   async revocationLogInfo(): Promise<RevocationLogInfo> {

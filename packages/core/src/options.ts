@@ -53,6 +53,12 @@ export interface AuthOptions {
   algorithms?: SigningAlgorithm[]
   /** Source of time. */
   clock?: Clock
+  /**
+   * How often this engine writes its heartbeat to the revocation log (ms), so
+   * cached verifiers can tell the log they follow is alive and whose it is.
+   * Default 5000; `0` writes none (an engine that only reads, e.g. a CLI command).
+   */
+  heartbeatIntervalMs?: number
   /** Extra claims for every access token of a session (roles, tenant, ...). Reserved names are refused. */
   extraClaims?: (userId: string, sessionId: string) => Record<string, unknown> | Promise<Record<string, unknown>>
   /** DPoP (RFC 9449): how proofs are checked, whether they are required, server nonces. Accepted by default, not required. */
@@ -74,8 +80,11 @@ export interface ResolvedAuthOptions {
   algorithms: SigningAlgorithm[] | null
   clock: Clock
   extraClaims: AuthOptions['extraClaims'] | null
-  /** How long revocations must be remembered: longest access-token life plus tolerance, in ms. */
+  /** Access-token lifetime plus refresh grace (ms): how long after a session's last refresh one of its tokens may be used. */
+  tokenHorizonMs: number
+  /** How long revocations must be remembered: {@link tokenHorizonMs} plus clock tolerance, in ms. */
   revocationTtlMs: number
+  heartbeatIntervalMs: number
   dpop: ResolvedDpopOptions
 }
 
@@ -92,6 +101,7 @@ export const DEFAULT_AUTH_OPTIONS = {
   oneTimeTokenMaxAttempts: 5,
   oneTimeTokenTtlSeconds: 3600,
   clockToleranceSeconds: 0,
+  heartbeatIntervalMs: 5000,
 } as const
 
 /** Upper bound of sessions per user: two hash fields each keep the user's hash a compact listpack. */
@@ -147,6 +157,8 @@ export function resolveOptions(input: AuthOptions = {}): ResolvedAuthOptions {
   }
   if (input.extraClaims !== undefined && typeof input.extraClaims !== 'function') throw new TypeError('"extraClaims" option must be a function')
   const clockToleranceSeconds = integer('clockToleranceSeconds', input.clockToleranceSeconds, d.clockToleranceSeconds, 0, 300)
+  const refreshGraceSeconds = integer('refreshGraceSeconds', input.refreshGraceSeconds, d.refreshGraceSeconds, 0, 300)
+  const tokenHorizonMs = (accessTokenTtlSeconds + refreshGraceSeconds) * 1000
   if (input.tokenKey !== undefined) resolveTokenKey(input.tokenKey)
   return {
     issuer: text('issuer', input.issuer, d.issuer),
@@ -154,7 +166,7 @@ export function resolveOptions(input: AuthOptions = {}): ResolvedAuthOptions {
     accessTokenTtlSeconds,
     refreshIdleTtlSeconds,
     refreshAbsoluteTtlSeconds,
-    refreshGraceSeconds: integer('refreshGraceSeconds', input.refreshGraceSeconds, d.refreshGraceSeconds, 0, 300),
+    refreshGraceSeconds,
     limits: { maxSessions, policy, perDeviceClass },
     oneTimeTokenMaxAttempts: integer('oneTimeTokenMaxAttempts', input.oneTimeTokenMaxAttempts, d.oneTimeTokenMaxAttempts, 1, 100),
     oneTimeTokenTtlSeconds: integer('oneTimeTokenTtlSeconds', input.oneTimeTokenTtlSeconds, d.oneTimeTokenTtlSeconds, 1, 30 * 24 * 3600),
@@ -162,7 +174,9 @@ export function resolveOptions(input: AuthOptions = {}): ResolvedAuthOptions {
     algorithms,
     clock: input.clock ?? systemClock,
     extraClaims: input.extraClaims ?? null,
-    revocationTtlMs: (accessTokenTtlSeconds + clockToleranceSeconds) * 1000,
+    tokenHorizonMs,
+    revocationTtlMs: tokenHorizonMs + clockToleranceSeconds * 1000,
+    heartbeatIntervalMs: integer('heartbeatIntervalMs', input.heartbeatIntervalMs, d.heartbeatIntervalMs, 0, 3_600_000),
     dpop: resolveDpopOptions(input.dpop),
   }
 }

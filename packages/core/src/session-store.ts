@@ -1,4 +1,4 @@
-import type { RevocationLogInfo, RevocationLogRead, RevocationReason } from './revocation-log.js'
+import type { IssuerHeartbeatFields, RevocationLogInfo, RevocationLogRead, RevocationReason } from './revocation-log.js'
 import type { SigningKeyStore } from './signing-key-store.js'
 
 /**
@@ -29,9 +29,16 @@ export interface SessionStore extends SigningKeyStore {
   listSessions(userId: string, nowMs: number): Promise<StoredSession[]>
   issueOneTimeToken(request: IssueOneTimeTokenRequest): Promise<void>
   consumeOneTimeToken(request: ConsumeOneTimeTokenRequest): Promise<string>
-  /** Reads log entries after `after` (null: from the oldest kept). `blockMs` waits for new entries. */
-  readRevocations(after: string | null, options?: { count?: number; blockMs?: number }): Promise<RevocationLogRead>
+  /**
+   * Reads log entries after `after` (null: from the oldest kept). `blockMs`
+   * waits for new entries. `checkGap: false` lets a store skip the work of
+   * telling whether entries after `after` were trimmed (`gap` is then false);
+   * a follower asks for it after a (re)connect and periodically.
+   */
+  readRevocations(after: string | null, options?: { count?: number; blockMs?: number; checkGap?: boolean }): Promise<RevocationLogRead>
   revocationLogInfo(): Promise<RevocationLogInfo>
+  /** Appends an issuer heartbeat to the revocation log (docs/revocation-log.md, "Heartbeats"). */
+  appendHeartbeat(request: AppendHeartbeatRequest): Promise<void>
   /**
    * The DPoP replay cache, shared by every instance on the store: true the
    * first time `proofKey` is seen within `ttlMs`, false for a replay.
@@ -79,6 +86,12 @@ export interface CreateSessionRequest {
   limits: SessionLimits
   /** How long a revocation must be remembered: the longest access-token lifetime. */
   revocationTtlMs: number
+  /**
+   * How long after a session's last refresh one of its access tokens may still
+   * be used: access-token lifetime plus refresh grace. Logged revocations carry
+   * the latest expiry they cover, computed from it (ms).
+   */
+  tokenHorizonMs: number
 }
 
 export type CreateSessionResult =
@@ -102,6 +115,12 @@ export interface RotateRefreshTokenRequest {
   idleTtlMs: number
   graceMs: number
   revocationTtlMs: number
+  /**
+   * How long after a session's last refresh one of its access tokens may still
+   * be used: access-token lifetime plus refresh grace. Logged revocations carry
+   * the latest expiry they cover, computed from it (ms).
+   */
+  tokenHorizonMs: number
 }
 
 export interface RotateRefreshTokenResult {
@@ -127,6 +146,12 @@ export interface RevokeSessionRequest {
   nowMs: number
   reason: RevocationReason
   revocationTtlMs: number
+  /**
+   * How long after a session's last refresh one of its access tokens may still
+   * be used: access-token lifetime plus refresh grace. Logged revocations carry
+   * the latest expiry they cover, computed from it (ms).
+   */
+  tokenHorizonMs: number
 }
 
 export interface RevokeAllSessionsRequest {
@@ -134,6 +159,12 @@ export interface RevokeAllSessionsRequest {
   nowMs: number
   reason: RevocationReason
   revocationTtlMs: number
+  /**
+   * How long after a session's last refresh one of its access tokens may still
+   * be used: access-token lifetime plus refresh grace. Logged revocations carry
+   * the latest expiry they cover, computed from it (ms).
+   */
+  tokenHorizonMs: number
   /** Keep this session. Without it, a user-wide cut-off is recorded too. */
   exceptLocalId?: string
 }
@@ -152,6 +183,12 @@ export interface BanUserRequest {
   reason: string
   nowMs: number
   revocationTtlMs: number
+  /**
+   * How long after a session's last refresh one of its access tokens may still
+   * be used: access-token lifetime plus refresh grace. Logged revocations carry
+   * the latest expiry they cover, computed from it (ms).
+   */
+  tokenHorizonMs: number
 }
 
 /** A user's revocation state. */
@@ -180,6 +217,12 @@ export interface ConsumeOneTimeTokenRequest {
   secretHash: Buffer
   nowMs: number
   maxAttempts: number
+}
+
+export interface AppendHeartbeatRequest {
+  heartbeat: IssuerHeartbeatFields
+  /** How long the log keeps entries (ms): at least the longest time a revocation matters. */
+  retentionMs: number
 }
 
 export interface MarkDpopProofUsedRequest {

@@ -98,6 +98,8 @@ export class Tessera extends EventEmitter<TesseraEvents> {
   readonly #secrets: TokenSecrets
   readonly #ownsStore: boolean
   readonly #sharedKeys: SharedSigningKeys | null
+  #heartbeatTimer: NodeJS.Timeout | null = null
+  #closed = false
 
   /** Use {@link createTessera}; this constructor takes already-made parts. */
   constructor(parts: { keys: SigningKeySet; store: SessionStore; options: ResolvedAuthOptions; tokenKey: Buffer; ownsStore: boolean; sharedKeys?: SharedSigningKeys | null }) {
@@ -204,6 +206,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
       metadata: encodeDeviceMetadata(device),
       limits: o.limits,
       revocationTtlMs: o.revocationTtlMs,
+      tokenHorizonMs: o.tokenHorizonMs,
     }
     let result = await this.#store(() => this.store.createSession({ ...request, localId }))
     if (!result.ok) {
@@ -270,6 +273,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
           idleTtlMs: o.refreshIdleTtlSeconds * 1000,
           graceMs: o.refreshGraceSeconds * 1000,
           revocationTtlMs: o.revocationTtlMs,
+          tokenHorizonMs: o.tokenHorizonMs,
         }),
       )
     } catch (err) {
@@ -390,7 +394,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
     if (!session) throw new InvalidInput('sessionId is not a Tessera session id')
     const reason = options.reason ?? 'revoked'
     const existed = await this.#store(() =>
-      this.store.revokeSession({ userId: session.userId, localId: session.localId, nowMs: this.#now(), reason, revocationTtlMs: this.options.revocationTtlMs }),
+      this.store.revokeSession({ userId: session.userId, localId: session.localId, nowMs: this.#now(), reason, revocationTtlMs: this.options.revocationTtlMs, tokenHorizonMs: this.options.tokenHorizonMs }),
     )
     if (existed) this.emit('session_revoked', { userId: session.userId, sessionId, reason })
     return existed
@@ -410,7 +414,13 @@ export class Tessera extends EventEmitter<TesseraEvents> {
     }
     const reason = options.reason ?? 'revoked'
     const count = await this.#store(() =>
-      this.store.revokeAllSessions({ userId, nowMs: this.#now(), reason, revocationTtlMs: this.options.revocationTtlMs, ...(exceptLocalId ? { exceptLocalId } : {}) }),
+      this.store.revokeAllSessions({
+        userId,
+        nowMs: this.#now(),
+        reason,
+        revocationTtlMs: this.options.revocationTtlMs,
+        tokenHorizonMs: this.options.tokenHorizonMs,
+        ...(exceptLocalId ? { exceptLocalId } : {}) }),
     )
     this.emit('sessions_revoked', { userId, count, exceptSessionId: options.exceptSessionId ?? null, reason })
     return count
@@ -455,7 +465,9 @@ export class Tessera extends EventEmitter<TesseraEvents> {
     const untilMs = options.until === undefined ? null : options.until instanceof Date ? options.until.getTime() : options.until
     if (untilMs !== null && (!Number.isFinite(untilMs) || untilMs <= nowMs)) throw new InvalidInput('ban "until" must be in the future')
     const reason = (options.reason ?? '').slice(0, 200)
-    const count = await this.#store(() => this.store.banUser({ userId, untilMs, reason, nowMs, revocationTtlMs: this.options.revocationTtlMs }))
+    const count = await this.#store(() =>
+      this.store.banUser({ userId, untilMs, reason, nowMs, revocationTtlMs: this.options.revocationTtlMs, tokenHorizonMs: this.options.tokenHorizonMs }),
+    )
     this.emit('user_banned', { userId, untilMs, reason, sessionsRevoked: count })
     return count
   }
@@ -531,6 +543,43 @@ export class Tessera extends EventEmitter<TesseraEvents> {
     return this.#store(() => this.store.revocationLogInfo())
   }
 
+  /**
+   * Writes this engine's heartbeat to the revocation log: its issuer and
+   * limits (access-token lifetime, clock tolerance, refresh grace). Cached
+   * verifiers refuse to serve when no heartbeat of their issuer is recent
+   * (a mistyped key prefix, a log nobody writes), and learn from it how long
+   * a revocation matters. {@link createTessera} writes one at once and then
+   * every `heartbeatIntervalMs`.
+   */
+  async heartbeat(): Promise<void> {
+    const o = this.options
+    const issuer = o.issuer
+    await this.#store(() =>
+      this.store.appendHeartbeat({
+        heartbeat: {
+          issuer,
+          atMs: this.#now(),
+          accessTokenTtlSeconds: o.accessTokenTtlSeconds,
+          clockToleranceSeconds: o.clockToleranceSeconds,
+          refreshGraceSeconds: o.refreshGraceSeconds,
+        },
+        retentionMs: o.revocationTtlMs,
+      }),
+    )
+  }
+
+  /** Starts the periodic heartbeat (see {@link heartbeat}); called by {@link createTessera}. */
+  startHeartbeat(): void {
+    const every = this.options.heartbeatIntervalMs
+    if (every === 0 || this.#heartbeatTimer || this.#closed) return
+    this.#heartbeatTimer = setInterval(() => {
+      // A store that is down misses a beat; verifiers notice the silence, which is the point of the beat.
+      this.heartbeat().catch(() => undefined)
+    }, every)
+    // Housekeeping must not keep the process alive.
+    this.#heartbeatTimer.unref()
+  }
+
   /** True when the signing key set is fleet state kept in the store (`sharedKeys`). */
   get sharesSigningKeys(): boolean {
     return this.#sharedKeys !== null
@@ -580,8 +629,11 @@ export class Tessera extends EventEmitter<TesseraEvents> {
     if (typeof keyId === 'string' && !this.keys.verificationKey(keyId, this.#now())) await this.refreshSigningKeys()
   }
 
-  /** Closes the store if this instance created it. Idempotent. */
+  /** Stops the heartbeat and closes the store if this instance created it. Idempotent. */
   async close(): Promise<void> {
+    this.#closed = true
+    if (this.#heartbeatTimer) clearInterval(this.#heartbeatTimer)
+    this.#heartbeatTimer = null
     this.#sharedKeys?.close()
     if (this.#ownsStore) await this.store.close()
   }
@@ -608,13 +660,22 @@ export async function createTessera(options: AuthOptions = {}): Promise<Tessera>
   // Every process of a fleet must authenticate the others' refresh tokens: a random per-process key cannot.
   if (store.shared && options.tokenKey === undefined) throw new TypeError('"tokenKey" option is required with a shared store (every process must use the same key)')
   const tokenKey = resolveTokenKey(options.tokenKey)
+  let tessera: Tessera
   if (options.sharedKeys) {
     // A per-process random token key would seal keys that no other instance can open.
     if (options.tokenKey === undefined) throw new TypeError('"tokenKey" option is required with "sharedKeys"')
     const shared = options.sharedKeys === true ? {} : options.sharedKeys
     const sharedKeys = await SharedSigningKeys.open({ ...shared, store, tokenKey, seed: options.keys ?? null, clock: resolved.clock })
-    return new Tessera({ keys: sharedKeys.keys, store, options: resolved, tokenKey, ownsStore: options.store === undefined, sharedKeys })
+    tessera = new Tessera({ keys: sharedKeys.keys, store, options: resolved, tokenKey, ownsStore: options.store === undefined, sharedKeys })
+  } else {
+    const keys = options.keys ?? (await SigningKeySet.generate())
+    tessera = new Tessera({ keys, store, options: resolved, tokenKey, ownsStore: options.store === undefined })
   }
-  const keys = options.keys ?? (await SigningKeySet.generate())
-  return new Tessera({ keys, store, options: resolved, tokenKey, ownsStore: options.store === undefined })
+  if (resolved.heartbeatIntervalMs > 0) {
+    // The first beat is in the log before anyone can be handed a token of this engine; a store that is down now
+    // is not an error here (every operation will say so), only a silence verifiers see.
+    await tessera.heartbeat().catch(() => undefined)
+    tessera.startHeartbeat()
+  }
+  return tessera
 }

@@ -1,6 +1,10 @@
 import {
   type AccessTokenStatus,
+  type AppendHeartbeatRequest,
   AuthError,
+  classifyEntry,
+  heartbeatToFields,
+  type IssuerHeartbeat,
   type BanUserRequest,
   type CheckAccessTokenRequest,
   comparePositions,
@@ -9,7 +13,6 @@ import {
   type CreateSessionResult,
   type DenyTokenRequest,
   DpopKeyMismatch,
-  fieldsToEntry,
   type IssueOneTimeTokenRequest,
   localIdCreatedAtMs,
   type MarkDpopProofUsedRequest,
@@ -65,7 +68,8 @@ const RETENTION_ARG: Partial<Record<ScriptName, number>> = { createSession: 11, 
 /** Scripts whose writes are revocations (waited for with `durability`). */
 const REVOCATION_SCRIPTS: ReadonlySet<ScriptName> = new Set(['revokeSession', 'revokeAllSessions', 'denyToken'])
 
-const LOG_RETENTION_SLACK_MS = 5000
+/** Kept beyond the longest time a revocation matters: covers skew between Redis's clock and the issuers'. */
+const LOG_RETENTION_SLACK_MS = 60_000
 
 function text(value: unknown): string {
   return Buffer.isBuffer(value) ? value.toString('utf8') : String(value)
@@ -193,6 +197,7 @@ export class RedisSessionStore implements SessionStore {
         r.limits.perDeviceClass[r.deviceClass] ?? 0,
         r.revocationTtlMs + LOG_RETENTION_SLACK_MS,
         r.dpopBound ? '1' : '0',
+        r.tokenHorizonMs,
       ],
     )
     switch (reply.code) {
@@ -227,6 +232,7 @@ export class RedisSessionStore implements SessionStore {
         r.revocationTtlMs + LOG_RETENTION_SLACK_MS,
         r.presentedBoundHash ?? '',
         r.bind ? '1' : '0',
+        r.tokenHorizonMs,
       ],
       { buffers: true },
     )
@@ -281,7 +287,14 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async revokeSession(r: RevokeSessionRequest): Promise<boolean> {
-    const reply = await this.#run('revokeSession', [this.keys.user(r.userId), ...this.#logKeys()], [r.userId, r.localId, r.nowMs, r.reason, r.revocationTtlMs + LOG_RETENTION_SLACK_MS])
+    const reply = await this.#run('revokeSession', [this.keys.user(r.userId), ...this.#logKeys()], [
+      r.userId,
+      r.localId,
+      r.nowMs,
+      r.reason,
+      r.revocationTtlMs + LOG_RETENTION_SLACK_MS,
+      r.tokenHorizonMs,
+    ])
     return reply.code === 1
   }
 
@@ -289,7 +302,7 @@ export class RedisSessionStore implements SessionStore {
     const reply = await this.#run(
       'revokeAllSessions',
       [this.keys.user(r.userId), ...this.#logKeys()],
-      [r.userId, r.nowMs, r.reason, r.revocationTtlMs + LOG_RETENTION_SLACK_MS, r.exceptLocalId ?? '', '', ''],
+      [r.userId, r.nowMs, r.reason, r.revocationTtlMs + LOG_RETENTION_SLACK_MS, r.exceptLocalId ?? '', '', '', r.tokenHorizonMs],
     )
     return reply.code
   }
@@ -304,7 +317,7 @@ export class RedisSessionStore implements SessionStore {
     const reply = await this.#run(
       'revokeAllSessions',
       [this.keys.user(r.userId), ...this.#logKeys()],
-      [r.userId, r.nowMs, 'banned', r.revocationTtlMs + LOG_RETENTION_SLACK_MS, '', r.untilMs === null ? 'p' : String(r.untilMs), r.reason],
+      [r.userId, r.nowMs, 'banned', r.revocationTtlMs + LOG_RETENTION_SLACK_MS, '', r.untilMs === null ? 'p' : String(r.untilMs), r.reason, r.tokenHorizonMs],
     )
     return reply.code
   }
@@ -403,24 +416,36 @@ export class RedisSessionStore implements SessionStore {
     return comparePositions(after, status.firstPosition) < 0
   }
 
-  async readRevocations(after: string | null, options: { count?: number; blockMs?: number } = {}): Promise<RevocationLogRead> {
+  /**
+   * One XREAD. With `checkGap` (the default) an XINFO STREAM goes in the same
+   * pipeline, still one round trip: it is what tells a reader that entries
+   * after its position were trimmed. A follower that reads continuously can
+   * ask for it only after a (re)connect and now and then (see the log
+   * follower), since trimming never reaches entries younger than the retention.
+   */
+  async readRevocations(after: string | null, options: { count?: number; blockMs?: number; checkGap?: boolean } = {}): Promise<RevocationLogRead> {
     const key = this.keys.revocationLog()
     const count = options.count ?? 1000
     const blockMs = options.blockMs ?? 0
     try {
       const connection = blockMs > 0 ? await this.#blockingReader() : this.#connection
-      const status = await this.#logStatus(connection)
-      const gap = this.#gap(after, status)
+      // Sent before the XREAD on the same connection, so Redis answers it first: the pair is one round trip.
+      const status = options.checkGap === false ? null : this.#logStatus(connection)
       const args = ['XREAD', 'COUNT', String(count), ...(blockMs > 0 ? ['BLOCK', String(blockMs)] : []), 'STREAMS', key, after ?? '0-0']
-      const raw = (await connection.send(args, { key, timeoutMs: blockMs > 0 ? blockMs + 1000 : undefined })) as [string, [string, string[]][]][] | null
-      const entries: RevocationLogEntry[] = []
-      for (const [id, flat] of raw?.[0]?.[1] ?? []) {
+      const read = connection.send(args, { key, timeoutMs: blockMs > 0 ? blockMs + 1000 : undefined }) as Promise<[string, [string, string[]][]][] | null>
+      // Both are awaited together: a failed XINFO must not leave the XREAD's rejection unhandled.
+      const [logStatus, raw] = await Promise.all([status, read])
+      const gap = logStatus ? this.#gap(after, logStatus) : false
+      const into = { entries: [] as RevocationLogEntry[], heartbeats: [] as IssuerHeartbeat[] }
+      let lastPosition: string | null = null
+      const items = raw?.[0]?.[1] ?? []
+      for (const [id, flat] of items) {
         const fields: Record<string, string> = {}
         for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!
-        const entry = fieldsToEntry(id, fields)
-        if (entry) entries.push(entry)
+        classifyEntry(id, fields, into)
+        lastPosition = id
       }
-      return { entries, gap }
+      return { ...into, lastPosition, count: items.length, gap }
     } catch (err) {
       if (err instanceof AuthError) throw err
       throw unavailable(err, 'could not read the revocation log')
@@ -433,6 +458,17 @@ export class RedisSessionStore implements SessionStore {
       throw err
     })
     return this.#reader
+  }
+
+  async appendHeartbeat(r: AppendHeartbeatRequest): Promise<void> {
+    const key = this.keys.revocationLog()
+    // One command on the log's own key: the same on Cluster. Trimmed like every append (see #append).
+    const minId = String(Math.max(Date.now() - r.retentionMs - LOG_RETENTION_SLACK_MS, 0))
+    try {
+      await this.#connection.send(['XADD', key, 'MINID', '~', minId, '*', ...heartbeatToFields(r.heartbeat)], { key })
+    } catch (err) {
+      throw unavailable(err, 'could not append to the revocation log')
+    }
   }
 
   async revocationLogInfo(): Promise<RevocationLogInfo> {

@@ -1,5 +1,5 @@
 import { type AccessTokenClaims, AccessTokenInvalid, AuthError } from '@tessera/core'
-import type { Verifier } from './verifier.js'
+import { RevocationLogSilent, type Verifier } from './verifier.js'
 
 /**
  * The HTTP answer for a request a verifier refused, shared by every adapter so
@@ -59,7 +59,8 @@ export function problemFor(err: unknown, realm?: string): AuthProblem {
       type: `${TYPE_BASE}auth-unavailable`,
       title: 'Service Unavailable',
       status: 503,
-      detail: 'revocation state cannot be checked right now; try again shortly',
+      // The silent-log message is ours and names no configuration; it tells an operator what to look at.
+      detail: err instanceof RevocationLogSilent ? `${err.message}; try again shortly` : 'revocation state cannot be checked right now; try again shortly',
       code: 'ERR_STORE_UNAVAILABLE',
     },
   }

@@ -1,4 +1,4 @@
-export { createVerifier, Verifier, type VerifierMetrics, type VerifierEvents } from './verifier.js'
+export { createVerifier, Verifier, RevocationLogSilent, type VerifierMetrics, type VerifierEvents } from './verifier.js'
 export { resolveVerifierOptions, DEFAULT_VERIFIER_OPTIONS, type VerifierOptions, type ResolvedVerifierOptions, type VerifierMode } from './options.js'
 export { LocalKeySource, toKeyObject, type KeySource, type VerificationKey } from './key-source.js'
 export { RemoteJwksKeySource, importJwks, DEFAULT_REMOTE_JWKS, type RemoteJwksOptions } from './remote-jwks.js'

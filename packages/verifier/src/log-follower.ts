@@ -1,4 +1,4 @@
-import { comparePositions, type RevocationLogEntry, type SessionStore } from '@tessera/core'
+import { comparePositions, type IssuerHeartbeat, type RevocationLogEntry, type RevocationLogRead, type SessionStore } from '@tessera/core'
 import type { RevocationSet } from './revocation-set.js'
 
 /** Options of {@link RevocationLogFollower}. */
@@ -13,11 +13,25 @@ export interface LogFollowerOptions {
   batchSize: number
   /** Wait between attempts while the store fails. */
   retryMs: number
-  /** After a gap (missed, trimmed entries), how long the set is not trusted: the longest access-token lifetime. */
+  /**
+   * After a gap (missed, trimmed entries), how long the set is not trusted at
+   * least: the longest a token may live. The set's horizon is used when longer.
+   */
   revocationTtlMs: number
+  /** `iss` of the tokens this verifier accepts: the issuer whose heartbeats must be in the log. */
+  issuer: string
+  /** Longest silence of that issuer's heartbeats before the log is not trusted to be its log. */
+  issuerSilenceMs: number
+  /**
+   * Longest time between two gap checks (XINFO on Redis) while reading
+   * continuously; a read after start or after a failure always checks.
+   */
+  gapCheckIntervalMs: number
   nowMs: () => number
   /** Called after entries were applied to the set (they are in force when it runs). */
   onApplied?: (entries: RevocationLogEntry[]) => void
+  /** Called for each heartbeat of the verifier's own issuer. */
+  onHeartbeat?: (heartbeat: IssuerHeartbeat) => void
 }
 
 /** Where the follower stands; all times epoch ms (null: never). */
@@ -35,6 +49,14 @@ export interface LogFollowerStatus {
   gapUntilMs: number
   gaps: number
   readErrors: number
+  /** When the newest heartbeat of the verifier's issuer was received here (for one loaded at start: its own time, if earlier). */
+  issuerSeenMs: number | null
+  /** The newest heartbeat of the verifier's issuer. */
+  issuerHeartbeat: IssuerHeartbeat | null
+  /** Issuers whose heartbeats are in the log, when they are not the verifier's: a hint when the log is the wrong one. */
+  otherIssuers: string[]
+  /** Reads that also checked for a gap (XINFO on Redis). */
+  gapChecks: number
 }
 
 /**
@@ -47,7 +69,8 @@ export interface LogFollowerStatus {
  * @example
  * ```ts
  * const follower = new RevocationLogFollower({ store, set, blockMs: 1000, maxStalenessMs: 2500, batchSize: 1000,
- *   retryMs: 100, revocationTtlMs: 900_000, nowMs: Date.now })
+ *   retryMs: 100, revocationTtlMs: 900_000, issuer: 'https://auth.example', issuerSilenceMs: 20_000,
+ *   gapCheckIntervalMs: 1000, nowMs: Date.now })
  * await follower.start()
  * if (!follower.trusted(Date.now())) fallBackToStrict()
  * ```
@@ -64,7 +87,14 @@ export class RevocationLogFollower {
     gapUntilMs: 0,
     gaps: 0,
     readErrors: 0,
+    issuerSeenMs: null,
+    issuerHeartbeat: null,
+    otherIssuers: [],
+    gapChecks: 0,
   }
+  /** A read must check for a gap: at start, after a failure, and when the last check is older than the interval. */
+  #checkGapNext = true
+  #lastGapCheckMs = 0
   #loop: Promise<void> | null = null
   #wake: (() => void) | null = null
 
@@ -89,6 +119,12 @@ export class RevocationLogFollower {
     return (s.state === 'live' || s.state === 'disconnected') && s.lastContactMs !== null && nowMs - s.lastContactMs <= this.#o.maxStalenessMs && nowMs >= s.gapUntilMs
   }
 
+  /** True while a heartbeat of the verifier's issuer was received within `issuerSilenceMs`. */
+  issuerLive(nowMs: number): boolean {
+    const seen = this.#status.issuerSeenMs
+    return seen !== null && nowMs - seen <= this.#o.issuerSilenceMs
+  }
+
   status(): Readonly<LogFollowerStatus> {
     return this.#status
   }
@@ -111,9 +147,9 @@ export class RevocationLogFollower {
     let position: string | null = null
     for (;;) {
       const read = await store.readRevocations(position, { count: batchSize })
-      this.#applyAll(read.entries)
-      if (read.entries.length > 0) position = read.entries.at(-1)!.position
-      if (read.entries.length < batchSize) break
+      this.#applyRead(read, true)
+      if (read.lastPosition !== null) position = read.lastPosition
+      if (read.count < batchSize) break
     }
     // An empty log still has a head; starting there means a later trim is seen as a gap, not silently skipped.
     if (position === null) position = info.lastPosition
@@ -121,11 +157,35 @@ export class RevocationLogFollower {
     this.#status.lastContactMs = this.#o.nowMs()
   }
 
-  #applyAll(entries: RevocationLogEntry[]): void {
-    if (entries.length === 0) return
-    for (const entry of entries) this.#o.set.apply(entry)
-    const newest = entries.at(-1)!
+  #applyRead(read: RevocationLogRead, loading: boolean): void {
     const now = this.#o.nowMs()
+    for (const heartbeat of read.heartbeats) this.#heard(heartbeat, now, loading)
+    this.#applyAll(read.entries, now)
+  }
+
+  #heard(heartbeat: IssuerHeartbeat, now: number, loading: boolean): void {
+    const s = this.#status
+    if (heartbeat.issuer !== this.#o.issuer) {
+      if (!s.otherIssuers.includes(heartbeat.issuer) && s.otherIssuers.length < 8) s.otherIssuers.push(heartbeat.issuer)
+      return
+    }
+    // A heartbeat read while following arrived just now; one loaded from the log is as old as it says, or older.
+    const seenMs = loading ? Math.min(now, heartbeat.atMs) : now
+    if (s.issuerSeenMs === null || seenMs >= s.issuerSeenMs) {
+      s.issuerSeenMs = seenMs
+      s.issuerHeartbeat = heartbeat
+    }
+    try {
+      this.#o.onHeartbeat?.(heartbeat)
+    } catch {
+      // As for onApplied: a listener's fault must not stall the follower.
+    }
+  }
+
+  #applyAll(entries: RevocationLogEntry[], now: number): void {
+    if (entries.length === 0) return
+    for (const entry of entries) this.#o.set.apply(entry, now)
+    const newest = entries.at(-1)!
     this.#status.lastEventAtMs = newest.atMs
     this.#status.lastAppliedMs = now
     this.#status.lagMs = now - newest.atMs
@@ -141,25 +201,35 @@ export class RevocationLogFollower {
     const s = this.#status
     while (s.state !== 'closed') {
       try {
-        const read = await store.readRevocations(s.position, { count: batchSize, blockMs })
+        // Trimming only reaches entries older than the log's retention, so a follower that keeps reading cannot
+        // lose entries to it between two reads; a (re)connect can (a restart, a failover, a manual XTRIM), and the
+        // periodic check bounds what nothing else would notice. Every other read is a single XREAD.
+        const checkGap = this.#checkGapNext || this.#o.nowMs() - this.#lastGapCheckMs >= this.#o.gapCheckIntervalMs
+        const read = await store.readRevocations(s.position, { count: batchSize, blockMs, checkGap })
         if ((s.state as LogFollowerStatus['state']) === 'closed') return
+        if (checkGap) {
+          s.gapChecks++
+          this.#checkGapNext = false
+          this.#lastGapCheckMs = this.#o.nowMs()
+        }
         if (read.gap) {
           s.gaps++
-          s.gapUntilMs = this.#o.nowMs() + this.#o.revocationTtlMs
-          this.#applyAll(read.entries)
+          s.gapUntilMs = this.#o.nowMs() + Math.max(this.#o.revocationTtlMs, this.#o.set.horizonMs)
+          this.#applyRead(read, false)
           // Entries after our position are gone for good: start over from what the log still holds.
           await this.#loadAll()
         } else {
-          this.#applyAll(read.entries)
-          if (read.entries.length > 0) s.position = read.entries.at(-1)!.position
+          this.#applyRead(read, false)
+          if (read.lastPosition !== null) s.position = read.lastPosition
           // Only a read that drained the backlog proves the set is current.
-          if (read.entries.length < batchSize) s.lastContactMs = this.#o.nowMs()
+          if (read.count < batchSize) s.lastContactMs = this.#o.nowMs()
         }
         s.state = 'live'
       } catch {
         if ((s.state as LogFollowerStatus['state']) === 'closed') return
         s.readErrors++
         s.state = 'disconnected'
+        this.#checkGapNext = true
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, this.#o.retryMs)
           this.#wake = () => {

@@ -27,7 +27,14 @@ export interface VerifierOptions {
   redis?: RedisSessionStoreOptions
   /** Accepted clock skew on `exp`/`nbf`. Default 0. */
   clockToleranceSeconds?: number
-  /** How long a revocation matters: the longest access-token lifetime plus tolerance. Default 15 minutes. */
+  /**
+   * At least how long a revocation is remembered after it arrives, and how
+   * long the set is not trusted after a gap. Default: what the issuer's
+   * heartbeat advertises (access-token lifetime + refresh grace + clock
+   * tolerance), 15 minutes until one is seen. Each logged revocation is kept
+   * until the latest expiry of the tokens it covers in any case. A value
+   * shorter than the issuer advertises is refused at start.
+   */
   revocationTtlMs?: number
   /** Verified-token cache (any mode); `false` turns it off. Default `{ max: 20000 }`. */
   cache?: { max?: number } | false
@@ -41,7 +48,17 @@ export interface VerifierOptions {
     batchSize?: number
     /** Pause between reads while the store fails. Default 100. */
     retryMs?: number
+    /**
+     * Longest silence of the issuer's heartbeats (engines write one every 5 s)
+     * before the verifier refuses to serve (503): the log is not written by a
+     * live issuer of `issuer` (a mistyped key prefix, an issuer that is down). Default 20000.
+     */
+    issuerSilenceMs?: number
+    /** Longest time between two gap checks while reading continuously (one XINFO on Redis). Default 1000. */
+    gapCheckIntervalMs?: number
   }
+  /** Told why cached mode stops serving or distrusts its set (no live issuer, settings that disagree with the issuer's). Default: none. */
+  onWarning?: (message: string) => void
   /** When the cached set cannot be trusted: check each request in the store (`strict`, default) or answer unavailable (`fail`). */
   onStale?: 'strict' | 'fail'
   clock?: Clock
@@ -58,8 +75,11 @@ export interface ResolvedVerifierOptions {
   redis: RedisSessionStoreOptions | null
   clockToleranceSeconds: number
   revocationTtlMs: number
+  /** True when `revocationTtlMs` was given (checked against the issuer's limits at start). */
+  revocationTtlGiven: boolean
   cacheMax: number
-  log: { blockMs: number; maxStalenessMs: number; batchSize: number; retryMs: number }
+  log: { blockMs: number; maxStalenessMs: number; batchSize: number; retryMs: number; issuerSilenceMs: number; gapCheckIntervalMs: number }
+  onWarning: (message: string) => void
   onStale: 'strict' | 'fail'
   clock: Clock
 }
@@ -69,7 +89,7 @@ export const DEFAULT_VERIFIER_OPTIONS = {
   clockToleranceSeconds: 0,
   revocationTtlMs: 15 * 60_000,
   cacheMax: 20_000,
-  log: { blockMs: 1000, maxStalenessMs: 2500, batchSize: 1000, retryMs: 100 },
+  log: { blockMs: 1000, maxStalenessMs: 2500, batchSize: 1000, retryMs: 100, issuerSilenceMs: 20_000, gapCheckIntervalMs: 1000 },
   onStale: 'strict',
 } as const
 
@@ -103,7 +123,10 @@ export function resolveVerifierOptions(input: VerifierOptions): ResolvedVerifier
     maxStalenessMs: nonNegative('log.maxStalenessMs', input.log?.maxStalenessMs, DEFAULT_VERIFIER_OPTIONS.log.maxStalenessMs),
     batchSize: nonNegative('log.batchSize', input.log?.batchSize, DEFAULT_VERIFIER_OPTIONS.log.batchSize, true),
     retryMs: nonNegative('log.retryMs', input.log?.retryMs, DEFAULT_VERIFIER_OPTIONS.log.retryMs),
+    issuerSilenceMs: nonNegative('log.issuerSilenceMs', input.log?.issuerSilenceMs, DEFAULT_VERIFIER_OPTIONS.log.issuerSilenceMs),
+    gapCheckIntervalMs: nonNegative('log.gapCheckIntervalMs', input.log?.gapCheckIntervalMs, DEFAULT_VERIFIER_OPTIONS.log.gapCheckIntervalMs),
   }
+  if (input.onWarning !== undefined && typeof input.onWarning !== 'function') throw new TypeError('"onWarning" option must be a function')
   if (log.blockMs < 1) throw new TypeError('"log.blockMs" option must be at least 1')
   if (log.batchSize < 1) throw new TypeError('"log.batchSize" option must be at least 1')
   // A healthy idle follower makes contact once per block; a bound below that would distrust a healthy set.
@@ -121,8 +144,10 @@ export function resolveVerifierOptions(input: VerifierOptions): ResolvedVerifier
     redis: input.redis ?? null,
     clockToleranceSeconds: nonNegative('clockToleranceSeconds', input.clockToleranceSeconds, DEFAULT_VERIFIER_OPTIONS.clockToleranceSeconds),
     revocationTtlMs: nonNegative('revocationTtlMs', input.revocationTtlMs, DEFAULT_VERIFIER_OPTIONS.revocationTtlMs),
+    revocationTtlGiven: input.revocationTtlMs !== undefined,
     cacheMax,
     log,
+    onWarning: input.onWarning ?? (() => undefined),
     onStale,
     clock: input.clock ?? systemClock,
   }

@@ -41,6 +41,12 @@ export function registerVerifierMetrics(verifier: Verifier, registry: Registry, 
   gauge('log_lag_seconds', 'For the newest revocation: applied here minus written to the log', () => seconds(verifier.metrics().logLagMs))
   gauge('log_last_event_age_seconds', 'Time since the last revocation was applied', () => seconds(verifier.metrics().timeSinceLastEventMs))
   gauge('log_last_contact_age_seconds', 'Time since the last successful read of the revocation log', () => seconds(verifier.metrics().timeSinceLastLogContactMs))
+  gauge('issuer_live', 'Cached mode: 1 while a heartbeat of the issuer arrived within the silence bound, 0 while every request is refused', () => {
+    const live = verifier.metrics().issuerLive
+    return live === null ? null : live ? 1 : 0
+  })
+  gauge('issuer_heartbeat_age_seconds', "Time since the newest heartbeat of the verifier's issuer was received", () => seconds(verifier.metrics().timeSinceIssuerHeartbeatMs))
+  counter('issuer_silent_refusals_total', 'Requests refused (503) because no live issuer writes the revocation log', () => verifier.metrics().issuerSilentRefusals)
   counter('cache_hits_total', 'Verified-token cache hits', () => verifier.metrics().cacheHits)
   counter('cache_misses_total', 'Verified-token cache misses', () => verifier.metrics().cacheMisses)
   counter('fallbacks_total', 'Times cached mode stopped trusting its revocation set', () => verifier.metrics().fallbacks)

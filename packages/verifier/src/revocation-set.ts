@@ -11,20 +11,25 @@ export interface RevocationSubject {
 
 /**
  * The in-process revocation state of a cached verifier: revoked sessions,
- * denied token ids and per-user cut-offs (revoke-all, ban). Each entry lives
- * only as long as a token it could reject: sessions and cut-offs until
- * `atMs + revocationTtlMs`, token ids until the token's own expiry. Answers
- * with the same statuses as the store's strict check.
+ * denied token ids and per-user cut-offs (revoke-all, ban). Each entry is
+ * kept as long as a token it rejects may still pass the `exp` check here:
+ * until the entry's `expiresAtMs` (the latest `exp` of any token it covers,
+ * computed by the issuer from the session's last refresh), and at least
+ * `horizonMs` after it was applied here, plus the clock tolerance. The first
+ * bound holds whatever the clocks of the issuers; the second covers a fleet
+ * whose instances disagree on the token lifetime, and entries written before
+ * log version 2, which carry no expiry. Answers with the same statuses as the
+ * store's strict check.
  *
  * @example
  * ```ts
  * const set = new RevocationSet(15 * 60_000)
- * set.apply(entry)
+ * set.apply(entry, Date.now())
  * set.status({ userId, tokenId, sessionCreatedAtMs, sessionKey: RevocationSet.sessionKey(userId, localId) }) // 'active' | ...
  * ```
  */
 export class RevocationSet {
-  readonly #revocationTtlMs: number
+  #horizonMs: number
   readonly #toleranceMs: number
   /** `${userId}\n${localId}` -> forget after (ms). */
   readonly #sessions = new Map<string, number>()
@@ -33,40 +38,49 @@ export class RevocationSet {
   /** user id -> newest cut-off and when to forget it. */
   readonly #cutoffs = new Map<string, { cutoffMs: number; forgetAtMs: number }>()
 
-  /** `toleranceMs`: accepted clock skew, so a denied token id outlives its `exp` by as long as the token may. */
-  constructor(revocationTtlMs: number, toleranceMs = 0) {
-    this.#revocationTtlMs = revocationTtlMs
+  /**
+   * `horizonMs`: how long after it is applied an entry is kept at least (the
+   * issuer's access-token lifetime plus refresh grace). `toleranceMs`: the
+   * verifier's clock tolerance, added to every bound as to every `exp` check.
+   */
+  constructor(horizonMs: number, toleranceMs = 0) {
+    this.#horizonMs = horizonMs
     this.#toleranceMs = toleranceMs
+  }
+
+  /** The horizon entries are kept for at least; it only ever grows (an issuer advertised longer-lived tokens). */
+  get horizonMs(): number {
+    return this.#horizonMs
+  }
+
+  raiseHorizon(horizonMs: number): void {
+    if (horizonMs > this.#horizonMs) this.#horizonMs = horizonMs
   }
 
   static sessionKey(userId: string, localId: string): string {
     return `${userId}\n${localId}`
   }
 
-  /** Records one log entry. Idempotent, so replaying the log after a reconnect is harmless. */
-  apply(entry: RevocationLogEntry): void {
+  /** Records one log entry, applied at `nowMs` (this verifier's clock). Idempotent, so replaying the log is harmless. */
+  apply(entry: RevocationLogEntry, nowMs: number): void {
     const event = entry.event
-    const forgetAtMs = entry.atMs + this.#revocationTtlMs
-    switch (event.kind) {
-      case 'session': {
-        const key = RevocationSet.sessionKey(event.userId, event.localId)
-        this.#sessions.set(key, Math.max(this.#sessions.get(key) ?? 0, forgetAtMs))
-        return
-      }
-      case 'token':
-        this.#tokens.set(event.tokenId, Math.max(this.#tokens.get(event.tokenId) ?? 0, event.expiresAtMs + this.#toleranceMs))
-        return
-      case 'user': {
-        const known = this.#cutoffs.get(event.userId)
-        this.#cutoffs.set(event.userId, {
-          cutoffMs: Math.max(known?.cutoffMs ?? -Infinity, event.cutoffMs),
-          forgetAtMs: Math.max(known?.forgetAtMs ?? 0, forgetAtMs),
-        })
-        return
-      }
+    const tolerance = this.#toleranceMs
+    if (event.kind === 'token') {
+      this.#tokens.set(event.tokenId, Math.max(this.#tokens.get(event.tokenId) ?? 0, event.expiresAtMs + tolerance))
+      return
     }
+    const forgetAtMs = Math.max(event.expiresAtMs ?? -Infinity, nowMs + this.#horizonMs) + tolerance
+    if (event.kind === 'session') {
+      const key = RevocationSet.sessionKey(event.userId, event.localId)
+      this.#sessions.set(key, Math.max(this.#sessions.get(key) ?? 0, forgetAtMs))
+      return
+    }
+    const known = this.#cutoffs.get(event.userId)
+    this.#cutoffs.set(event.userId, {
+      cutoffMs: Math.max(known?.cutoffMs ?? -Infinity, event.cutoffMs),
+      forgetAtMs: Math.max(known?.forgetAtMs ?? 0, forgetAtMs),
+    })
   }
-
   /** The verdict for a token whose signature already verified, as the store's strict check would give it. */
   status(subject: RevocationSubject): AccessTokenStatus {
     if (this.#sessions.size > 0 && this.#sessions.has(subject.sessionKey)) return 'session_ended'

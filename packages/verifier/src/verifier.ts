@@ -4,6 +4,7 @@ import {
   AccessTokenInvalid,
   AccessTokenRevoked,
   type AccessTokenStatus,
+  type IssuerHeartbeat,
   AuthError,
   localIdCreatedAtMs,
   type RevocationLogEntry,
@@ -43,6 +44,25 @@ export interface VerifierMetrics {
   fallbacks: number
   /** Store round trips made by strict checks (including fallbacks). */
   storeChecks: number
+  /** Cached mode: a heartbeat of the verifier's issuer arrived within `log.issuerSilenceMs`; without one every request is 503. */
+  issuerLive: boolean | null
+  /** Since the newest heartbeat of the verifier's issuer was received (null: never). */
+  timeSinceIssuerHeartbeatMs: number | null
+  /** Requests refused with 503 because no live issuer writes the log. */
+  issuerSilentRefusals: number
+  /** Reads of the log that also checked for a gap (XINFO on Redis), and reads in all. */
+  logGapChecks: number
+}
+
+/**
+ * Cached mode refuses to serve: the log it follows shows no live issuer of its
+ * `iss` (a mistyped key prefix, the wrong Redis, every issuer down). Code
+ * `ERR_STORE_UNAVAILABLE` (503); the message says why and carries no configuration.
+ */
+export class RevocationLogSilent extends StoreUnavailable {
+  constructor(message = 'no live issuer writes the revocation log this verifier follows') {
+    super(message)
+  }
 }
 
 /** Events of a {@link Verifier}. */
@@ -85,6 +105,10 @@ export class Verifier extends EventEmitter<VerifierEvents> {
   #fallbackChecks = 0
   #fallbacks = 0
   #storeChecks = 0
+  #issuerSilentRefusals = 0
+  #issuerWasLive: boolean | null = null
+  /** Longest access-token lifetime the issuer's heartbeats advertised (s), null until one is seen. */
+  #issuerTtlSeconds: number | null = null
   #closed = false
 
   /** Use {@link createVerifier}, which also loads keys and the revocation log. */
@@ -106,10 +130,12 @@ export class Verifier extends EventEmitter<VerifierEvents> {
         store: parts.store,
         set: this.#set,
         revocationTtlMs: o.revocationTtlMs,
+        issuer: o.issuer,
         nowMs: () => o.clock.nowMs(),
         onApplied: (entries) => {
           if (this.listenerCount('revocations') > 0) this.emit('revocations', entries)
         },
+        onHeartbeat: (heartbeat) => this.#heardIssuer(heartbeat),
         ...o.log,
       })
     } else {
@@ -118,10 +144,35 @@ export class Verifier extends EventEmitter<VerifierEvents> {
     }
   }
 
+  /** How long the issuer says a revocation matters (ms): its token lifetime plus refresh grace plus tolerance. */
+  static #issuerRevocationTtlMs(h: IssuerHeartbeat): number {
+    return (h.accessTokenTtlSeconds + h.refreshGraceSeconds + h.clockToleranceSeconds) * 1000
+  }
+
+  #heardIssuer(heartbeat: IssuerHeartbeat): void {
+    const needed = Verifier.#issuerRevocationTtlMs(heartbeat)
+    const set = this.#set!
+    if (needed > set.horizonMs && this.#o.revocationTtlGiven && this.#follower?.status().state !== 'starting') {
+      this.#o.onWarning(`the issuer's tokens may live ${needed} ms (lifetime + refresh grace + tolerance), longer than "revocationTtlMs" (${this.#o.revocationTtlMs}); remembering revocations that long instead`)
+    }
+    set.raiseHorizon(needed)
+    this.#issuerTtlSeconds = Math.max(this.#issuerTtlSeconds ?? 0, heartbeat.accessTokenTtlSeconds)
+  }
+
   /** Loads the live revocation log (cached mode) before the first token is accepted. */
   async start(): Promise<void> {
     if (!this.#follower || !this.#set) return
     await this.#follower.start()
+    const o = this.#o
+    const heartbeat = this.#follower.status().issuerHeartbeat
+    if (heartbeat && o.revocationTtlGiven && o.revocationTtlMs < Verifier.#issuerRevocationTtlMs(heartbeat)) {
+      throw new TypeError(
+        `"revocationTtlMs" option (${o.revocationTtlMs} ms) is shorter than the issuer's tokens may live ` +
+          `(${Verifier.#issuerRevocationTtlMs(heartbeat)} ms: access-token lifetime ${heartbeat.accessTokenTtlSeconds} s + refresh grace ` +
+          `${heartbeat.refreshGraceSeconds} s + tolerance ${heartbeat.clockToleranceSeconds} s); leave it unset to follow the issuer`,
+      )
+    }
+    this.#issuerLive(o.clock.nowMs())
     const set = this.#set
     this.#sweeper = setInterval(() => set.sweep(this.#o.clock.nowMs()), Math.min(5000, this.#o.revocationTtlMs || 5000))
     this.#sweeper.unref()
@@ -159,24 +210,57 @@ export class Verifier extends EventEmitter<VerifierEvents> {
   #decide(verified: VerifiedToken, nowMs: number): AccessTokenClaims | Promise<AccessTokenClaims> {
     if (this.mode === 'signature') return verified.claims
     if (this.#follower && this.#set) {
+      if (!this.#issuerLive(nowMs)) {
+        this.#issuerSilentRefusals++
+        throw new RevocationLogSilent()
+      }
       const trusted = this.#follower.trusted(nowMs)
       if (trusted !== this.#wasTrusted) {
         if (!trusted) this.#fallbacks++
         this.#wasTrusted = trusted
       }
-      if (trusted) {
+      if (trusted && !this.#outlivesIssuerLimit(verified)) {
         const error = errorFor(this.#set.status(verified))
         if (error) throw error
         return verified.claims
       }
       this.#fallbackChecks++
-      if (this.#o.onStale === 'fail') throw new StoreUnavailable('revocation state is not current')
+      if (!trusted && this.#o.onStale === 'fail') throw new StoreUnavailable('revocation state is not current')
     }
     return this.#checkInStore(verified, nowMs).then((status) => {
       const error = errorFor(status)
       if (error) throw error
       return verified.claims
     })
+  }
+
+  /**
+   * True when the log shows a live issuer of this verifier's `iss`. Says so
+   * through `onWarning` when that changes, with the issuers whose heartbeats
+   * are there instead (the usual cause: a mistyped key prefix or issuer).
+   */
+  #issuerLive(nowMs: number): boolean {
+    const follower = this.#follower!
+    const live = follower.issuerLive(nowMs)
+    if (live !== this.#issuerWasLive) {
+      const wasSilent = this.#issuerWasLive === false
+      this.#issuerWasLive = live
+      const status = follower.status()
+      if (!live) {
+        const others = status.otherIssuers.length > 0 ? `; heartbeats of ${status.otherIssuers.map((i) => JSON.stringify(i)).join(', ')} are there instead` : ''
+        const silence = status.issuerSeenMs === null ? 'has no heartbeat of' : `has had no heartbeat for ${nowMs - status.issuerSeenMs} ms from`
+        this.#o.onWarning(`cached verifier refuses every request (503): the revocation log it follows ${silence} issuer ${JSON.stringify(this.#o.issuer)}${others}; check the key prefix and that the issuer runs`)
+      } else if (wasSilent) {
+        this.#o.onWarning(`cached verifier serves again: issuer ${JSON.stringify(this.#o.issuer)} writes the revocation log`)
+      }
+    }
+    return live
+  }
+
+  /** A token that lives longer than the issuer advertises may outlive what the set remembers: it is checked in the store. */
+  #outlivesIssuerLimit(verified: VerifiedToken): boolean {
+    const limit = this.#issuerTtlSeconds
+    return limit !== null && verified.claims.expiresAt - verified.claims.issuedAt > limit
   }
 
   #fromCache(token: string, nowMs: number): VerifiedToken | undefined {
@@ -273,6 +357,10 @@ export class Verifier extends EventEmitter<VerifierEvents> {
       fallbackChecks: this.#fallbackChecks,
       fallbacks: this.#fallbacks,
       storeChecks: this.#storeChecks,
+      issuerLive: this.#follower ? this.#follower.issuerLive(nowMs) : null,
+      timeSinceIssuerHeartbeatMs: log?.issuerSeenMs != null ? nowMs - log.issuerSeenMs : null,
+      issuerSilentRefusals: this.#issuerSilentRefusals,
+      logGapChecks: log?.gapChecks ?? 0,
     }
   }
 
@@ -313,7 +401,8 @@ export async function createVerifier(input: VerifierOptions): Promise<Verifier> 
     await verifier.start()
   } catch (err) {
     await verifier.close()
-    if (err instanceof AuthError) throw err
+    // A TypeError is a setting that disagrees with the issuer's (see start()): a configuration error, said as such.
+    if (err instanceof AuthError || err instanceof TypeError) throw err
     throw new StoreUnavailable('could not load the revocation log', { cause: err })
   }
   return verifier

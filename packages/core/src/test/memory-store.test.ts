@@ -44,7 +44,8 @@ describe('MemoryStore specifics', () => {
     await auth.revokeSession(missed.sessionId)
     const { entries } = await auth.readRevocations(null)
     const position = entries[0]!.position
-    clock.advance(60_000 + 5_001)
+    // Past the retention: access-token lifetime + refresh grace (10 s) + the log's 60 s slack for skew.
+    clock.advance(60_000 + 10_000 + 60_001)
     const b = await auth.createSession({ userId: 'g' })
     await auth.revokeSession(b.sessionId)
     assert.equal((await auth.readRevocations(position)).gap, true)

@@ -82,7 +82,8 @@ describe('options', () => {
     const o = resolveOptions()
     assert.equal(o.accessTokenTtlSeconds, 900)
     assert.equal(o.limits.maxSessions, 10)
-    assert.equal(o.revocationTtlMs, 900_000)
+    // Access-token lifetime + refresh grace (a retried refresh issues a token up to 10 s after the last rotation).
+    assert.equal(o.revocationTtlMs, 910_000)
   })
   test('throws a TypeError naming the bad option', () => {
     assert.throws(() => resolveOptions({ accessTokenTtlSeconds: 0 }), /"accessTokenTtlSeconds"/)

@@ -11,6 +11,7 @@
   ARGV[11] limit for this device class (0: none)
   ARGV[12] revocation ttl (ms)
   ARGV[13] '1' when the session is DPoP-bound (ARGV[6] then covers the key thumbprint)
+  ARGV[14] token horizon (ms): access-token lifetime + refresh grace
 
   Returns { code, payload, pending events }:
      1  created; payload = evicted local ids
@@ -23,7 +24,7 @@ local user_id, local_id = ARGV[1], ARGV[2]
 local now = tonumber(ARGV[3])
 local max_sessions, policy, class_limit = tonumber(ARGV[9]), ARGV[10], tonumber(ARGV[11])
 local class = ARGV[7]
-local retention = tonumber(ARGV[12])
+local retention, horizon = tonumber(ARGV[12]), tonumber(ARGV[14])
 
 local fields, sessions = read_user(key)
 if ban_active(fields, now) then return reply(-1, { fields['!ban'] }) end
@@ -41,7 +42,8 @@ table.sort(live, function(a, b)
 end)
 
 -- Which sessions must go for the new one to fit: oldest of its class first, then oldest overall.
-local evict, gone = {}, {}
+local evict, gone, seen = {}, {}, {}
+for _, s in ipairs(live) do seen[s.id] = s.seen end
 local total, in_class = #live, 0
 for _, s in ipairs(live) do if s.class == class then in_class = in_class + 1 end end
 if class_limit > 0 then
@@ -58,7 +60,7 @@ if #evict > 0 and policy == 'deny' then return reply(-2) end
 
 for _, id in ipairs(evict) do
   delete_session(key, id)
-  emit(log_key, retention, { 'k', 's', 'u', user_id, 'l', id, 'r', 'evicted', 'a', ARGV[3] })
+  emit(log_key, retention, { 'k', 's', 'u', user_id, 'l', id, 'r', 'evicted', 'a', ARGV[3], 'x', seen[id] + horizon })
 end
 
 local state = { gen = 1, bound = ARGV[13] == '1', seen = now, idle = tonumber(ARGV[4]), abs = tonumber(ARGV[5]), hash = ARGV[6], prev = NO_HASH, class = class }

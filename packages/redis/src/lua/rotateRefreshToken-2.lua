@@ -12,6 +12,7 @@
   ARGV[9]  revocation ttl (ms)
   ARGV[10] presented secret hash with the DPoP key thumbprint ('' without a proof)
   ARGV[11] '1' when the request proved a key: ARGV[5] covers it and the session is (or becomes) bound
+  ARGV[12] token horizon (ms): access-token lifetime + refresh grace
 
   Returns { code, payload, pending events }:
      1  rotated; payload = { generation, lastSeenMs, idleMs, absMs, class, metadata, bound (1/0) }
@@ -83,7 +84,7 @@ end
 
 if gen < s.gen then
   delete_session(key, local_id)
-  emit(log_key, retention, { 'k', 's', 'u', user_id, 'l', local_id, 'r', 'refresh_reuse_detected', 'a', ARGV[6] })
+  emit(log_key, retention, { 'k', 's', 'u', user_id, 'l', local_id, 'r', 'refresh_reuse_detected', 'a', ARGV[6], 'x', s.seen + tonumber(ARGV[12]) })
   refresh_ttl(key, now, retention)
   return reply(-3)
 end

@@ -56,6 +56,7 @@ describe('scale figures on a private Redis', () => {
           metadata,
           limits: { maxSessions: 10, policy: 'evict-oldest', perDeviceClass: {} },
           revocationTtlMs: 900_000,
+          tokenHorizonMs: 910_000,
         }),
       )
       if (batch.length === 1000) {

@@ -10,6 +10,8 @@ import type { KeyNames } from '../key-names.js'
 import { Scripts, type ScriptName } from '../scripts.js'
 
 const HOUR = 3_600_000
+/** Token horizon passed to the logging scripts: access-token lifetime plus refresh grace. */
+const HORIZON = 70_000
 const hash = (c: string) => Buffer.alloc(16, c)
 
 describe('Lua scripts', () => {
@@ -35,10 +37,10 @@ describe('Lua scripts', () => {
   const create = (userId: string, localId: string, opts: { max?: number; policy?: string; classLimit?: number; cls?: string; at?: number; bound?: boolean } = {}) =>
     run('createSession', [keys.user(userId), log()], [
       userId, localId, opts.at ?? now, (opts.at ?? now) + HOUR, (opts.at ?? now) + 24 * HOUR, hash('a'), opts.cls ?? 'default', 'meta',
-      opts.max ?? 10, opts.policy ?? 'evict-oldest', opts.classLimit ?? 0, 60_000, opts.bound ? '1' : '0',
+      opts.max ?? 10, opts.policy ?? 'evict-oldest', opts.classLimit ?? 0, 60_000, opts.bound ? '1' : '0', HORIZON,
     ])
   const rotate = (userId: string, localId: string, gen: number, presented: Buffer, successor: Buffer, at = now, dpop: { bound?: Buffer; bind?: boolean } = {}) =>
-    run('rotateRefreshToken', [keys.user(userId), log()], [userId, localId, gen, presented, successor, at, HOUR, 10_000, 60_000, dpop.bound ?? '', dpop.bind ? '1' : '0'], true)
+    run('rotateRefreshToken', [keys.user(userId), log()], [userId, localId, gen, presented, successor, at, HOUR, 10_000, 60_000, dpop.bound ?? '', dpop.bind ? '1' : '0', HORIZON], true)
   const check = (userId: string, localId: string, createdAt: number, jti = 'jti', at = now) =>
     run('checkAccessToken', [keys.user(userId), keys.deniedToken(userId, jti)], [localId, createdAt, at])
   const pttl = async (key: string) => Number(await connection.send(['PTTL', key]))
@@ -56,7 +58,7 @@ describe('Lua scripts', () => {
     })
     test('-1: refuses a banned user, returning the ban end', async () => {
       const u = user()
-      await run('revokeAllSessions', [keys.user(u), log()], [u, now, 'banned', 60_000, '', 'p', 'why'])
+      await run('revokeAllSessions', [keys.user(u), log()], [u, now, 'banned', 60_000, '', 'p', 'why', HORIZON])
       assert.deepEqual((await create(u, newLocalSessionId(now + 1))).code, -1)
       assert.deepEqual((await create(u, newLocalSessionId(now + 1))).payload, ['p'])
     })
@@ -67,7 +69,7 @@ describe('Lua scripts', () => {
     })
     test('-3: refuses a local id not after the cut-off, returning it', async () => {
       const u = user()
-      await run('revokeAllSessions', [keys.user(u), log()], [u, now, 'revoked', 60_000, '', '', ''])
+      await run('revokeAllSessions', [keys.user(u), log()], [u, now, 'revoked', 60_000, '', '', '', HORIZON])
       const reply = await create(u, newLocalSessionId(now))
       assert.equal(reply.code, -3)
       assert.equal(Number(reply.payload[0]), now)
@@ -153,7 +155,7 @@ describe('Lua scripts', () => {
       assert.equal((await check(u, id, now, 'jti', now + HOUR)).code, -1)
       await run('denyToken', [keys.deniedToken(u, 'jti'), log()], [u, 'jti', now + 60_000, now, 65_000])
       assert.equal((await check(u, id, now)).code, -2)
-      await run('revokeAllSessions', [keys.user(u), log()], [u, now, 'revoked', 60_000, '', '', ''])
+      await run('revokeAllSessions', [keys.user(u), log()], [u, now, 'revoked', 60_000, '', '', '', HORIZON])
       assert.equal((await check(u, id, now)).code, -3)
     })
   })
@@ -163,8 +165,8 @@ describe('Lua scripts', () => {
       const u = user()
       const id = newLocalSessionId(now)
       await create(u, id)
-      assert.equal((await run('revokeSession', [keys.user(u), log()], [u, id, now, 'logout', 60_000])).code, 1)
-      assert.equal((await run('revokeSession', [keys.user(u), log()], [u, id, now, 'logout', 60_000])).code, 0)
+      assert.equal((await run('revokeSession', [keys.user(u), log()], [u, id, now, 'logout', 60_000, HORIZON])).code, 1)
+      assert.equal((await run('revokeSession', [keys.user(u), log()], [u, id, now, 'logout', 60_000, HORIZON])).code, 0)
       // only the revocation cut-off could keep the hash; without one it is gone
       assert.equal(await connection.send(['EXISTS', keys.user(u)]), 0)
     })
@@ -175,19 +177,32 @@ describe('Lua scripts', () => {
       const u = user()
       const ids = [newLocalSessionId(now - 3), newLocalSessionId(now - 2), newLocalSessionId(now - 1)]
       for (const id of ids) await create(u, id)
-      assert.equal((await run('revokeAllSessions', [keys.user(u), log()], [u, now, 'revoked', 60_000, ids[0]!, '', ''])).code, 2)
+      assert.equal((await run('revokeAllSessions', [keys.user(u), log()], [u, now, 'revoked', 60_000, ids[0]!, '', '', HORIZON])).code, 2)
       assert.equal(await connection.send(['HEXISTS', keys.user(u), ids[0]!]), 1)
-      assert.equal((await run('revokeAllSessions', [keys.user(u), log()], [u, now, 'revoked', 60_000, '', '', ''])).code, 1)
+      assert.equal((await run('revokeAllSessions', [keys.user(u), log()], [u, now, 'revoked', 60_000, '', '', '', HORIZON])).code, 1)
       assert.equal(await connection.send(['HLEN', keys.user(u)]), 1)
       const ttl = await pttl(keys.user(u))
       assert.ok(ttl > 50_000 && ttl <= 60_000, `ttl ${ttl}`)
     })
+    test('the cut-off covers a session whose creation time is later than now (made on a clock ahead), and x covers its last refresh', async () => {
+      const u = user()
+      const ahead = newLocalSessionId(now + 800)
+      await create(u, ahead, { at: now + 800 })
+      const start = (await connection.send(['XINFO', 'STREAM', log()])) as unknown[]
+      const lastId = String(start[start.indexOf('last-generated-id') + 1])
+      await run('revokeAllSessions', [keys.user(u), log()], [u, now, 'revoked', 60_000, '', '', '', HORIZON])
+      assert.equal(await connection.send(['HGET', keys.user(u), '!cut']), String(now + 800))
+      const [[, fields]] = (await connection.send(['XRANGE', log(), `(${lastId}`, '+', 'COUNT', '1'])) as [string, string[]][] as [[string, string[]]]
+      assert.deepEqual(fields, ['k', 'u', 'u', u, 'c', String(now + 800), 'r', 'revoked', 'a', String(now), 'x', String(now + 800 + HORIZON)])
+      // A session made afterwards on a clock behind gets -3 and the cut-off, to make its id newer.
+      assert.deepEqual((await create(u, newLocalSessionId(now - 800), { at: now - 800 })).payload, [String(now + 800)])
+    })
     test('a permanent ban removes the TTL; a temporary one keeps the hash until it ends', async () => {
       const u = user()
-      await run('revokeAllSessions', [keys.user(u), log()], [u, now, 'banned', 60_000, '', 'p', ''])
+      await run('revokeAllSessions', [keys.user(u), log()], [u, now, 'banned', 60_000, '', 'p', '', HORIZON])
       assert.equal(await pttl(keys.user(u)), -1)
       const v = user()
-      await run('revokeAllSessions', [keys.user(v), log()], [v, now, 'banned', 60_000, '', String(now + 2 * HOUR), ''])
+      await run('revokeAllSessions', [keys.user(v), log()], [v, now, 'banned', 60_000, '', String(now + 2 * HOUR), '', HORIZON])
       assert.ok((await pttl(keys.user(v))) > HOUR)
     })
   })
@@ -196,7 +211,7 @@ describe('Lua scripts', () => {
     test('1 when a ban in force is lifted, 0 otherwise', async () => {
       const u = user()
       assert.equal((await run('unbanUser', [keys.user(u)], [now, 60_000])).code, 0)
-      await run('revokeAllSessions', [keys.user(u), log()], [u, now, 'banned', 60_000, '', 'p', ''])
+      await run('revokeAllSessions', [keys.user(u), log()], [u, now, 'banned', 60_000, '', 'p', '', HORIZON])
       assert.equal((await run('unbanUser', [keys.user(u)], [now, 60_000])).code, 1)
       assert.ok((await pttl(keys.user(u))) > 0)
     })
@@ -241,9 +256,9 @@ describe('Lua scripts', () => {
     test('without a log key (Cluster) events are returned, not written', async () => {
       const u = user()
       const id = newLocalSessionId(now)
-      await run('createSession', [keys.user(u)], [u, id, now, now + HOUR, now + 2 * HOUR, hash('a'), 'default', 'm', 10, 'evict-oldest', 0, 60_000])
-      const reply = await run('revokeSession', [keys.user(u)], [u, id, now, 'logout', 60_000])
-      assert.deepEqual(reply.pending, [['k', 's', 'u', u, 'l', id, 'r', 'logout', 'a', String(now)]])
+      await run('createSession', [keys.user(u)], [u, id, now, now + HOUR, now + 2 * HOUR, hash('a'), 'default', 'm', 10, 'evict-oldest', 0, 60_000, HORIZON])
+      const reply = await run('revokeSession', [keys.user(u)], [u, id, now, 'logout', 60_000, HORIZON])
+      assert.deepEqual(reply.pending, [['k', 's', 'u', u, 'l', id, 'r', 'logout', 'a', String(now), 'x', now + HORIZON]])
     })
     test('scripts keep working after SCRIPT FLUSH', async () => {
       await connection.send(['SCRIPT', 'FLUSH'])
@@ -258,8 +273,8 @@ describe('Lua scripts', () => {
         for (let i = 1; i <= 150; i++) await made.store.connection.send(['XADD', logKey, `1-${i}`, 'k', 'x'])
         const u = user()
         const id = newLocalSessionId(now)
-        await scripts.run(made.store.connection, 'createSession', [made.store.keys.user(u), logKey], [u, id, String(now), String(now + HOUR), String(now + 2 * HOUR), hash('a'), 'default', 'm', '10', 'evict-oldest', '0', '60000'])
-        await made.store.revokeSession({ userId: u, localId: id, nowMs: now, reason: 'logout', revocationTtlMs: 60_000 })
+        await scripts.run(made.store.connection, 'createSession', [made.store.keys.user(u), logKey], [u, id, String(now), String(now + HOUR), String(now + 2 * HOUR), hash('a'), 'default', 'm', '10', 'evict-oldest', '0', '60000', '70000'])
+        await made.store.revokeSession({ userId: u, localId: id, nowMs: now, reason: 'logout', revocationTtlMs: 60_000, tokenHorizonMs: HORIZON })
         const first = (await made.store.connection.send(['XRANGE', logKey, '-', '+', 'COUNT', '1'])) as [string, unknown][]
         assert.notEqual(first[0]?.[0], '1-1')
         assert.equal((await made.store.readRevocations('1-1')).gap, true)

@@ -21,7 +21,7 @@ test('a command past its deadline names the limit and the time it waited', async
   const expected = { code: 'ERR_STORE_UNAVAILABLE', message: /^session store did not answer within its 300 ms command time limit \(commandTimeoutMs; waited \d{3,} ms\)$/ }
   // A plain command and a script, the two paths every store call takes.
   await assert.rejects(store.getUserState('u1', Date.now()), expected)
-  await assert.rejects(store.revokeAllSessions({ userId: 'u1', nowMs: Date.now(), reason: 'revoked', revocationTtlMs: 60_000 }), expected)
+  await assert.rejects(store.revokeAllSessions({ userId: 'u1', nowMs: Date.now(), reason: 'revoked', revocationTtlMs: 60_000, tokenHorizonMs: 70_000 }), expected)
   // Closing waits for pending replies, but no longer than the command limit: a hung Redis does not hold a shutdown.
   const started = Date.now()
   await store.close()

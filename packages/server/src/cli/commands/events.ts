@@ -77,6 +77,8 @@ export function eventsCommand(): Command {
                 printed += 1
                 if (options.count !== undefined && printed >= options.count) return
               }
+              // Heartbeats and kinds this version does not print are passed over too, or the next read would return them again.
+              position = read.lastPosition ?? position
             }
           } finally {
             process.off('SIGINT', stop)
