@@ -92,10 +92,13 @@ export async function openResources(config: ServerConfig): Promise<ServerResourc
     }
     const keysDir = config.signingKeysJson ? null : config.dataDir
     const keys = config.signingKeysJson ? await SigningKeySet.fromJSON(config.signingKeysJson) : await SigningKeySet.loadOrCreate(config.dataDir)
+    const sharedKey = await tokenKey(config)
     const auth = await createTessera({
       store,
       keys,
-      tokenKey: await tokenKey(config),
+      tokenKey: sharedKey,
+      // Nonces are keyed from the token key (the checker derives its own subkey), so every instance accepts every other's.
+      dpop: { required: config.dpopRequired, ...(config.dpopNonces ? { nonce: { key: sharedKey } } : {}) },
       issuer: config.issuer,
       audience: config.audience,
       accessTokenTtlSeconds: config.accessTokenTtlSeconds,

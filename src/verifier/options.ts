@@ -1,4 +1,6 @@
 import { systemClock, type Clock } from '../core/clock.js'
+import { resolveDpopOptions, type DpopOptions } from '../core/dpop/dpop-options.js'
+import { DpopProofChecker } from '../core/dpop/dpop-proof.js'
 import type { SessionStore } from '../core/session-store.js'
 import { SIGNING_ALGORITHMS, SigningKeySet, type SigningAlgorithm } from '../core/signing-keys.js'
 import type { RedisSessionStoreOptions } from '../redis-store/redis-session-store.js'
@@ -46,6 +48,15 @@ export interface VerifierOptions {
   }
   /** When the cached set cannot be trusted: check each request in the store (`strict`, default) or answer unavailable (`fail`). */
   onStale?: 'strict' | 'fail'
+  /**
+   * DPoP (RFC 9449): how proofs are checked, whether bearer tokens are refused,
+   * server nonces. On by default (DPoP-bound tokens need a proof, bearer tokens
+   * still pass); `false` refuses DPoP-bound tokens outright. The proof replay
+   * cache is the store; a `signature` verifier without one keeps it in process
+   * memory, which catches replays to this process only. A `DpopProofChecker`
+   * (e.g. the engine's `tessera.dpop`) is used as it is.
+   */
+  dpop?: DpopOptions | DpopProofChecker | false
   clock?: Clock
 }
 
@@ -63,6 +74,8 @@ export interface ResolvedVerifierOptions {
   cacheMax: number
   log: { blockMs: number; maxStalenessMs: number; batchSize: number; retryMs: number }
   onStale: 'strict' | 'fail'
+  /** Options to build a checker from, a checker to use, or null: DPoP refused. */
+  dpop: ReturnType<typeof resolveDpopOptions> | DpopProofChecker | null
   clock: Clock
 }
 
@@ -126,6 +139,7 @@ export function resolveVerifierOptions(input: VerifierOptions): ResolvedVerifier
     cacheMax,
     log,
     onStale,
+    dpop: input.dpop === false ? null : input.dpop instanceof DpopProofChecker ? input.dpop : resolveDpopOptions(input.dpop),
     clock: input.clock ?? systemClock,
   }
 }
