@@ -70,7 +70,8 @@ function dpopError(err: AuthError): string {
  */
 export function problemFor(err: unknown, options: ChallengeOptions | string = {}): AuthProblem {
   const o = typeof options === 'string' ? { realm: options } : options
-  if (err instanceof AuthError && err.code !== 'ERR_STORE_UNAVAILABLE') {
+  // Store and key outages are ours to fix, not the token's: 503, never a 401 that tells the client to sign in again.
+  if (err instanceof AuthError && err.code !== 'ERR_STORE_UNAVAILABLE' && err.code !== 'ERR_KEYS_UNAVAILABLE') {
     // The message is one of ours and carries no token text, so it may go into the challenge and the body.
     const description = err.message.replace(/["\\]/g, '')
     const dpop = o.scheme === 'DPoP' || err.code.startsWith('ERR_DPOP_')
