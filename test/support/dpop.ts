@@ -36,6 +36,8 @@ export async function craftProof(options: {
   /** Sign with another key than the one in the header. */
   signWithOtherKey?: boolean
   padding?: number
+  /** Sign with this key (a client's own) instead of a fresh one. */
+  key?: KeyPair
 }): Promise<string> {
   const payload: Record<string, unknown> = {
     jti: options.jti ?? randomUUID(),
@@ -57,6 +59,9 @@ export async function craftProof(options: {
     // jose's types keep secret members out of a jwk header; an attacker's header does not care.
     const header = { alg: 'HS256', typ, jwk: { kty: 'oct', k: Buffer.from(secret).toString('base64url') } } as unknown as JWTHeaderParameters
     return new SignJWT(payload).setProtectedHeader(header).sign(secret)
+  }
+  if (options.key) {
+    return new SignJWT(payload).setProtectedHeader({ alg: 'ES256', typ, jwk: await exportJWK(options.key.publicKey) }).sign(options.key.privateKey)
   }
   const { publicKey, privateKey } = await joseKeyPair('ES256', { extractable: true })
   const other = await joseKeyPair('ES256')

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import { issueAccessToken, verifyAccessTokenSignature, type AccessTokenClaims } from './access-token.js'
 import { decodeDeviceMetadata, encodeDeviceMetadata, normaliseDevice, type DeviceInfo } from './device.js'
 import { checkTokenPresentation } from './dpop/dpop-binding.js'
-import { DpopProofChecker, type DpopPresentation } from './dpop/dpop-proof.js'
+import { DpopProofChecker, type DpopPresentation, type VerifiedDpopProof } from './dpop/dpop-proof.js'
 import {
   AccessTokenRevoked,
   AuthError,
@@ -154,7 +154,8 @@ export class Tessera extends EventEmitter<TesseraEvents> {
    * (checked in full, replay included), or undefined when the request carries
    * none and DPoP is not required.
    */
-  async #proofThumbprint(dpop: DpopPresentation | undefined, nowMs: number): Promise<string | undefined> {
+  async #proofThumbprint(dpop: DpopPresentation | VerifiedDpopProof | undefined, nowMs: number): Promise<string | undefined> {
+    if (dpop !== undefined && 'thumbprint' in dpop) return dpop.thumbprint
     if (dpop === undefined || dpop.proof === undefined) {
       if (this.options.dpop.required) throw new DpopProofInvalid('this server requires DPoP: send a DPoP proof')
       return undefined
@@ -183,10 +184,12 @@ export class Tessera extends EventEmitter<TesseraEvents> {
    * With `dpop` (the request's `DPoP` header, method and URL) and a valid
    * proof, the session is bound to the proof's key: the access token carries
    * `cnf.jkt` and the refresh token works only with proofs of that key.
+   * `dpop` may also be a proof the caller already checked with
+   * `tessera.dpop.check` (a sign-in route that checks it before the password).
    *
    * @throws {UserBanned} {@link SessionLimitReached} {@link InvalidInput} {@link DpopProofInvalid} {@link StoreUnavailable}
    */
-  async createSession(input: { userId: string; device?: DeviceInfo; dpop?: DpopPresentation }): Promise<SessionTokens> {
+  async createSession(input: { userId: string; device?: DeviceInfo; dpop?: DpopPresentation | VerifiedDpopProof }): Promise<SessionTokens> {
     const { userId } = input
     assertUserId(userId)
     const device = normaliseDevice(input.device)

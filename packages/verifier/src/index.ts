@@ -8,9 +8,13 @@ export {
   problemFor,
   missingTokenProblem,
   bearerToken,
+  credentialsOf,
   PROBLEM_CONTENT_TYPE,
   MISSING_TOKEN_CODE,
   type AuthProblem,
   type AuthOutcome,
+  type AuthRequest,
+  type ChallengeOptions,
+  type DecidingVerifier,
 } from './http-problem.js'
 export { registerVerifierMetrics } from './prometheus.js'

@@ -1,4 +1,14 @@
-import { type Clock, type SessionStore, SIGNING_ALGORITHMS, type SigningAlgorithm, SigningKeySet, systemClock } from '@tessera/core'
+import {
+  type Clock,
+  type DpopOptions,
+  DpopProofChecker,
+  resolveDpopOptions,
+  type SessionStore,
+  SIGNING_ALGORITHMS,
+  type SigningAlgorithm,
+  SigningKeySet,
+  systemClock,
+} from '@tessera/core'
 import type { RedisSessionStoreOptions } from '@tessera/redis'
 import type { KeySource } from './key-source.js'
 import type { RemoteJwksOptions } from './remote-jwks.js'
@@ -61,6 +71,15 @@ export interface VerifierOptions {
   onWarning?: (message: string) => void
   /** When the cached set cannot be trusted: check each request in the store (`strict`, default) or answer unavailable (`fail`). */
   onStale?: 'strict' | 'fail'
+  /**
+   * DPoP (RFC 9449): how proofs are checked, whether bearer tokens are refused,
+   * server nonces. On by default (DPoP-bound tokens need a proof, bearer tokens
+   * still pass); `false` refuses DPoP-bound tokens outright. The proof replay
+   * cache is the store; a `signature` verifier without one keeps it in process
+   * memory, which catches replays to this process only. A `DpopProofChecker`
+   * (e.g. the engine's `tessera.dpop`) is used as it is.
+   */
+  dpop?: DpopOptions | DpopProofChecker | false
   clock?: Clock
 }
 
@@ -81,6 +100,8 @@ export interface ResolvedVerifierOptions {
   log: { blockMs: number; maxStalenessMs: number; batchSize: number; retryMs: number; issuerSilenceMs: number; gapCheckIntervalMs: number }
   onWarning: (message: string) => void
   onStale: 'strict' | 'fail'
+  /** Options to build a checker from, a checker to use, or null: DPoP refused. */
+  dpop: ReturnType<typeof resolveDpopOptions> | DpopProofChecker | null
   clock: Clock
 }
 
@@ -149,6 +170,7 @@ export function resolveVerifierOptions(input: VerifierOptions): ResolvedVerifier
     log,
     onWarning: input.onWarning ?? (() => undefined),
     onStale,
+    dpop: input.dpop === false ? null : input.dpop instanceof DpopProofChecker ? input.dpop : resolveDpopOptions(input.dpop),
     clock: input.clock ?? systemClock,
   }
 }

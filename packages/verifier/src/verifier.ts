@@ -6,7 +6,12 @@ import {
   type AccessTokenStatus,
   type IssuerHeartbeat,
   AuthError,
+  checkTokenPresentation,
+  DpopKeyMismatch,
+  type DpopPresentation,
+  DpopProofChecker,
   localIdCreatedAtMs,
+  MemoryStore,
   type RevocationLogEntry,
   SessionRevoked,
   type SessionStore,
@@ -100,6 +105,11 @@ export class Verifier extends EventEmitter<VerifierEvents> {
   readonly #follower: RevocationLogFollower | null
   readonly #jws: JwsCheckOptions
   readonly #headers: HeaderCache
+  readonly #dpop: DpopProofChecker | null
+  /** In-process replay cache of a `signature` verifier without a store. */
+  readonly #localReplay: MemoryStore | null
+  /** Algorithms of the DPoP challenge (`algs`); null when this verifier refuses DPoP. */
+  readonly dpopAlgorithms: readonly string[] | null
   #sweeper: NodeJS.Timeout | null = null
   #wasTrusted = true
   #fallbackChecks = 0
@@ -124,6 +134,11 @@ export class Verifier extends EventEmitter<VerifierEvents> {
     const algorithms = new Set<SigningAlgorithm>(o.algorithms)
     this.#headers = new HeaderCache(algorithms)
     this.#jws = { issuer: o.issuer, audiences: o.audiences, algorithms, clockToleranceSeconds: o.clockToleranceSeconds }
+    const given = o.dpop instanceof DpopProofChecker ? o.dpop : null
+    this.#localReplay = o.dpop && !given && !parts.store ? new MemoryStore() : null
+    const replay = parts.store ?? this.#localReplay
+    this.#dpop = given ?? (o.dpop && !(o.dpop instanceof DpopProofChecker) && replay ? new DpopProofChecker(o.dpop, replay) : null)
+    this.dpopAlgorithms = this.#dpop ? this.#dpop.options.algorithms : null
     if (o.mode === 'cached' && parts.store) {
       this.#set = new RevocationSet(o.revocationTtlMs, o.clockToleranceSeconds * 1000)
       this.#follower = new RevocationLogFollower({
@@ -204,6 +219,26 @@ export class Verifier extends EventEmitter<VerifierEvents> {
     const verified = this.#fromCache(token, nowMs) ?? this.#verifyCold(token, nowMs)
     if (verified === undefined) return this.#verifyAfterKeyRefresh(token, nowMs).then((v) => this.#decide(v, nowMs))
     return this.#decide(verified, nowMs)
+  }
+
+  /**
+   * The presentation half of a request (RFC 9449 section 7): whether the
+   * token came the way its binding asks. `presentation` is null for the
+   * `Bearer` scheme, the request's proof for `DPoP`. Returns undefined when
+   * decided at once (a bearer token), or a promise for a DPoP proof's one
+   * replay-cache call.
+   *
+   * @throws {DpopProofInvalid} {@link DpopKeyMismatch} {@link DpopNonceRequired} {@link AccessTokenInvalid}
+   */
+  checkPresentation(claims: AccessTokenClaims, accessToken: string, presentation: DpopPresentation | null): undefined | Promise<void> {
+    const checker = this.#dpop
+    if (!checker) {
+      if (presentation !== null || claims.keyThumbprint !== null) throw new DpopKeyMismatch('this service does not accept DPoP-bound tokens')
+      return undefined
+    }
+    const nowMs = this.#o.clock.nowMs()
+    const proof = checkTokenPresentation(checker, claims, accessToken, presentation, nowMs)
+    return proof ? checker.markUsed(proof, nowMs) : undefined
   }
 
   /** The revocation half: decided here when the mode allows, otherwise by one store check. */
@@ -371,6 +406,7 @@ export class Verifier extends EventEmitter<VerifierEvents> {
     if (this.#sweeper) clearInterval(this.#sweeper)
     this.#follower?.close()
     this.#keys.close?.()
+    await this.#localReplay?.close()
     if (this.#ownsStore) await this.#store?.close()
   }
 }
@@ -391,7 +427,8 @@ export async function createVerifier(input: VerifierOptions): Promise<Verifier> 
   const options = resolveVerifierOptions(input)
   const keys = await keySourceFor(options)
   let store = options.store
-  const ownsStore = !store && options.redis !== null && options.mode !== 'signature'
+  // A signature verifier opens the store too when it checks DPoP proofs: the replay cache lives there.
+  const ownsStore = !store && options.redis !== null && (options.mode !== 'signature' || options.dpop !== null)
   if (ownsStore) {
     // The store's connection bounds every command with shared-timer deadlines (redis.commandTimeoutMs, default 1000).
     store = await RedisSessionStore.connect(options.redis!)

@@ -35,6 +35,10 @@ export interface ServerConfig {
   signingKeysJson: string | null
   tokenKey: string | null
   logLevel: string
+  /** Refuse clients without DPoP (TESSERA_DPOP_REQUIRED). */
+  dpopRequired: boolean
+  /** Server nonces for DPoP proofs (TESSERA_DPOP_NONCES), keyed from the token key every instance shares. */
+  dpopNonces: boolean
   loginRateLimitPerIp: number
   loginRateLimitPerAccount: number
   /** Child processes that hash passwords at low CPU priority (TESSERA_HASHING_PROCESSES). */
@@ -193,6 +197,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): ServerC
     signingKeysJson: value(env, 'TESSERA_SIGNING_KEYS') ?? null,
     tokenKey,
     logLevel,
+    dpopRequired: boolean(env, 'TESSERA_DPOP_REQUIRED'),
+    dpopNonces: boolean(env, 'TESSERA_DPOP_NONCES'),
     loginRateLimitPerIp: integer(env, 'TESSERA_LOGIN_RATE_LIMIT_IP', 30, 1, 100_000),
     loginRateLimitPerAccount: integer(env, 'TESSERA_LOGIN_RATE_LIMIT_ACCOUNT', 5, 1, 10_000),
     hashingProcesses: integer(env, 'TESSERA_HASHING_PROCESSES', availableParallelism(), 1, 64),

@@ -7,7 +7,16 @@ import type { ServerConfig } from './config.js'
 /** What the engine is built from: the part of the configuration both the server and the CLI read. */
 export type EngineConfig = Pick<
   ServerConfig,
-  'dataDir' | 'tokenKey' | 'issuer' | 'audience' | 'accessTokenTtlSeconds' | 'refreshIdleTtlSeconds' | 'refreshAbsoluteTtlSeconds' | 'maxSessions'
+  | 'dataDir'
+  | 'tokenKey'
+  | 'issuer'
+  | 'audience'
+  | 'accessTokenTtlSeconds'
+  | 'refreshIdleTtlSeconds'
+  | 'refreshAbsoluteTtlSeconds'
+  | 'maxSessions'
+  | 'dpopRequired'
+  | 'dpopNonces'
 >
 
 /**
@@ -47,10 +56,13 @@ export async function loadTokenKey(config: Pick<EngineConfig, 'dataDir' | 'token
  * ```
  */
 export async function openEngine(config: EngineConfig, store: SessionStore, extra: Pick<AuthOptions, 'keys' | 'sharedKeys'> = {}): Promise<Tessera> {
+  const tokenKey = await loadTokenKey(config)
   return createTessera({
     ...extra,
     store,
-    tokenKey: await loadTokenKey(config),
+    tokenKey,
+    // DPoP nonces are keyed from the token key (the checker derives its own subkey), so every instance accepts every other's.
+    dpop: { required: config.dpopRequired, ...(config.dpopNonces ? { nonce: { key: tokenKey } } : {}) },
     issuer: config.issuer,
     audience: config.audience,
     accessTokenTtlSeconds: config.accessTokenTtlSeconds,

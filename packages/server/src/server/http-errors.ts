@@ -78,17 +78,19 @@ export class HttpProblem extends Error {
   readonly status: number
   readonly headers: Record<string, string>
 
-  constructor(code: ProblemCode, detail?: string, options: { headers?: Record<string, string>; cause?: unknown } = {}) {
+  /** `status` overrides the table where one code has two meanings (a DPoP proof: 400 at sign-in and refresh, 401 on a protected route). */
+  constructor(code: ProblemCode, detail?: string, options: { headers?: Record<string, string>; cause?: unknown; status?: number } = {}) {
     super(detail ?? HTTP_ERRORS[code].title, options.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'HttpProblem'
     this.code = code
-    this.status = HTTP_ERRORS[code].status
+    this.status = options.status ?? HTTP_ERRORS[code].status
     this.headers = options.headers ?? {}
   }
 }
 
 /** RFC 9457 body for a code. */
-export function problemBody(code: ProblemCode, detail: string): { type: string; title: string; status: number; detail: string; code: ProblemCode } {
-  const { status, title } = HTTP_ERRORS[code]
+export function problemBody(code: ProblemCode, detail: string, statusOverride?: number): { type: string; title: string; status: number; detail: string; code: ProblemCode } {
+  const { title } = HTTP_ERRORS[code]
+  const status = statusOverride ?? HTTP_ERRORS[code].status
   return { type: `urn:tessera:error:${code.slice(4).toLowerCase().replace(/_/g, '-')}`, title, status, detail, code }
 }

@@ -34,7 +34,7 @@ export const tokenResponse = {
   required: ['access_token', 'token_type', 'expires_in', 'session_id'],
   properties: {
     access_token: { type: 'string' },
-    token_type: { type: 'string', enum: ['Bearer'] },
+    token_type: { type: 'string', enum: ['Bearer', 'DPoP'] },
     expires_in: { type: 'integer' },
     refresh_token: { type: 'string' },
     session_id: { type: 'string' },

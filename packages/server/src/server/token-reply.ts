@@ -25,7 +25,8 @@ function cookieSecure(request: FastifyRequest, ctx: ServerContext): boolean {
 export function sendTokens(request: FastifyRequest, reply: FastifyReply, ctx: ServerContext, tokens: SessionTokens, browser: boolean) {
   const body: Record<string, unknown> = {
     access_token: tokens.accessToken,
-    token_type: 'Bearer',
+    // RFC 9449 section 5: DPoP when the access token is bound to the proof's key.
+    token_type: tokens.tokenType,
     expires_in: Math.max(0, tokens.accessTokenExpiresAt - Math.floor(Date.now() / 1000)),
     session_id: tokens.sessionId,
   }
@@ -40,6 +41,9 @@ export function sendTokens(request: FastifyRequest, reply: FastifyReply, ctx: Se
   } else {
     body.refresh_token = tokens.refreshToken
   }
+  // RFC 9449 section 8: a fresh nonce with each token response, so clients rarely meet use_dpop_nonce.
+  const nonce = ctx.auth.dpop.nonce(ctx.auth.options.clock.nowMs())
+  if (nonce !== null) reply.header('dpop-nonce', nonce)
   // RFC 6749 section 5.1: token responses must not be cached.
   return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(body)
 }

@@ -20,7 +20,8 @@ export interface TesseraExpressOptions {
 }
 
 /**
- * Express middleware: verifies the bearer access token and puts its claims on
+ * Express middleware: verifies the access token (Bearer, or DPoP with its
+ * proof) and puts its claims on
  * `req.auth`. Answers exactly as the Fastify plugin does (same decision
  * function): 401 + `WWW-Authenticate` + problem+json for a missing or bad
  * token, 503 when revocation state cannot be read.
@@ -44,7 +45,12 @@ export function tesseraExpress(options: TesseraExpressOptions): RequestHandler {
     res.status(problem.status).set(problem.headers).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem.body))
   }
   return (req: Request, res: Response, next: NextFunction) => {
-    const outcome = decide(verifier, req.headers.authorization, { optional, realm })
+    // req.protocol and req.host follow X-Forwarded-* only under the app's 'trust proxy' setting.
+    const outcome = decide(
+      verifier,
+      { authorization: req.headers.authorization, dpop: req.headers.dpop, method: req.method, url: `${req.protocol}://${req.host}${req.originalUrl}` },
+      { optional, realm },
+    )
     if (outcome instanceof Promise) {
       // decide() never rejects; this only catches a throw from a later handler run synchronously by next().
       outcome.then((o) => apply(req, res, next, o)).catch(next)

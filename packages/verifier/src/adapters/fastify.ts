@@ -41,7 +41,12 @@ function hookFor(verifier: Verifier, options: { optional: boolean; realm: string
   }
   // Callback style, not async: a token decided from the caches costs no promise at all.
   return function tesseraOnRequest(request, reply, done) {
-    const outcome = decide(verifier, request.headers.authorization, options)
+    // request.protocol and request.host follow X-Forwarded-* only when the app sets trustProxy.
+    const outcome = decide(
+      verifier,
+      { authorization: request.headers.authorization, dpop: request.headers.dpop, method: request.method, url: `${request.protocol}://${request.host}${request.url}` },
+      options,
+    )
     if (outcome instanceof Promise) {
       // decide() never rejects; a throw from apply() would be Fastify's own and is reported to it.
       outcome.then((o) => apply(request, reply, done, o)).catch((err: unknown) => done(err as Error))
@@ -71,10 +76,11 @@ const plugin: FastifyPluginAsync<TesseraFastifyOptions> = async (app, options) =
 }
 
 /**
- * Fastify plugin: verifies the bearer access token of each request in an
- * `onRequest` hook of each protected route and puts its claims on `request.auth`. Refusals are 401
- * with `WWW-Authenticate: Bearer error="invalid_token"` and problem+json, or
- * 503 when revocation state cannot be read; never a 500 for a bad token.
+ * Fastify plugin: verifies the access token of each request (Bearer, or DPoP
+ * with its proof) in an `onRequest` hook of each protected route and puts its
+ * claims on `request.auth`. Refusals are 401 with `WWW-Authenticate` (Bearer or
+ * DPoP, RFC 6750 / RFC 9449 error codes) and problem+json, or 503 when
+ * revocation state cannot be read; never a 500 for a bad token.
  *
  * @example
  * ```ts

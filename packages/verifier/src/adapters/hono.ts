@@ -28,7 +28,7 @@ function refuse(c: Context, problem: AuthProblem): Response {
 }
 
 /**
- * Hono middleware: verifies the bearer access token and sets the `auth`
+ * Hono middleware: verifies the access token (Bearer, or DPoP with its proof) and sets the `auth`
  * context variable to its claims. Answers exactly as the Fastify plugin and
  * Express middleware do (same decision function): 401 + `WWW-Authenticate` +
  * problem+json for a missing or bad token, 503 when revocation state cannot
@@ -47,7 +47,8 @@ export function tesseraHono(options: TesseraHonoOptions): MiddlewareHandler<Tess
   const optional = options.optional ?? false
   return async function tesseraOnRequest(c, next) {
     // decide() never rejects: awaiting a plain outcome costs one microtask, which Hono's async chain pays anyway.
-    const outcome = await decide(verifier, c.req.header('authorization'), { optional, realm })
+    // c.req.url is what the server saw; behind a proxy, rewrite it (or the Host) in front of this middleware.
+    const outcome = await decide(verifier, { authorization: c.req.header('authorization'), dpop: c.req.header('dpop'), method: c.req.method, url: c.req.url }, { optional, realm })
     if (!outcome.ok) return refuse(c, outcome.problem)
     c.set('auth', outcome.claims)
     await next()

@@ -42,6 +42,14 @@ export interface TesseraNestOptions {
 
 interface RequestWithAuth {
   headers: Record<string, string | string[] | undefined>
+  method: string
+  /** Express and Fastify both: follows X-Forwarded-Proto only when the app trusts its proxy. */
+  protocol: string
+  /** Express 5 and Fastify both: host and port, X-Forwarded-Host only when trusted. */
+  host: string
+  url: string
+  /** Express only: the URL before routers rewrote `url`. */
+  originalUrl?: string
   auth?: AccessTokenClaims | null
 }
 
@@ -95,7 +103,16 @@ export class TesseraGuard implements CanActivate {
     const setting = this.reflector.getAllAndOverride<TesseraRouteSetting | undefined>(TESSERA_ROUTE, [context.getHandler(), context.getClass()]) ?? this.fallback
     if (setting === false) return true
     const request = context.switchToHttp().getRequest<RequestWithAuth>()
-    const outcome = decide(this.verifier, request.headers.authorization, { optional: setting === 'optional', realm: this.realm })
+    const outcome = decide(
+      this.verifier,
+      {
+        authorization: request.headers.authorization,
+        dpop: request.headers.dpop,
+        method: request.method,
+        url: `${request.protocol}://${request.host}${request.originalUrl ?? request.url}`,
+      },
+      { optional: setting === 'optional', realm: this.realm },
+    )
     return outcome instanceof Promise ? outcome.then((o) => admit(request, o)) : admit(request, outcome)
   }
 }

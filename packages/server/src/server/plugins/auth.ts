@@ -1,8 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { type AccessTokenClaims, AuthError } from '@tessera/core'
-import { createVerifier, LocalKeySource } from '@tessera/verifier'
+import { createVerifier, credentialsOf, LocalKeySource, missingTokenProblem } from '@tessera/verifier'
 import type { ServerContext } from '../context.js'
+import { dpopPresentation, resourceError } from '../dpop.js'
 import { HttpProblem } from '../http-errors.js'
 
 declare module 'fastify' {
@@ -11,7 +12,7 @@ declare module 'fastify' {
     claims: AccessTokenClaims | null
   }
   interface FastifyInstance {
-    /** onRequest hook: strict verification of the Bearer access token. */
+    /** onRequest hook: strict verification of the access token (Bearer, or DPoP with its proof). */
     authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
     /** Resolves when no background work (reset mails, ...) is left. */
     backgroundSettled: () => Promise<void>
@@ -47,20 +48,30 @@ async function authPlugin(app: FastifyInstance, ctx: ServerContext): Promise<voi
     algorithms: ctx.auth.algorithms,
     clockToleranceSeconds: o.clockToleranceSeconds,
     clock: o.clock,
+    // The engine's own proof checker: same settings and nonces, replay cache in the engine's store.
+    dpop: ctx.auth.dpop,
   })
   app.addHook('onClose', () => verifier.close())
   // Declared up front with null so every request object has the same shape.
   app.decorateRequest('claims', null)
+  const missing = missingTokenProblem({ dpopAlgorithms: verifier.dpopAlgorithms }).headers['www-authenticate']!
   app.decorate('authenticate', async (request: FastifyRequest) => {
-    const token = bearerToken(request)
-    if (!token) throw new HttpProblem('ERR_UNAUTHENTICATED', 'send the access token as "Authorization: Bearer <token>"')
+    const credentials = credentialsOf(request.headers.authorization)
+    if (!credentials?.token) {
+      throw new HttpProblem('ERR_UNAUTHENTICATED', 'send the access token as "Authorization: Bearer <token>" (or "DPoP <token>" with a DPoP proof)', {
+        headers: { 'www-authenticate': missing },
+      })
+    }
+    const { scheme, token } = credentials
     const end = ctx.metrics.verifyDuration.startTimer()
     try {
-      request.claims = await verifier.verify(token)
+      const claims = await verifier.verify(token)
+      await verifier.checkPresentation(claims, token, scheme === 'DPoP' ? (dpopPresentation(request) ?? { proof: undefined, method: request.method, url: '' }) : null)
+      request.claims = claims
       ctx.metrics.verifications.inc({ outcome: 'valid' })
     } catch (err) {
       ctx.metrics.verifications.inc({ outcome: err instanceof AuthError ? err.code : 'error' })
-      throw err
+      throw resourceError(err, scheme, ctx.auth)
     } finally {
       end()
     }

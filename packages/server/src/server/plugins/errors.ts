@@ -5,8 +5,8 @@ import { HashingUnavailable } from '../../users/hashing-pool.js'
 import { HttpProblem, problemBody, UNAVAILABLE_RETRY_AFTER_SECONDS, type ProblemCode } from '../http-errors.js'
 
 /** Sends an RFC 9457 problem+json reply. */
-export function sendProblem(reply: FastifyReply, code: ProblemCode, detail: string, headers: Record<string, string> = {}): FastifyReply {
-  const body = problemBody(code, detail)
+export function sendProblem(reply: FastifyReply, code: ProblemCode, detail: string, headers: Record<string, string> = {}, status?: number): FastifyReply {
+  const body = problemBody(code, detail, status)
   if (body.status === 503 && !headers['retry-after']) headers['retry-after'] = String(UNAVAILABLE_RETRY_AFTER_SECONDS)
   // RFC 7235: every 401 names a scheme; RFC 6750 adds error="invalid_token" when the access token was the problem.
   if (body.status === 401 && !headers['www-authenticate']) {
@@ -16,8 +16,8 @@ export function sendProblem(reply: FastifyReply, code: ProblemCode, detail: stri
 }
 
 /** What a thrown error becomes on the wire: a code and a detail that leak nothing. */
-export function classify(err: unknown): { code: ProblemCode; detail: string; headers: Record<string, string> } {
-  if (err instanceof HttpProblem) return { code: err.code, detail: err.message, headers: { ...err.headers } }
+export function classify(err: unknown): { code: ProblemCode; detail: string; headers: Record<string, string>; status?: number } {
+  if (err instanceof HttpProblem) return { code: err.code, detail: err.message, headers: { ...err.headers }, status: err.status }
   if (err instanceof HashingUnavailable) {
     // Shed before the queue makes everyone wait: the client learns when to come back.
     return { code: 'ERR_PASSWORD_CHECKS_BUSY', detail: err.message, headers: { 'retry-after': String(err.retryAfterSeconds) } }
@@ -47,13 +47,13 @@ export function classify(err: unknown): { code: ProblemCode; detail: string; hea
 
 async function errors(app: FastifyInstance): Promise<void> {
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    const { code, detail, headers } = classify(err)
+    const { code, detail, headers, status } = classify(err)
     if (code === 'ERR_INTERNAL') {
       // Message and code only: stacks stay out of logs and responses alike.
       const e = err as { message?: unknown; code?: unknown; name?: unknown }
       request.log.error({ err: { name: e.name, message: e.message, code: e.code } }, 'request failed')
     }
-    return sendProblem(reply, code, detail, headers)
+    return sendProblem(reply, code, detail, headers, status)
   })
   app.setNotFoundHandler((request, reply) => sendProblem(reply, 'ERR_NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`))
 }

@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify'
-import { AuthError, SessionNotFound } from '@tessera/core'
+import { AuthError, SessionNotFound, type DpopPresentation } from '@tessera/core'
 import { normaliseEmail } from '../../users/email.js'
 import { hashPassword, passwordProblem, verifyAgainstDummy, verifyPassword } from '../../users/password.js'
 import { EmailTaken } from '../../users/user-store.js'
 import type { ServerContext } from '../context.js'
+import { dpopPresentation, signInProof, tokenEndpointError } from '../dpop.js'
 import { HttpProblem } from '../http-errors.js'
 import { claimsOf } from '../plugins/auth.js'
 import { accountKey, enforceRateLimit, withBackoff } from '../rate-limiter.js'
@@ -16,12 +17,12 @@ function outcomeOf(err: unknown): string {
 }
 
 /** Refreshes; a session that no longer exists is a 401 here (sign in again), not a 404. */
-async function refreshOrRevoked(ctx: ServerContext, token: string) {
+async function refreshOrRevoked(ctx: ServerContext, token: string, dpop: DpopPresentation | undefined) {
   try {
-    return await ctx.auth.refreshSession(token)
+    return await ctx.auth.refreshSession(token, dpop ? { dpop } : {})
   } catch (err) {
     if (err instanceof SessionNotFound) throw new HttpProblem('ERR_SESSION_REVOKED', 'the session of this refresh token has ended; sign in again')
-    throw err
+    throw tokenEndpointError(err)
   }
 }
 
@@ -63,6 +64,8 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: ServerContext): vo
     try {
       const email = normaliseEmail(request.body.email)
       if (!email) throw new HttpProblem('ERR_VALIDATION', 'email is not a valid address')
+      // Before the rate limits: a nonce round trip must not cost the user a login attempt.
+      const proof = await signInProof(request, ctx.auth)
       await enforceRateLimit(ctx.limiter, `login-ip:${request.ip}`, ctx.rateLimits.loginPerIp)
       await enforceRateLimit(ctx.limiter, `login-account:${accountKey(email)}`, withBackoff(ctx.rateLimits.loginPerAccount))
       const user = await db(() => ctx.users.findByEmail(email))
@@ -72,6 +75,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: ServerContext): vo
       const tokens = await ctx.auth.createSession({
         userId: user.userId,
         device: { userAgent: request.headers['user-agent'] ?? '', ip: request.ip, name: request.body.device_name ?? '' },
+        ...(proof ? { dpop: proof } : {}),
       })
       ctx.metrics.logins.inc({ outcome: 'success' })
       return await sendTokens(request, reply, ctx, tokens, isBrowserClient(request))
@@ -91,7 +95,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: ServerContext): vo
     try {
       const { token, fromCookie } = refreshTokenFrom(request, ctx, request.body?.refresh_token)
       await enforceRateLimit(ctx.limiter, `refresh-ip:${request.ip}`, ctx.rateLimits.refreshPerIp)
-      const tokens = await refreshOrRevoked(ctx, token)
+      const tokens = await refreshOrRevoked(ctx, token, dpopPresentation(request))
       ctx.metrics.refreshes.inc({ outcome: 'success' })
       return await sendTokens(request, reply, ctx, tokens, fromCookie || isBrowserClient(request))
     } catch (err) {

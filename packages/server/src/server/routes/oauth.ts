@@ -1,8 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import formbody from '@fastify/formbody'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { AuthError } from '@tessera/core'
+import { AuthError, DpopNonceRequired } from '@tessera/core'
 import type { ServerContext } from '../context.js'
+import { dpopPresentation } from '../dpop.js'
 import { classify } from '../plugins/errors.js'
 import { enforceRateLimit } from '../rate-limiter.js'
 import { sendTokens } from '../token-reply.js'
@@ -68,7 +69,15 @@ function sendOAuthError(reply: FastifyReply, err: unknown): FastifyReply {
   let error: OAuthError
   const headers: Record<string, string> = {}
   if (err instanceof OAuthError) error = err
-  else if (err instanceof AuthError && (err.code.startsWith('ERR_REFRESH_TOKEN') || err.code === 'ERR_SESSION_NOT_FOUND')) error = new OAuthError('invalid_grant', 400, err.message)
+  // RFC 9449 sections 5 and 8: proof problems are invalid_dpop_proof, a missing nonce use_dpop_nonce with a fresh one.
+  else if (err instanceof DpopNonceRequired) {
+    error = new OAuthError('use_dpop_nonce', 400, err.message)
+    headers['dpop-nonce'] = err.nonce
+  } else if (err instanceof AuthError && err.code === 'ERR_DPOP_PROOF_INVALID') error = new OAuthError('invalid_dpop_proof', 400, err.message)
+  // A bound refresh token used without its key: the grant is refused (and its session was revoked as theft).
+  else if (err instanceof AuthError && (err.code.startsWith('ERR_REFRESH_TOKEN') || err.code === 'ERR_SESSION_NOT_FOUND' || err.code === 'ERR_DPOP_KEY_MISMATCH')) {
+    error = new OAuthError('invalid_grant', 400, err.message)
+  }
   else if (err instanceof AuthError && err.code === 'ERR_USER_BANNED') error = new OAuthError('invalid_grant', 400, 'the user is banned')
   else {
     const { code, detail, headers: extra } = classify(err)
@@ -104,7 +113,8 @@ export async function oauthRoutes(app: FastifyInstance, ctx: ServerContext): Pro
     if (!form.refresh_token) throw new OAuthError('invalid_request', 400, 'refresh_token is required')
     await enforceRateLimit(ctx.limiter, `refresh-ip:${request.ip}`, ctx.rateLimits.refreshPerIp)
     try {
-      const tokens = await ctx.auth.refreshSession(form.refresh_token)
+      const dpop = dpopPresentation(request)
+      const tokens = await ctx.auth.refreshSession(form.refresh_token, dpop ? { dpop } : {})
       ctx.metrics.refreshes.inc({ outcome: 'success' })
       return await sendTokens(request, reply, ctx, tokens, false)
     } catch (err) {
@@ -133,6 +143,8 @@ export async function oauthRoutes(app: FastifyInstance, ctx: ServerContext): Pro
         iat: Math.floor(found.session.lastSeenAtMs / 1000),
         exp: Math.floor(found.session.expiresAtMs / 1000),
         iss: ctx.auth.options.issuer,
+        // The thumbprint is folded into the stored hash, not kept: a bound refresh token says only that it is bound.
+        ...(found.session.dpopBound ? { dpop_bound: true } : {}),
       }
     }
     try {
@@ -142,7 +154,9 @@ export async function oauthRoutes(app: FastifyInstance, ctx: ServerContext): Pro
       return { active: false }
     }
     const c = found.claims
-    return { active: true, token_type: 'Bearer', sub: c.userId, sid: c.sessionId, jti: c.tokenId, iat: c.issuedAt, exp: c.expiresAt, iss: c.issuer, aud: ctx.auth.options.audience }
+    // RFC 9449 section 6.2: a bound token introspects as token_type DPoP with its cnf.jkt.
+    const binding = c.keyThumbprint === null ? { token_type: 'Bearer' } : { token_type: 'DPoP', cnf: { jkt: c.keyThumbprint } }
+    return { active: true, ...binding, sub: c.userId, sid: c.sessionId, jti: c.tokenId, iat: c.issuedAt, exp: c.expiresAt, iss: c.issuer, aud: ctx.auth.options.audience }
   })
 
   app.post<{ Body: Form }>('/oauth2/revoke', {

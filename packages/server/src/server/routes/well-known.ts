@@ -29,6 +29,8 @@ export function registerWellKnownRoutes(app: FastifyInstance, ctx: ServerContext
       introspection_endpoint_auth_methods_supported: ['client_secret_basic'],
       revocation_endpoint_auth_methods_supported: ['none', 'client_secret_basic'],
       service_documentation: `${base}/openapi.json`,
+      // RFC 9449 section 5.1.
+      dpop_signing_alg_values_supported: ctx.auth.dpop.options.algorithms,
     }
   })
 }

@@ -104,7 +104,8 @@ void test('protected routes refuse a missing, malformed or foreign token with 40
   const none = await server.app.inject({ method: 'GET', url: '/demo/protected' })
   assert.equal(none.statusCode, 401)
   assert.equal(problemOf(none).code, 'ERR_UNAUTHENTICATED')
-  assert.equal(none.headers['www-authenticate'], 'Bearer')
+  // RFC 9449 section 7.1: the server takes DPoP too, so the challenge names both schemes.
+  assert.equal(none.headers['www-authenticate'], 'Bearer, DPoP algs="ES256 ES384 EdDSA Ed25519 PS256 RS256"')
   const junk = await server.app.inject({ method: 'GET', url: '/demo/protected', headers: bearer('abc.def.ghi') })
   assert.equal(problemOf(junk).code, 'ERR_ACCESS_TOKEN_INVALID')
   assert.doesNotMatch(junk.body, /abc\.def/)

@@ -55,6 +55,9 @@ async function buildExpress(verifier: Verifier): Promise<{ url: string; close():
   }
 }
 
+/** RFC 6750 and RFC 9449 section 7.1: bearer and DPoP are both accepted, so both are challenged. */
+const BOTH_SCHEMES = /^Bearer, DPoP algs="ES256 ES384 EdDSA Ed25519 PS256 RS256"$/
+
 async function ask(base: string, path: string, authorization?: string): Promise<Answer> {
   const response = await fetch(base + path, { headers: authorization === undefined ? {} : { authorization } })
   const text = await response.text()
@@ -116,8 +119,8 @@ for (const mode of ['signature', 'strict', 'cached'] as const) describe(`Fastify
     }
     const invalid = { status: 401, challenge: /^Bearer error="invalid_token", error_description="[^"]+"$/, contentType: 'application/problem+json' }
     const cases: { name: string; path: string; auth?: string; broken?: boolean; status: number; challenge?: RegExp | null; code?: string; body?: unknown }[] = [
-      { name: 'no token', path: '/me', status: 401, challenge: /^Bearer$/, code: 'ERR_ACCESS_TOKEN_MISSING' },
-      { name: 'basic auth', path: '/me', auth: 'Basic YWxpY2U6c2VjcmV0', status: 401, challenge: /^Bearer$/, code: 'ERR_ACCESS_TOKEN_MISSING' },
+      { name: 'no token', path: '/me', status: 401, challenge: BOTH_SCHEMES, code: 'ERR_ACCESS_TOKEN_MISSING' },
+      { name: 'basic auth', path: '/me', auth: 'Basic YWxpY2U6c2VjcmV0', status: 401, challenge: BOTH_SCHEMES, code: 'ERR_ACCESS_TOKEN_MISSING' },
       { name: 'empty bearer', path: '/me', auth: 'Bearer ', ...invalid, code: 'ERR_ACCESS_TOKEN_INVALID' },
       { name: 'garbage bearer', path: '/me', auth: 'Bearer not.a.token', ...invalid, code: 'ERR_ACCESS_TOKEN_INVALID' },
       { name: 'huge bearer', path: '/me', auth: `Bearer ${'a'.repeat(9000)}`, ...invalid, code: 'ERR_ACCESS_TOKEN_INVALID' },

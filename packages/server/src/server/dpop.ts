@@ -1,0 +1,57 @@
+import type { FastifyRequest } from 'fastify'
+import { AuthError, DpopNonceRequired, type DpopPresentation, DpopProofInvalid, type Tessera, type VerifiedDpopProof } from '@tessera/core'
+import { problemFor } from '@tessera/verifier'
+import { HttpProblem } from './http-errors.js'
+
+/**
+ * The request's DPoP proof with the method and URL it must name, or undefined
+ * when the request sent no `DPoP` header. Scheme and host are Fastify's, which
+ * follow `X-Forwarded-Proto`/`-Host` only with `TESSERA_TRUST_PROXY`.
+ */
+export function dpopPresentation(request: FastifyRequest): DpopPresentation | undefined {
+  const proof = request.headers.dpop
+  if (proof === undefined) return undefined
+  return { proof, method: request.method, url: `${request.protocol}://${request.host}${request.url}` }
+}
+
+/**
+ * Sign-in and refresh are token endpoints: a bad proof or a missing nonce is a
+ * 400 there (RFC 9449 sections 5 and 8), with `DPoP-Nonce` when a nonce is
+ * needed. A refresh token used without its key stays a 401, like reuse.
+ */
+export function tokenEndpointError(err: unknown): unknown {
+  if (!(err instanceof AuthError) || (err.code !== 'ERR_DPOP_PROOF_INVALID' && err.code !== 'ERR_DPOP_NONCE_REQUIRED')) return err
+  const headers: Record<string, string> = err instanceof DpopNonceRequired ? { 'dpop-nonce': err.nonce } : {}
+  return new HttpProblem(err.code, err.message, { status: 400, headers, cause: err })
+}
+
+/**
+ * The sign-in's proof, checked in full before the password is (a nonce round
+ * trip or a bad proof then costs no password hash): undefined without a
+ * `DPoP` header, unless the operator requires DPoP.
+ */
+export async function signInProof(request: FastifyRequest, auth: Tessera): Promise<VerifiedDpopProof | undefined> {
+  const presentation = dpopPresentation(request)
+  try {
+    if (!presentation) {
+      if (auth.dpop.options.required) throw new DpopProofInvalid('this server requires DPoP: send a DPoP proof')
+      return undefined
+    }
+    return await auth.dpop.check(presentation, {}, auth.options.clock.nowMs())
+  } catch (err) {
+    throw tokenEndpointError(err)
+  }
+}
+
+/** A DPoP failure on a protected route: 401 with the RFC 9449 challenge (and `DPoP-Nonce`) of the shared verifier. */
+export function resourceError(err: unknown, scheme: 'Bearer' | 'DPoP', auth: Tessera): unknown {
+  if (!(err instanceof AuthError) || (scheme !== 'DPoP' && !err.code.startsWith('ERR_DPOP_'))) return err
+  const { headers } = problemFor(err, { scheme, dpopAlgorithms: auth.dpop.options.algorithms })
+  delete headers['cache-control']
+  return new HttpProblem(err.code, err.message, { status: 401, headers, cause: err })
+}
+
+/** The `DPoP-Nonce` to hand out with a token response, or null when nonces are off. */
+export function currentNonce(auth: Tessera): string | null {
+  return auth.dpop.nonce(auth.options.clock.nowMs())
+}
