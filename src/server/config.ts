@@ -1,6 +1,8 @@
 import { isAbsolute, join, resolve } from 'node:path'
 import { redisOptionsFromEnv, type RedisTopologyOptions } from '../redis-store/redis-config.js'
 import type { RedisDurability } from '../redis-store/replication-wait.js'
+import { identityHeadersFromEnv } from '../gateway/gateway-config.js'
+import type { IdentityHeaderOptions } from '../gateway/identity-headers.js'
 
 /** The server's settings, read from the environment once at start. */
 export interface ServerConfig {
@@ -33,6 +35,8 @@ export interface ServerConfig {
   logLevel: string
   loginRateLimitPerIp: number
   loginRateLimitPerAccount: number
+  /** TESSERA_FORWARD_AUTH=true mounts the gateway's handler at /auth/forward, with the gateway's header settings; null: off. */
+  forwardAuth: { headers: IdentityHeaderOptions; realm?: string } | null
 }
 
 /** A bad setting: main prints the message and exits with code 1. */
@@ -91,6 +95,15 @@ function clients(env: Env): Map<string, string> {
     map.set(id, secret)
   }
   return map
+}
+
+/** The gateway's header settings (TESSERA_GATEWAY_*), for the handler mounted in the server. */
+function forwardAuth(env: Env): { headers: IdentityHeaderOptions; realm?: string } {
+  try {
+    return identityHeadersFromEnv(env)
+  } catch (err) {
+    throw new ConfigError((err as Error).message)
+  }
 }
 
 /**
@@ -155,5 +168,6 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): ServerC
     logLevel,
     loginRateLimitPerIp: integer(env, 'TESSERA_LOGIN_RATE_LIMIT_IP', 30, 1, 100_000),
     loginRateLimitPerAccount: integer(env, 'TESSERA_LOGIN_RATE_LIMIT_ACCOUNT', 5, 1, 10_000),
+    forwardAuth: boolean(env, 'TESSERA_FORWARD_AUTH') ? forwardAuth(env) : null,
   }
 }

@@ -141,6 +141,7 @@ export function appOptions(config: ServerConfig, resources: ServerResources): Om
     cookieSecure: config.cookieSecure,
     trustProxy: config.trustProxy,
     saveKeys: resources.saveKeys,
+    forwardAuth: config.forwardAuth,
     rateLimits: {
       loginPerIp: { max: config.loginRateLimitPerIp, windowSeconds: 60 },
       loginPerAccount: { max: config.loginRateLimitPerAccount, windowSeconds: 60 },
