@@ -95,7 +95,7 @@ ${httpBlock.replaceAll('LISTEN_PORT', String(port))}
       if (child.exitCode !== null) throw new Error('exited')
       await fetch(url, { signal: AbortSignal.timeout(1000) })
       return true
-    }, 10_000)
+    }, 30_000)
   } catch {
     const log = errors()
     await handle.stop()
@@ -155,7 +155,7 @@ export async function startEchoUpstream(): Promise<EchoUpstream> {
   const handle = owned(child)
   const lines = createInterface({ input: child.stdout })
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('python upstream did not start')), 10_000)
+    const timer = setTimeout(() => reject(new Error('python upstream did not start')), 30_000)
     lines.once('line', (line) => {
       clearTimeout(timer)
       resolve(Number(line))

@@ -47,7 +47,7 @@ describe('forward-auth gateway behind real NGINX', () => {
     store = await RedisSessionStore.connect({ url: redis.url, keyPrefix })
     const keys = await SigningKeySet.generate({ alg: 'ES256' })
     auth = await createTessera({ store, keys, issuer: ISSUER, audience: AUDIENCE, tokenKey: randomBytes(32), accessTokenTtlSeconds: 300 })
-    ;[gateway, echo] = await Promise.all([
+    const [started, upstream] = await Promise.allSettled([
       startGatewayProcess(CLI_MAIN, {
         REDIS_URL: redis.url,
         TESSERA_REDIS_PREFIX: keyPrefix,
@@ -58,6 +58,11 @@ describe('forward-auth gateway behind real NGINX', () => {
       }),
       startEchoUpstream(),
     ])
+    // Kept even when the other one failed, so after() stops whatever did start.
+    if (started.status === 'fulfilled') gateway = started.value
+    if (upstream.status === 'fulfilled') echo = upstream.value
+    if (started.status === 'rejected') throw started.reason
+    if (upstream.status === 'rejected') throw upstream.reason
     nginx = await startNginx(documentedNginxConfig(Number(new URL(gateway.url).port), echo.port))
   })
 
