@@ -1,9 +1,9 @@
 // Row 7: protected-route p99 while 50 concurrent logins run argon2id, against
 // the same route idle; and logins/s at the server's argon2id parameters. The
 // protected route is offered a fixed rate, so the p99s compare like for like.
-// Run: node --import tsx bench/login-storm.ts [--smoke]
-import { startPrivateRedis } from '../src/test-support/redis.js'
-import { ARGON2_OPTIONS } from '../src/users/password.js'
+// Run: node --conditions=tessera-source --import tsx bench/login-storm.ts [--smoke]
+import { startPrivateRedis } from '../test/support/redis.js'
+import { ARGON2_OPTIONS } from '@tessera/server'
 import { BENCH_PASSWORD, startAuthServer, type AuthServer } from './lib/auth-server.js'
 import { medianOfRounds, runLoad, type LoadFigures } from './lib/load.js'
 import { pinProcess, pinSelfToLoadCore, LOAD_CORE } from './lib/processes.js'

@@ -1,0 +1,392 @@
+import { timingSafeEqual } from 'node:crypto'
+import { systemClock, type Clock } from './clock.js'
+import { DpopKeyMismatch, OneTimeTokenInvalid, RefreshTokenExpired, RefreshTokenInvalid, RefreshTokenReused, SessionLimitReached, SessionNotFound, UserBanned } from './errors.js'
+import { localIdCreatedAtMs } from './ids.js'
+import { comparePositions, type RevocationEvent, type RevocationLogEntry, type RevocationLogInfo, type RevocationLogRead } from './revocation-log.js'
+import type {
+  AccessTokenStatus,
+  BanUserRequest,
+  CheckAccessTokenRequest,
+  ConsumeOneTimeTokenRequest,
+  CreateSessionRequest,
+  CreateSessionResult,
+  DenyTokenRequest,
+  IssueOneTimeTokenRequest,
+  MarkDpopProofUsedRequest,
+  RevokeAllSessionsRequest,
+  RevokeSessionRequest,
+  RotateRefreshTokenRequest,
+  RotateRefreshTokenResult,
+  SessionStore,
+  StoredSession,
+  UserState,
+} from './session-store.js'
+
+interface MemorySession extends StoredSession {
+  hash: Buffer
+  previousHash: Buffer | null
+}
+
+interface MemoryUser {
+  sessions: Map<string, MemorySession>
+  cutoffMs: number | null
+  /** Ban end, null when permanent; the field is absent when not banned. */
+  ban?: { untilMs: number | null; reason: string }
+}
+
+interface MemoryOneTimeToken {
+  hash: Buffer
+  expiresAtMs: number
+  attempts: number
+  data: string
+}
+
+const LOG_RETENTION_SLACK_MS = 5000
+
+function same(a: Buffer | null, b: Buffer | null): boolean {
+  return a !== null && b !== null && a.length === b.length && timingSafeEqual(a, b)
+}
+
+function endsAt(s: StoredSession): number {
+  return Math.min(s.idleExpiresAtMs, s.absoluteExpiresAtMs)
+}
+
+function publicSession(s: MemorySession): StoredSession {
+  const { hash: _hash, previousHash: _previous, ...rest } = s
+  return { ...rest, metadata: Buffer.from(rest.metadata) }
+}
+
+/**
+ * The embedded {@link SessionStore}: everything in this process's memory, with
+ * the same semantics as the Redis store (limits, rotation, TTLs, the
+ * revocation log). The default when no Redis is configured; it serves one
+ * process, and its state ends with it.
+ *
+ * @example
+ * ```ts
+ * const auth = await createTessera({ store: new MemoryStore() })
+ * ```
+ */
+export class MemoryStore implements SessionStore {
+  readonly #users = new Map<string, MemoryUser>()
+  readonly #denied = new Map<string, number>()
+  readonly #oneTime = new Map<string, MemoryOneTimeToken>()
+  /** DPoP proof key -> when it may be forgotten (epoch ms). */
+  readonly #dpopProofs = new Map<string, number>()
+  readonly #log: RevocationLogEntry[] = []
+  #trimmedThrough: string | null = null
+  #lastPosition = { ms: 0, seq: 0 }
+  #waiters = new Set<() => void>()
+  readonly #clock: Clock
+  readonly #sweeper: NodeJS.Timeout
+  #logRetentionMs = 0
+
+  readonly #logClock: Clock
+
+  /**
+   * `clock` only drives the background sweep of expired entries; decisions use
+   * the times callers pass in. `logClock` stamps log positions, as Redis's own
+   * clock stamps stream ids.
+   */
+  constructor(options: { clock?: Clock; logClock?: Clock; sweepIntervalMs?: number } = {}) {
+    this.#clock = options.clock ?? systemClock
+    this.#logClock = options.logClock ?? systemClock
+    this.#sweeper = setInterval(() => this.sweep(this.#clock.nowMs()), options.sweepIntervalMs ?? 60_000)
+    // Housekeeping must not keep the process alive.
+    this.#sweeper.unref()
+  }
+
+  /** Drops everything whose time has passed, as Redis TTLs would. */
+  sweep(nowMs: number): void {
+    for (const [userId, user] of this.#users) {
+      for (const [id, s] of user.sessions) if (endsAt(s) <= nowMs) user.sessions.delete(id)
+      this.#dropIfEmpty(userId, user, nowMs)
+    }
+    for (const [key, expiresAtMs] of this.#denied) if (expiresAtMs <= nowMs) this.#denied.delete(key)
+    for (const [key, token] of this.#oneTime) if (token.expiresAtMs <= nowMs) this.#oneTime.delete(key)
+    for (const [key, expiresAtMs] of this.#dpopProofs) if (expiresAtMs <= nowMs) this.#dpopProofs.delete(key)
+    this.#trim()
+  }
+
+  /** How many entries each part holds: for tests and `stats`, to show that TTLs really clean up. */
+  size(): { users: number; sessions: number; deniedTokens: number; oneTimeTokens: number; logEntries: number; dpopProofs: number } {
+    let sessions = 0
+    for (const user of this.#users.values()) sessions += user.sessions.size
+    return {
+      users: this.#users.size,
+      sessions,
+      deniedTokens: this.#denied.size,
+      oneTimeTokens: this.#oneTime.size,
+      logEntries: this.#log.length,
+      dpopProofs: this.#dpopProofs.size,
+    }
+  }
+
+  #user(userId: string): MemoryUser {
+    let user = this.#users.get(userId)
+    if (!user) {
+      user = { sessions: new Map(), cutoffMs: null }
+      this.#users.set(userId, user)
+    }
+    return user
+  }
+
+  #dropIfEmpty(userId: string, user: MemoryUser, nowMs: number): void {
+    const banInForce = user.ban && (user.ban.untilMs === null || user.ban.untilMs > nowMs)
+    const cutInForce = user.cutoffMs !== null && user.cutoffMs + this.#logRetentionMs > nowMs
+    if (user.sessions.size === 0 && !banInForce && !cutInForce) this.#users.delete(userId)
+  }
+
+  #banned(user: MemoryUser | undefined, nowMs: number): boolean {
+    return !!user?.ban && (user.ban.untilMs === null || user.ban.untilMs > nowMs)
+  }
+
+  #append(event: RevocationEvent, atMs: number, retentionMs: number): void {
+    this.#logRetentionMs = Math.max(this.#logRetentionMs, retentionMs)
+    // Positions follow the log's own clock, like Redis stream ids.
+    const ms = Math.max(this.#logClock.nowMs(), this.#lastPosition.ms)
+    const seq = ms === this.#lastPosition.ms ? this.#lastPosition.seq + 1 : 0
+    this.#lastPosition = { ms, seq }
+    this.#log.push({ position: `${ms}-${seq}`, atMs, event })
+    this.#trim()
+    for (const wake of this.#waiters) wake()
+  }
+
+  #trim(): void {
+    const minMs = this.#logClock.nowMs() - this.#logRetentionMs
+    let drop = 0
+    while (drop < this.#log.length && Number(this.#log[drop]!.position.split('-')[0]) < minMs) drop++
+    if (drop > 0) {
+      this.#trimmedThrough = this.#log[drop - 1]!.position
+      this.#log.splice(0, drop)
+    }
+  }
+
+  async createSession(r: CreateSessionRequest): Promise<CreateSessionResult> {
+    const existing = this.#users.get(r.userId)
+    if (this.#banned(existing, r.nowMs)) throw new UserBanned(existing!.ban!.untilMs)
+    if (existing?.cutoffMs != null && localIdCreatedAtMs(r.localId) <= existing.cutoffMs) return { ok: false, cutoffMs: existing.cutoffMs }
+    const user = this.#user(r.userId)
+    for (const [id, s] of user.sessions) if (endsAt(s) <= r.nowMs) user.sessions.delete(id)
+    const live = [...user.sessions.values()].sort((a, b) => a.createdAtMs - b.createdAtMs || (a.localId < b.localId ? -1 : 1))
+    const evict: string[] = []
+    let total = live.length
+    let inClass = live.filter((s) => s.deviceClass === r.deviceClass).length
+    const classLimit = r.limits.perDeviceClass[r.deviceClass] ?? 0
+    if (classLimit > 0) {
+      for (const s of live) {
+        if (inClass < classLimit) break
+        if (s.deviceClass === r.deviceClass) {
+          evict.push(s.localId)
+          inClass--
+          total--
+        }
+      }
+    }
+    for (const s of live) {
+      if (total < r.limits.maxSessions) break
+      if (!evict.includes(s.localId)) {
+        evict.push(s.localId)
+        total--
+      }
+    }
+    if (evict.length > 0 && r.limits.policy === 'deny') throw new SessionLimitReached()
+    for (const id of evict) {
+      user.sessions.delete(id)
+      this.#append({ kind: 'session', userId: r.userId, localId: id, reason: 'evicted' }, r.nowMs, r.revocationTtlMs + LOG_RETENTION_SLACK_MS)
+    }
+    user.sessions.set(r.localId, {
+      localId: r.localId,
+      generation: 1,
+      createdAtMs: localIdCreatedAtMs(r.localId),
+      lastSeenAtMs: r.nowMs,
+      idleExpiresAtMs: r.idleExpiresAtMs,
+      absoluteExpiresAtMs: r.absoluteExpiresAtMs,
+      deviceClass: r.deviceClass,
+      metadata: Buffer.from(r.metadata),
+      dpopBound: r.dpopBound,
+      hash: Buffer.from(r.refreshSecretHash),
+      previousHash: null,
+    })
+    return { ok: true, evicted: evict }
+  }
+
+  async rotateRefreshToken(r: RotateRefreshTokenRequest): Promise<RotateRefreshTokenResult> {
+    const user = this.#users.get(r.userId)
+    const s = user?.sessions.get(r.localId)
+    if (!user || !s) throw new SessionNotFound()
+    if (endsAt(s) <= r.nowMs) {
+      user.sessions.delete(r.localId)
+      throw new RefreshTokenExpired()
+    }
+    if (r.generation === s.generation) {
+      const matches = s.dpopBound ? same(s.hash, r.presentedBoundHash) : same(r.presentedHash, s.hash)
+      if (!matches) {
+        if (s.dpopBound) throw this.#keyMismatch(r, user)
+        throw new RefreshTokenInvalid()
+      }
+      s.generation += 1
+      s.previousHash = s.hash
+      s.hash = Buffer.from(r.successorHash)
+      s.dpopBound = r.bind
+      s.lastSeenAtMs = r.nowMs
+      s.idleExpiresAtMs = Math.min(r.nowMs + r.idleTtlMs, s.absoluteExpiresAtMs)
+      return { outcome: 'rotated', session: publicSession(s) }
+    }
+    if (r.generation === s.generation - 1) {
+      if (!same(r.presentedHash, s.previousHash) && !same(s.previousHash, r.presentedBoundHash)) {
+        if (s.dpopBound) throw this.#keyMismatch(r, user)
+        throw new RefreshTokenInvalid()
+      }
+      if (r.nowMs - s.lastSeenAtMs <= r.graceMs && same(r.successorHash, s.hash)) return { outcome: 'retried', session: publicSession(s) }
+    }
+    if (r.generation < s.generation) {
+      user.sessions.delete(r.localId)
+      this.#append({ kind: 'session', userId: r.userId, localId: r.localId, reason: 'refresh_reuse_detected' }, r.nowMs, r.revocationTtlMs + LOG_RETENTION_SLACK_MS)
+      throw new RefreshTokenReused()
+    }
+    throw new RefreshTokenInvalid()
+  }
+
+  /** A bound session's refresh token came without its key: treated as theft, like reuse. */
+  #keyMismatch(r: RotateRefreshTokenRequest, user: MemoryUser): DpopKeyMismatch {
+    user.sessions.delete(r.localId)
+    this.#append({ kind: 'session', userId: r.userId, localId: r.localId, reason: 'dpop_key_mismatch' }, r.nowMs, r.revocationTtlMs + LOG_RETENTION_SLACK_MS)
+    return new DpopKeyMismatch('the refresh token is bound to another DPoP key; the session has been revoked')
+  }
+
+  async checkAccessToken(r: CheckAccessTokenRequest): Promise<AccessTokenStatus> {
+    const user = this.#users.get(r.userId)
+    if (user?.cutoffMs != null && r.sessionCreatedAtMs <= user.cutoffMs) return 'user_revoked'
+    const s = user?.sessions.get(r.localId)
+    if (!s || endsAt(s) <= r.nowMs) return 'session_ended'
+    const denied = this.#denied.get(`${r.userId}\0${r.tokenId}`)
+    if (denied !== undefined && denied > r.nowMs) return 'token_denied'
+    return 'active'
+  }
+
+  async revokeSession(r: RevokeSessionRequest): Promise<boolean> {
+    const user = this.#users.get(r.userId)
+    if (!user?.sessions.delete(r.localId)) return false
+    this.#append({ kind: 'session', userId: r.userId, localId: r.localId, reason: r.reason }, r.nowMs, r.revocationTtlMs + LOG_RETENTION_SLACK_MS)
+    this.#dropIfEmpty(r.userId, user, r.nowMs)
+    return true
+  }
+
+  #revokeAll(userId: string, nowMs: number, reason: string, retentionMs: number, keep: string | undefined): { user: MemoryUser; count: number } {
+    const user = this.#user(userId)
+    let count = 0
+    for (const [id, s] of user.sessions) {
+      if (id === keep) continue
+      user.sessions.delete(id)
+      if (endsAt(s) > nowMs) count++
+      if (keep !== undefined) this.#append({ kind: 'session', userId, localId: id, reason }, nowMs, retentionMs)
+    }
+    if (keep === undefined) {
+      user.cutoffMs = Math.max(user.cutoffMs ?? 0, nowMs)
+      this.#logRetentionMs = Math.max(this.#logRetentionMs, retentionMs)
+      this.#append({ kind: 'user', userId, cutoffMs: user.cutoffMs, reason }, nowMs, retentionMs)
+    }
+    return { user, count }
+  }
+
+  async revokeAllSessions(r: RevokeAllSessionsRequest): Promise<number> {
+    const { user, count } = this.#revokeAll(r.userId, r.nowMs, r.reason, r.revocationTtlMs + LOG_RETENTION_SLACK_MS, r.exceptLocalId)
+    this.#dropIfEmpty(r.userId, user, r.nowMs)
+    return count
+  }
+
+  async denyToken(r: DenyTokenRequest): Promise<void> {
+    this.#denied.set(`${r.userId}\0${r.tokenId}`, r.expiresAtMs)
+    this.#append({ kind: 'token', userId: r.userId, tokenId: r.tokenId, expiresAtMs: r.expiresAtMs }, r.nowMs, Math.max(r.expiresAtMs - r.nowMs, 0) + LOG_RETENTION_SLACK_MS)
+  }
+
+  async banUser(r: BanUserRequest): Promise<number> {
+    const { user, count } = this.#revokeAll(r.userId, r.nowMs, 'banned', r.revocationTtlMs + LOG_RETENTION_SLACK_MS, undefined)
+    user.ban = { untilMs: r.untilMs, reason: r.reason }
+    return count
+  }
+
+  async unbanUser(r: { userId: string; nowMs: number }): Promise<boolean> {
+    const user = this.#users.get(r.userId)
+    if (!user?.ban) return false
+    const wasInForce = this.#banned(user, r.nowMs)
+    delete user.ban
+    this.#dropIfEmpty(r.userId, user, r.nowMs)
+    return wasInForce
+  }
+
+  async getUserState(userId: string, nowMs: number): Promise<UserState> {
+    const user = this.#users.get(userId)
+    const banned = this.#banned(user, nowMs)
+    return {
+      banned,
+      bannedUntilMs: banned ? user!.ban!.untilMs : null,
+      banReason: banned ? user!.ban!.reason : null,
+      revokedBeforeMs: user?.cutoffMs ?? null,
+    }
+  }
+
+  async listSessions(userId: string, nowMs: number): Promise<StoredSession[]> {
+    const user = this.#users.get(userId)
+    return [...(user?.sessions.values() ?? [])].filter((s) => endsAt(s) > nowMs).map(publicSession)
+  }
+
+  async issueOneTimeToken(r: IssueOneTimeTokenRequest): Promise<void> {
+    this.#oneTime.set(`${r.userId}\0${r.purpose}`, { hash: Buffer.from(r.secretHash), expiresAtMs: r.expiresAtMs, attempts: 0, data: r.data })
+  }
+
+  async consumeOneTimeToken(r: ConsumeOneTimeTokenRequest): Promise<string> {
+    const key = `${r.userId}\0${r.purpose}`
+    const token = this.#oneTime.get(key)
+    if (!token) throw new OneTimeTokenInvalid()
+    if (token.expiresAtMs <= r.nowMs) {
+      this.#oneTime.delete(key)
+      throw new OneTimeTokenInvalid()
+    }
+    if (!same(r.secretHash, token.hash)) {
+      token.attempts += 1
+      if (token.attempts >= r.maxAttempts) this.#oneTime.delete(key)
+      throw new OneTimeTokenInvalid()
+    }
+    this.#oneTime.delete(key)
+    return token.data
+  }
+
+  async readRevocations(after: string | null, options: { count?: number; blockMs?: number } = {}): Promise<RevocationLogRead> {
+    const count = options.count ?? 1000
+    const read = (): RevocationLogRead => {
+      const gap = after !== null && this.#trimmedThrough !== null && comparePositions(after, this.#trimmedThrough) < 0
+      const entries = (after === null ? this.#log : this.#log.filter((e) => comparePositions(e.position, after) > 0)).slice(0, count)
+      return { entries, gap }
+    }
+    const first = read()
+    if (first.entries.length > 0 || first.gap || !options.blockMs) return first
+    await new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer)
+        this.#waiters.delete(wake)
+        resolve()
+      }
+      const timer = setTimeout(wake, options.blockMs)
+      this.#waiters.add(wake)
+    })
+    return read()
+  }
+
+  async revocationLogInfo(): Promise<RevocationLogInfo> {
+    return { lastPosition: this.#log.at(-1)?.position ?? this.#trimmedThrough, length: this.#log.length }
+  }
+
+  async markDpopProofUsed(r: MarkDpopProofUsedRequest): Promise<boolean> {
+    const until = this.#dpopProofs.get(r.proofKey)
+    if (until !== undefined && until > r.nowMs) return false
+    this.#dpopProofs.set(r.proofKey, r.nowMs + r.ttlMs)
+    return true
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#sweeper)
+    for (const wake of this.#waiters) wake()
+  }
+}

@@ -1,0 +1,183 @@
+import type { RevocationLogInfo, RevocationLogRead, RevocationReason } from './revocation-log.js'
+
+/**
+ * The port between the session engine and where state lives. The Redis store
+ * and the memory store implement it with the same behaviour; one contract test
+ * suite runs against both. Each method is one round trip (one Lua script) on
+ * Redis. Times are epoch ms passed in by the caller: stores never read a clock
+ * for decisions.
+ */
+export interface SessionStore {
+  createSession(request: CreateSessionRequest): Promise<CreateSessionResult>
+  rotateRefreshToken(request: RotateRefreshTokenRequest): Promise<RotateRefreshTokenResult>
+  /** Read-only check behind strict verification. */
+  checkAccessToken(request: CheckAccessTokenRequest): Promise<AccessTokenStatus>
+  revokeSession(request: RevokeSessionRequest): Promise<boolean>
+  /** Revokes all of a user's sessions, or all but one. Returns how many were live. */
+  revokeAllSessions(request: RevokeAllSessionsRequest): Promise<number>
+  denyToken(request: DenyTokenRequest): Promise<void>
+  banUser(request: BanUserRequest): Promise<number>
+  unbanUser(request: { userId: string; nowMs: number; revocationTtlMs: number }): Promise<boolean>
+  getUserState(userId: string, nowMs: number): Promise<UserState>
+  listSessions(userId: string, nowMs: number): Promise<StoredSession[]>
+  issueOneTimeToken(request: IssueOneTimeTokenRequest): Promise<void>
+  consumeOneTimeToken(request: ConsumeOneTimeTokenRequest): Promise<string>
+  /** Reads log entries after `after` (null: from the oldest kept). `blockMs` waits for new entries. */
+  readRevocations(after: string | null, options?: { count?: number; blockMs?: number }): Promise<RevocationLogRead>
+  revocationLogInfo(): Promise<RevocationLogInfo>
+  /**
+   * The DPoP replay cache, shared by every instance on the store: true the
+   * first time `proofKey` is seen within `ttlMs`, false for a replay.
+   */
+  markDpopProofUsed(request: MarkDpopProofUsedRequest): Promise<boolean>
+  /** Closes what the store opened itself; idempotent. */
+  close(): Promise<void>
+}
+
+/** How many sessions one user may hold, and what happens at the limit. */
+export interface SessionLimits {
+  maxSessions: number
+  policy: 'evict-oldest' | 'deny'
+  /** Optional tighter limits per device class, e.g. `{ mobile: 2 }`. */
+  perDeviceClass: Readonly<Record<string, number>>
+}
+
+/** A session as the store keeps it. */
+export interface StoredSession {
+  localId: string
+  generation: number
+  createdAtMs: number
+  /** Time of the last refresh (or creation). */
+  lastSeenAtMs: number
+  idleExpiresAtMs: number
+  absoluteExpiresAtMs: number
+  deviceClass: string
+  /** Opaque device bytes from `encodeDeviceMetadata`. */
+  metadata: Buffer
+  /** The refresh token works only with a DPoP proof of the session's key (its hash covers the key thumbprint). */
+  dpopBound: boolean
+}
+
+export interface CreateSessionRequest {
+  userId: string
+  localId: string
+  nowMs: number
+  idleExpiresAtMs: number
+  absoluteExpiresAtMs: number
+  /** Hash of the refresh secret; of secret and key thumbprint when `dpopBound`. */
+  refreshSecretHash: Buffer
+  dpopBound: boolean
+  deviceClass: string
+  metadata: Buffer
+  limits: SessionLimits
+  /** How long a revocation must be remembered: the longest access-token lifetime. */
+  revocationTtlMs: number
+}
+
+export type CreateSessionResult =
+  | { ok: true; evicted: string[] }
+  /** The local id's creation time is not after the user's revocation cut-off: make a new id after `cutoffMs`. */
+  | { ok: false; cutoffMs: number }
+
+export interface RotateRefreshTokenRequest {
+  userId: string
+  localId: string
+  generation: number
+  /** Hash of the presented secret alone: what an unbound session stores. */
+  presentedHash: Buffer
+  /** Hash of the presented secret and the thumbprint of the request's DPoP key; null without a proof. */
+  presentedBoundHash: Buffer | null
+  /** Hash of the successor secret (and the thumbprint when `bind`). */
+  successorHash: Buffer
+  /** The request proved a key: the session is (or becomes) bound to it. */
+  bind: boolean
+  nowMs: number
+  idleTtlMs: number
+  graceMs: number
+  revocationTtlMs: number
+}
+
+export interface RotateRefreshTokenResult {
+  /** `rotated`: the presented token was current. `retried`: it was the previous one, inside the grace window. */
+  outcome: 'rotated' | 'retried'
+  session: StoredSession
+}
+
+export interface CheckAccessTokenRequest {
+  userId: string
+  localId: string
+  sessionCreatedAtMs: number
+  tokenId: string
+  nowMs: number
+}
+
+/** Result of a strict check. */
+export type AccessTokenStatus = 'active' | 'session_ended' | 'token_denied' | 'user_revoked'
+
+export interface RevokeSessionRequest {
+  userId: string
+  localId: string
+  nowMs: number
+  reason: RevocationReason
+  revocationTtlMs: number
+}
+
+export interface RevokeAllSessionsRequest {
+  userId: string
+  nowMs: number
+  reason: RevocationReason
+  revocationTtlMs: number
+  /** Keep this session. Without it, a user-wide cut-off is recorded too. */
+  exceptLocalId?: string
+}
+
+export interface DenyTokenRequest {
+  userId: string
+  tokenId: string
+  expiresAtMs: number
+  nowMs: number
+}
+
+export interface BanUserRequest {
+  userId: string
+  /** End of the ban (epoch ms), or null for a permanent ban. */
+  untilMs: number | null
+  reason: string
+  nowMs: number
+  revocationTtlMs: number
+}
+
+/** A user's revocation state. */
+export interface UserState {
+  banned: boolean
+  /** End of the ban, null when permanent or not banned. */
+  bannedUntilMs: number | null
+  banReason: string | null
+  /** Sessions created at or before this instant are revoked; null when none is recorded. */
+  revokedBeforeMs: number | null
+}
+
+export interface IssueOneTimeTokenRequest {
+  userId: string
+  purpose: string
+  secretHash: Buffer
+  expiresAtMs: number
+  nowMs: number
+  /** Opaque text returned on consumption (e.g. the email the token was sent to). */
+  data: string
+}
+
+export interface ConsumeOneTimeTokenRequest {
+  userId: string
+  purpose: string
+  secretHash: Buffer
+  nowMs: number
+  maxAttempts: number
+}
+
+export interface MarkDpopProofUsedRequest {
+  /** Hash of the proof's key and `jti` (base64url, at most 64 characters). */
+  proofKey: string
+  ttlMs: number
+  nowMs: number
+}

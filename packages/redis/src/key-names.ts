@@ -1,0 +1,40 @@
+/**
+ * The only place a Redis key string is built. Every key of one user carries
+ * the hash tag `{<userId>}`, so each script touches one slot and runs
+ * unchanged on Redis Cluster.
+ */
+export class KeyNames {
+  readonly prefix: string
+
+  constructor(prefix: string) {
+    if (typeof prefix !== 'string' || /[{}\s]/.test(prefix) || prefix.length > 64) {
+      throw new TypeError('"keyPrefix" option must be at most 64 characters without braces or spaces')
+    }
+    this.prefix = prefix
+  }
+
+  /** Hash of the user's sessions, cut-off and ban. */
+  user(userId: string): string {
+    return `${this.prefix}{${userId}}:s`
+  }
+
+  /** A denied access-token id; expires with the token. */
+  deniedToken(userId: string, tokenId: string): string {
+    return `${this.prefix}{${userId}}:j:${tokenId}`
+  }
+
+  /** The live one-time token of a user for a purpose. */
+  oneTimeToken(userId: string, purpose: string): string {
+    return `${this.prefix}{${userId}}:o:${purpose}`
+  }
+
+  /** A DPoP proof seen recently (replay cache); `proofKey` is a hash, so the key needs no hash tag. */
+  dpopProof(proofKey: string): string {
+    return `${this.prefix}dpop:${proofKey}`
+  }
+
+  /** The revocation log stream. */
+  revocationLog(): string {
+    return `${this.prefix}revocations`
+  }
+}

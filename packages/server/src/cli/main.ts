@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+// The `tessera` binary: a thin registry of commands. Each command lives in
+// commands/<name>.ts and owns its options, output and exit code.
+import { Command } from 'commander'
+import { eventsCommand } from './commands/events.js'
+import { keysCommand } from './commands/keys.js'
+import { sessionsCommand } from './commands/sessions.js'
+import { statsCommand } from './commands/stats.js'
+import { usersCommand } from './commands/users.js'
+
+const program = new Command('tessera')
+  .description('Tessera: revocable JWT authentication. Reads the same environment as the server (REDIS_URL, TESSERA_DATA_DIR, ...).')
+  .addHelpText('after', '\nExit codes: 0 ok, 1 failure (e.g. Redis unreachable), 2 bad usage or configuration, 3 not found.')
+
+// `serve` pulls in Fastify, the user database and the mailer, doubling start-up
+// time; load it only when it can be run or listed.
+const first = process.argv[2]
+if (first === undefined || first === 'serve' || first === 'help' || first.startsWith('-')) {
+  const { registerServeCommand } = await import('./commands/serve.js')
+  registerServeCommand(program)
+}
+if (first === undefined || first === 'gateway' || first === 'help' || first.startsWith('-')) {
+  const { gatewayCommand } = await import('@tessera/gateway')
+  program.addCommand(gatewayCommand())
+}
+for (const command of [keysCommand(), sessionsCommand(), usersCommand(), eventsCommand(), statsCommand()]) program.addCommand(command)
+
+// addCommand() does not pass settings down, so apply them to every command of the tree.
+function configure(command: Command): void {
+  command.showHelpAfterError('(add --help for usage)').exitOverride((err) => {
+    // Usage mistakes exit 2, like other Unix tools; --help and --version exit 0.
+    process.exit(err.exitCode === 0 ? 0 : 2)
+  })
+  for (const sub of command.commands) configure(sub)
+}
+configure(program)
+
+await program.parseAsync(process.argv)

@@ -1,8 +1,0 @@
-export { EmailTaken, type UserRecord, type UserStore } from './user-store.js'
-export { normaliseEmail } from './email.js'
-export { hashPassword, verifyPassword, verifyAgainstDummy, passwordProblem, ARGON2_OPTIONS, MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH } from './password.js'
-export { SqlUserStore } from './sql-user-store.js'
-export { openPostgresUserStore, type PostgresUserStoreOptions } from './postgres.js'
-export { openEmbeddedUserStore } from './embedded.js'
-export { migrate, MIGRATIONS } from './migrations.js'
-export type { SqlDatabase } from './sql-database.js'
