@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { RedisSessionStore } from '../index.js'
-import { SHARED_REDIS_URL, deleteKeys, uniquePrefix } from '../../test-support/redis.js'
-import { startTcpProxy } from '../../test-support/tcp-proxy.js'
+import { SHARED_REDIS_URL, deleteKeys, uniquePrefix } from '../../../../test/support/redis.js'
+import { startTcpProxy } from '../../../../test/support/tcp-proxy.js'
 
 test('a command past its deadline names the limit and the time it waited', async (t) => {
   const target = new URL(SHARED_REDIS_URL)
