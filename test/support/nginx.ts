@@ -199,9 +199,11 @@ export async function startGatewayProcess(env: Record<string, string>): Promise<
   const url = `http://127.0.0.1:${port}`
   try {
     await waitFor(async () => {
-      if (child.exitCode !== null) throw new Error('exited')
+      // An exited gateway will never answer: end the wait at once (waitFor retries on a throw).
+      if (child.exitCode !== null) return true
       return (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) })).ok
-    }, 30_000)
+    }, 90_000)
+    if (child.exitCode !== null) throw new Error('exited')
   } catch {
     await handle.stop()
     throw new Error(`gateway did not start: ${output}`)

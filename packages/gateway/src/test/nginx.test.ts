@@ -39,38 +39,47 @@ describe('forward-auth gateway behind real NGINX', () => {
   let echo: EchoUpstream
   let nginx: TestNginx
 
-  before(async () => {
-    redis = await startPrivateRedis()
-    const keyPrefix = 'gw:'
-    store = await RedisSessionStore.connect({ url: redis.url, keyPrefix })
-    const keys = await SigningKeySet.generate({ alg: 'ES256' })
-    auth = await createTessera({ store, keys, issuer: ISSUER, audience: AUDIENCE, tokenKey: randomBytes(32), accessTokenTtlSeconds: 300 })
-    const [started, upstream] = await Promise.allSettled([
-      startGatewayProcess({
-        REDIS_URL: redis.url,
-        TESSERA_REDIS_PREFIX: keyPrefix,
-        TESSERA_ISSUER: ISSUER,
-        TESSERA_AUDIENCE: AUDIENCE,
-        TESSERA_SIGNING_KEYS: JSON.stringify(keys.toJSON()),
-        ACCESS_TOKEN_TTL: '300',
-      }),
-      startEchoUpstream(),
-    ])
-    // Kept even when the other one failed, so after() stops whatever did start.
-    if (started.status === 'fulfilled') gateway = started.value
-    if (upstream.status === 'fulfilled') echo = upstream.value
-    if (started.status === 'rejected') throw started.reason
-    if (upstream.status === 'rejected') throw upstream.reason
-    nginx = await startNginx(documentedNginxConfig(Number(new URL(gateway.url).port), echo.port))
-  })
-
-  after(async () => {
+  async function cleanup(): Promise<void> {
     await nginx?.stop()
     await echo?.stop()
     await gateway?.stop()
     await auth?.close().catch(() => undefined)
+    await store?.close().catch(() => undefined)
     await redis?.stop()
+  }
+
+  before(async () => {
+    // node:test skips after() when before() fails: stop whatever started here, or the run hangs on its children.
+    try {
+      redis = await startPrivateRedis()
+      const keyPrefix = 'gw:'
+      store = await RedisSessionStore.connect({ url: redis.url, keyPrefix })
+      const keys = await SigningKeySet.generate({ alg: 'ES256' })
+      auth = await createTessera({ store, keys, issuer: ISSUER, audience: AUDIENCE, tokenKey: randomBytes(32), accessTokenTtlSeconds: 300 })
+      const [started, upstream] = await Promise.allSettled([
+        startGatewayProcess({
+          REDIS_URL: redis.url,
+          TESSERA_REDIS_PREFIX: keyPrefix,
+          TESSERA_ISSUER: ISSUER,
+          TESSERA_AUDIENCE: AUDIENCE,
+          TESSERA_SIGNING_KEYS: JSON.stringify(keys.toJSON()),
+          ACCESS_TOKEN_TTL: '300',
+        }),
+        startEchoUpstream(),
+      ])
+      // Kept even when the other one failed, so after() stops whatever did start.
+      if (started.status === 'fulfilled') gateway = started.value
+      if (upstream.status === 'fulfilled') echo = upstream.value
+      if (started.status === 'rejected') throw started.reason
+      if (upstream.status === 'rejected') throw upstream.reason
+      nginx = await startNginx(documentedNginxConfig(Number(new URL(gateway.url).port), echo.port))
+    } catch (err) {
+      await cleanup()
+      throw err
+    }
   })
+
+  after(cleanup)
 
   async function through(path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
     const res = await fetch(nginx.url + path, { ...init, signal: AbortSignal.timeout(10_000) })
