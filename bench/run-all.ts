@@ -49,9 +49,8 @@ export const JOBS: Job[] = [
   own('memory', 'memory.ts', 150),
   { name: 'propagation', script: 'propagation.ts', args: ['--revocations', '1000'], smokeArgs: ['--revocations', '20'], timeoutSec: 120, rows: propagationRows },
   own('login-storm', 'login-storm.ts', 150),
-  // The same storm with one libuv thread: what moves row 7 (see the notes in bench/README.md).
-  { ...own('login-storm (pool 1)', 'login-storm.ts', 150), args: ['--threadpool', '1'], smokeArgs: ['--smoke', '--threadpool', '1'] },
   own('growth', 'growth.ts', 180),
+  own('peer better-auth', 'peer-better-auth.ts', 300),
 ]
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url))

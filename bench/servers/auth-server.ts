@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util'
 import pg from 'pg'
 import { createTessera, issueAccessToken, newTokenId, SigningKeySet } from '@tessera/core'
 import { RedisSessionStore } from '@tessera/redis'
-import { buildApp, hashPassword, type Mailer, openPostgresUserStore } from '@tessera/server'
+import { buildApp, configurePasswordHashing, hashPassword, type Mailer, openPostgresUserStore } from '@tessera/server'
 import { BENCH_PASSWORD } from '../lib/auth-server.js'
 import { createVerifier } from '@tessera/verifier'
 import { announceReady } from '../lib/processes.js'
@@ -75,6 +75,8 @@ app.post<{ Body: { count: number; user_prefix: string } }>('/bench/sessions', as
   return tokens
 })
 
+// As the server does at start; the pool inherits this process's pinning, so hashing shares the server's core.
+configurePasswordHashing({ nice: Number(process.env.BENCH_HASHING_NICE ?? 19) }).warm()
 const emails: string[] = []
 const passwordHash = await hashPassword(BENCH_PASSWORD)
 for (let i = 0; i < Number(values.users); i++) {

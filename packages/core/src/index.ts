@@ -37,6 +37,10 @@ export { parseSessionId, formatSessionId, newLocalSessionId, newTokenId, localId
 export { normaliseDevice, decodeDeviceMetadata, encodeDeviceMetadata, type DeviceInfo } from './device.js'
 export { comparePositions, fieldsToEntry, type RevocationEvent, type RevocationLogEntry, type RevocationLogRead, type RevocationLogInfo, type RevocationReason } from './revocation-log.js'
 export type * from './session-store.js'
+export type * from './signing-key-store.js'
+export { CoalescedRefresh } from './coalesced-refresh.js'
+export { SharedSigningKeys, DEFAULT_SHARED_SIGNING_KEYS, type SharedSigningKeysOptions } from './shared-signing-keys.js'
+export { sealSigningKeys, unsealSigningKeys, signingKeySealingKey, SigningKeysUnreadable } from './sealed-signing-keys.js'
 export type { TesseraEvents } from './events.js'
 /**
  * Refresh-token parsing for the server's RFC 7662/7009 routes.

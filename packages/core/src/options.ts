@@ -8,8 +8,17 @@ import { SIGNING_ALGORITHMS, type SigningAlgorithm, type SigningKeySet } from '.
 export interface AuthOptions {
   /** Where sessions live. Default: a new in-process {@link MemoryStore}. */
   store?: SessionStore
-  /** Signing keys. Default: one new ES256 key, held in memory. */
+  /** Signing keys. Default: one new ES256 key, held in memory. With `sharedKeys`, they seed an empty store. */
   keys?: SigningKeySet
+  /**
+   * Keep the signing key set in the store, as fleet state: every instance on
+   * the store signs and verifies with the same keys, and a rotation through
+   * any of them ({@link Tessera.rotateSigningKeys}) reaches all within
+   * `pollIntervalMs` (default 2000), or at once for a token naming a key not
+   * seen yet. Private keys are sealed under a key derived from `tokenKey`,
+   * which is then required. Default off: the keys live in this process.
+   */
+  sharedKeys?: boolean | { pollIntervalMs?: number; refreshCooldownMs?: number; onError?: (err: unknown) => void }
   /**
    * At least 32 bytes of secret that authenticates refresh and one-time tokens.
    * Every process that shares a store must use the same key. Default: random

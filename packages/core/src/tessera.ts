@@ -23,6 +23,8 @@ import { resolveOptions, type AuthOptions, type ResolvedAuthOptions } from './op
 import { formatRefreshToken, parseRefreshToken } from './refresh-token.js'
 import type { RevocationLogInfo, RevocationLogRead, RevocationReason } from './revocation-log.js'
 import type { SessionStore, StoredSession, UserState } from './session-store.js'
+import { decodeProtectedHeader } from 'jose'
+import { SharedSigningKeys } from './shared-signing-keys.js'
 import { SigningKeySet, type SigningAlgorithm } from './signing-keys.js'
 import { TokenSecrets, hashSecret } from './token-secrets.js'
 
@@ -81,11 +83,13 @@ export class Tessera extends EventEmitter<TesseraEvents> {
   readonly dpop: DpopProofChecker
   readonly #secrets: TokenSecrets
   readonly #ownsStore: boolean
+  readonly #sharedKeys: SharedSigningKeys | null
 
   /** Use {@link createTessera}; this constructor takes already-made parts. */
-  constructor(parts: { keys: SigningKeySet; store: SessionStore; options: ResolvedAuthOptions; ownsStore: boolean }) {
+  constructor(parts: { keys: SigningKeySet; store: SessionStore; options: ResolvedAuthOptions; ownsStore: boolean; sharedKeys?: SharedSigningKeys | null }) {
     super()
-    this.keys = parts.keys
+    this.#sharedKeys = parts.sharedKeys ?? null
+    this.keys = this.#sharedKeys?.keys ?? parts.keys
     this.store = parts.store
     this.options = parts.options
     this.#ownsStore = parts.ownsStore
@@ -295,6 +299,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
     token: string,
     options: { mode?: VerificationMode; presentation?: { scheme: 'Bearer' } | { scheme: 'DPoP'; dpop: DpopPresentation } } = {},
   ): Promise<AccessTokenClaims> {
+    await this.#learnKeyOf(token)
     const nowMs = this.#now()
     const claims = await verifyAccessTokenSignature(this.keys, token, {
       issuer: this.options.issuer,
@@ -478,8 +483,58 @@ export class Tessera extends EventEmitter<TesseraEvents> {
     return this.#store(() => this.store.revocationLogInfo())
   }
 
+  /** True when the signing key set is fleet state kept in the store (`sharedKeys`). */
+  get sharesSigningKeys(): boolean {
+    return this.#sharedKeys !== null
+  }
+
+  /**
+   * Makes a new current signing key; the previous one keeps verifying (and
+   * stays in the JWKS) until its last token has expired. With `sharedKeys` the
+   * new key is written to the store and every instance picks it up;
+   * otherwise only this process's set changes (save it yourself).
+   *
+   * @throws {StoreUnavailable}
+   */
+  async rotateSigningKeys(options: { alg?: SigningAlgorithm } = {}): Promise<{ keyId: string; keyIds: string[] }> {
+    const o = this.options
+    const retireAfterSeconds = o.accessTokenTtlSeconds + o.clockToleranceSeconds
+    let keyId: string
+    if (this.#sharedKeys) {
+      ;({ keyId } = await this.#store(() => this.#sharedKeys!.rotate({ retireAfterSeconds, ...options })))
+    } else {
+      this.keys.prune(this.#now())
+      ;({ keyId } = await this.keys.rotate({ retireAfterSeconds, nowMs: this.#now(), ...options }))
+    }
+    return { keyId, keyIds: this.keys.keyIds() }
+  }
+
+  /**
+   * With `sharedKeys`: resolves once the key set was checked in the store
+   * after this call, so a key any instance wrote before is known (checks are
+   * shared and rate-limited). Without, resolves at once.
+   *
+   * @throws {StoreUnavailable}
+   */
+  async refreshSigningKeys(): Promise<void> {
+    if (this.#sharedKeys) await this.#store(() => this.#sharedKeys!.refresh())
+  }
+
+  /** A token naming a key this instance does not know yet may come from a rotation on another instance: look before refusing. */
+  async #learnKeyOf(token: string): Promise<void> {
+    if (!this.#sharedKeys) return
+    let keyId: unknown
+    try {
+      keyId = decodeProtectedHeader(token).kid
+    } catch {
+      return // malformed: verification refuses it with the right error
+    }
+    if (typeof keyId === 'string' && !this.keys.verificationKey(keyId, this.#now())) await this.refreshSigningKeys()
+  }
+
   /** Closes the store if this instance created it. Idempotent. */
   async close(): Promise<void> {
+    this.#sharedKeys?.close()
     if (this.#ownsStore) await this.store.close()
   }
 }
@@ -501,7 +556,14 @@ export class Tessera extends EventEmitter<TesseraEvents> {
  */
 export async function createTessera(options: AuthOptions = {}): Promise<Tessera> {
   const resolved = resolveOptions(options)
-  const keys = options.keys ?? (await SigningKeySet.generate())
   const store = options.store ?? new MemoryStore()
+  if (options.sharedKeys) {
+    // A per-process random token key would seal keys that no other instance can open.
+    if (options.tokenKey === undefined) throw new TypeError('"tokenKey" option is required with "sharedKeys"')
+    const shared = options.sharedKeys === true ? {} : options.sharedKeys
+    const sharedKeys = await SharedSigningKeys.open({ ...shared, store, tokenKey: resolved.tokenKey, seed: options.keys ?? null, clock: resolved.clock })
+    return new Tessera({ keys: sharedKeys.keys, store, options: resolved, ownsStore: options.store === undefined, sharedKeys })
+  }
+  const keys = options.keys ?? (await SigningKeySet.generate())
   return new Tessera({ keys, store, options: resolved, ownsStore: options.store === undefined })
 }
