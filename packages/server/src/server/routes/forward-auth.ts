@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { registerForwardAuth, type IdentityHeaderOptions } from '@tessera/gateway'
-import { createVerifier } from '@tessera/verifier'
+import { createVerifier, LocalKeySource } from '@tessera/verifier'
 import type { ServerContext } from '../context.js'
 
 /** Options of the forward-auth endpoint mounted in the auth server. */
@@ -21,7 +21,8 @@ export async function registerForwardAuthRoute(app: FastifyInstance, ctx: Server
   const o = ctx.auth.options
   const verifier = await createVerifier({
     mode: 'cached',
-    keys: ctx.auth.keys,
+    // As the server's own verifier: with a shared key set, an unknown kid makes the engine look in the store first.
+    keys: ctx.auth.sharesSigningKeys ? new LocalKeySource(ctx.auth.keys, { refresh: () => ctx.auth.refreshSigningKeys() }) : ctx.auth.keys,
     store: ctx.auth.store,
     issuer: o.issuer,
     audience: o.audience,
