@@ -61,7 +61,6 @@ export interface AuthOptions {
 
 /** {@link AuthOptions} after validation, with every default filled in. */
 export interface ResolvedAuthOptions {
-  tokenKey: Buffer
   issuer: string
   audience: string | string[]
   accessTokenTtlSeconds: number
@@ -112,7 +111,12 @@ function text(name: string, value: unknown, fallback: string): string {
   return value
 }
 
-function resolveTokenKey(value: AuthOptions['tokenKey']): Buffer {
+/**
+ * The key that authenticates refresh and one-time tokens. Kept out of
+ * {@link ResolvedAuthOptions} (which the engine exposes as `options`): only the engine holds it.
+ * Without one, a random key for this process.
+ */
+export function resolveTokenKey(value: AuthOptions['tokenKey']): Buffer {
   if (value === undefined) return randomBytes(32)
   const key = typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value)
   if (key.length < 32) throw new TypeError('"tokenKey" option must be at least 32 bytes')
@@ -143,8 +147,8 @@ export function resolveOptions(input: AuthOptions = {}): ResolvedAuthOptions {
   }
   if (input.extraClaims !== undefined && typeof input.extraClaims !== 'function') throw new TypeError('"extraClaims" option must be a function')
   const clockToleranceSeconds = integer('clockToleranceSeconds', input.clockToleranceSeconds, d.clockToleranceSeconds, 0, 300)
+  if (input.tokenKey !== undefined) resolveTokenKey(input.tokenKey)
   return {
-    tokenKey: resolveTokenKey(input.tokenKey),
     issuer: text('issuer', input.issuer, d.issuer),
     audience,
     accessTokenTtlSeconds,

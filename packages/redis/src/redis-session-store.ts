@@ -105,7 +105,7 @@ export class RedisSessionStore implements SessionStore {
    * Opens a connection to the topology the options select (`url`, `sentinel` or
    * `cluster`), loads the scripts and returns a store that closes the connection on {@link close}.
    */
-  static async connect(options: RedisSessionStoreOptions = {}): Promise<RedisSessionStore> {
+  static async connect(options: RedisSessionStoreOptions): Promise<RedisSessionStore> {
     resolveDurability(options.durability)
     let connection: RedisConnection
     try {

@@ -80,9 +80,4 @@ export class Scripts {
     const [code, payload, pending] = raw as [number, unknown[], RedisArg[][]]
     return { code: Number(code), payload: payload ?? [], pending: pending ?? [] }
   }
-
-  /** SHA1 of each script as the server knows it. */
-  shas(): Record<ScriptName, string> {
-    return Object.fromEntries(Object.entries(this.#scripts).map(([n, s]) => [n, s.sha])) as Record<ScriptName, string>
-  }
 }
