@@ -72,8 +72,7 @@ export function registerForwardAuth(app: FastifyInstance, options: ForwardAuthOp
       answer(reply, outcome, headers, counts)
     }
   }
-  const schema = { hide: true }
-  app.all(path, { schema }, handler)
-  app.all(`${path}/*`, { schema }, handler)
+  app.all(path, handler)
+  app.all(`${path}/*`, handler)
   return headers
 }
