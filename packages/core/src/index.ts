@@ -15,6 +15,7 @@ export {
   OneTimeTokenInvalid,
   InvalidInput,
   StoreUnavailable,
+  KeysUnavailable,
   DpopProofInvalid,
   DpopNonceRequired,
   DpopKeyMismatch,
@@ -38,6 +39,7 @@ export { normaliseDevice, decodeDeviceMetadata, encodeDeviceMetadata, type Devic
 export { comparePositions, fieldsToEntry, type RevocationEvent, type RevocationLogEntry, type RevocationLogRead, type RevocationLogInfo, type RevocationReason } from './revocation-log.js'
 export type * from './session-store.js'
 export type * from './signing-key-store.js'
+export { isHighS, toLowS } from './ecdsa-low-s.js'
 export { CoalescedRefresh } from './coalesced-refresh.js'
 export { SharedSigningKeys, DEFAULT_SHARED_SIGNING_KEYS, type SharedSigningKeysOptions } from './shared-signing-keys.js'
 export { sealSigningKeys, unsealSigningKeys, signingKeySealingKey, SigningKeysUnreadable } from './sealed-signing-keys.js'
@@ -57,3 +59,14 @@ export { checkTokenPresentation } from './dpop/dpop-binding.js'
 export { DpopNonces } from './dpop/dpop-nonces.js'
 export { jwkThumbprint, publicJwk, type PublicJwk } from './dpop/jwk-thumbprint.js'
 export { normaliseHtu } from './dpop/request-url.js'
+export {
+  signWebhook,
+  verifyWebhook,
+  generateWebhookSecret,
+  webhookSecretKey,
+  WebhookVerificationError,
+  WEBHOOK_TOLERANCE_SECONDS,
+  type WebhookVerificationCode,
+} from './webhook-signature.js'
+export { MemoryDeliveryQueue } from './memory-delivery-queue.js'
+export { DEAD_LETTER_LIMIT, type DeliveryQueue, type NewDelivery, type QueuedDelivery, type DeadDelivery } from './delivery-queue.js'

@@ -13,6 +13,10 @@ export type ScriptName =
   | 'denyToken'
   | 'issueOneTimeToken'
   | 'consumeOneTimeToken'
+  | 'ackDelivery'
+  | 'retryDelivery'
+  | 'deadLetterDelivery'
+  | 'promoteDeliveries'
   | 'writeSigningKeys'
 
 const FILES: Record<ScriptName, string> = {
@@ -25,6 +29,10 @@ const FILES: Record<ScriptName, string> = {
   denyToken: 'denyToken-2.lua',
   issueOneTimeToken: 'issueOneTimeToken-1.lua',
   consumeOneTimeToken: 'consumeOneTimeToken-1.lua',
+  ackDelivery: 'ackDelivery-1.lua',
+  retryDelivery: 'retryDelivery-2.lua',
+  deadLetterDelivery: 'deadLetterDelivery-2.lua',
+  promoteDeliveries: 'promoteDeliveries-2.lua',
   writeSigningKeys: 'writeSigningKeys-1.lua',
 }
 

@@ -2,6 +2,8 @@ import { availableParallelism } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
 import { identityHeadersFromEnv, type IdentityHeaderOptions } from '@tessera/gateway'
 import { type RedisDurability, redisOptionsFromEnv, type RedisTopologyOptions } from '@tessera/redis'
+import { resolveWebhookEndpoints, type WebhookEndpoint } from './webhooks/endpoints.js'
+import type { SecurityMailOptions } from './webhooks/security-mail.js'
 
 /** The server's settings, read from the environment once at start. */
 export interface ServerConfig {
@@ -40,6 +42,13 @@ export interface ServerConfig {
   hashingQueue: number
   /** TESSERA_FORWARD_AUTH=true mounts the gateway's handler at /auth/forward, with the gateway's header settings; null: off. */
   forwardAuth: { headers: IdentityHeaderOptions; realm?: string } | null
+  /** TESSERA_WEBHOOKS: JSON list of { id, url, secret, events? }. */
+  webhooks: WebhookEndpoint[]
+  /** TESSERA_WEBHOOK_MAX_ATTEMPTS, TESSERA_WEBHOOK_TIMEOUT_MS. */
+  webhookMaxAttempts: number
+  webhookTimeoutMs: number
+  /** TESSERA_SECURITY_MAIL: comma list of new-device, password-changed. */
+  securityMail: SecurityMailOptions
 }
 
 /** A bad setting: main prints the message and exits with code 1. */
@@ -109,6 +118,22 @@ function forwardAuth(env: Env): { headers: IdentityHeaderOptions; realm?: string
   }
 }
 
+function webhooks(env: Env): WebhookEndpoint[] {
+  const text = value(env, 'TESSERA_WEBHOOKS')
+  if (text === undefined) return []
+  try {
+    return resolveWebhookEndpoints(JSON.parse(text))
+  } catch (err) {
+    throw new ConfigError(`TESSERA_WEBHOOKS: ${(err as Error).message}`)
+  }
+}
+
+function securityMail(env: Env): SecurityMailOptions {
+  const words = (value(env, 'TESSERA_SECURITY_MAIL') ?? '').split(',').map((w) => w.trim()).filter(Boolean)
+  for (const word of words) if (word !== 'new-device' && word !== 'password-changed') throw new ConfigError('TESSERA_SECURITY_MAIL must list new-device and/or password-changed')
+  return { newDevice: words.includes('new-device'), passwordChanged: words.includes('password-changed') }
+}
+
 /**
  * Reads and validates the environment. Throws {@link ConfigError} naming the
  * first bad variable.
@@ -174,5 +199,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): ServerC
     hashingProcesses: integer(env, 'TESSERA_HASHING_PROCESSES', availableParallelism(), 1, 64),
     hashingQueue: integer(env, 'TESSERA_HASHING_QUEUE', 256, 0, 100_000),
     forwardAuth: boolean(env, 'TESSERA_FORWARD_AUTH') ? forwardAuth(env) : null,
+    webhooks: webhooks(env),
+    webhookMaxAttempts: integer(env, 'TESSERA_WEBHOOK_MAX_ATTEMPTS', 12, 1, 30),
+    webhookTimeoutMs: integer(env, 'TESSERA_WEBHOOK_TIMEOUT_MS', 10_000, 100, 50_000),
+    securityMail: securityMail(env),
   }
 }

@@ -34,6 +34,7 @@ export function registerPasswordRoutes(app: FastifyInstance, ctx: ServerContext)
     const passwordHash = await hashPassword(request.body.new_password)
     await db(() => ctx.users.setPasswordHash(user.userId, passwordHash))
     await ctx.auth.revokeAllSessions(user.userId, { exceptSessionId: claims.sessionId, reason: 'password_changed' })
+    ctx.securityEvents.passwordChanged(user.userId, 'changed')
     return reply.code(204).send()
   })
 
@@ -81,6 +82,7 @@ export function registerPasswordRoutes(app: FastifyInstance, ctx: ServerContext)
     // The mail reached the inbox, so the address is proven too.
     if (!user.emailVerified) await db(() => ctx.users.setEmailVerified(userId))
     await ctx.auth.revokeAllSessions(userId, { reason: 'password_changed' })
+    ctx.securityEvents.passwordChanged(userId, 'reset')
     return reply.code(204).send()
   })
 }
