@@ -18,13 +18,20 @@ export interface RemoteJwksOptions {
    * next fetch (at most this long), it is not refused. Default 1000.
    */
   cooldownMs?: number
+  /** Largest JWKS body accepted, in bytes. Default 262144 (256 KiB). */
+  maxBodyBytes?: number
+  /**
+   * Hard limit: keys last fetched longer ago than this are no longer trusted
+   * (tokens get `ERR_KEYS_UNAVAILABLE`, 503) until a fetch succeeds. Default 86400000 (24 hours).
+   */
+  maxStaleMs?: number
   /** Injected for tests; default the global `fetch`. */
   fetch?: typeof fetch
   /** Source of time; default `Date.now`. */
   nowMs?: () => number
 }
 
-export const DEFAULT_REMOTE_JWKS = { timeoutMs: 5000, maxAgeMs: 600_000, cooldownMs: 1000 } as const
+export const DEFAULT_REMOTE_JWKS = { timeoutMs: 5000, maxAgeMs: 600_000, cooldownMs: 1000, maxBodyBytes: 256 * 1024, maxStaleMs: 24 * 3_600_000 } as const
 
 const MIN_RSA_BITS = 2048
 
@@ -67,6 +74,26 @@ export function importJwks(document: unknown, algorithms: readonly SigningAlgori
   return keys
 }
 
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname)
+}
+
+/** The body as text, refused past `maxBytes` without reading the rest. */
+async function readCapped(response: Response, maxBytes: number): Promise<string> {
+  const declared = Number(response.headers.get('content-length') ?? NaN)
+  if (declared > maxBytes) throw new Error(`its body of ${declared} bytes is over the ${maxBytes}-byte limit`)
+  const chunks: Uint8Array[] = []
+  let total = 0
+  if (response.body) {
+    for await (const chunk of response.body) {
+      total += chunk.byteLength
+      if (total > maxBytes) throw new Error(`its body is over the ${maxBytes}-byte limit`)
+      chunks.push(chunk)
+    }
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
 /**
  * Keys fetched from the auth server's JWKS URL: cached, refetched in the
  * background when old, refetched on an unknown `kid` (at most once per
@@ -93,12 +120,19 @@ export class RemoteJwksKeySource implements KeySource {
       timeoutMs: options.timeoutMs ?? DEFAULT_REMOTE_JWKS.timeoutMs,
       maxAgeMs: options.maxAgeMs ?? DEFAULT_REMOTE_JWKS.maxAgeMs,
       cooldownMs: options.cooldownMs ?? DEFAULT_REMOTE_JWKS.cooldownMs,
+      maxBodyBytes: options.maxBodyBytes ?? DEFAULT_REMOTE_JWKS.maxBodyBytes,
+      maxStaleMs: options.maxStaleMs ?? DEFAULT_REMOTE_JWKS.maxStaleMs,
       fetch: options.fetch ?? fetch,
       nowMs: options.nowMs ?? Date.now,
     }
-    for (const name of ['timeoutMs', 'maxAgeMs', 'cooldownMs'] as const) {
+    for (const name of ['timeoutMs', 'maxAgeMs', 'cooldownMs', 'maxBodyBytes', 'maxStaleMs'] as const) {
       const value = this.#options[name]
       if (!Number.isFinite(value) || value < 0) throw new TypeError(`"${name}" option must be a non-negative number`)
+    }
+    const url = new URL(this.#options.url)
+    // Keys decide who is authenticated: only TLS may bring them, except from this machine.
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname))) {
+      throw new TypeError('"url" option must be an https URL (plain http only for loopback hosts)')
     }
     this.#fetches = new CoalescedRefresh(() => this.#fetch(), { cooldownMs: this.#options.cooldownMs, nowMs: this.#options.nowMs })
   }
@@ -114,6 +148,10 @@ export class RemoteJwksKeySource implements KeySource {
     if (nowMs - this.#fetchedAtMs > this.#options.maxAgeMs && !this.#fetches.busy) {
       // Stale keys keep working until fresh ones arrive; a failed background refresh is retried on the next call.
       this.#fetches.request().catch(() => undefined)
+    }
+    // Past the hard limit the keys may have been withdrawn long ago: fail closed (503) until a fetch succeeds.
+    if (nowMs - this.#fetchedAtMs > this.#options.maxStaleMs) {
+      throw new KeysUnavailable(`JWKS keys are older than the ${this.#options.maxStaleMs} ms limit and could not be refreshed`)
     }
     return this.#keys.get(keyId)
   }
@@ -148,14 +186,18 @@ export class RemoteJwksKeySource implements KeySource {
         redirect: 'error',
       })
       if (!response.ok) throw new Error(`it answered ${response.status}`)
-      document = await response.json()
+      document = JSON.parse(await readCapped(response, this.#options.maxBodyBytes))
     } catch (err) {
       // A network failure is an AuthError callers can switch on, not a bare "TypeError: fetch failed".
       const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')
       const reason = timedOut ? `no answer within the ${this.#options.timeoutMs} ms timeout` : (err instanceof Error ? err.message : String(err)).split(this.#options.url).join(where)
       throw new KeysUnavailable(`JWKS at ${where} could not be fetched: ${reason}`, { cause: err })
     }
-    this.#keys = importJwks(document, this.#options.algorithms)
+    try {
+      this.#keys = importJwks(document, this.#options.algorithms)
+    } catch (err) {
+      throw new KeysUnavailable(`JWKS at ${where} is not a key set: ${(err as Error).message}`, { cause: err })
+    }
     this.#fetchedAtMs = this.#options.nowMs()
   }
 }

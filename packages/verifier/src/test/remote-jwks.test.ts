@@ -99,3 +99,24 @@ test('an unreachable JWKS URL fails the load with an AuthError (ERR_KEYS_UNAVAIL
     failing.server.close()
   }
 })
+
+test('refuses plain http to a non-loopback host, an oversized or malformed JWKS (ERR_KEYS_UNAVAILABLE), and stale keys past the hard limit', async (t) => {
+  await assert.rejects(RemoteJwksKeySource.load({ url: 'http://auth.example/jwks', algorithms: ['ES256'] }), /https/)
+  const keys = await SigningKeySet.generate()
+  let body = JSON.stringify(keys.publicJwks())
+  const jwks = await serve((_req, res) => {
+    res.setHeader('content-type', 'application/json')
+    res.end(body)
+  })
+  t.after(() => jwks.server.close())
+  let now = Date.now()
+  const source = await RemoteJwksKeySource.load({ url: jwks.url, algorithms: ['ES256'], maxBodyBytes: 4096, maxStaleMs: 60_000, maxAgeMs: 10_000, cooldownMs: 0, nowMs: () => now })
+  const kid = keys.keyIds()[0]!
+  assert.ok(source.get(kid, now))
+  body = JSON.stringify({ keys: [...keys.publicJwks().keys, { kty: 'oct', k: 'x'.repeat(8000) }] })
+  await assert.rejects(RemoteJwksKeySource.load({ url: jwks.url, algorithms: ['ES256'], maxBodyBytes: 4096 }), { code: 'ERR_KEYS_UNAVAILABLE' })
+  body = 'not json'
+  await assert.rejects(RemoteJwksKeySource.load({ url: jwks.url, algorithms: ['ES256'] }), { code: 'ERR_KEYS_UNAVAILABLE' })
+  now += 61_000
+  assert.throws(() => source.get(kid, now), { code: 'ERR_KEYS_UNAVAILABLE' })
+})
