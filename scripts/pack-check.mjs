@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url'
 import { randomUUID } from 'node:crypto'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
-const PACKAGES = ['core', 'redis', 'verifier', 'server']
+const PACKAGES = ['core', 'redis', 'verifier', 'gateway', 'server']
 /** A service that only verifies tokens installs these and nothing that needs a compiler, a database or SMTP. */
 const VERIFIER_ONLY = ['core', 'redis', 'verifier']
 const FORBIDDEN = /^(pg|pg-native|@electric-sql\/pglite|mysql2?|sqlite3|better-sqlite3|mongodb|nodemailer|argon2|bcrypt|node-gyp|node-gyp-build|prebuild-install|fastify|express|@fastify\/.*)$/

@@ -366,6 +366,16 @@ export class Verifier extends EventEmitter<VerifierEvents> {
     }
   }
 
+  /**
+   * True when this verifier can decide from what it holds: always in
+   * `signature` and `strict` mode; in `cached` mode while its revocation set
+   * is current. For readiness probes (a gateway answers 503 or checks the
+   * store per request while it is false).
+   */
+  trustsRevocationState(): boolean {
+    return this.#follower ? this.#follower.trusted(this.#o.clock.nowMs()) : true
+  }
+
   /** Drops cached verifications made with key `keyId`, e.g. when it was withdrawn. Returns how many. */
   flushKey(keyId: string): number {
     return this.#cache?.flushKey(keyId) ?? 0

@@ -22,6 +22,10 @@ if (first === undefined || first === 'serve' || first === 'help' || first.starts
   const { registerServeCommand } = await import('./commands/serve.js')
   registerServeCommand(program)
 }
+if (first === undefined || first === 'gateway' || first === 'help' || first.startsWith('-')) {
+  const { gatewayCommand } = await import('@tessera/gateway')
+  program.addCommand(gatewayCommand())
+}
 for (const command of [keysCommand(), sessionsCommand(), usersCommand(), eventsCommand(), statsCommand()]) program.addCommand(command)
 
 // addCommand() does not pass settings down, so apply them to every command of the tree.

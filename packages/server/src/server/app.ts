@@ -15,6 +15,7 @@ import { registerAdminRoutes } from './routes/admin.js'
 import { registerAuthRoutes } from './routes/auth.js'
 import { registerDemoRoutes } from './routes/demo.js'
 import { registerEmailVerificationRoutes } from './routes/email-verification.js'
+import { registerForwardAuthRoute, type ServerForwardAuthOptions } from './routes/forward-auth.js'
 import { oauthRoutes } from './routes/oauth.js'
 import { registerOpsRoutes } from './routes/ops.js'
 import { registerPasswordRoutes } from './routes/password.js'
@@ -60,6 +61,12 @@ export interface AppOptions {
    * tell an attacker timing the following requests that the account exists.
    */
   backgroundDelayMs?: readonly [number, number]
+  /**
+   * Mount the forward-auth gateway's handler at /auth/forward (NGINX
+   * auth_request, Traefik forwardAuth, Envoy ext_authz; docs/gateway.md).
+   * Default null: off.
+   */
+  forwardAuth?: ServerForwardAuthOptions | null
   /** Signed webhooks for security events (docs/webhooks.md); null or unset: none. */
   webhooks?: WebhookSettings | null
   /** Mails to the user on a new device and a password change; default none. */
@@ -198,6 +205,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerAdminRoutes(app, ctx)
   registerWellKnownRoutes(app, ctx)
   registerOpsRoutes(app, ctx)
+  if (options.forwardAuth) await registerForwardAuthRoute(app, ctx, options.forwardAuth)
   registerDemoRoutes(app)
   await registerAccountRoutes(app, options.webDir === undefined ? DEFAULT_WEB_DIR : options.webDir)
   await app.register(async (scope) => oauthRoutes(scope, ctx))

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
+import { identityHeadersFromEnv, type IdentityHeaderOptions } from '@tessera/gateway'
 import { type RedisDurability, redisOptionsFromEnv, type RedisTopologyOptions } from '@tessera/redis'
 import { resolveWebhookEndpoints, type WebhookEndpoint } from './webhooks/endpoints.js'
 import type { SecurityMailOptions } from './webhooks/security-mail.js'
@@ -45,6 +46,8 @@ export interface ServerConfig {
   hashingProcesses: number
   /** Password checks that may wait for a hashing process; more get 503 (TESSERA_HASHING_QUEUE). */
   hashingQueue: number
+  /** TESSERA_FORWARD_AUTH=true mounts the gateway's handler at /auth/forward, with the gateway's header settings; null: off. */
+  forwardAuth: { headers: IdentityHeaderOptions; realm?: string } | null
   /** TESSERA_WEBHOOKS: JSON list of { id, url, secret, events? }. */
   webhooks: WebhookEndpoint[]
   /** TESSERA_WEBHOOK_MAX_ATTEMPTS, TESSERA_WEBHOOK_TIMEOUT_MS. */
@@ -118,6 +121,15 @@ function clients(env: Env): Map<string, string> {
     map.set(id, secret)
   }
   return map
+}
+
+/** The gateway's header settings (TESSERA_GATEWAY_*), for the handler mounted in the server. */
+function forwardAuth(env: Env): { headers: IdentityHeaderOptions; realm?: string } {
+  try {
+    return identityHeadersFromEnv(env)
+  } catch (err) {
+    throw new ConfigError((err as Error).message)
+  }
 }
 
 function webhooks(env: Env): WebhookEndpoint[] {
@@ -203,6 +215,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): ServerC
     loginRateLimitPerAccount: integer(env, 'TESSERA_LOGIN_RATE_LIMIT_ACCOUNT', 5, 1, 10_000),
     hashingProcesses: integer(env, 'TESSERA_HASHING_PROCESSES', availableParallelism(), 1, 64),
     hashingQueue: integer(env, 'TESSERA_HASHING_QUEUE', 256, 0, 100_000),
+    forwardAuth: boolean(env, 'TESSERA_FORWARD_AUTH') ? forwardAuth(env) : null,
     webhooks: webhooks(env),
     webhookMaxAttempts: integer(env, 'TESSERA_WEBHOOK_MAX_ATTEMPTS', 12, 1, 30),
     webhookTimeoutMs: integer(env, 'TESSERA_WEBHOOK_TIMEOUT_MS', 10_000, 100, 50_000),

@@ -140,6 +140,7 @@ export function appOptions(config: ServerConfig, resources: ServerResources): Om
     cookieSecure: config.cookieSecure,
     trustProxy: config.trustProxy,
     saveKeys: resources.saveKeys,
+    forwardAuth: config.forwardAuth,
     webhooks: resources.webhookQueue
       ? { queue: resources.webhookQueue, endpoints: config.webhooks, delivery: { maxAttempts: config.webhookMaxAttempts, requestTimeoutMs: config.webhookTimeoutMs, leaseMs: config.webhookTimeoutMs + 50_000 } }
       : null,

@@ -1,0 +1,107 @@
+import type { FastifyInstance } from 'fastify'
+import { SigningKeySet } from '@tessera/core'
+import { createVerifier, type Verifier } from '@tessera/verifier'
+import { buildGatewayApp } from './gateway-app.js'
+import { GatewayConfigError, loadGatewayConfig, type GatewayConfig } from './gateway-config.js'
+import { resolveIdentityHeaders } from './identity-headers.js'
+
+/** A running gateway and how to stop it. */
+export interface RunningGateway {
+  app: FastifyInstance
+  verifier: Verifier
+  url: string
+  /** Drains requests, then stops following the log and closes Redis. Idempotent. */
+  stop(): Promise<void>
+}
+
+/** The cached verifier a gateway configuration describes; it reads the live revocation log before it resolves. */
+export async function createGatewayVerifier(config: GatewayConfig): Promise<Verifier> {
+  const keys = 'jwksUrl' in config.keys ? { jwksUrl: config.keys.jwksUrl } : await SigningKeySet.fromJSON(config.keys.signingKeysJson)
+  return createVerifier({
+    mode: 'cached',
+    keys,
+    issuer: config.issuer,
+    audience: config.audience,
+    algorithms: config.algorithms,
+    redis: { ...config.redis, keyPrefix: config.redisKeyPrefix },
+    clockToleranceSeconds: config.clockToleranceSeconds,
+    // A revocation must outlive every token it can hit: the issuer's longest lifetime plus the tolerance.
+    revocationTtlMs: (config.accessTokenTtlSeconds + config.clockToleranceSeconds) * 1000,
+    onStale: config.onStale,
+  })
+}
+
+/**
+ * Opens the verifier, listens, and logs one startup line naming the headers it sets.
+ *
+ * @example
+ * ```ts
+ * const gateway = await startGateway(loadGatewayConfig(process.env))
+ * process.once('SIGTERM', () => void gateway.stop())
+ * ```
+ */
+export async function startGateway(config: GatewayConfig): Promise<RunningGateway> {
+  // Checked before anything is opened, so a bad header name is a configuration error, not a half-started process.
+  const headers = resolveIdentityHeaders(config.headers)
+  const verifier = await createGatewayVerifier(config)
+  let app: FastifyInstance
+  try {
+    app = await buildGatewayApp({
+      verifier,
+      headers: config.headers,
+      realm: config.realm,
+      path: config.path,
+      processMetrics: true,
+      logger: { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] },
+    })
+    await app.listen({ port: config.port, host: config.host })
+  } catch (err) {
+    await verifier.close()
+    throw err
+  }
+  const address = app.server.address()
+  const port = typeof address === 'object' && address ? address.port : config.port
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
+  app.log.info(`tessera gateway listening on ${url}; forward-auth at ${config.path}; identity headers: ${headers.all.join(', ')}`)
+  let stopping: Promise<void> | null = null
+  return {
+    app,
+    verifier,
+    url,
+    stop() {
+      stopping ??= (async () => {
+        try {
+          await app.close()
+        } finally {
+          await verifier.close()
+        }
+      })()
+      return stopping
+    },
+  }
+}
+
+/**
+ * Entry point of `tessera gateway`: bad configuration prints a clear message
+ * and exits 2, a failed start exits 1; SIGTERM and SIGINT shut down gracefully.
+ */
+export async function gatewayMain(env: Record<string, string | undefined> = process.env): Promise<void> {
+  let gateway: RunningGateway
+  try {
+    gateway = await startGateway(loadGatewayConfig(env))
+  } catch (err) {
+    const bad = err instanceof GatewayConfigError || err instanceof TypeError
+    process.stderr.write(`tessera gateway: ${bad ? 'configuration error' : 'could not start'}: ${(err as Error).message}\n`)
+    process.exitCode = bad ? 2 : 1
+    return
+  }
+  const shutdown = (signal: string) => {
+    gateway.app.log.info(`${signal} received, shutting down`)
+    gateway.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    )
+  }
+  process.once('SIGTERM', () => shutdown('SIGTERM'))
+  process.once('SIGINT', () => shutdown('SIGINT'))
+}

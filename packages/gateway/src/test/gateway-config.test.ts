@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { originalRequest } from '../forwarded-request.js'
+import { GatewayConfigError, loadGatewayConfig } from '../gateway-config.js'
+import { headerValue } from '../identity-headers.js'
+
+const BASE = { REDIS_URL: 'redis://127.0.0.1:6379', TESSERA_ISSUER: 'https://auth.test', TESSERA_JWKS_URL: 'https://auth.test/.well-known/jwks.json' }
+
+describe('gateway configuration', () => {
+  test('defaults match the auth server (prefix, audience, token lifetime)', () => {
+    const config = loadGatewayConfig(BASE)
+    assert.equal(config.redisKeyPrefix, 'tessera:')
+    assert.deepEqual(config.audience, ['tessera'])
+    assert.equal(config.accessTokenTtlSeconds, 900)
+    assert.deepEqual(config.algorithms, ['ES256', 'EdDSA'])
+    assert.equal(config.port, 4000)
+    assert.equal(config.path, '/forward-auth')
+    assert.deepEqual(config.keys, { jwksUrl: BASE.TESSERA_JWKS_URL })
+  })
+
+  test('reads header names and claim headers', () => {
+    const config = loadGatewayConfig({ ...BASE, TESSERA_GATEWAY_USER_HEADER: 'X-User', TESSERA_GATEWAY_CLAIM_HEADERS: 'scope=X-Scope, roles=X-Roles', TESSERA_AUDIENCE: 'a,b' })
+    assert.deepEqual(config.headers, { user: 'X-User', claims: { scope: 'X-Scope', roles: 'X-Roles' } })
+    assert.deepEqual(config.audience, ['a', 'b'])
+  })
+
+  test('names the bad variable', () => {
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ ...BASE, REDIS_URL: '' }, /REDIS_URL/],
+      [{ ...BASE, TESSERA_ISSUER: '' }, /TESSERA_ISSUER/],
+      [{ ...BASE, TESSERA_SIGNING_KEYS: '[]' }, /exactly one of TESSERA_JWKS_URL and TESSERA_SIGNING_KEYS/],
+      [{ ...BASE, TESSERA_JWKS_URL: 'ftp://x' }, /TESSERA_JWKS_URL/],
+      [{ ...BASE, TESSERA_ALGORITHMS: 'none' }, /TESSERA_ALGORITHMS/],
+      [{ ...BASE, TESSERA_GATEWAY_CLAIM_HEADERS: 'scope' }, /TESSERA_GATEWAY_CLAIM_HEADERS/],
+      [{ ...BASE, TESSERA_GATEWAY_CLAIM_HEADERS: 'scope=Cookie' }, /belongs to the proxy/],
+      [{ ...BASE, TESSERA_GATEWAY_ON_STALE: 'open' }, /TESSERA_GATEWAY_ON_STALE/],
+      [{ ...BASE, TESSERA_GATEWAY_PORT: '70000' }, /TESSERA_GATEWAY_PORT/],
+    ]
+    for (const [env, message] of cases) assert.throws(() => loadGatewayConfig(env), (err: Error) => err instanceof GatewayConfigError && message.test(err.message))
+  })
+
+  test('header values: plain ASCII as is, anything else percent-encoded', () => {
+    assert.equal(headerValue('a b:c'), 'a b:c')
+    assert.equal(headerValue(['a', 'b']), 'a b')
+    assert.equal(headerValue(42), '42')
+    assert.equal(headerValue({ a: 1 }), '{"a":1}')
+    assert.equal(headerValue(undefined), '')
+    assert.equal(headerValue('x\r\ny'), 'x%0D%0Ay')
+    assert.equal(headerValue('100%'), '100%25')
+  })
+
+  test('recovers the original request from Traefik/NGINX headers or from the Envoy path prefix', () => {
+    assert.deepEqual(originalRequest('GET', '/forward-auth', { 'x-forwarded-method': 'post', 'x-forwarded-uri': '/a?b=1', 'x-forwarded-host': 'api.test', 'x-forwarded-proto': 'https' }, '/forward-auth'), {
+      method: 'POST',
+      uri: '/a?b=1',
+      host: 'api.test',
+      proto: 'https',
+    })
+    assert.deepEqual(originalRequest('DELETE', '/forward-auth/orders/1?x=2', { host: 'api.test' }, '/forward-auth'), { method: 'DELETE', uri: '/orders/1?x=2', host: 'api.test', proto: null })
+    assert.equal(originalRequest('GET', '/forward-auth?x=1', {}, '/forward-auth').uri, '/?x=1')
+  })
+})

@@ -1,0 +1,168 @@
+// The gateway behind real NGINX (Debian's package), in front of a service that
+// is not Node (Python's http.server echoing what it received). The NGINX config
+// is the one docs/gateway.md gives, read from the doc itself.
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { after, before, describe, test } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { createTessera, SigningKeySet, type Tessera } from '@tessera/core'
+import { RedisSessionStore } from '@tessera/redis'
+import { startEchoUpstream, startGatewayProcess, startNginx, type EchoUpstream, type Echoed, type OwnedProcess, type TestNginx } from '../../../../test/support/nginx.js'
+import { startPrivateRedis, waitFor, type PrivateRedis } from '../../../../test/support/redis.js'
+
+const DOC = fileURLToPath(new URL('../../../../docs/gateway.md', import.meta.url))
+const ISSUER = 'https://auth.test'
+const AUDIENCE = 'api'
+/** How long a revocation may take to reach the edge here: generous, for a busy shared machine (bench/ measures the real figure). */
+const PROPAGATION_BOUND_MS = 1000
+
+/** The first ```nginx block of docs/gateway.md, pointed at this test's processes. */
+export function documentedNginxConfig(gatewayPort: number, appPort: number): string {
+  const match = /```nginx\n([\s\S]*?)```/.exec(readFileSync(DOC, 'utf8'))
+  if (!match) throw new Error('docs/gateway.md has no nginx block')
+  return match[1]!
+    .replace('listen 8000;', 'listen 127.0.0.1:LISTEN_PORT;')
+    .replace('server 127.0.0.1:4000;', `server 127.0.0.1:${gatewayPort};`)
+    .replace('server 127.0.0.1:8080;', `server 127.0.0.1:${appPort};`)
+}
+
+function headerValues(echoed: Echoed, name: string): string[] {
+  return echoed.headers.filter(([k]) => k === name).map(([, v]) => v)
+}
+
+describe('forward-auth gateway behind real NGINX', () => {
+  let redis: PrivateRedis
+  let store: RedisSessionStore
+  let auth: Tessera
+  let gateway: OwnedProcess & { url: string; output(): string }
+  let echo: EchoUpstream
+  let nginx: TestNginx
+
+  async function cleanup(): Promise<void> {
+    await nginx?.stop()
+    await echo?.stop()
+    await gateway?.stop()
+    await auth?.close().catch(() => undefined)
+    await store?.close().catch(() => undefined)
+    await redis?.stop()
+  }
+
+  before(async () => {
+    // node:test skips after() when before() fails: stop whatever started here, or the run hangs on its children.
+    try {
+      redis = await startPrivateRedis()
+      const keyPrefix = 'gw:'
+      store = await RedisSessionStore.connect({ url: redis.url, keyPrefix })
+      const keys = await SigningKeySet.generate({ alg: 'ES256' })
+      auth = await createTessera({ store, keys, issuer: ISSUER, audience: AUDIENCE, tokenKey: randomBytes(32), accessTokenTtlSeconds: 300 })
+      const [started, upstream] = await Promise.allSettled([
+        startGatewayProcess({
+          REDIS_URL: redis.url,
+          TESSERA_REDIS_PREFIX: keyPrefix,
+          TESSERA_ISSUER: ISSUER,
+          TESSERA_AUDIENCE: AUDIENCE,
+          TESSERA_SIGNING_KEYS: JSON.stringify(keys.toJSON()),
+          ACCESS_TOKEN_TTL: '300',
+        }),
+        startEchoUpstream(),
+      ])
+      // Kept even when the other one failed, so after() stops whatever did start.
+      if (started.status === 'fulfilled') gateway = started.value
+      if (upstream.status === 'fulfilled') echo = upstream.value
+      if (started.status === 'rejected') throw started.reason
+      if (upstream.status === 'rejected') throw upstream.reason
+      nginx = await startNginx(documentedNginxConfig(Number(new URL(gateway.url).port), echo.port))
+    } catch (err) {
+      await cleanup()
+      throw err
+    }
+  })
+
+  after(cleanup)
+
+  async function through(path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
+    const res = await fetch(nginx.url + path, { ...init, signal: AbortSignal.timeout(10_000) })
+    const text = await res.text()
+    return { status: res.status, headers: res.headers, text, echoed: res.status === 200 ? (JSON.parse(text) as Echoed) : null }
+  }
+
+  test('a live token reaches the upstream with the identity headers the gateway set', async () => {
+    const { accessToken, sessionId } = await auth.createSession({ userId: 'alice' })
+    const res = await through('/orders/7?expand=items', { method: 'POST', headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' }, body: '{"qty":1}' })
+    assert.equal(res.status, 200, `${res.text} ${nginx.errors()}`)
+    assert.equal(res.echoed!.method, 'POST')
+    assert.equal(res.echoed!.path, '/orders/7?expand=items')
+    assert.deepEqual(headerValues(res.echoed!, 'x-tessera-user'), ['alice'])
+    assert.deepEqual(headerValues(res.echoed!, 'x-tessera-session'), [sessionId])
+  })
+
+  test('identity headers sent by the client never reach the upstream', async () => {
+    const { accessToken, sessionId } = await auth.createSession({ userId: 'bob' })
+    const spoofed = { 'x-tessera-user': 'root', 'x-tessera-session': 'forged' }
+    const res = await through('/me', { headers: { authorization: `Bearer ${accessToken}`, ...spoofed } })
+    assert.equal(res.status, 200)
+    assert.deepEqual(headerValues(res.echoed!, 'x-tessera-user'), ['bob'])
+    assert.deepEqual(headerValues(res.echoed!, 'x-tessera-session'), [sessionId])
+
+    const before = await echo.count()
+    const anonymous = await through('/me', { headers: spoofed })
+    assert.equal(anonymous.status, 401)
+    assert.equal(anonymous.headers.get('www-authenticate'), 'Bearer')
+    assert.match(anonymous.headers.get('content-type') ?? '', /application\/problem\+json/)
+    const forged = await through('/me', { headers: { authorization: 'Bearer e30.e30.e30', ...spoofed } })
+    assert.equal(forged.status, 401)
+    assert.match(forged.headers.get('www-authenticate') ?? '', /^Bearer error="invalid_token"/)
+    assert.equal(await echo.count(), before, 'refused requests must not reach the upstream')
+  })
+
+  test('revoked sessions, users and single tokens are refused at the edge within the propagation bound', async () => {
+    const session = await auth.createSession({ userId: 'carol' })
+    const other = await auth.createSession({ userId: 'dave' })
+    const single = await auth.createSession({ userId: 'erin' })
+    const cases: [string, string, () => Promise<unknown>][] = [
+      ['session', session.accessToken, () => auth.revokeSession(session.sessionId)],
+      ['user', other.accessToken, () => auth.revokeAllSessions('dave')],
+      ['token', single.accessToken, () => auth.denyAccessToken(single.accessToken)],
+    ]
+    for (const [label, token, revoke] of cases) {
+      const headers = { authorization: `Bearer ${token}` }
+      assert.equal((await through('/x', { headers })).status, 200, label)
+      await revoke()
+      const revokedAt = performance.now()
+      // Polled with a bound: accepted answers may come only before the revocation reached the gateway.
+      await waitFor(async () => (await through('/x', { headers })).status === 401, PROPAGATION_BOUND_MS, 2)
+      const tookMs = performance.now() - revokedAt
+      for (let i = 0; i < 5; i++) assert.equal((await through('/x', { headers })).status, 401, `${label}: accepted again after ${tookMs} ms`)
+    }
+  })
+
+  test('store down: 503 from the edge, never a pass', async () => {
+    const { accessToken } = await auth.createSession({ userId: 'frank' })
+    const headers = { authorization: `Bearer ${accessToken}` }
+    await redis.stop()
+    const seen = new Set<number>()
+    await waitFor(async () => {
+      const res = await through('/x', { headers })
+      seen.add(res.status)
+      return res.status === 503
+    }, 20_000, 50)
+    // Before the gateway gives up on a stale log it may still answer from its set (within log.maxStalenessMs).
+    assert.deepEqual([...seen].filter((s) => s !== 200 && s !== 503), [])
+    const res = await through('/x', { headers })
+    assert.equal(res.status, 503)
+    assert.equal(res.headers.get('retry-after'), '1')
+    assert.match(res.text, /ERR_STORE_UNAVAILABLE/)
+  })
+
+  test('gateway down: 5xx from the edge, never a pass', async () => {
+    const before = await echo.count()
+    await gateway.stop()
+    const res = await through('/x', { headers: { authorization: 'Bearer e30.e30.e30' } })
+    assert.equal(res.status, 503)
+    const { accessToken } = await auth.createSession({ userId: 'gina' }).catch(() => ({ accessToken: 'e30.e30.e30' }))
+    const live = await through('/x', { headers: { authorization: `Bearer ${accessToken}` } })
+    assert.ok(live.status >= 500, `gateway down must not pass (got ${live.status})`)
+    assert.equal(await echo.count(), before)
+  })
+})
