@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { PROBLEM_CONTENT_TYPE, decide, type AuthOutcome, type Verifier } from '@tessera/verifier'
+import { PROBLEM_CONTENT_TYPE, decide, type AuthOutcome, type DecidingVerifier } from '@tessera/verifier'
 import { identityHeaders, resolveIdentityHeaders, type IdentityHeaderOptions, type ResolvedIdentityHeaders } from './identity-headers.js'
 
 /** Decisions since start, read by the metrics at scrape time (plain numbers: nothing to allocate per request). */
@@ -12,7 +12,7 @@ export class ForwardAuthCounts {
 /** Options of {@link registerForwardAuth}. */
 export interface ForwardAuthOptions {
   /** The cached verifier that decides (any mode works; `cached` is the one that follows revocations without a store read). */
-  verifier: Pick<Verifier, 'verifyMaybeSync'>
+  verifier: DecidingVerifier
   /** Path the proxy calls. Paths under it answer too (Envoy prepends its `path_prefix` to the original path). Default `/forward-auth`. */
   path?: string
   headers?: IdentityHeaderOptions

@@ -25,8 +25,7 @@ export async function createGatewayVerifier(config: GatewayConfig): Promise<Veri
     algorithms: config.algorithms,
     redis: { ...config.redis, keyPrefix: config.redisKeyPrefix },
     clockToleranceSeconds: config.clockToleranceSeconds,
-    // A revocation must outlive every token it can hit: the issuer's longest lifetime plus the tolerance.
-    revocationTtlMs: (config.accessTokenTtlSeconds + config.clockToleranceSeconds) * 1000,
+    // No revocationTtlMs: the verifier keeps each revocation as long as the issuer's heartbeats say its tokens may live.
     onStale: config.onStale,
   })
 }

@@ -30,7 +30,7 @@ describe('forward-auth gateway', () => {
       accessTokenTtlSeconds: 300,
       extraClaims: () => ({ scope: 'orders:read orders:write', roles: ['admin', 'ops'], name: 'Zoë\r\nX-Tessera-User: root' }),
     })
-    verifier = await createVerifier({ mode: 'cached', keys: auth.keys, store, issuer: ISSUER, audience: AUDIENCE, algorithms: ['ES256'], revocationTtlMs: 300_000 })
+    verifier = await createVerifier({ mode: 'cached', keys: auth.keys, store, issuer: ISSUER, audience: AUDIENCE, algorithms: ['ES256'] })
     app = await buildGatewayApp({ verifier, headers: { claims: CLAIM_HEADERS }, realm: 'api' })
   })
 
@@ -73,10 +73,11 @@ describe('forward-auth gateway', () => {
     }
   })
 
-  test('no token: 401 with a bare Bearer challenge; bad token: 401 invalid_token and problem+json', async () => {
+  test('no token: 401 with a bare Bearer (and DPoP) challenge; bad token: 401 invalid_token and problem+json', async () => {
     const none = await app.inject({ url: '/forward-auth', headers: { 'x-tessera-user': 'root' } })
     assert.equal(none.statusCode, 401)
-    assert.equal(none.headers['www-authenticate'], 'Bearer realm="api"')
+    // The verifier accepts DPoP proofs too, so the challenge offers both schemes (RFC 9449 section 7.1).
+    assert.equal(none.headers['www-authenticate'], 'Bearer realm="api", DPoP realm="api", algs="ES256 ES384 EdDSA Ed25519 PS256 RS256"')
     assert.equal(none.headers['x-tessera-user'], undefined)
     assert.equal(none.json<{ code: string }>().code, 'ERR_ACCESS_TOKEN_MISSING')
     const bad = await app.inject({ url: '/forward-auth/x', headers: { authorization: 'Bearer not.a.token' } })
@@ -114,6 +115,8 @@ describe('forward-auth gateway', () => {
     const bare = Fastify()
     registerForwardAuth(bare, {
       verifier: {
+        dpopAlgorithms: null,
+        checkPresentation: () => undefined,
         verifyMaybeSync() {
           throw new StoreUnavailable('revocation state is not current')
         },
@@ -124,7 +127,7 @@ describe('forward-auth gateway', () => {
     assert.equal(sync.headers['retry-after'], '1')
     assert.equal(sync.json<{ code: string }>().code, 'ERR_STORE_UNAVAILABLE')
     const rejecting = Fastify()
-    registerForwardAuth(rejecting, { verifier: { verifyMaybeSync: () => Promise.reject(new Error('socket closed')) } })
+    registerForwardAuth(rejecting, { verifier: { dpopAlgorithms: null, checkPresentation: () => undefined, verifyMaybeSync: () => Promise.reject(new Error('socket closed')) } })
     const async = await rejecting.inject({ url: '/forward-auth', headers: { authorization: 'Bearer a.b.c' } })
     assert.equal(async.statusCode, 503)
     assert.equal(async.headers['x-tessera-user'], undefined)

@@ -28,8 +28,7 @@ export async function registerForwardAuthRoute(app: FastifyInstance, ctx: Server
     audience: o.audience,
     algorithms: ctx.auth.algorithms,
     clockToleranceSeconds: o.clockToleranceSeconds,
-    // This server's own tokens are the ones it answers for: remember a revocation as long as they live.
-    revocationTtlMs: (o.accessTokenTtlSeconds + o.clockToleranceSeconds) * 1000,
+    // No revocationTtlMs: the verifier keeps each revocation as long as the issuer's heartbeats say its tokens may live.
     clock: o.clock,
   })
   app.addHook('onClose', () => verifier.close())
