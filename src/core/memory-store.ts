@@ -12,6 +12,7 @@ import type {
   CreateSessionResult,
   DenyTokenRequest,
   IssueOneTimeTokenRequest,
+  RevokeOneTimeTokensRequest,
   RevokeAllSessionsRequest,
   RevokeSessionRequest,
   RotateRefreshTokenRequest,
@@ -324,6 +325,15 @@ export class MemoryStore implements SessionStore {
     }
     this.#oneTime.delete(key)
     return token.data
+  }
+
+  async revokeOneTimeTokens(r: RevokeOneTimeTokensRequest): Promise<number> {
+    let count = 0
+    for (const key of [...this.#oneTime.keys()]) {
+      const [userId, purpose] = key.split('\0') as [string, string]
+      if (userId === r.userId && (r.purposes === undefined || r.purposes.includes(purpose)) && this.#oneTime.delete(key)) count += 1
+    }
+    return count
   }
 
   async readRevocations(after: string | null, options: { count?: number; blockMs?: number } = {}): Promise<RevocationLogRead> {

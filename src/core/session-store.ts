@@ -22,6 +22,8 @@ export interface SessionStore {
   listSessions(userId: string, nowMs: number): Promise<StoredSession[]>
   issueOneTimeToken(request: IssueOneTimeTokenRequest): Promise<void>
   consumeOneTimeToken(request: ConsumeOneTimeTokenRequest): Promise<string>
+  /** Ends a user's outstanding one-time tokens (of the purposes given, or all). Returns how many ended. */
+  revokeOneTimeTokens(request: RevokeOneTimeTokensRequest): Promise<number>
   /** Reads log entries after `after` (null: from the oldest kept). `blockMs` waits for new entries. */
   readRevocations(after: string | null, options?: { count?: number; blockMs?: number }): Promise<RevocationLogRead>
   revocationLogInfo(): Promise<RevocationLogInfo>
@@ -158,4 +160,10 @@ export interface ConsumeOneTimeTokenRequest {
   secretHash: Buffer
   nowMs: number
   maxAttempts: number
+}
+
+export interface RevokeOneTimeTokensRequest {
+  userId: string
+  /** Purposes to end; absent: every purpose. */
+  purposes?: readonly string[]
 }

@@ -13,6 +13,7 @@ export type ScriptName =
   | 'denyToken'
   | 'issueOneTimeToken'
   | 'consumeOneTimeToken'
+  | 'revokeOneTimeTokens'
 
 const FILES: Record<ScriptName, string> = {
   createSession: 'createSession-2.lua',
@@ -24,6 +25,7 @@ const FILES: Record<ScriptName, string> = {
   denyToken: 'denyToken-2.lua',
   issueOneTimeToken: 'issueOneTimeToken-1.lua',
   consumeOneTimeToken: 'consumeOneTimeToken-1.lua',
+  revokeOneTimeTokens: 'revokeOneTimeTokens-1.lua',
 }
 
 /** A script's reply: `{ code, payload, pending events }` (see `lua/includes/common.lua`). */
