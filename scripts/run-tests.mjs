@@ -2,9 +2,13 @@
 // Runs every src/**/test/*.test.ts (or the files/folders given) with node:test
 // through tsx, so a single command covers the whole suite. Files whose name
 // ends in .long.test.ts run only with --long (see `npm run test:long`).
+// First it makes sure what the chosen files need is there (prerequisites.mjs):
+// it installs missing programs as root with apt-get, or stops at once with the
+// exact command.
 import { spawn } from 'node:child_process'
 import { readdirSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
+import { ensurePrerequisites } from './prerequisites.mjs'
 
 const args = process.argv.slice(2)
 const long = args.includes('--long')
@@ -28,6 +32,12 @@ for (const root of roots.length ? roots : ['src', 'bench']) {
 files.sort()
 if (files.length === 0) {
   console.error('no test files found')
+  process.exit(1)
+}
+// A full run also checks the shared Redis and PostgreSQL; a chosen file set may not need them.
+const problem = await ensurePrerequisites(files.map((f) => relative(process.cwd(), f)), process.env, { services: roots.length === 0 })
+if (problem) {
+  console.error(`tessera tests: ${problem}`)
   process.exit(1)
 }
 const concurrency = process.env.TEST_CONCURRENCY ?? '2'

@@ -40,6 +40,7 @@ export async function fillSessions(store: RedisSessionStore, options: { count: n
         idleExpiresAtMs: nowMs + 14 * 86_400_000,
         absoluteExpiresAtMs: nowMs + 30 * 86_400_000,
         refreshSecretHash,
+        dpopBound: false,
         deviceClass: 'desktop',
         metadata,
         limits: { maxSessions: 100, policy: 'evict-oldest', perDeviceClass: {} },

@@ -34,6 +34,8 @@ export interface AccessTokenClaims {
   expiresAt: number
   issuer: string
   keyId: string
+  /** RFC 7638 thumbprint of the DPoP key the token is bound to (`cnf.jkt`, RFC 9449 section 6); null for a bearer token. */
+  keyThumbprint: string | null
   /** Claims added with `extraClaims` at issue time. */
   extra: Record<string, unknown>
 }
@@ -47,6 +49,8 @@ export interface IssueAccessTokenInput {
   ttlSeconds: number
   issuer: string
   audience: string | string[]
+  /** Bind the token to this DPoP key thumbprint (`cnf.jkt`). */
+  keyThumbprint?: string
   extraClaims?: Record<string, unknown>
 }
 
@@ -68,7 +72,9 @@ export async function issueAccessToken(keys: SigningKeySet, input: IssueAccessTo
     if (RESERVED_CLAIMS.has(name)) throw new TypeError(`"${name}" is a reserved claim and cannot be set through extraClaims`)
     extra[name] = value
   }
-  const token = await new SignJWT({ ...extra, sid: input.sessionId })
+  const claims: Record<string, unknown> = { ...extra, sid: input.sessionId }
+  if (input.keyThumbprint !== undefined) claims.cnf = { jkt: input.keyThumbprint }
+  const token = await new SignJWT(claims)
     .setProtectedHeader({ alg, kid: keyId, typ: ACCESS_TOKEN_TYPE })
     .setIssuer(input.issuer)
     .setAudience(input.audience)
@@ -92,8 +98,15 @@ export interface VerifyAccessTokenOptions {
 
 /** Turns a verified payload into {@link AccessTokenClaims}, refusing anything Tessera would not have issued. */
 export function claimsFromPayload(payload: JWTPayload, header: Pick<JWTHeaderParameters, 'kid'>): AccessTokenClaims {
-  const { iss, sub, sid, jti, iat, exp, aud: _aud, nbf: _nbf, ...extra } = payload
+  const { iss, sub, sid, jti, iat, exp, cnf, aud: _aud, nbf: _nbf, ...extra } = payload
   const session = parseSessionId(sid)
+  let keyThumbprint: string | null = null
+  if (cnf !== undefined) {
+    // RFC 7800: a confirmation Tessera cannot check (anything but a DPoP jkt) must not be ignored.
+    const jkt = typeof cnf === 'object' && cnf !== null && !Array.isArray(cnf) && Object.keys(cnf).length === 1 ? (cnf as { jkt?: unknown }).jkt : undefined
+    if (typeof jkt !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(jkt)) throw new AccessTokenInvalid('access token has a confirmation claim Tessera does not support')
+    keyThumbprint = jkt
+  }
   if (
     typeof sub !== 'string' ||
     !session ||
@@ -106,7 +119,7 @@ export function claimsFromPayload(payload: JWTPayload, header: Pick<JWTHeaderPar
   ) {
     throw new AccessTokenInvalid('access token is missing required claims')
   }
-  return { userId: sub, sessionId: sid as string, tokenId: jti, issuedAt: iat, expiresAt: exp, issuer: iss, keyId: header.kid, extra }
+  return { userId: sub, sessionId: sid as string, tokenId: jti, issuedAt: iat, expiresAt: exp, issuer: iss, keyId: header.kid, keyThumbprint, extra }
 }
 
 /**

@@ -17,6 +17,9 @@ export type AuthErrorCode =
   | 'ERR_ONE_TIME_TOKEN_INVALID'
   | 'ERR_INVALID_INPUT'
   | 'ERR_STORE_UNAVAILABLE'
+  | 'ERR_DPOP_PROOF_INVALID'
+  | 'ERR_DPOP_NONCE_REQUIRED'
+  | 'ERR_DPOP_KEY_MISMATCH'
 
 /**
  * Base class of every error Tessera throws on purpose.
@@ -131,5 +134,40 @@ export class InvalidInput extends AuthError {
 export class StoreUnavailable extends AuthError {
   constructor(message = 'session store is unavailable', options?: { cause?: unknown }) {
     super('ERR_STORE_UNAVAILABLE', message, options)
+  }
+}
+
+/**
+ * A DPoP proof (RFC 9449) is missing where one is required, malformed, or fails
+ * a check: type, algorithm, key, signature, method, URL, age, access-token
+ * hash, or it was seen before. On the wire: `invalid_dpop_proof`.
+ */
+export class DpopProofInvalid extends AuthError {
+  constructor(message = 'DPoP proof is invalid', options?: { cause?: unknown }) {
+    super('ERR_DPOP_PROOF_INVALID', message, options)
+  }
+}
+
+/**
+ * Server nonces are on and the proof carries no nonce, or a stale one. `nonce`
+ * is a fresh one for the client to put in its next proof (RFC 9449 section 8);
+ * on the wire: `use_dpop_nonce` with a `DPoP-Nonce` header.
+ */
+export class DpopNonceRequired extends AuthError {
+  readonly nonce: string
+  constructor(nonce: string, message = 'a DPoP proof with the server nonce is required') {
+    super('ERR_DPOP_NONCE_REQUIRED', message)
+    this.nonce = nonce
+  }
+}
+
+/**
+ * The token is bound to a DPoP key and the request did not prove possession of
+ * that key (no proof, the Bearer scheme, or a proof signed by another key).
+ * For a refresh token this is treated as theft: the session is revoked.
+ */
+export class DpopKeyMismatch extends AuthError {
+  constructor(message = 'the token is bound to another DPoP key') {
+    super('ERR_DPOP_KEY_MISMATCH', message)
   }
 }

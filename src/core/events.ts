@@ -11,6 +11,8 @@ export interface TesseraEvents {
   sessions_revoked: [{ userId: string; count: number; exceptSessionId: string | null; reason: RevocationReason }]
   session_evicted: [{ userId: string; sessionId: string }]
   refresh_reuse_detected: [{ userId: string; sessionId: string; generation: number }]
+  /** A DPoP-bound session's refresh token came without a proof of its key: taken for stolen, the session is revoked. */
+  dpop_key_mismatch: [{ userId: string; sessionId: string; generation: number }]
   access_token_denied: [{ userId: string; tokenId: string }]
   user_banned: [{ userId: string; untilMs: number | null; reason: string; sessionsRevoked: number }]
   user_unbanned: [{ userId: string }]

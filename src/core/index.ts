@@ -15,6 +15,9 @@ export {
   OneTimeTokenInvalid,
   InvalidInput,
   StoreUnavailable,
+  DpopProofInvalid,
+  DpopNonceRequired,
+  DpopKeyMismatch,
   type AuthErrorCode,
 } from './errors.js'
 export { systemClock, manualClock, type Clock } from './clock.js'
@@ -35,3 +38,18 @@ export { normaliseDevice, decodeDeviceMetadata, encodeDeviceMetadata, type Devic
 export { comparePositions, type RevocationEvent, type RevocationLogEntry, type RevocationLogRead, type RevocationLogInfo, type RevocationReason } from './revocation-log.js'
 export type * from './session-store.js'
 export type { TesseraEvents } from './events.js'
+export {
+  DpopProofChecker,
+  accessTokenHash,
+  DPOP_PROOF_TYPE,
+  MAX_DPOP_PROOF_LENGTH,
+  type DpopPresentation,
+  type DpopExpectation,
+  type VerifiedDpopProof,
+  type DpopReplayCache,
+} from './dpop/dpop-proof.js'
+export { resolveDpopOptions, DPOP_ALGORITHMS, DEFAULT_DPOP_OPTIONS, type DpopOptions, type ResolvedDpopOptions, type DpopAlgorithm } from './dpop/dpop-options.js'
+export { checkTokenPresentation } from './dpop/dpop-binding.js'
+export { DpopNonces } from './dpop/dpop-nonces.js'
+export { jwkThumbprint, publicJwk, type PublicJwk } from './dpop/jwk-thumbprint.js'
+export { normaliseHtu } from './dpop/request-url.js'

@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto'
 import { systemClock, type Clock } from './clock.js'
-import { OneTimeTokenInvalid, RefreshTokenExpired, RefreshTokenInvalid, RefreshTokenReused, SessionLimitReached, SessionNotFound, UserBanned } from './errors.js'
+import { DpopKeyMismatch, OneTimeTokenInvalid, RefreshTokenExpired, RefreshTokenInvalid, RefreshTokenReused, SessionLimitReached, SessionNotFound, UserBanned } from './errors.js'
 import { localIdCreatedAtMs } from './ids.js'
 import { comparePositions, type RevocationEvent, type RevocationLogEntry, type RevocationLogInfo, type RevocationLogRead } from './revocation-log.js'
 import type {
@@ -13,6 +13,7 @@ import type {
   DenyTokenRequest,
   IssueOneTimeTokenRequest,
   RevokeOneTimeTokensRequest,
+  MarkDpopProofUsedRequest,
   RevokeAllSessionsRequest,
   RevokeSessionRequest,
   RotateRefreshTokenRequest,
@@ -43,8 +44,8 @@ interface MemoryOneTimeToken {
 
 const LOG_RETENTION_SLACK_MS = 5000
 
-function same(a: Buffer, b: Buffer | null): boolean {
-  return b !== null && a.length === b.length && timingSafeEqual(a, b)
+function same(a: Buffer | null, b: Buffer | null): boolean {
+  return a !== null && b !== null && a.length === b.length && timingSafeEqual(a, b)
 }
 
 function endsAt(s: StoredSession): number {
@@ -71,6 +72,8 @@ export class MemoryStore implements SessionStore {
   readonly #users = new Map<string, MemoryUser>()
   readonly #denied = new Map<string, number>()
   readonly #oneTime = new Map<string, MemoryOneTimeToken>()
+  /** DPoP proof key -> when it may be forgotten (epoch ms). */
+  readonly #dpopProofs = new Map<string, number>()
   readonly #log: RevocationLogEntry[] = []
   #trimmedThrough: string | null = null
   #lastPosition = { ms: 0, seq: 0 }
@@ -102,14 +105,22 @@ export class MemoryStore implements SessionStore {
     }
     for (const [key, expiresAtMs] of this.#denied) if (expiresAtMs <= nowMs) this.#denied.delete(key)
     for (const [key, token] of this.#oneTime) if (token.expiresAtMs <= nowMs) this.#oneTime.delete(key)
+    for (const [key, expiresAtMs] of this.#dpopProofs) if (expiresAtMs <= nowMs) this.#dpopProofs.delete(key)
     this.#trim()
   }
 
   /** How many entries each part holds: for tests and `stats`, to show that TTLs really clean up. */
-  size(): { users: number; sessions: number; deniedTokens: number; oneTimeTokens: number; logEntries: number } {
+  size(): { users: number; sessions: number; deniedTokens: number; oneTimeTokens: number; logEntries: number; dpopProofs: number } {
     let sessions = 0
     for (const user of this.#users.values()) sessions += user.sessions.size
-    return { users: this.#users.size, sessions, deniedTokens: this.#denied.size, oneTimeTokens: this.#oneTime.size, logEntries: this.#log.length }
+    return {
+      users: this.#users.size,
+      sessions,
+      deniedTokens: this.#denied.size,
+      oneTimeTokens: this.#oneTime.size,
+      logEntries: this.#log.length,
+      dpopProofs: this.#dpopProofs.size,
+    }
   }
 
   #user(userId: string): MemoryUser {
@@ -194,6 +205,7 @@ export class MemoryStore implements SessionStore {
       absoluteExpiresAtMs: r.absoluteExpiresAtMs,
       deviceClass: r.deviceClass,
       metadata: Buffer.from(r.metadata),
+      dpopBound: r.dpopBound,
       hash: Buffer.from(r.refreshSecretHash),
       previousHash: null,
     })
@@ -209,16 +221,24 @@ export class MemoryStore implements SessionStore {
       throw new RefreshTokenExpired()
     }
     if (r.generation === s.generation) {
-      if (!same(r.presentedHash, s.hash)) throw new RefreshTokenInvalid()
+      const matches = s.dpopBound ? same(s.hash, r.presentedBoundHash) : same(r.presentedHash, s.hash)
+      if (!matches) {
+        if (s.dpopBound) throw this.#keyMismatch(r, user)
+        throw new RefreshTokenInvalid()
+      }
       s.generation += 1
       s.previousHash = s.hash
       s.hash = Buffer.from(r.successorHash)
+      s.dpopBound = r.bind
       s.lastSeenAtMs = r.nowMs
       s.idleExpiresAtMs = Math.min(r.nowMs + r.idleTtlMs, s.absoluteExpiresAtMs)
       return { outcome: 'rotated', session: publicSession(s) }
     }
     if (r.generation === s.generation - 1) {
-      if (!same(r.presentedHash, s.previousHash)) throw new RefreshTokenInvalid()
+      if (!same(r.presentedHash, s.previousHash) && !same(s.previousHash, r.presentedBoundHash)) {
+        if (s.dpopBound) throw this.#keyMismatch(r, user)
+        throw new RefreshTokenInvalid()
+      }
       if (r.nowMs - s.lastSeenAtMs <= r.graceMs && same(r.successorHash, s.hash)) return { outcome: 'retried', session: publicSession(s) }
     }
     if (r.generation < s.generation) {
@@ -227,6 +247,13 @@ export class MemoryStore implements SessionStore {
       throw new RefreshTokenReused()
     }
     throw new RefreshTokenInvalid()
+  }
+
+  /** A bound session's refresh token came without its key: treated as theft, like reuse. */
+  #keyMismatch(r: RotateRefreshTokenRequest, user: MemoryUser): DpopKeyMismatch {
+    user.sessions.delete(r.localId)
+    this.#append({ kind: 'session', userId: r.userId, localId: r.localId, reason: 'dpop_key_mismatch' }, r.nowMs, r.revocationTtlMs + LOG_RETENTION_SLACK_MS)
+    return new DpopKeyMismatch('the refresh token is bound to another DPoP key; the session has been revoked')
   }
 
   async checkAccessToken(r: CheckAccessTokenRequest): Promise<AccessTokenStatus> {
@@ -359,6 +386,13 @@ export class MemoryStore implements SessionStore {
 
   async revocationLogInfo(): Promise<RevocationLogInfo> {
     return { lastPosition: this.#log.at(-1)?.position ?? this.#trimmedThrough, length: this.#log.length }
+  }
+
+  async markDpopProofUsed(r: MarkDpopProofUsedRequest): Promise<boolean> {
+    const until = this.#dpopProofs.get(r.proofKey)
+    if (until !== undefined && until > r.nowMs) return false
+    this.#dpopProofs.set(r.proofKey, r.nowMs + r.ttlMs)
+    return true
   }
 
   async close(): Promise<void> {

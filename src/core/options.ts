@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { systemClock, type Clock } from './clock.js'
 import type { SessionLimits, SessionStore } from './session-store.js'
+import { resolveDpopOptions, type DpopOptions, type ResolvedDpopOptions } from './dpop/dpop-options.js'
 import { SIGNING_ALGORITHMS, type SigningAlgorithm, type SigningKeySet } from './signing-keys.js'
 
 /** Options of {@link createTessera}. Everything has a default except what only you can know. */
@@ -45,6 +46,8 @@ export interface AuthOptions {
   clock?: Clock
   /** Extra claims for every access token of a session (roles, tenant, ...). Reserved names are refused. */
   extraClaims?: (userId: string, sessionId: string) => Record<string, unknown> | Promise<Record<string, unknown>>
+  /** DPoP (RFC 9449): how proofs are checked, whether they are required, server nonces. Accepted by default, not required. */
+  dpop?: DpopOptions
 }
 
 /** {@link AuthOptions} after validation, with every default filled in. */
@@ -65,6 +68,7 @@ export interface ResolvedAuthOptions {
   extraClaims: AuthOptions['extraClaims'] | null
   /** How long revocations must be remembered: longest access-token life plus tolerance, in ms. */
   revocationTtlMs: number
+  dpop: ResolvedDpopOptions
 }
 
 /** Defaults in one place. */
@@ -146,5 +150,6 @@ export function resolveOptions(input: AuthOptions = {}): ResolvedAuthOptions {
     clock: input.clock ?? systemClock,
     extraClaims: input.extraClaims ?? null,
     revocationTtlMs: (accessTokenTtlSeconds + clockToleranceSeconds) * 1000,
+    dpop: resolveDpopOptions(input.dpop),
   }
 }

@@ -8,6 +8,7 @@ export type RevocationReason =
   | 'revoked'
   | 'logout'
   | 'refresh_reuse_detected'
+  | 'dpop_key_mismatch'
   | 'evicted'
   | 'banned'
   | 'password_changed'

@@ -27,6 +27,11 @@ export interface SessionStore {
   /** Reads log entries after `after` (null: from the oldest kept). `blockMs` waits for new entries. */
   readRevocations(after: string | null, options?: { count?: number; blockMs?: number }): Promise<RevocationLogRead>
   revocationLogInfo(): Promise<RevocationLogInfo>
+  /**
+   * The DPoP replay cache, shared by every instance on the store: true the
+   * first time `proofKey` is seen within `ttlMs`, false for a replay.
+   */
+  markDpopProofUsed(request: MarkDpopProofUsedRequest): Promise<boolean>
   /** Closes what the store opened itself; idempotent. */
   close(): Promise<void>
 }
@@ -51,6 +56,8 @@ export interface StoredSession {
   deviceClass: string
   /** Opaque device bytes from `encodeDeviceMetadata`. */
   metadata: Buffer
+  /** The refresh token works only with a DPoP proof of the session's key (its hash covers the key thumbprint). */
+  dpopBound: boolean
 }
 
 export interface CreateSessionRequest {
@@ -59,7 +66,9 @@ export interface CreateSessionRequest {
   nowMs: number
   idleExpiresAtMs: number
   absoluteExpiresAtMs: number
+  /** Hash of the refresh secret; of secret and key thumbprint when `dpopBound`. */
   refreshSecretHash: Buffer
+  dpopBound: boolean
   deviceClass: string
   metadata: Buffer
   limits: SessionLimits
@@ -76,8 +85,14 @@ export interface RotateRefreshTokenRequest {
   userId: string
   localId: string
   generation: number
+  /** Hash of the presented secret alone: what an unbound session stores. */
   presentedHash: Buffer
+  /** Hash of the presented secret and the thumbprint of the request's DPoP key; null without a proof. */
+  presentedBoundHash: Buffer | null
+  /** Hash of the successor secret (and the thumbprint when `bind`). */
   successorHash: Buffer
+  /** The request proved a key: the session is (or becomes) bound to it. */
+  bind: boolean
   nowMs: number
   idleTtlMs: number
   graceMs: number
@@ -166,4 +181,11 @@ export interface RevokeOneTimeTokensRequest {
   userId: string
   /** Purposes to end; absent: every purpose. */
   purposes?: readonly string[]
+}
+
+export interface MarkDpopProofUsedRequest {
+  /** Hash of the proof's key and `jti` (base64url, at most 64 characters). */
+  proofKey: string
+  ttlMs: number
+  nowMs: number
 }

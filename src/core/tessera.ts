@@ -2,7 +2,20 @@ import { EventEmitter } from 'node:events'
 import { hkdfSync } from 'node:crypto'
 import { issueAccessToken, verifyAccessTokenSignature, type AccessTokenClaims } from './access-token.js'
 import { decodeDeviceMetadata, encodeDeviceMetadata, normaliseDevice, type DeviceInfo } from './device.js'
-import { AccessTokenRevoked, AuthError, InvalidInput, OneTimeTokenInvalid, RefreshTokenReused, SessionRevoked, StoreUnavailable, UserBanned } from './errors.js'
+import { checkTokenPresentation } from './dpop/dpop-binding.js'
+import { DpopProofChecker, type DpopPresentation } from './dpop/dpop-proof.js'
+import {
+  AccessTokenRevoked,
+  AuthError,
+  DpopKeyMismatch,
+  DpopProofInvalid,
+  InvalidInput,
+  OneTimeTokenInvalid,
+  RefreshTokenReused,
+  SessionRevoked,
+  StoreUnavailable,
+  UserBanned,
+} from './errors.js'
 import type { TesseraEvents } from './events.js'
 import { assertUserId, formatSessionId, isTokenId, localIdCreatedAtMs, newLocalSessionId, newRefreshSecret, newTokenId, parseSessionId } from './ids.js'
 import { MemoryStore } from './memory-store.js'
@@ -29,6 +42,8 @@ export interface SessionInfo {
   absoluteExpiresAtMs: number
   generation: number
   device: Required<DeviceInfo>
+  /** The session's refresh token works only with DPoP proofs of its key. */
+  dpopBound: boolean
 }
 
 /** What sign-in and refresh hand back. */
@@ -39,6 +54,8 @@ export interface SessionTokens {
   /** Epoch seconds, as in the token's `exp`. */
   accessTokenExpiresAt: number
   refreshToken: string
+  /** `DPoP` when the access token is bound to the key of the request's proof (`cnf.jkt`), else `Bearer`. */
+  tokenType: 'Bearer' | 'DPoP'
   session: SessionInfo
 }
 
@@ -61,6 +78,8 @@ export class Tessera extends EventEmitter<TesseraEvents> {
   readonly store: SessionStore
   /** Options after defaults. */
   readonly options: Readonly<ResolvedAuthOptions>
+  /** The DPoP proof checker of this engine (replay cache in its store). */
+  readonly dpop: DpopProofChecker
   readonly #secrets: TokenSecrets
   readonly #ownsStore: boolean
 
@@ -72,6 +91,9 @@ export class Tessera extends EventEmitter<TesseraEvents> {
     this.options = parts.options
     this.#ownsStore = parts.ownsStore
     this.#secrets = new TokenSecrets(parts.options.tokenKey)
+    this.dpop = new DpopProofChecker(parts.options.dpop, {
+      markDpopProofUsed: (request) => this.#store(() => this.store.markDpopProofUsed(request)),
+    })
   }
 
   /**
@@ -120,10 +142,24 @@ export class Tessera extends EventEmitter<TesseraEvents> {
       absoluteExpiresAtMs: stored.absoluteExpiresAtMs,
       generation: stored.generation,
       device: decodeDeviceMetadata(stored.metadata, stored.deviceClass),
+      dpopBound: stored.dpopBound,
     }
   }
 
-  async #issueAccess(userId: string, sessionId: string, nowMs: number): Promise<{ token: string; expiresAt: number }> {
+  /**
+   * The key thumbprint a sign-in or refresh binds to: from a valid proof
+   * (checked in full, replay included), or undefined when the request carries
+   * none and DPoP is not required.
+   */
+  async #proofThumbprint(dpop: DpopPresentation | undefined, nowMs: number): Promise<string | undefined> {
+    if (dpop === undefined || dpop.proof === undefined) {
+      if (this.options.dpop.required) throw new DpopProofInvalid('this server requires DPoP: send a DPoP proof')
+      return undefined
+    }
+    return (await this.dpop.check(dpop, {}, nowMs)).thumbprint
+  }
+
+  async #issueAccess(userId: string, sessionId: string, nowMs: number, keyThumbprint: string | undefined): Promise<{ token: string; expiresAt: number }> {
     const o = this.options
     return issueAccessToken(this.keys, {
       userId,
@@ -133,6 +169,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
       ttlSeconds: o.accessTokenTtlSeconds,
       issuer: o.issuer,
       audience: o.audience,
+      ...(keyThumbprint === undefined ? {} : { keyThumbprint }),
       extraClaims: o.extraClaims ? await o.extraClaims(userId, sessionId) : undefined,
     })
   }
@@ -140,15 +177,19 @@ export class Tessera extends EventEmitter<TesseraEvents> {
   /**
    * Signs a user in on one device: a new session (generation 1) and its first
    * token pair. Applies the user's session limit and refuses banned users.
+   * With `dpop` (the request's `DPoP` header, method and URL) and a valid
+   * proof, the session is bound to the proof's key: the access token carries
+   * `cnf.jkt` and the refresh token works only with proofs of that key.
    *
-   * @throws {UserBanned} {@link SessionLimitReached} {@link InvalidInput} {@link StoreUnavailable}
+   * @throws {UserBanned} {@link SessionLimitReached} {@link InvalidInput} {@link DpopProofInvalid} {@link StoreUnavailable}
    */
-  async createSession(input: { userId: string; device?: DeviceInfo }): Promise<SessionTokens> {
+  async createSession(input: { userId: string; device?: DeviceInfo; dpop?: DpopPresentation }): Promise<SessionTokens> {
     const { userId } = input
     assertUserId(userId)
     const device = normaliseDevice(input.device)
     const o = this.options
     const nowMs = this.#now()
+    const keyThumbprint = await this.#proofThumbprint(input.dpop, nowMs)
     const secret = newRefreshSecret()
     let localId = newLocalSessionId(nowMs)
     const request = {
@@ -156,7 +197,8 @@ export class Tessera extends EventEmitter<TesseraEvents> {
       nowMs,
       idleExpiresAtMs: nowMs + o.refreshIdleTtlSeconds * 1000,
       absoluteExpiresAtMs: nowMs + o.refreshAbsoluteTtlSeconds * 1000,
-      refreshSecretHash: hashSecret(secret),
+      refreshSecretHash: hashSecret(secret, keyThumbprint),
+      dpopBound: keyThumbprint !== undefined,
       deviceClass: device.deviceClass,
       metadata: encodeDeviceMetadata(device),
       limits: o.limits,
@@ -173,13 +215,14 @@ export class Tessera extends EventEmitter<TesseraEvents> {
     const sessionId = formatSessionId(userId, localId)
     for (const evicted of result.evicted) this.emit('session_evicted', { userId, sessionId: formatSessionId(userId, evicted) })
     this.emit('session_created', { userId, sessionId, deviceClass: device.deviceClass })
-    const access = await this.#issueAccess(userId, sessionId, nowMs)
+    const access = await this.#issueAccess(userId, sessionId, nowMs, keyThumbprint)
     return {
       sessionId,
       userId,
       accessToken: access.token,
       accessTokenExpiresAt: access.expiresAt,
       refreshToken: formatRefreshToken(this.#secrets, sessionId, 1, secret),
+      tokenType: keyThumbprint === undefined ? 'Bearer' : 'DPoP',
       session: this.#sessionInfo(userId, {
         localId,
         generation: 1,
@@ -189,6 +232,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
         absoluteExpiresAtMs: request.absoluteExpiresAtMs,
         deviceClass: device.deviceClass,
         metadata: request.metadata,
+        dpopBound: request.dpopBound,
       }),
     }
   }
@@ -197,14 +241,18 @@ export class Tessera extends EventEmitter<TesseraEvents> {
    * Exchanges a refresh token for a new pair, per the rotation contract: one
    * store round trip; the presented token stops working; a retry with it inside
    * the grace window gets the same successor; a superseded token after the
-   * window revokes the whole session.
+   * window revokes the whole session. A DPoP-bound session refreshes only
+   * with a proof of its key (RFC 9449 section 5); without one, or with another
+   * key's, the token is taken for stolen: the session is revoked. An unbound
+   * session refreshed with a proof becomes bound to that key.
    *
-   * @throws {RefreshTokenInvalid} {@link RefreshTokenExpired} {@link RefreshTokenReused} {@link SessionNotFound} {@link StoreUnavailable}
+   * @throws {RefreshTokenInvalid} {@link RefreshTokenExpired} {@link RefreshTokenReused} {@link DpopKeyMismatch} {@link DpopProofInvalid} {@link SessionNotFound} {@link StoreUnavailable}
    */
-  async refreshSession(refreshToken: string): Promise<SessionTokens> {
+  async refreshSession(refreshToken: string, options: { dpop?: DpopPresentation } = {}): Promise<SessionTokens> {
     const parts = parseRefreshToken(this.#secrets, refreshToken)
     const o = this.options
     const nowMs = this.#now()
+    const keyThumbprint = await this.#proofThumbprint(options.dpop, nowMs)
     const successor = this.#secrets.successorSecret(parts.sessionId, parts.generation + 1, parts.secret)
     let rotated
     try {
@@ -214,7 +262,9 @@ export class Tessera extends EventEmitter<TesseraEvents> {
           localId: parts.localId,
           generation: parts.generation,
           presentedHash: hashSecret(parts.secret),
-          successorHash: hashSecret(successor),
+          presentedBoundHash: keyThumbprint === undefined ? null : hashSecret(parts.secret, keyThumbprint),
+          successorHash: hashSecret(successor, keyThumbprint),
+          bind: keyThumbprint !== undefined,
           nowMs,
           idleTtlMs: o.refreshIdleTtlSeconds * 1000,
           graceMs: o.refreshGraceSeconds * 1000,
@@ -226,17 +276,22 @@ export class Tessera extends EventEmitter<TesseraEvents> {
         this.emit('refresh_reuse_detected', { userId: parts.userId, sessionId: parts.sessionId, generation: parts.generation })
         this.emit('session_revoked', { userId: parts.userId, sessionId: parts.sessionId, reason: 'refresh_reuse_detected' })
       }
+      if (err instanceof DpopKeyMismatch) {
+        this.emit('dpop_key_mismatch', { userId: parts.userId, sessionId: parts.sessionId, generation: parts.generation })
+        this.emit('session_revoked', { userId: parts.userId, sessionId: parts.sessionId, reason: 'dpop_key_mismatch' })
+      }
       throw err
     }
     const generation = parts.generation + 1
     this.emit('session_refreshed', { userId: parts.userId, sessionId: parts.sessionId, generation, retried: rotated.outcome === 'retried' })
-    const access = await this.#issueAccess(parts.userId, parts.sessionId, nowMs)
+    const access = await this.#issueAccess(parts.userId, parts.sessionId, nowMs, keyThumbprint)
     return {
       sessionId: parts.sessionId,
       userId: parts.userId,
       accessToken: access.token,
       accessTokenExpiresAt: access.expiresAt,
       refreshToken: formatRefreshToken(this.#secrets, parts.sessionId, generation, successor),
+      tokenType: keyThumbprint === undefined ? 'Bearer' : 'DPoP',
       session: this.#sessionInfo(parts.userId, rotated.session),
     }
   }
@@ -245,10 +300,18 @@ export class Tessera extends EventEmitter<TesseraEvents> {
    * Verifies an access token. `signature` checks signature and claims only;
    * `strict` (the default) also asks the store, in one round trip, that the
    * session is alive, the token id is not denied and the user was not revoked.
+   * `dpop` says the token came with the `DPoP` scheme and carries the
+   * request's proof; without it the token came as `Bearer`. Either way the
+   * presentation must fit the token's binding (RFC 9449 section 7). Omit
+   * `presentation` only where no request is involved (the token was read from
+   * storage): then the binding is not checked at all.
    *
-   * @throws {AccessTokenInvalid} {@link AccessTokenExpired} {@link AccessTokenRevoked} {@link SessionRevoked} {@link StoreUnavailable}
+   * @throws {AccessTokenInvalid} {@link AccessTokenExpired} {@link AccessTokenRevoked} {@link SessionRevoked} {@link DpopProofInvalid} {@link DpopKeyMismatch} {@link StoreUnavailable}
    */
-  async verifyAccessToken(token: string, options: { mode?: VerificationMode } = {}): Promise<AccessTokenClaims> {
+  async verifyAccessToken(
+    token: string,
+    options: { mode?: VerificationMode; presentation?: { scheme: 'Bearer' } | { scheme: 'DPoP'; dpop: DpopPresentation } } = {},
+  ): Promise<AccessTokenClaims> {
     const nowMs = this.#now()
     const claims = await verifyAccessTokenSignature(this.keys, token, {
       issuer: this.options.issuer,
@@ -258,9 +321,13 @@ export class Tessera extends EventEmitter<TesseraEvents> {
       clockToleranceSeconds: this.options.clockToleranceSeconds,
     })
     const mode = options.mode ?? 'strict'
-    if (mode === 'signature') return claims
-    if (mode !== 'strict') throw new TypeError('"mode" must be "signature" or "strict"')
-    await this.checkRevocation(claims)
+    if (mode !== 'signature' && mode !== 'strict') throw new TypeError('"mode" must be "signature" or "strict"')
+    const presentation = options.presentation
+    if (presentation !== undefined) {
+      const proof = checkTokenPresentation(this.dpop, claims, token, presentation.scheme === 'DPoP' ? presentation.dpop : null, nowMs)
+      if (proof) await this.dpop.markUsed(proof, nowMs)
+    }
+    if (mode === 'strict') await this.checkRevocation(claims)
     return claims
   }
 

@@ -47,8 +47,12 @@ export class TokenSecrets {
 /**
  * What the store keeps of a secret: the first 128 bits of its SHA-256. The
  * secrets are 256 random bits, so a fast hash is enough and nobody can turn a
- * stored hash back into a token.
+ * stored hash back into a token. With `keyThumbprint` (a DPoP-bound session)
+ * the hash covers the key too, so the binding costs the store no extra bytes:
+ * the refresh secret alone no longer matches.
  */
-export function hashSecret(secret: Buffer): Buffer {
-  return createHash('sha256').update(secret).digest().subarray(0, 16)
+export function hashSecret(secret: Buffer, keyThumbprint?: string): Buffer {
+  const hash = createHash('sha256').update(secret)
+  if (keyThumbprint !== undefined) hash.update('\0dpop\0').update(keyThumbprint, 'ascii')
+  return hash.digest().subarray(0, 16)
 }

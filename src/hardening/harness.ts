@@ -9,7 +9,8 @@ import { buildApp, type AppOptions } from '../server/app.js'
 import type { RateLimits } from '../server/context.js'
 import { RedisRateLimiter } from '../server/rate-limiter.js'
 import { MemoryMailer } from '../server/test/helpers.js'
-import { deleteKeys, redisAnswers } from '../test-support/redis.js'
+import { SHARED_DATABASE_URL } from '../test-support/postgres.js'
+import { deleteKeys, redisAnswers, uniquePrefix } from '../test-support/redis.js'
 import { openPostgresUserStore } from '../users/postgres.js'
 import type { UserStore } from '../users/user-store.js'
 
@@ -20,7 +21,7 @@ import type { UserStore } from '../users/user-store.js'
  * instances built with the same `shared` parts behave as one deployment.
  */
 
-export const TEST_DATABASE_URL = process.env.TESSERA_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+export const TEST_DATABASE_URL = SHARED_DATABASE_URL
 
 /** Limits high enough that only the brute-force suite meets them. */
 export const GENEROUS_LIMITS: RateLimits = {
@@ -51,7 +52,7 @@ export async function createDeployment(options: { redisUrl: string; databaseUrl?
   await admin.connect()
   await admin.query(`CREATE SCHEMA ${schema}`)
   await admin.end()
-  const keyPrefix = `test:hardening:${randomBytes(4).toString('hex')}:`
+  const keyPrefix = uniquePrefix('hardening')
   return {
     keys: await SigningKeySet.generate({ alg: 'ES256' }),
     tokenKey: randomBytes(32).toString('base64url'),

@@ -28,6 +28,11 @@ export class KeyNames {
     return `${this.prefix}{${userId}}:o`
   }
 
+  /** A DPoP proof seen recently (replay cache); `proofKey` is a hash, so the key needs no hash tag. */
+  dpopProof(proofKey: string): string {
+    return `${this.prefix}dpop:${proofKey}`
+  }
+
   /** The revocation log stream. */
   revocationLog(): string {
     return `${this.prefix}revocations`

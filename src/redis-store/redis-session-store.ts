@@ -1,4 +1,5 @@
 import {
+  DpopKeyMismatch,
   OneTimeTokenInvalid,
   RefreshTokenExpired,
   RefreshTokenInvalid,
@@ -20,6 +21,7 @@ import type {
   CreateSessionResult,
   DenyTokenRequest,
   IssueOneTimeTokenRequest,
+  MarkDpopProofUsedRequest,
   RevokeAllSessionsRequest,
   RevokeOneTimeTokensRequest,
   RevokeSessionRequest,
@@ -173,6 +175,7 @@ export class RedisSessionStore implements SessionStore {
         r.limits.policy,
         r.limits.perDeviceClass[r.deviceClass] ?? 0,
         r.revocationTtlMs + LOG_RETENTION_SLACK_MS,
+        r.dpopBound ? '1' : '0',
       ],
     )
     switch (reply.code) {
@@ -195,13 +198,25 @@ export class RedisSessionStore implements SessionStore {
     const reply = await this.#run(
       'rotateRefreshToken',
       [this.keys.user(r.userId), ...this.#logKeys()],
-      [r.userId, r.localId, r.generation, r.presentedHash, r.successorHash, r.nowMs, r.idleTtlMs, r.graceMs, r.revocationTtlMs + LOG_RETENTION_SLACK_MS],
+      [
+        r.userId,
+        r.localId,
+        r.generation,
+        r.presentedHash,
+        r.successorHash,
+        r.nowMs,
+        r.idleTtlMs,
+        r.graceMs,
+        r.revocationTtlMs + LOG_RETENTION_SLACK_MS,
+        r.presentedBoundHash ?? '',
+        r.bind ? '1' : '0',
+      ],
       { buffers: true },
     )
     switch (reply.code) {
       case 1:
       case 2: {
-        const [generation, seen, idle, abs, deviceClass, metadata] = reply.payload as [number, number, number, number, Buffer, Buffer]
+        const [generation, seen, idle, abs, deviceClass, metadata, bound] = reply.payload as [number, number, number, number, Buffer, Buffer, number]
         return {
           outcome: reply.code === 1 ? 'rotated' : 'retried',
           session: {
@@ -213,6 +228,7 @@ export class RedisSessionStore implements SessionStore {
             absoluteExpiresAtMs: Number(abs),
             deviceClass: text(deviceClass),
             metadata: Buffer.isBuffer(metadata) ? metadata : Buffer.alloc(0),
+            dpopBound: Number(bound) === 1,
           },
         }
       }
@@ -224,6 +240,8 @@ export class RedisSessionStore implements SessionStore {
         throw new RefreshTokenReused()
       case -4:
         throw new RefreshTokenInvalid()
+      case -5:
+        throw new DpopKeyMismatch('the refresh token is bound to another DPoP key; the session has been revoked')
       default:
         throw new StoreUnavailable(`unexpected reply ${reply.code} from rotateRefreshToken`)
     }
@@ -329,6 +347,16 @@ export class RedisSessionStore implements SessionStore {
 
   async revokeOneTimeTokens(r: RevokeOneTimeTokensRequest): Promise<number> {
     return (await this.#run('revokeOneTimeTokens', [this.keys.oneTimeTokens(r.userId)], [...(r.purposes ?? [])])).code
+  }
+
+  async markDpopProofUsed(r: MarkDpopProofUsedRequest): Promise<boolean> {
+    const key = this.keys.dpopProof(r.proofKey)
+    try {
+      // SET NX is atomic on its own; PX uses Redis's clock, so instances with different clocks expire it alike.
+      return (await this.#connection.send(['SET', key, '1', 'NX', 'PX', String(r.ttlMs)], { key })) !== null
+    } catch (err) {
+      throw new StoreUnavailable('session store is unavailable', { cause: err })
+    }
   }
 
   async #logStatus(connection: RedisConnection): Promise<{ lastPosition: string | null; length: number; firstPosition: string | null }> {

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
 import { redisOptionsFromEnv, type RedisTopologyOptions } from '../redis-store/redis-config.js'
 import type { RedisDurability } from '../redis-store/replication-wait.js'
@@ -33,6 +34,10 @@ export interface ServerConfig {
   logLevel: string
   loginRateLimitPerIp: number
   loginRateLimitPerAccount: number
+  /** Child processes that hash passwords at low CPU priority (TESSERA_HASHING_PROCESSES). */
+  hashingProcesses: number
+  /** Password checks that may wait for a hashing process; more get 503 (TESSERA_HASHING_QUEUE). */
+  hashingQueue: number
 }
 
 /** A bad setting: main prints the message and exits with code 1. */
@@ -155,5 +160,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): ServerC
     logLevel,
     loginRateLimitPerIp: integer(env, 'TESSERA_LOGIN_RATE_LIMIT_IP', 30, 1, 100_000),
     loginRateLimitPerAccount: integer(env, 'TESSERA_LOGIN_RATE_LIMIT_ACCOUNT', 5, 1, 10_000),
+    hashingProcesses: integer(env, 'TESSERA_HASHING_PROCESSES', availableParallelism(), 1, 64),
+    hashingQueue: integer(env, 'TESSERA_HASHING_QUEUE', 256, 0, 100_000),
   }
 }

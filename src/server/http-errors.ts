@@ -18,6 +18,7 @@ export type ServerErrorCode =
   | 'ERR_RATE_LIMITED'
   | 'ERR_RATE_LIMITER_UNAVAILABLE'
   | 'ERR_DATABASE_UNAVAILABLE'
+  | 'ERR_PASSWORD_CHECKS_BUSY'
   | 'ERR_MAIL_UNAVAILABLE'
   | 'ERR_INTERNAL'
 
@@ -38,6 +39,9 @@ export const HTTP_ERRORS: Readonly<Record<ProblemCode, { status: number; title: 
   ERR_ONE_TIME_TOKEN_INVALID: { status: 400, title: 'Invalid or expired token' },
   ERR_INVALID_INPUT: { status: 400, title: 'Invalid input' },
   ERR_STORE_UNAVAILABLE: { status: 503, title: 'Session store unavailable' },
+  ERR_DPOP_PROOF_INVALID: { status: 401, title: 'Invalid DPoP proof' },
+  ERR_DPOP_NONCE_REQUIRED: { status: 401, title: 'DPoP nonce required' },
+  ERR_DPOP_KEY_MISMATCH: { status: 401, title: 'DPoP key mismatch' },
   ERR_VALIDATION: { status: 400, title: 'Invalid request' },
   ERR_BAD_REQUEST: { status: 400, title: 'Bad request' },
   ERR_UNAUTHENTICATED: { status: 401, title: 'Authentication required' },
@@ -54,6 +58,7 @@ export const HTTP_ERRORS: Readonly<Record<ProblemCode, { status: number; title: 
   ERR_RATE_LIMITED: { status: 429, title: 'Too many requests' },
   ERR_RATE_LIMITER_UNAVAILABLE: { status: 503, title: 'Rate limiter unavailable' },
   ERR_DATABASE_UNAVAILABLE: { status: 503, title: 'User database unavailable' },
+  ERR_PASSWORD_CHECKS_BUSY: { status: 503, title: 'Too many password checks at once' },
   ERR_MAIL_UNAVAILABLE: { status: 503, title: 'Mail could not be sent' },
   ERR_INTERNAL: { status: 500, title: 'Internal error' },
 }

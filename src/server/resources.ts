@@ -10,6 +10,7 @@ import type { Mailer } from '../mail/mailer.js'
 import { assertMemoryPolicy } from '../redis-store/memory-policy.js'
 import { RedisSessionStore } from '../redis-store/redis-session-store.js'
 import { openEmbeddedUserStore } from '../users/embedded.js'
+import { closePasswordHashing, configurePasswordHashing } from '../users/password.js'
 import { openPostgresUserStore } from '../users/postgres.js'
 import type { UserStore } from '../users/user-store.js'
 import type { AppOptions } from './app.js'
@@ -103,6 +104,9 @@ export async function openResources(config: ServerConfig): Promise<ServerResourc
       refreshAbsoluteTtlSeconds: config.refreshAbsoluteTtlSeconds,
       maxSessions: config.maxSessions,
     })
+    // Password hashing runs in niced child processes; started now so the first sign-in does not pay for it.
+    configurePasswordHashing({ size: config.hashingProcesses, maxQueued: config.hashingQueue }).warm()
+    opened.push(() => closePasswordHashing())
     const users = config.databaseUrl ? await openPostgresUserStore({ url: config.databaseUrl }) : await openEmbeddedUserStore(join(config.dataDir, 'users'))
     opened.push(() => users.close())
     const mailer = createMailer({ smtpUrl: config.smtpUrl ?? undefined, outboxDir: config.mailOutboxDir, from: config.mailFrom })

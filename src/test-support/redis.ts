@@ -9,12 +9,19 @@ import { join } from 'node:path'
 import { createClient } from 'redis'
 import { RedisSessionStore } from '../redis-store/index.js'
 
-/** The shared Redis every machine here runs; tests never change its config. */
+/**
+ * The shared Redis every machine here runs; tests never change its config.
+ * Its database number (`redis://host:6379/3`) is kept by every client the tests
+ * open, proxies included.
+ */
 export const SHARED_REDIS_URL = process.env.TESSERA_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 
-/** A key prefix no other test uses. */
+/** First segment of every key a test writes, so tests never touch a developer's own keys (`tessera:` is the server's default). */
+export const TEST_KEY_PREFIX = process.env.TESSERA_TEST_KEY_PREFIX ?? 'tessera-test:'
+
+/** A key prefix no other test uses, under {@link TEST_KEY_PREFIX}. */
 export function uniquePrefix(label = 't'): string {
-  return `test:${label}:${randomUUID().slice(0, 8)}:`
+  return `${TEST_KEY_PREFIX}${label}:${randomUUID().slice(0, 8)}:`
 }
 
 /** A Redis store on the shared instance under a fresh prefix; `cleanup` deletes its keys and closes it. */

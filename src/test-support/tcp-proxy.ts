@@ -7,6 +7,8 @@ export interface TcpProxy {
   port: number
   /** `redis://127.0.0.1:<port>`: convenient for Redis targets. */
   url: string
+  /** `targetUrl` (user, password, database number, query kept) with its host and port replaced by this proxy's. */
+  through(targetUrl: string): string
   /** Drops every open connection and refuses new ones until {@link restore}. */
   cut(): void
   /** Keeps connections open but silently drops every byte both ways, like a hung server, until {@link restore}. */
@@ -62,6 +64,12 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
+    through(targetUrl: string) {
+      const url = new URL(targetUrl)
+      url.hostname = '127.0.0.1'
+      url.port = String(port)
+      return url.toString()
+    },
     cut() {
       isCut = true
       for (const socket of sockets) socket.destroy()

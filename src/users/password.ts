@@ -1,32 +1,40 @@
 import argon2 from 'argon2'
+import { HashingPool, HashingUnavailable, type HashingPoolOptions } from './hashing-pool.js'
 
 /**
- * OWASP Password Storage Cheat Sheet, argon2id: m=19 MiB, t=2, p=1. argon2's
- * native binding hashes on the libuv thread pool, so the event loop stays free.
+ * OWASP Password Storage Cheat Sheet, argon2id: m=19 MiB, t=2, p=1. The
+ * hashing runs in low-priority child processes (hashing-pool.ts).
  */
 export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const
 
-/**
- * argon2 hashes on the libuv thread pool (4 threads by default), which also
- * serves fs, zlib, dns and WebCrypto. Fifty logins at once would fill every
- * thread for seconds and stall everything else that needs one, so at most
- * pool size - 1 hashes run at once (the rest wait their turn in JS, in order).
- */
-const MAX_CONCURRENT_HASHES = Math.max(1, (Number(process.env.UV_THREADPOOL_SIZE) || 4) - 1)
-let running = 0
-const waiting: (() => void)[] = []
+let pool: HashingPool | null = null
+let holders = 0
 
-async function limited<T>(work: () => Promise<T>): Promise<T> {
-  // A finishing hash hands its slot straight to the next waiter, so `running` never overshoots.
-  if (running >= MAX_CONCURRENT_HASHES) await new Promise<void>((resolve) => waiting.push(resolve))
-  else running++
-  try {
-    return await work()
-  } finally {
-    const next = waiting.shift()
-    if (next) next()
-    else running--
-  }
+/**
+ * Sets up the process-wide pool that hashes passwords (child processes at
+ * low CPU priority with a bounded queue, see {@link HashingPool}). The server
+ * calls it at start with its settings and {@link closePasswordHashing} at
+ * shutdown; several servers in one process share the first one's pool, which
+ * ends when the last of them closes. Without it the first hash makes a default pool.
+ */
+export function configurePasswordHashing(options: HashingPoolOptions): HashingPool {
+  holders++
+  pool ??= new HashingPool(options)
+  return pool
+}
+
+function hashingPool(): HashingPool {
+  pool ??= new HashingPool()
+  return pool
+}
+
+/** Releases one {@link configurePasswordHashing}; the last release ends the hashing processes. */
+export async function closePasswordHashing(): Promise<void> {
+  holders = Math.max(0, holders - 1)
+  if (holders > 0) return
+  const closing = pool
+  pool = null
+  await closing?.close()
 }
 
 export const MIN_PASSWORD_LENGTH = 10
@@ -59,14 +67,19 @@ export function passwordProblem(password: string, email?: string): string | null
  * ```
  */
 export function hashPassword(password: string): Promise<string> {
-  return limited(() => argon2.hash(password, ARGON2_OPTIONS))
+  return hashingPool().hash(password, ARGON2_OPTIONS)
 }
 
-/** Checks a password against a stored hash; false on mismatch or on a malformed hash. */
+/**
+ * Checks a password against a stored hash; false on mismatch or on a
+ * malformed hash. A full queue rejects with {@link HashingUnavailable}: that is
+ * "try later", never "wrong password".
+ */
 export async function verifyPassword(passwordHash: string, password: string): Promise<boolean> {
   try {
-    return await limited(() => argon2.verify(passwordHash, password))
-  } catch {
+    return await hashingPool().verify(passwordHash, password)
+  } catch (err) {
+    if (err instanceof HashingUnavailable) throw err
     return false
   }
 }

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Browser, BrowserContext, Page, Request } from 'playwright-core'
 import { waitFor } from '../test-support/redis.js'
-import { accountLink, launchChromium, newDevice, screenshot, startAccountServer, waitForMail, type AccountServer } from './harness.js'
+import { accountLink, newDevice, screenshot, startServerAndBrowser, waitForMail, type AccountServer } from './harness.js'
 
 const PASSWORD = 'correct horse battery'
 const WINDOWS_CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
@@ -66,7 +66,7 @@ describe('account page in Chromium', { concurrency: true }, () => {
   }
 
   before(async () => {
-    ;[server, browser] = await Promise.all([startAccountServer({ ACCESS_TOKEN_TTL: String(ACCESS_TOKEN_TTL) }), launchChromium()])
+    ;({ server, browser } = await startServerAndBrowser({ ACCESS_TOKEN_TTL: String(ACCESS_TOKEN_TTL) }))
   })
 
   after(async () => {

@@ -62,12 +62,33 @@ export async function startAccountServer(env: Record<string, string> = {}): Prom
   }
 }
 
-/** Debian's Chromium, headless, with nothing reaching beyond loopback. */
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM_PATH,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-  })
+/** How long a Chromium launch may take before the suite gives up (playwright's own default is 3 minutes). */
+const LAUNCH_TIMEOUT_MS = 30_000
+
+/** Debian's Chromium, headless, with nothing reaching beyond loopback; a failed launch says which binary and how to get one. */
+export async function launchChromium(): Promise<Browser> {
+  try {
+    return await chromium.launch({
+      executablePath: CHROMIUM_PATH,
+      timeout: LAUNCH_TIMEOUT_MS,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+    })
+  } catch (err) {
+    const reason = (err instanceof Error ? err.message : String(err)).split('\n')[0]
+    throw new Error(`could not launch Chromium at ${CHROMIUM_PATH} (${reason}); install it (apt-get install chromium) or set TESSERA_CHROMIUM`, { cause: err })
+  }
+}
+
+/**
+ * Starts the account server and Chromium side by side. When either fails the
+ * other is closed before the error is thrown, so a failed launch releases the
+ * listening server and ends the suite at once instead of holding the run.
+ */
+export async function startServerAndBrowser(env: Record<string, string> = {}): Promise<{ server: AccountServer; browser: Browser }> {
+  const [server, browser] = await Promise.allSettled([startAccountServer(env), launchChromium()])
+  if (server.status === 'fulfilled' && browser.status === 'fulfilled') return { server: server.value, browser: browser.value }
+  await Promise.allSettled([server.status === 'fulfilled' ? server.value.close() : null, browser.status === 'fulfilled' ? browser.value.close() : null])
+  throw server.status === 'rejected' ? server.reason : (browser as PromiseRejectedResult).reason
 }
 
 /** One mail from the dev outbox. */

@@ -18,12 +18,13 @@ import { keysCommand } from '../commands/keys.js'
 import { sessionsCommand } from '../commands/sessions.js'
 import { statsCommand } from '../commands/stats.js'
 import { usersCommand } from '../commands/users.js'
+import { SHARED_DATABASE_URL } from '../../test-support/postgres.js'
 
 const MAIN = join(import.meta.dirname, '..', 'main.ts')
 /** Set TESSERA_CLI_BIN to a built `dist/cli/main.js` to test the compiled binary; by default the source runs through tsx (no build step in the suite). */
 const BUILT = process.env.TESSERA_CLI_BIN
 const COMMAND = BUILT ? [BUILT] : ['--import', 'tsx', MAIN]
-const DATABASE_URL = process.env.TESSERA_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const DATABASE_URL = SHARED_DATABASE_URL
 const CHROME_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36'
 
 interface Run {

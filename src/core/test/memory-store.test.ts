@@ -4,6 +4,7 @@ import { manualClock } from '../clock.js'
 import { MemoryStore } from '../memory-store.js'
 import { createTessera } from '../tessera.js'
 import { storeContract } from './store-contract.js'
+import { dpopStoreContract } from './store-contract-dpop.js'
 
 storeContract({
   name: 'MemoryStore',
@@ -29,7 +30,7 @@ describe('MemoryStore specifics', () => {
     assert.ok(store.size().sessions > 0 && store.size().logEntries > 0)
     clock.advance(3600_000 + 1)
     store.sweep(clock.nowMs())
-    assert.deepEqual(store.size(), { users: 0, sessions: 0, deniedTokens: 0, oneTimeTokens: 0, logEntries: 0 })
+    assert.deepEqual(store.size(), { users: 0, sessions: 0, deniedTokens: 0, oneTimeTokens: 0, logEntries: 0, dpopProofs: 0 })
     await store.close()
   })
 
@@ -54,4 +55,12 @@ describe('MemoryStore specifics', () => {
     assert.equal(fresh.entries.length, 1)
     await store.close()
   })
+})
+
+dpopStoreContract({
+  name: 'MemoryStore',
+  async create() {
+    const store = new MemoryStore()
+    return { store, cleanup: () => store.close() }
+  },
 })

@@ -3,15 +3,17 @@
 // issued keep working, and login works again within 2 s of the link returning.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { SHARED_DATABASE_URL } from '../../test-support/postgres.js'
 import { SHARED_REDIS_URL } from '../../test-support/redis.js'
 import { startTcpProxy } from '../../test-support/tcp-proxy.js'
 import { bearer, createDeployment, registerAndLogin, startInstance } from '../harness.js'
 import { ofFace, startProbes, summarise } from '../probes.js'
 
 void test('PostgreSQL cut off under login load: 503 within 1 s, sessions keep working, login back within 2 s', async (t) => {
-  const proxy = await startTcpProxy({ host: '127.0.0.1', port: 5432 })
+  const database = new URL(SHARED_DATABASE_URL)
+  const proxy = await startTcpProxy({ host: database.hostname, port: Number(database.port || 5432) })
   t.after(() => proxy.close())
-  const deployment = await createDeployment({ redisUrl: SHARED_REDIS_URL, databaseUrl: `postgres://postgres@127.0.0.1:${proxy.port}/test` })
+  const deployment = await createDeployment({ redisUrl: SHARED_REDIS_URL, databaseUrl: proxy.through(SHARED_DATABASE_URL) })
   t.after(() => deployment.drop())
   const server = await startInstance(deployment)
   t.after(() => server.close())

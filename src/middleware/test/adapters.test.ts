@@ -12,6 +12,7 @@ import { waitFor } from '../../test-support/redis.js'
 import { AUDIENCE, ISSUER, badTokens, tesseraFor } from '../../verifier/test/fixtures.js'
 import { tesseraExpress } from '../express.js'
 import { tesseraFastify } from '../fastify.js'
+import { buildHono, buildNest } from './more-apps.js'
 
 interface Answer {
   status: number
@@ -67,7 +68,7 @@ async function ask(base: string, path: string, authorization?: string): Promise<
   }
 }
 
-for (const mode of ['signature', 'strict', 'cached'] as const) describe(`Fastify plugin and Express middleware answer alike (${mode} mode)`, () => {
+for (const mode of ['signature', 'strict', 'cached'] as const) describe(`Fastify, Express, Hono and NestJS adapters answer alike (${mode} mode)`, () => {
   let keys: SigningKeySet
   let tessera: Tessera
   let store: MemoryStore
@@ -92,7 +93,7 @@ for (const mode of ['signature', 'strict', 'cached'] as const) describe(`Fastify
     down.revocationLogInfo = () => (failing ? refuse() : store.revocationLogInfo())
     broken = await createVerifier({ ...base, store: down, onStale: 'fail', log: { blockMs: 20, maxStalenessMs: 50, retryMs: 10 } })
     failing = true
-    for (const [name, build] of [['fastify', buildFastify], ['express', buildExpress]] as const) {
+    for (const [name, build] of [['fastify', buildFastify], ['express', buildExpress], ['hono', buildHono], ['nest', buildNest]] as const) {
       const main = await build(verifier)
       const failing = await build(broken)
       closers.push(() => main.close(), () => failing.close())
@@ -106,7 +107,7 @@ for (const mode of ['signature', 'strict', 'cached'] as const) describe(`Fastify
     await store.close()
   })
 
-  test('the same table of cases gives the same status, challenge, content type and body on both', async () => {
+  test('the same table of cases gives the same status, challenge, content type and body on all', async () => {
     const good = await tessera.createSession({ userId: 'alice' })
     const revoked = await tessera.createSession({ userId: 'bob' })
     await tessera.revokeSession(revoked.sessionId)
@@ -157,7 +158,7 @@ for (const mode of ['signature', 'strict', 'cached'] as const) describe(`Fastify
         if (c.body !== undefined) assert.deepEqual(answer.body, c.body, label)
         answers.push(answer)
       }
-      assert.deepEqual(answers[0], answers[1], `fastify and express differ on: ${c.name}`)
+      for (const [i, answer] of answers.entries()) assert.deepEqual(answer, answers[0], `${servers[i]!.name} and fastify differ on: ${c.name}`)
     }
   })
 })

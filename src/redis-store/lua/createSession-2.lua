@@ -10,6 +10,7 @@
   ARGV[9]  max sessions         ARGV[10] policy: 'evict-oldest' | 'deny'
   ARGV[11] limit for this device class (0: none)
   ARGV[12] revocation ttl (ms)
+  ARGV[13] '1' when the session is DPoP-bound (ARGV[6] then covers the key thumbprint)
 
   Returns { code, payload, pending events }:
      1  created; payload = evicted local ids
@@ -60,7 +61,7 @@ for _, id in ipairs(evict) do
   emit(log_key, retention, { 'k', 's', 'u', user_id, 'l', id, 'r', 'evicted', 'a', ARGV[3] })
 end
 
-local state = { gen = 1, seen = now, idle = tonumber(ARGV[4]), abs = tonumber(ARGV[5]), hash = ARGV[6], prev = NO_HASH, class = class }
+local state = { gen = 1, bound = ARGV[13] == '1', seen = now, idle = tonumber(ARGV[4]), abs = tonumber(ARGV[5]), hash = ARGV[6], prev = NO_HASH, class = class }
 redis.call('HSET', key, local_id, pack_state(state), local_id .. '.', ARGV[8])
 refresh_ttl(key, now, retention)
 return reply(1, evict)

@@ -53,6 +53,7 @@ describe('scale figures on a private Redis', () => {
           idleExpiresAtMs: nowMs + 14 * 86_400_000,
           absoluteExpiresAtMs: nowMs + 30 * 86_400_000,
           refreshSecretHash: Buffer.alloc(16, 7),
+          dpopBound: false,
           deviceClass: 'desktop',
           metadata,
           limits: { maxSessions: 10, policy: 'evict-oldest', perDeviceClass: {} },

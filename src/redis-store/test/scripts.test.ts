@@ -32,13 +32,13 @@ describe('Lua scripts', () => {
   const run = (name: ScriptName, k: string[], args: (string | number | Buffer)[], buffers = false) =>
     scripts.run(connection, name, k, args.map((a) => (typeof a === 'number' ? String(a) : a)), { buffers })
   const log = () => keys.revocationLog()
-  const create = (userId: string, localId: string, opts: { max?: number; policy?: string; classLimit?: number; cls?: string; at?: number } = {}) =>
+  const create = (userId: string, localId: string, opts: { max?: number; policy?: string; classLimit?: number; cls?: string; at?: number; bound?: boolean } = {}) =>
     run('createSession', [keys.user(userId), log()], [
       userId, localId, opts.at ?? now, (opts.at ?? now) + HOUR, (opts.at ?? now) + 24 * HOUR, hash('a'), opts.cls ?? 'default', 'meta',
-      opts.max ?? 10, opts.policy ?? 'evict-oldest', opts.classLimit ?? 0, 60_000,
+      opts.max ?? 10, opts.policy ?? 'evict-oldest', opts.classLimit ?? 0, 60_000, opts.bound ? '1' : '0',
     ])
-  const rotate = (userId: string, localId: string, gen: number, presented: Buffer, successor: Buffer, at = now) =>
-    run('rotateRefreshToken', [keys.user(userId), log()], [userId, localId, gen, presented, successor, at, HOUR, 10_000, 60_000], true)
+  const rotate = (userId: string, localId: string, gen: number, presented: Buffer, successor: Buffer, at = now, dpop: { bound?: Buffer; bind?: boolean } = {}) =>
+    run('rotateRefreshToken', [keys.user(userId), log()], [userId, localId, gen, presented, successor, at, HOUR, 10_000, 60_000, dpop.bound ?? '', dpop.bind ? '1' : '0'], true)
   const check = (userId: string, localId: string, createdAt: number, jti = 'jti', at = now) =>
     run('checkAccessToken', [keys.user(userId), keys.deniedToken(userId, jti)], [localId, createdAt, at])
   const pttl = async (key: string) => Number(await connection.send(['PTTL', key]))
@@ -115,6 +115,31 @@ describe('Lua scripts', () => {
       assert.equal((await rotate(u, id, 5, hash('a'), hash('b'))).code, -4)
       await rotate(u, id, 1, hash('a'), hash('b'))
       assert.equal((await rotate(u, id, 1, hash('z'), hash('b'))).code, -4)
+    })
+    test('-5: a DPoP-bound session refreshed without the bound hash is revoked and logged; with it, it rotates and stays bound', async () => {
+      const u = user()
+      const id = newLocalSessionId(now)
+      // Bound: the stored hash ('a') is the hash of secret and key; the secret alone hashes to something else ('s').
+      await create(u, id, { bound: true })
+      const ok = await rotate(u, id, 1, hash('s'), hash('b'), now, { bound: hash('a'), bind: true })
+      assert.equal(ok.code, 1)
+      assert.equal(ok.payload[6], 1)
+      assert.equal(await connection.send(['OBJECT', 'ENCODING', keys.user(u)]), 'listpack')
+      assert.equal((await rotate(u, id, 2, hash('t'), hash('c'), now, { bound: hash('x'), bind: true })).code, -5)
+      assert.equal(await connection.send(['HEXISTS', keys.user(u), id]), 0)
+      const last = (await connection.send(['XREVRANGE', log(), '+', '-', 'COUNT', '1'])) as [string, string[]][]
+      assert.deepEqual(last[0]?.[1].slice(0, 8), ['k', 's', 'u', u, 'l', id, 'r', 'dpop_key_mismatch'])
+      const other = newLocalSessionId(now)
+      await create(u, other, { bound: true })
+      assert.equal((await rotate(u, other, 1, hash('a'), hash('b'))).code, -5, 'no proof at all')
+    })
+    test('an unbound session rotated with a proof becomes bound', async () => {
+      const u = user()
+      const id = newLocalSessionId(now)
+      await create(u, id)
+      const rotated = await rotate(u, id, 1, hash('a'), hash('b'), now, { bound: hash('k'), bind: true })
+      assert.equal(rotated.payload[6], 1)
+      assert.equal((await rotate(u, id, 2, hash('b'), hash('c'))).code, -5)
     })
   })
 

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AuthError, UserBanned } from '../../core/errors.js'
+import { HashingUnavailable } from '../../users/hashing-pool.js'
 import { HttpProblem, problemBody, UNAVAILABLE_RETRY_AFTER_SECONDS, type ProblemCode } from '../http-errors.js'
 
 /** Sends an RFC 9457 problem+json reply. */
@@ -17,6 +18,10 @@ export function sendProblem(reply: FastifyReply, code: ProblemCode, detail: stri
 /** What a thrown error becomes on the wire: a code and a detail that leak nothing. */
 export function classify(err: unknown): { code: ProblemCode; detail: string; headers: Record<string, string> } {
   if (err instanceof HttpProblem) return { code: err.code, detail: err.message, headers: { ...err.headers } }
+  if (err instanceof HashingUnavailable) {
+    // Shed before the queue makes everyone wait: the client learns when to come back.
+    return { code: 'ERR_PASSWORD_CHECKS_BUSY', detail: err.message, headers: { 'retry-after': String(err.retryAfterSeconds) } }
+  }
   if (err instanceof UserBanned) {
     return { code: err.code, detail: err.until === null ? 'this account is banned' : `this account is banned until ${new Date(err.until).toISOString()}`, headers: {} }
   }

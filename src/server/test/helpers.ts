@@ -13,8 +13,9 @@ import { openPostgresUserStore } from '../../users/postgres.js'
 import type { UserStore } from '../../users/user-store.js'
 import { buildApp, type AppOptions } from '../app.js'
 import { RedisRateLimiter } from '../rate-limiter.js'
+import { SHARED_DATABASE_URL } from '../../test-support/postgres.js'
 
-export const DATABASE_URL = process.env.TESSERA_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+export const DATABASE_URL = SHARED_DATABASE_URL
 
 /** A schema of its own in the test database; `drop` removes it. */
 export async function testSchema(): Promise<{ schema: string; drop(): Promise<void> }> {

@@ -6,8 +6,9 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import pg from 'pg'
 import { EmailTaken, normaliseEmail, openEmbeddedUserStore, openPostgresUserStore, type UserStore } from '../index.js'
+import { SHARED_DATABASE_URL } from '../../test-support/postgres.js'
 
-const DATABASE_URL = process.env.TESSERA_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const DATABASE_URL = SHARED_DATABASE_URL
 
 function contract(name: string, open: () => Promise<UserStore>) {
   void describe(name, () => {

@@ -40,7 +40,7 @@ describe('cached mode when the link to Redis breaks', () => {
       issuer: ISSUER,
       audience: AUDIENCE,
       algorithms: ['ES256'],
-      redis: { url: proxy.url, keyPrefix: prefix, commandTimeoutMs: 300 },
+      redis: { url: proxy.through(SHARED_REDIS_URL), keyPrefix: prefix, commandTimeoutMs: 300 },
       log: { blockMs: 150, maxStalenessMs: 400, retryMs: 30 },
       onStale,
     })
@@ -85,7 +85,7 @@ describe('cached mode when the link to Redis breaks', () => {
       issuer: ISSUER,
       audience: AUDIENCE,
       algorithms: ['ES256'],
-      redis: { url: proxy.url, keyPrefix: prefix, commandTimeoutMs: 200 },
+      redis: { url: proxy.through(SHARED_REDIS_URL), keyPrefix: prefix, commandTimeoutMs: 200 },
     })
     t.after(() => verifier.close())
     const { accessToken } = await tessera.createSession({ userId: 'strict-hang' })

@@ -5,7 +5,11 @@
   fields per session so each value stays under hash-max-listpack-value (64):
     <localId>   (16 chars)  state, struct '>I4I6I6I6c16c16' then the device class:
                             generation, lastSeenMs, idleExpiresAtMs,
-                            absoluteExpiresAtMs, refresh hash, previous hash
+                            absoluteExpiresAtMs, refresh hash, previous hash.
+                            Bit 31 of the generation marks a DPoP-bound session
+                            (generations stay below 2^30); a bound session's
+                            hashes cover the key thumbprint, so the binding
+                            costs no byte.
     <localId>.  (17 chars)  device metadata, opaque bytes
   plus user-wide fields:
     !cut  sessions created at or before this epoch ms are revoked
@@ -18,6 +22,7 @@
 ]]
 local STATE_FORMAT = '>I4I6I6I6c16c16'
 local NO_HASH = string.rep('\0', 16)
+local BOUND_BIT = 2147483648
 
 local B64 = {}
 do
@@ -34,11 +39,15 @@ end
 
 local function unpack_state(bytes)
   local gen, seen, idle, abs, hash, prev, nxt = struct.unpack(STATE_FORMAT, bytes)
-  return { gen = gen, seen = seen, idle = idle, abs = abs, hash = hash, prev = prev, class = string.sub(bytes, nxt) }
+  local bound = gen >= BOUND_BIT
+  if bound then gen = gen - BOUND_BIT end
+  return { gen = gen, bound = bound, seen = seen, idle = idle, abs = abs, hash = hash, prev = prev, class = string.sub(bytes, nxt) }
 end
 
 local function pack_state(s)
-  return struct.pack(STATE_FORMAT, s.gen, s.seen, s.idle, s.abs, s.hash, s.prev) .. s.class
+  local gen = s.gen
+  if s.bound then gen = gen + BOUND_BIT end
+  return struct.pack(STATE_FORMAT, gen, s.seen, s.idle, s.abs, s.hash, s.prev) .. s.class
 end
 
 local function ends_at(s)

@@ -14,8 +14,9 @@ import pg from 'pg'
 import { SigningKeySet } from '../../../core/index.js'
 import { freePort, startPrivateRedis, waitFor, type PrivateRedis } from '../../../test-support/redis.js'
 import { TESSERA_ACL_RULES } from '../../../test-support/redis-topology.js'
+import { SHARED_DATABASE_URL } from '../../../test-support/postgres.js'
 
-const DATABASE_URL = process.env.TESSERA_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const DATABASE_URL = SHARED_DATABASE_URL
 const ROOT = new URL('../../../../', import.meta.url)
 
 interface Instance {

@@ -1,0 +1,40 @@
+// A Hono service (on Node) behind Tessera: one protected route, one open route. It signs in a user,
+// calls the API with the access token, revokes the session and calls again, then exits.
+// Run: npx tsx examples/hono.ts
+import type { AddressInfo } from 'node:net'
+import type { Server } from 'node:http'
+import { serve } from '@hono/node-server'
+import { Hono } from 'hono'
+import { MemoryStore, SigningKeySet, createTessera } from '../src/core/index.js'
+import { tesseraHono, type TesseraHonoEnv } from '../src/middleware/hono.js'
+import { createVerifier } from '../src/verifier/index.js'
+
+const store = new MemoryStore()
+const keys = await SigningKeySet.generate({ alg: 'ES256' })
+const auth = await createTessera({ store, keys, issuer: 'https://auth.example', audience: 'orders-api' })
+const verifier = await createVerifier({ mode: 'strict', store, keys, issuer: 'https://auth.example', audience: 'orders-api', algorithms: ['ES256'] })
+
+const app = new Hono<TesseraHonoEnv>()
+app.get('/health', (c) => c.text('ok'))
+app.use('/api/*', tesseraHono({ verifier }))
+app.get('/api/orders', (c) => c.json({ userId: c.var.auth!.userId, orders: [] }))
+
+const server = await new Promise<Server>((resolve) => {
+  const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s as Server))
+})
+const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+console.log(`listening on ${base}`)
+
+const login = await auth.createSession({ userId: 'alice' })
+const call = async () => {
+  const response = await fetch(`${base}/api/orders`, { headers: { authorization: `Bearer ${login.accessToken}` } })
+  console.log(`GET /api/orders -> ${response.status} ${await response.text()}`)
+}
+await call()
+await auth.revokeSession(login.sessionId)
+await call()
+
+server.closeAllConnections()
+server.close()
+await verifier.close()
+await auth.close()

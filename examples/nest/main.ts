@@ -1,0 +1,55 @@
+// A NestJS service behind Tessera: every route protected unless marked @Public() or @OptionalAuth(),
+// claims injected with @Claims(). It signs in a user, calls the API, revokes the session, calls again, exits.
+// Run: npx tsx --tsconfig examples/nest/tsconfig.json examples/nest/main.ts
+import 'reflect-metadata'
+import { Controller, Get, Module } from '@nestjs/common'
+import { NestFactory } from '@nestjs/core'
+import { MemoryStore, SigningKeySet, createTessera, type AccessTokenClaims } from '../../src/core/index.js'
+import { Claims, OptionalAuth, Public, TesseraModule } from '../../src/middleware/nest.js'
+import { createVerifier } from '../../src/verifier/index.js'
+
+const store = new MemoryStore()
+const keys = await SigningKeySet.generate({ alg: 'ES256' })
+const auth = await createTessera({ store, keys, issuer: 'https://auth.example', audience: 'orders-api' })
+const verifier = await createVerifier({ mode: 'strict', store, keys, issuer: 'https://auth.example', audience: 'orders-api', algorithms: ['ES256'] })
+
+@Controller()
+class OrdersController {
+  @Get('orders')
+  orders(@Claims() claims: AccessTokenClaims) {
+    return { userId: claims.userId, orders: [] }
+  }
+
+  @Public()
+  @Get('health')
+  health() {
+    return 'ok'
+  }
+
+  @OptionalAuth()
+  @Get('catalogue')
+  catalogue(@Claims() claims: AccessTokenClaims | null) {
+    return { personalisedFor: claims?.userId ?? null }
+  }
+}
+
+@Module({ imports: [TesseraModule.forRoot({ verifier })], controllers: [OrdersController] })
+class AppModule {}
+
+const app = await NestFactory.create(AppModule, { logger: ['error'] })
+await app.listen(0, '127.0.0.1')
+const base = await app.getUrl()
+console.log(`listening on ${base}`)
+
+const login = await auth.createSession({ userId: 'alice' })
+for (const [path, token] of [['/orders', login.accessToken], ['/catalogue', undefined], ['/health', undefined]] as const) {
+  const response = await fetch(base + path, { headers: token ? { authorization: `Bearer ${token}` } : {} })
+  console.log(`GET ${path} -> ${response.status} ${await response.text()}`)
+}
+await auth.revokeSession(login.sessionId)
+const response = await fetch(`${base}/orders`, { headers: { authorization: `Bearer ${login.accessToken}` } })
+console.log(`GET /orders after revoke -> ${response.status} ${await response.text()}`)
+
+await app.close()
+await verifier.close()
+await auth.close()

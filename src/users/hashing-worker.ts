@@ -1,0 +1,31 @@
+// A child process of the hashing pool (hashing-pool.ts). It lowers its own
+// CPU priority first, so that on a busy core the scheduler runs the server's
+// event loop before any password hash, then answers one request at a time.
+import { setPriority } from 'node:os'
+import argon2 from 'argon2'
+import type { HashRequest, HashResponse } from './hashing-pool.js'
+
+const nice = Number(process.env.TESSERA_HASHING_NICE ?? '19')
+try {
+  setPriority(0, nice)
+} catch {
+  // Lowering one's own priority is always allowed on Linux; elsewhere we hash at normal priority.
+}
+
+process.on('message', (raw: unknown) => {
+  const request = raw as HashRequest
+  void answer(request).then((response) => process.send?.(response))
+})
+
+async function answer(request: HashRequest): Promise<HashResponse> {
+  try {
+    if (request.op === 'hash') return { id: request.id, ok: true, value: await argon2.hash(request.password, { ...request.options, raw: false }) }
+    return { id: request.id, ok: true, value: await argon2.verify(request.hash, request.password) }
+  } catch (err) {
+    // The message of an argon2 error names the problem (a malformed hash), never the password.
+    return { id: request.id, ok: false, error: (err as Error).message }
+  }
+}
+
+// The parent closing the IPC channel (exit, crash, pool.close()) ends this child.
+process.on('disconnect', () => process.exit(0))
