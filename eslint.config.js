@@ -1,7 +1,7 @@
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'web/**', 'test-output/**', '**/*.mjs', '**/*.js'] },
+  { ignores: ['**/dist/**', '**/node_modules/**', 'packages/server/web/**', 'test-output/**', '**/*.mjs', '**/*.js'] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
@@ -25,15 +25,15 @@ export default tseslint.config(
   },
   {
     // Tests pass methods of helper objects around freely; none of them rely on `this`.
-    files: ['**/test/**/*.ts', 'src/test-support/**/*.ts'],
+    files: ['**/test/**/*.ts', 'test/**/*.ts'],
     rules: { '@typescript-eslint/unbound-method': 'off' },
   },
   {
     // Dependencies point one way: core knows nothing of Redis, HTTP or the server.
-    files: ['src/core/**/*.ts'],
-    ignores: ['src/core/test/**'],
+    files: ['packages/core/src/**/*.ts'],
+    ignores: ['packages/core/src/test/**'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: ['../redis-store/*', '../server/*', '../middleware/*', '../cli/*', 'redis', 'fastify', 'express'] }],
+      'no-restricted-imports': ['error', { patterns: ['@tessera/*', 'redis', 'fastify', 'express'] }],
     },
   },
 )

@@ -1,13 +1,11 @@
 // Cold verification (no cache) per algorithm, one core: raw node:crypto
 // signature check vs jose vs fast-jwt vs Tessera's verifier.
-// Run pinned: taskset -c 1 node --expose-gc --import tsx bench/cold-verify.ts [--time-ms 2000]
+// Run pinned: taskset -c 1 node --expose-gc --conditions=tessera-source --import tsx bench/cold-verify.ts [--time-ms 2000]
 import { createPublicKey, createSecretKey, verify as cryptoVerify, createHmac, KeyObject } from 'node:crypto'
 import { createVerifier as createFastJwtVerifier } from 'fast-jwt'
 import { importJWK, jwtVerify } from 'jose'
-import { issueAccessToken } from '../src/core/access-token.js'
-import { formatSessionId, newLocalSessionId, newTokenId } from '../src/core/ids.js'
-import { SigningKeySet, type SigningAlgorithm } from '../src/core/signing-keys.js'
-import { createVerifier } from '../src/verifier/verifier.js'
+import { formatSessionId, issueAccessToken, newLocalSessionId, newTokenId, type SigningAlgorithm, SigningKeySet } from '@tessera/core'
+import { createVerifier } from '@tessera/verifier'
 
 const timeMs = Number(process.argv[process.argv.indexOf('--time-ms') + 1]) || 2000
 const ISSUER = 'https://auth.bench'

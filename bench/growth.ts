@@ -1,10 +1,10 @@
 // Row 8: how the protected route (strict mode) and refresh change as Redis
 // fills from 1k to 100k to 1M live sessions (revoke-all's column comes from
 // revoke-all.ts). One auth server and one private Redis, grown in place.
-// Run: node --import tsx bench/growth.ts [--smoke]
+// Run: node --conditions=tessera-source --import tsx bench/growth.ts [--smoke]
 import { createClient } from 'redis'
-import { KeyNames } from '../src/redis-store/key-names.js'
-import { startPrivateRedis } from '../src/test-support/redis.js'
+import { KeyNames } from '@tessera/redis'
+import { startPrivateRedis } from '../test/support/redis.js'
 import { startAuthServer, type AuthServer } from './lib/auth-server.js'
 import { medianOfRounds, runLoad, type LoadFigures } from './lib/load.js'
 import { pinProcess, pinSelfToLoadCore, LOAD_CORE } from './lib/processes.js'

@@ -1,10 +1,10 @@
 // Row 5: bytes of Redis memory per live session with device metadata (a
 // typical 111-character user agent, ip and device name), at 100k sessions,
 // with one and with five sessions per user. Sessions are created by the
-// store's own createSession script. Run: node --import tsx bench/memory.ts [--smoke]
+// store's own createSession script. Run: node --conditions=tessera-source --import tsx bench/memory.ts [--smoke]
 import { createClient } from 'redis'
-import { RedisSessionStore } from '../src/redis-store/redis-session-store.js'
-import { startPrivateRedis } from '../src/test-support/redis.js'
+import { RedisSessionStore } from '@tessera/redis'
+import { startPrivateRedis } from '../test/support/redis.js'
 import { pinProcess, pinSelfToLoadCore, SERVER_CORE } from './lib/processes.js'
 import { isSmoke, printRows, type BenchRow } from './lib/report.js'
 import { fillSessions, usedMemory } from './lib/sessions.js'

@@ -1,6 +1,6 @@
 // One cached-mode verifier process of the propagation benchmark; driven over IPC by propagation.ts.
-import { SigningKeySet } from '../src/core/signing-keys.js'
-import { createVerifier } from '../src/verifier/verifier.js'
+import { SigningKeySet } from '@tessera/core'
+import { createVerifier } from '@tessera/verifier'
 
 type Command = { type: 'watch'; id: number; token: string } | { type: 'stop' }
 

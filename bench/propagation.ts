@@ -3,14 +3,13 @@
 // = from revokeSession()'s return to the last of the three rejecting, over N
 // revocations; p50/p99/max. Each verifier stamps its rejection on the shared
 // monotonic clock; the driver also notes when each report arrived (adds IPC).
-//   node --import tsx bench/propagation.ts [--revocations 1000] [--verifiers 3]
+//   node --conditions=tessera-source --import tsx bench/propagation.ts [--revocations 1000] [--verifiers 3]
 import { fork, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { SigningKeySet } from '../src/core/signing-keys.js'
-import { createTessera } from '../src/core/tessera.js'
-import { RedisSessionStore } from '../src/redis-store/redis-session-store.js'
-import { deleteKeys, startPrivateRedis, type PrivateRedis } from '../src/test-support/redis.js'
+import { createTessera, SigningKeySet } from '@tessera/core'
+import { RedisSessionStore } from '@tessera/redis'
+import { deleteKeys, startPrivateRedis, type PrivateRedis } from '../test/support/redis.js'
 
 const arg = (name: string, fallback: number) => {
   const at = process.argv.indexOf(`--${name}`)
@@ -45,7 +44,7 @@ try {
     sessions.push(...(await Promise.all(Array.from({ length: Math.min(100, REVOCATIONS - i) }, (_, j) => tessera.createSession({ userId: `user-${(i + j) % 500}` })))))
   }
   const env = { ...process.env, BENCH_KEYS: JSON.stringify(keys.toJSON()), BENCH_REDIS_URL: REDIS_URL, BENCH_PREFIX: PREFIX, BENCH_ISSUER: ISSUER, BENCH_AUDIENCE: AUDIENCE }
-  for (let i = 0; i < VERIFIERS; i++) children.push(fork('bench/propagation-verifier.ts', [], { env, execArgv: ['--import', 'tsx'] }))
+  for (let i = 0; i < VERIFIERS; i++) children.push(fork('bench/propagation-verifier.ts', [], { env, execArgv: ['--conditions=tessera-source', '--import', 'tsx'] }))
 
   // One waiter per (kind, id): resolves when every child has sent it, with each child's stamp and when it arrived.
   interface Arrivals {

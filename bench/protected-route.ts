@@ -2,15 +2,14 @@
 // revocation check) vs Tessera in signature, strict and cached mode, with
 // 10,000 distinct live tokens in rotation, autocannon 100 connections, several
 // rounds, median. Servers run pinned to core 0; run this driver pinned to core 1:
-//   taskset -c 1 node --import tsx bench/protected-route.ts [--rounds 5] [--seconds 5] [--tokens 10000]
+//   taskset -c 1 node --conditions=tessera-source --import tsx bench/protected-route.ts [--rounds 5] [--seconds 5] [--tokens 10000]
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import autocannon from 'autocannon'
-import { SigningKeySet } from '../src/core/signing-keys.js'
-import { createTessera } from '../src/core/tessera.js'
-import { RedisSessionStore } from '../src/redis-store/redis-session-store.js'
-import { deleteKeys, startPrivateRedis, type PrivateRedis } from '../src/test-support/redis.js'
+import { createTessera, SigningKeySet } from '@tessera/core'
+import { RedisSessionStore } from '@tessera/redis'
+import { deleteKeys, startPrivateRedis, type PrivateRedis } from '../test/support/redis.js'
 
 const arg = (name: string, fallback: number) => {
   const at = process.argv.indexOf(`--${name}`)
@@ -33,7 +32,7 @@ const hasTaskset = await new Promise<boolean>((resolve) => {
 })
 
 async function startServer(variant: Variant, keysJson: string): Promise<{ url: string; child: ChildProcess }> {
-  const command = [process.execPath, '--import', 'tsx', 'bench/protected-server.ts', variant]
+  const command = [process.execPath, '--conditions=tessera-source', '--import', 'tsx', 'bench/protected-server.ts', variant]
   const child = hasTaskset ? spawn('taskset', ['-c', '0', ...command], { stdio: ['ignore', 'pipe', 'inherit'], env: childEnv(keysJson) }) : spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'], env: childEnv(keysJson) })
   let output = ''
   const url = await new Promise<string>((resolve, reject) => {

@@ -1,12 +1,12 @@
 // One server of the protected-route benchmark; started by protected-route.ts.
-// Usage: node --import tsx bench/protected-server.ts <none|fastify-jwt|signature|strict|cached>
+// Usage: node --conditions=tessera-source --import tsx bench/protected-server.ts <none|fastify-jwt|signature|strict|cached>
 // Environment: BENCH_KEYS (SigningKeySet JSON), BENCH_REDIS_URL, BENCH_PREFIX, BENCH_ISSUER, BENCH_AUDIENCE.
 import { createPublicKey } from 'node:crypto'
 import fastifyJwt from '@fastify/jwt'
 import Fastify from 'fastify'
-import { SigningKeySet } from '../src/core/signing-keys.js'
-import { tesseraFastify } from '../src/middleware/fastify.js'
-import { createVerifier } from '../src/verifier/verifier.js'
+import { SigningKeySet } from '@tessera/core'
+import { tesseraFastify } from '@tessera/verifier/fastify'
+import { createVerifier } from '@tessera/verifier'
 
 const variant = process.argv[2] ?? 'none'
 const env = (name: string) => {

@@ -1,8 +1,8 @@
 // Row 3: POST /auth/refresh (rotation, one Redis script) against a route that
 // only signs one access token, on the same server process; plus Redis commands
-// per refresh from INFO commandstats. Run: node --import tsx bench/refresh.ts [--smoke]
+// per refresh from INFO commandstats. Run: node --conditions=tessera-source --import tsx bench/refresh.ts [--smoke]
 import { createClient } from 'redis'
-import { startPrivateRedis } from '../src/test-support/redis.js'
+import { startPrivateRedis } from '../test/support/redis.js'
 import { startAuthServer } from './lib/auth-server.js'
 import { medianOfRounds, runLoad, type LoadFigures } from './lib/load.js'
 import { pinProcess, pinSelfToLoadCore, LOAD_CORE } from './lib/processes.js'

@@ -1,11 +1,11 @@
 // Row 4 (and row 8's revoke-all column): revoking all 10 sessions of one user
 // while Redis holds 1k .. 1M other live sessions, Tessera's one-script
 // revoke-all against the seed design's SCAN MATCH + DEL on the same number of
-// sessions. Run: node --import tsx bench/revoke-all.ts [--smoke]
+// sessions. Run: node --conditions=tessera-source --import tsx bench/revoke-all.ts [--smoke]
 import { createClient } from 'redis'
-import { createTessera } from '../src/core/tessera.js'
-import { RedisSessionStore } from '../src/redis-store/redis-session-store.js'
-import { startPrivateRedis } from '../src/test-support/redis.js'
+import { createTessera } from '@tessera/core'
+import { RedisSessionStore } from '@tessera/redis'
+import { startPrivateRedis } from '../test/support/redis.js'
 import { pinProcess, pinSelfToLoadCore, SERVER_CORE } from './lib/processes.js'
 import { isSmoke, printRows, type BenchRow } from './lib/report.js'
 import { cloneUsers, fillSeedKeysFast, fillSessions, seedKey, seedRevokeAll, TYPICAL_UA } from './lib/sessions.js'

@@ -1,7 +1,7 @@
 // Runs every benchmark, each bounded in time, one after another (never two at
 // once: they share two cores), and rewrites the results section of
 // bench/README.md. `--smoke` runs the few-second variants and prints instead
-// of writing. Run: npm run bench  (or node --import tsx bench/run-all.ts [--smoke] [--only a,b])
+// of writing. Run: npm run bench  (or node --conditions=tessera-source --import tsx bench/run-all.ts [--smoke] [--only a,b])
 import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, totalmem } from 'node:os'
@@ -49,9 +49,8 @@ export const JOBS: Job[] = [
   own('memory', 'memory.ts', 150),
   { name: 'propagation', script: 'propagation.ts', args: ['--revocations', '1000'], smokeArgs: ['--revocations', '20'], timeoutSec: 120, rows: propagationRows },
   own('login-storm', 'login-storm.ts', 150),
-  // The same storm with one libuv thread: what moves row 7 (see the notes in bench/README.md).
-  { ...own('login-storm (pool 1)', 'login-storm.ts', 150), args: ['--threadpool', '1'], smokeArgs: ['--smoke', '--threadpool', '1'] },
   own('growth', 'growth.ts', 180),
+  own('peer better-auth', 'peer-better-auth.ts', 300),
 ]
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url))
@@ -69,14 +68,14 @@ export interface JobResult {
 /** Command line of a job as a person would type it (from the repository root). */
 export function commandOf(job: Job, smoke: boolean): string {
   const pin = taskset() ? `taskset -c ${LOAD_CORE} ` : ''
-  return `${pin}node ${[...(job.nodeArgs ?? []), '--import', 'tsx'].join(' ')} bench/${job.script} ${(smoke ? job.smokeArgs : job.args).join(' ')}`.trim()
+  return `${pin}node ${[...(job.nodeArgs ?? []), '--conditions=tessera-source', '--import', 'tsx'].join(' ')} bench/${job.script} ${(smoke ? job.smokeArgs : job.args).join(' ')}`.trim()
 }
 
 /** Runs one job pinned to the load core, killing it by PID at its time bound. */
 export async function runJob(job: Job, smoke: boolean): Promise<JobResult> {
   const path = BENCH_DIR + job.script
   if (!existsSync(path)) return { job, status: 'missing', seconds: 0, stdout: '', rows: [] }
-  const argv = [process.execPath, ...(job.nodeArgs ?? []), '--import', 'tsx', path, ...(smoke ? job.smokeArgs : job.args)]
+  const argv = [process.execPath, ...(job.nodeArgs ?? []), '--conditions=tessera-source', '--import', 'tsx', path, ...(smoke ? job.smokeArgs : job.args)]
   const pin = taskset()
   const child = pin ? spawn(pin, ['-c', String(LOAD_CORE), ...argv], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(argv[0]!, argv.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
   const started = Date.now()

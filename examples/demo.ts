@@ -1,6 +1,6 @@
 // A tour of the engine on embedded defaults (memory store, generated ES256 key):
 // sign in, verify, refresh, detect reuse, sign out everywhere.
-import { createTessera, type AuthError } from '../src/core/index.js'
+import { createTessera, type AuthError } from '@tessera/core'
 
 const auth = await createTessera({ issuer: 'https://auth.example', audience: 'api', refreshGraceSeconds: 0 })
 auth.on('refresh_reuse_detected', ({ sessionId }) => console.log(`  event: reuse detected, session ${sessionId} revoked`))

@@ -1,13 +1,13 @@
 // A Hono service (on Node) behind Tessera: one protected route, one open route. It signs in a user,
 // calls the API with the access token, revokes the session and calls again, then exits.
-// Run: npx tsx examples/hono.ts
+// Run: node --conditions=tessera-source --import tsx examples/hono.ts
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
 import { serve } from '@hono/node-server'
 import { Hono } from 'hono'
-import { MemoryStore, SigningKeySet, createTessera } from '../src/core/index.js'
-import { tesseraHono, type TesseraHonoEnv } from '../src/middleware/hono.js'
-import { createVerifier } from '../src/verifier/index.js'
+import { MemoryStore, SigningKeySet, createTessera } from '@tessera/core'
+import { tesseraHono, type TesseraHonoEnv } from '@tessera/verifier/hono'
+import { createVerifier } from '@tessera/verifier'
 
 const store = new MemoryStore()
 const keys = await SigningKeySet.generate({ alg: 'ES256' })

@@ -1,10 +1,12 @@
 #!/usr/bin/env node
-// Runs every src/**/test/*.test.ts (or the files/folders given) with node:test
-// through tsx, so a single command covers the whole suite. Files whose name
+// Runs every *.test.ts under packages/, test/ and bench/ (or the files/folders given)
+// with node:test through tsx, so a single command covers the whole suite. Files whose name
 // ends in .long.test.ts run only with --long (see `npm run test:long`).
 // First it makes sure what the chosen files need is there (prerequisites.mjs):
 // it installs missing programs as root with apt-get, or stops at once with the
 // exact command.
+// NODE_OPTIONS gains --conditions=tessera-source, so @tessera/* packages load from
+// their src/*.ts in the tests and in every process a test starts (no build step).
 import { spawn } from 'node:child_process'
 import { readdirSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
@@ -16,7 +18,7 @@ const roots = args.filter((a) => !a.startsWith('--'))
 
 function collect(dir, out) {
   for (const name of readdirSync(dir)) {
-    if (name === 'node_modules' || name.startsWith('.')) continue
+    if (name === 'node_modules' || name === 'dist' || name.startsWith('.')) continue
     const path = join(dir, name)
     if (statSync(path).isDirectory()) collect(path, out)
     else if (name.endsWith('.test.ts') && name.endsWith('.long.test.ts') === long) out.push(path)
@@ -25,7 +27,7 @@ function collect(dir, out) {
 }
 
 const files = []
-for (const root of roots.length ? roots : ['src', 'bench']) {
+for (const root of roots.length ? roots : ['packages', 'test', 'bench']) {
   if (statSync(root).isDirectory()) collect(root, files)
   else files.push(root)
 }
@@ -44,6 +46,6 @@ const concurrency = process.env.TEST_CONCURRENCY ?? '2'
 const child = spawn(
   process.execPath,
   ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-timeout=240000', ...files.map((f) => relative(process.cwd(), f))],
-  { stdio: 'inherit' },
+  { stdio: 'inherit', env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --conditions=tessera-source`.trim() } },
 )
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)))

@@ -52,7 +52,7 @@ export interface BenchChild {
 }
 
 /**
- * Starts `node --import tsx <script> ...args` pinned to `core`, waits (at most
+ * Starts `node --conditions=tessera-source --import tsx <script> ...args` pinned to `core`, waits (at most
  * `timeoutMs`) for it to print `READY {json}` on stdout, and returns a handle
  * that stops it by PID (SIGTERM, then SIGKILL after 5 s).
  *
@@ -67,7 +67,7 @@ export async function startNodeChild(
   args: readonly string[],
   options: { core?: number; timeoutMs?: number; nodeArgs?: readonly string[]; env?: NodeJS.ProcessEnv } = {},
 ): Promise<BenchChild> {
-  const nodeArgv = [...(options.nodeArgs ?? []), '--import', 'tsx', script, ...args]
+  const nodeArgv = [...(options.nodeArgs ?? []), '--conditions=tessera-source', '--import', 'tsx', script, ...args]
   const path = options.core === undefined ? null : taskset()
   const child = path
     ? spawn(path, ['-c', String(options.core), process.execPath, ...nodeArgv], { stdio: ['ignore', 'pipe', 'inherit'], env: options.env ?? process.env })

@@ -1,6 +1,6 @@
 // Summarises a V8 .cpuprofile (node --cpu-prof) as the functions with the most
 // self time, and the share of time per package, for the notes on missed targets.
-// Run: node --import tsx bench/lib/profile-summary.ts <file.cpuprofile> [top]
+// Run: node --conditions=tessera-source --import tsx bench/lib/profile-summary.ts <file.cpuprofile> [top]
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 

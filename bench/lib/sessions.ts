@@ -2,10 +2,8 @@
 // at the store level (no token signing), or the seed design's string keys.
 import { randomBytes } from 'node:crypto'
 import { createClient } from 'redis'
-import { encodeDeviceMetadata, normaliseDevice } from '../../src/core/device.js'
-import { newLocalSessionId } from '../../src/core/ids.js'
-import type { KeyNames } from '../../src/redis-store/key-names.js'
-import type { RedisSessionStore } from '../../src/redis-store/redis-session-store.js'
+import { encodeDeviceMetadata, newLocalSessionId, normaliseDevice } from '@tessera/core'
+import type { KeyNames, RedisSessionStore } from '@tessera/redis'
 
 /** A typical desktop user agent: 111 characters, as the issue asks (~110). */
 export const TYPICAL_UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'

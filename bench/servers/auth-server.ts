@@ -10,16 +10,11 @@
 import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import pg from 'pg'
-import { issueAccessToken } from '../../src/core/access-token.js'
-import { newTokenId } from '../../src/core/ids.js'
-import { SigningKeySet } from '../../src/core/signing-keys.js'
-import { createTessera } from '../../src/core/tessera.js'
-import { RedisSessionStore } from '../../src/redis-store/redis-session-store.js'
-import { buildApp } from '../../src/server/app.js'
-import type { Mailer } from '../../src/mail/mailer.js'
-import { hashPassword, openPostgresUserStore } from '../../src/users/index.js'
+import { createTessera, issueAccessToken, newTokenId, SigningKeySet } from '@tessera/core'
+import { RedisSessionStore } from '@tessera/redis'
+import { buildApp, configurePasswordHashing, hashPassword, type Mailer, openPostgresUserStore } from '@tessera/server'
 import { BENCH_PASSWORD } from '../lib/auth-server.js'
-import { createVerifier } from '../../src/verifier/verifier.js'
+import { createVerifier } from '@tessera/verifier'
 import { announceReady } from '../lib/processes.js'
 
 const ISSUER = 'https://auth.bench'
@@ -80,6 +75,8 @@ app.post<{ Body: { count: number; user_prefix: string } }>('/bench/sessions', as
   return tokens
 })
 
+// As the server does at start; the pool inherits this process's pinning, so hashing shares the server's core.
+configurePasswordHashing({ nice: Number(process.env.BENCH_HASHING_NICE ?? 19) }).warm()
 const emails: string[] = []
 const passwordHash = await hashPassword(BENCH_PASSWORD)
 for (let i = 0; i < Number(values.users); i++) {

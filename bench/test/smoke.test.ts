@@ -9,7 +9,7 @@ import { JOBS, runJob } from '../run-all.js'
 
 const benchDir = fileURLToPath(new URL('..', import.meta.url))
 // One variant of each script is enough to prove it runs.
-const variants = new Set(['protected-route (hot token)', 'login-storm (pool 1)'])
+const variants = new Set(['protected-route (hot token)'])
 const jobs = JOBS.filter((job) => !variants.has(job.name) && existsSync(benchDir + job.script))
 
 // Two at a time: each script pins itself and its servers, and none asserts a figure.

@@ -1,12 +1,12 @@
 // A NestJS service behind Tessera: every route protected unless marked @Public() or @OptionalAuth(),
 // claims injected with @Claims(). It signs in a user, calls the API, revokes the session, calls again, exits.
-// Run: npx tsx --tsconfig examples/nest/tsconfig.json examples/nest/main.ts
+// Run: TSX_TSCONFIG_PATH=examples/nest/tsconfig.json node --conditions=tessera-source --import tsx examples/nest/main.ts
 import 'reflect-metadata'
 import { Controller, Get, Module } from '@nestjs/common'
 import { NestFactory } from '@nestjs/core'
-import { MemoryStore, SigningKeySet, createTessera, type AccessTokenClaims } from '../../src/core/index.js'
-import { Claims, OptionalAuth, Public, TesseraModule } from '../../src/middleware/nest.js'
-import { createVerifier } from '../../src/verifier/index.js'
+import { MemoryStore, SigningKeySet, createTessera, type AccessTokenClaims } from '@tessera/core'
+import { Claims, OptionalAuth, Public, TesseraModule } from '@tessera/verifier/nest'
+import { createVerifier } from '@tessera/verifier'
 
 const store = new MemoryStore()
 const keys = await SigningKeySet.generate({ alg: 'ES256' })

@@ -1,0 +1,62 @@
+export { createTessera, Tessera, type SessionInfo, type SessionTokens, type VerificationMode } from './tessera.js'
+export { resolveOptions, DEFAULT_AUTH_OPTIONS, MAX_SESSIONS_LIMIT, type AuthOptions, type ResolvedAuthOptions } from './options.js'
+export {
+  AuthError,
+  AccessTokenInvalid,
+  AccessTokenExpired,
+  AccessTokenRevoked,
+  RefreshTokenInvalid,
+  RefreshTokenExpired,
+  RefreshTokenReused,
+  SessionNotFound,
+  SessionRevoked,
+  SessionLimitReached,
+  UserBanned,
+  OneTimeTokenInvalid,
+  InvalidInput,
+  StoreUnavailable,
+  DpopProofInvalid,
+  DpopNonceRequired,
+  DpopKeyMismatch,
+  type AuthErrorCode,
+} from './errors.js'
+export { systemClock, manualClock, type Clock } from './clock.js'
+export { SigningKeySet, SIGNING_ALGORITHMS, type SigningAlgorithm, type SigningKeyRecord } from './signing-keys.js'
+export {
+  issueAccessToken,
+  verifyAccessTokenSignature,
+  claimsFromPayload,
+  ACCESS_TOKEN_TYPE,
+  MAX_ACCESS_TOKEN_LENGTH,
+  type AccessTokenClaims,
+  type IssueAccessTokenInput,
+  type VerifyAccessTokenOptions,
+} from './access-token.js'
+export { MemoryStore } from './memory-store.js'
+export { parseSessionId, formatSessionId, newLocalSessionId, newTokenId, localIdCreatedAtMs, type SessionIdParts } from './ids.js'
+export { normaliseDevice, decodeDeviceMetadata, encodeDeviceMetadata, type DeviceInfo } from './device.js'
+export { comparePositions, fieldsToEntry, type RevocationEvent, type RevocationLogEntry, type RevocationLogRead, type RevocationLogInfo, type RevocationReason } from './revocation-log.js'
+export type * from './session-store.js'
+export type { TesseraEvents } from './events.js'
+/**
+ * Refresh-token parsing for the server's RFC 7662/7009 routes.
+ * @internal Temporary: the engine will gain a public method for inspecting a token; do not use.
+ */
+export { parseRefreshToken, type RefreshTokenParts } from './refresh-token.js'
+/** @internal Temporary, see parseRefreshToken. */
+export { TokenSecrets } from './token-secrets.js'
+export {
+  DpopProofChecker,
+  accessTokenHash,
+  DPOP_PROOF_TYPE,
+  MAX_DPOP_PROOF_LENGTH,
+  type DpopPresentation,
+  type DpopExpectation,
+  type VerifiedDpopProof,
+  type DpopReplayCache,
+} from './dpop/dpop-proof.js'
+export { resolveDpopOptions, DPOP_ALGORITHMS, DEFAULT_DPOP_OPTIONS, type DpopOptions, type ResolvedDpopOptions, type DpopAlgorithm } from './dpop/dpop-options.js'
+export { checkTokenPresentation } from './dpop/dpop-binding.js'
+export { DpopNonces } from './dpop/dpop-nonces.js'
+export { jwkThumbprint, publicJwk, type PublicJwk } from './dpop/jwk-thumbprint.js'
+export { normaliseHtu } from './dpop/request-url.js'

@@ -1,0 +1,542 @@
+import { EventEmitter } from 'node:events'
+import { hkdfSync } from 'node:crypto'
+import { issueAccessToken, verifyAccessTokenSignature, type AccessTokenClaims } from './access-token.js'
+import { decodeDeviceMetadata, encodeDeviceMetadata, normaliseDevice, type DeviceInfo } from './device.js'
+import { checkTokenPresentation } from './dpop/dpop-binding.js'
+import { DpopProofChecker, type DpopPresentation } from './dpop/dpop-proof.js'
+import {
+  AccessTokenRevoked,
+  AuthError,
+  DpopKeyMismatch,
+  DpopProofInvalid,
+  InvalidInput,
+  OneTimeTokenInvalid,
+  RefreshTokenReused,
+  SessionRevoked,
+  StoreUnavailable,
+  UserBanned,
+} from './errors.js'
+import type { TesseraEvents } from './events.js'
+import { assertUserId, formatSessionId, isTokenId, localIdCreatedAtMs, newLocalSessionId, newRefreshSecret, newTokenId, parseSessionId } from './ids.js'
+import { MemoryStore } from './memory-store.js'
+import { formatOneTimeToken, isPurpose, parseOneTimeToken } from './one-time-token.js'
+import { resolveOptions, type AuthOptions, type ResolvedAuthOptions } from './options.js'
+import { formatRefreshToken, parseRefreshToken } from './refresh-token.js'
+import type { RevocationLogInfo, RevocationLogRead, RevocationReason } from './revocation-log.js'
+import type { SessionStore, StoredSession, UserState } from './session-store.js'
+import { SigningKeySet, type SigningAlgorithm } from './signing-keys.js'
+import { TokenSecrets, hashSecret } from './token-secrets.js'
+
+/** How much of an access token to check. */
+export type VerificationMode = 'signature' | 'strict'
+
+/** A session as callers see it. Times are epoch ms. */
+export interface SessionInfo {
+  sessionId: string
+  userId: string
+  createdAtMs: number
+  lastSeenAtMs: number
+  /** When the session ends if nothing happens: the earlier of idle and absolute expiry. */
+  expiresAtMs: number
+  idleExpiresAtMs: number
+  absoluteExpiresAtMs: number
+  generation: number
+  device: Required<DeviceInfo>
+  /** The session's refresh token works only with DPoP proofs of its key. */
+  dpopBound: boolean
+}
+
+/** What sign-in and refresh hand back. */
+export interface SessionTokens {
+  sessionId: string
+  userId: string
+  accessToken: string
+  /** Epoch seconds, as in the token's `exp`. */
+  accessTokenExpiresAt: number
+  refreshToken: string
+  /** `DPoP` when the access token is bound to the key of the request's proof (`cnf.jkt`), else `Bearer`. */
+  tokenType: 'Bearer' | 'DPoP'
+  session: SessionInfo
+}
+
+/**
+ * The token and session engine. Create one per process with {@link createTessera}.
+ *
+ * @example
+ * ```ts
+ * const auth = await createTessera({ issuer: 'https://auth.example', audience: 'api' })
+ * const { accessToken, refreshToken } = await auth.createSession({ userId: '42', device: { userAgent } })
+ * const claims = await auth.verifyAccessToken(accessToken, { mode: 'strict' })
+ * const next = await auth.refreshSession(refreshToken)
+ * await auth.revokeSession(claims.sessionId)
+ * ```
+ */
+export class Tessera extends EventEmitter<TesseraEvents> {
+  /** The signing keys in use. */
+  readonly keys: SigningKeySet
+  /** The session store in use. */
+  readonly store: SessionStore
+  /** Options after defaults. */
+  readonly options: Readonly<ResolvedAuthOptions>
+  /** The DPoP proof checker of this engine (replay cache in its store). */
+  readonly dpop: DpopProofChecker
+  readonly #secrets: TokenSecrets
+  readonly #ownsStore: boolean
+
+  /** Use {@link createTessera}; this constructor takes already-made parts. */
+  constructor(parts: { keys: SigningKeySet; store: SessionStore; options: ResolvedAuthOptions; ownsStore: boolean }) {
+    super()
+    this.keys = parts.keys
+    this.store = parts.store
+    this.options = parts.options
+    this.#ownsStore = parts.ownsStore
+    this.#secrets = new TokenSecrets(parts.options.tokenKey)
+    this.dpop = new DpopProofChecker(parts.options.dpop, {
+      markDpopProofUsed: (request) => this.#store(() => this.store.markDpopProofUsed(request)),
+    })
+  }
+
+  /**
+   * A 32-byte key for the application's own MACs (rate-limiter keys, signed
+   * cookies), derived from the token key with HKDF and `label`, so every
+   * instance sharing the token key derives the same one and no label's key
+   * reveals another's or the token key.
+   *
+   * @example
+   * ```ts
+   * const key = auth.deriveKey('rate-limiter keys v1')
+   * ```
+   */
+  deriveKey(label: string): Buffer {
+    if (typeof label !== 'string' || label.length === 0 || label.length > 100) throw new TypeError('"label" must be a string of 1-100 characters')
+    return Buffer.from(hkdfSync('sha256', this.options.tokenKey, Buffer.alloc(0), `tessera app key v1: ${label}`, 32))
+  }
+
+  /** Algorithms accepted on verification. */
+  get algorithms(): SigningAlgorithm[] {
+    return this.options.algorithms ?? this.keys.algorithms()
+  }
+
+  #now(): number {
+    return this.options.clock.nowMs()
+  }
+
+  /** Runs a store call, turning anything that is not one of our errors into {@link StoreUnavailable}. */
+  async #store<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call()
+    } catch (err) {
+      if (err instanceof AuthError) throw err
+      throw new StoreUnavailable('session store is unavailable', { cause: err })
+    }
+  }
+
+  #sessionInfo(userId: string, stored: StoredSession): SessionInfo {
+    return {
+      sessionId: formatSessionId(userId, stored.localId),
+      userId,
+      createdAtMs: stored.createdAtMs,
+      lastSeenAtMs: stored.lastSeenAtMs,
+      expiresAtMs: Math.min(stored.idleExpiresAtMs, stored.absoluteExpiresAtMs),
+      idleExpiresAtMs: stored.idleExpiresAtMs,
+      absoluteExpiresAtMs: stored.absoluteExpiresAtMs,
+      generation: stored.generation,
+      device: decodeDeviceMetadata(stored.metadata, stored.deviceClass),
+      dpopBound: stored.dpopBound,
+    }
+  }
+
+  /**
+   * The key thumbprint a sign-in or refresh binds to: from a valid proof
+   * (checked in full, replay included), or undefined when the request carries
+   * none and DPoP is not required.
+   */
+  async #proofThumbprint(dpop: DpopPresentation | undefined, nowMs: number): Promise<string | undefined> {
+    if (dpop === undefined || dpop.proof === undefined) {
+      if (this.options.dpop.required) throw new DpopProofInvalid('this server requires DPoP: send a DPoP proof')
+      return undefined
+    }
+    return (await this.dpop.check(dpop, {}, nowMs)).thumbprint
+  }
+
+  async #issueAccess(userId: string, sessionId: string, nowMs: number, keyThumbprint: string | undefined): Promise<{ token: string; expiresAt: number }> {
+    const o = this.options
+    return issueAccessToken(this.keys, {
+      userId,
+      sessionId,
+      tokenId: newTokenId(),
+      nowMs,
+      ttlSeconds: o.accessTokenTtlSeconds,
+      issuer: o.issuer,
+      audience: o.audience,
+      ...(keyThumbprint === undefined ? {} : { keyThumbprint }),
+      extraClaims: o.extraClaims ? await o.extraClaims(userId, sessionId) : undefined,
+    })
+  }
+
+  /**
+   * Signs a user in on one device: a new session (generation 1) and its first
+   * token pair. Applies the user's session limit and refuses banned users.
+   * With `dpop` (the request's `DPoP` header, method and URL) and a valid
+   * proof, the session is bound to the proof's key: the access token carries
+   * `cnf.jkt` and the refresh token works only with proofs of that key.
+   *
+   * @throws {UserBanned} {@link SessionLimitReached} {@link InvalidInput} {@link DpopProofInvalid} {@link StoreUnavailable}
+   */
+  async createSession(input: { userId: string; device?: DeviceInfo; dpop?: DpopPresentation }): Promise<SessionTokens> {
+    const { userId } = input
+    assertUserId(userId)
+    const device = normaliseDevice(input.device)
+    const o = this.options
+    const nowMs = this.#now()
+    const keyThumbprint = await this.#proofThumbprint(input.dpop, nowMs)
+    const secret = newRefreshSecret()
+    let localId = newLocalSessionId(nowMs)
+    const request = {
+      userId,
+      nowMs,
+      idleExpiresAtMs: nowMs + o.refreshIdleTtlSeconds * 1000,
+      absoluteExpiresAtMs: nowMs + o.refreshAbsoluteTtlSeconds * 1000,
+      refreshSecretHash: hashSecret(secret, keyThumbprint),
+      dpopBound: keyThumbprint !== undefined,
+      deviceClass: device.deviceClass,
+      metadata: encodeDeviceMetadata(device),
+      limits: o.limits,
+      revocationTtlMs: o.revocationTtlMs,
+    }
+    let result = await this.#store(() => this.store.createSession({ ...request, localId }))
+    if (!result.ok) {
+      // The user was revoked-all within this millisecond (or our clock lags the revoker's):
+      // the session id must say it was made after the cut-off, or verifiers would reject it.
+      localId = newLocalSessionId(result.cutoffMs + 1)
+      result = await this.#store(() => this.store.createSession({ ...request, localId }))
+      if (!result.ok) throw new StoreUnavailable('could not order the new session after a concurrent revocation')
+    }
+    const sessionId = formatSessionId(userId, localId)
+    for (const evicted of result.evicted) this.emit('session_evicted', { userId, sessionId: formatSessionId(userId, evicted) })
+    this.emit('session_created', { userId, sessionId, deviceClass: device.deviceClass })
+    const access = await this.#issueAccess(userId, sessionId, nowMs, keyThumbprint)
+    return {
+      sessionId,
+      userId,
+      accessToken: access.token,
+      accessTokenExpiresAt: access.expiresAt,
+      refreshToken: formatRefreshToken(this.#secrets, sessionId, 1, secret),
+      tokenType: keyThumbprint === undefined ? 'Bearer' : 'DPoP',
+      session: this.#sessionInfo(userId, {
+        localId,
+        generation: 1,
+        createdAtMs: localIdCreatedAtMs(localId),
+        lastSeenAtMs: nowMs,
+        idleExpiresAtMs: request.idleExpiresAtMs,
+        absoluteExpiresAtMs: request.absoluteExpiresAtMs,
+        deviceClass: device.deviceClass,
+        metadata: request.metadata,
+        dpopBound: request.dpopBound,
+      }),
+    }
+  }
+
+  /**
+   * Exchanges a refresh token for a new pair, per the rotation contract: one
+   * store round trip; the presented token stops working; a retry with it inside
+   * the grace window gets the same successor; a superseded token after the
+   * window revokes the whole session. A DPoP-bound session refreshes only
+   * with a proof of its key (RFC 9449 section 5); without one, or with another
+   * key's, the token is taken for stolen: the session is revoked. An unbound
+   * session refreshed with a proof becomes bound to that key.
+   *
+   * @throws {RefreshTokenInvalid} {@link RefreshTokenExpired} {@link RefreshTokenReused} {@link DpopKeyMismatch} {@link DpopProofInvalid} {@link SessionNotFound} {@link StoreUnavailable}
+   */
+  async refreshSession(refreshToken: string, options: { dpop?: DpopPresentation } = {}): Promise<SessionTokens> {
+    const parts = parseRefreshToken(this.#secrets, refreshToken)
+    const o = this.options
+    const nowMs = this.#now()
+    const keyThumbprint = await this.#proofThumbprint(options.dpop, nowMs)
+    const successor = this.#secrets.successorSecret(parts.sessionId, parts.generation + 1, parts.secret)
+    let rotated
+    try {
+      rotated = await this.#store(() =>
+        this.store.rotateRefreshToken({
+          userId: parts.userId,
+          localId: parts.localId,
+          generation: parts.generation,
+          presentedHash: hashSecret(parts.secret),
+          presentedBoundHash: keyThumbprint === undefined ? null : hashSecret(parts.secret, keyThumbprint),
+          successorHash: hashSecret(successor, keyThumbprint),
+          bind: keyThumbprint !== undefined,
+          nowMs,
+          idleTtlMs: o.refreshIdleTtlSeconds * 1000,
+          graceMs: o.refreshGraceSeconds * 1000,
+          revocationTtlMs: o.revocationTtlMs,
+        }),
+      )
+    } catch (err) {
+      if (err instanceof RefreshTokenReused) {
+        this.emit('refresh_reuse_detected', { userId: parts.userId, sessionId: parts.sessionId, generation: parts.generation })
+        this.emit('session_revoked', { userId: parts.userId, sessionId: parts.sessionId, reason: 'refresh_reuse_detected' })
+      }
+      if (err instanceof DpopKeyMismatch) {
+        this.emit('dpop_key_mismatch', { userId: parts.userId, sessionId: parts.sessionId, generation: parts.generation })
+        this.emit('session_revoked', { userId: parts.userId, sessionId: parts.sessionId, reason: 'dpop_key_mismatch' })
+      }
+      throw err
+    }
+    const generation = parts.generation + 1
+    this.emit('session_refreshed', { userId: parts.userId, sessionId: parts.sessionId, generation, retried: rotated.outcome === 'retried' })
+    const access = await this.#issueAccess(parts.userId, parts.sessionId, nowMs, keyThumbprint)
+    return {
+      sessionId: parts.sessionId,
+      userId: parts.userId,
+      accessToken: access.token,
+      accessTokenExpiresAt: access.expiresAt,
+      refreshToken: formatRefreshToken(this.#secrets, parts.sessionId, generation, successor),
+      tokenType: keyThumbprint === undefined ? 'Bearer' : 'DPoP',
+      session: this.#sessionInfo(parts.userId, rotated.session),
+    }
+  }
+
+  /**
+   * Verifies an access token. `signature` checks signature and claims only;
+   * `strict` (the default) also asks the store, in one round trip, that the
+   * session is alive, the token id is not denied and the user was not revoked.
+   * `dpop` says the token came with the `DPoP` scheme and carries the
+   * request's proof; without it the token came as `Bearer`. Either way the
+   * presentation must fit the token's binding (RFC 9449 section 7). Omit
+   * `presentation` only where no request is involved (the token was read from
+   * storage): then the binding is not checked at all.
+   *
+   * @throws {AccessTokenInvalid} {@link AccessTokenExpired} {@link AccessTokenRevoked} {@link SessionRevoked} {@link DpopProofInvalid} {@link DpopKeyMismatch} {@link StoreUnavailable}
+   */
+  async verifyAccessToken(
+    token: string,
+    options: { mode?: VerificationMode; presentation?: { scheme: 'Bearer' } | { scheme: 'DPoP'; dpop: DpopPresentation } } = {},
+  ): Promise<AccessTokenClaims> {
+    const nowMs = this.#now()
+    const claims = await verifyAccessTokenSignature(this.keys, token, {
+      issuer: this.options.issuer,
+      audience: this.options.audience,
+      algorithms: this.algorithms,
+      nowMs,
+      clockToleranceSeconds: this.options.clockToleranceSeconds,
+    })
+    const mode = options.mode ?? 'strict'
+    if (mode !== 'signature' && mode !== 'strict') throw new TypeError('"mode" must be "signature" or "strict"')
+    const presentation = options.presentation
+    if (presentation !== undefined) {
+      const proof = checkTokenPresentation(this.dpop, claims, token, presentation.scheme === 'DPoP' ? presentation.dpop : null, nowMs)
+      if (proof) await this.dpop.markUsed(proof, nowMs)
+    }
+    if (mode === 'strict') await this.checkRevocation(claims)
+    return claims
+  }
+
+  /** The store half of strict verification, for verifiers that checked the signature themselves. */
+  async checkRevocation(claims: Pick<AccessTokenClaims, 'userId' | 'sessionId' | 'tokenId'>): Promise<void> {
+    const session = parseSessionId(claims.sessionId)
+    if (!session || session.userId !== claims.userId) throw new AccessTokenRevoked()
+    const status = await this.#store(() =>
+      this.store.checkAccessToken({
+        userId: claims.userId,
+        localId: session.localId,
+        sessionCreatedAtMs: session.createdAtMs,
+        tokenId: claims.tokenId,
+        nowMs: this.#now(),
+      }),
+    )
+    if (status === 'session_ended') throw new SessionRevoked('session has ended or was revoked')
+    if (status !== 'active') throw new AccessTokenRevoked()
+  }
+
+  /** Ends one session: its refresh token stops working and its access tokens fail strict and cached checks. */
+  async revokeSession(sessionId: string, options: { reason?: RevocationReason } = {}): Promise<boolean> {
+    const session = parseSessionId(sessionId)
+    if (!session) throw new InvalidInput('sessionId is not a Tessera session id')
+    const reason = options.reason ?? 'revoked'
+    const existed = await this.#store(() =>
+      this.store.revokeSession({ userId: session.userId, localId: session.localId, nowMs: this.#now(), reason, revocationTtlMs: this.options.revocationTtlMs }),
+    )
+    if (existed) this.emit('session_revoked', { userId: session.userId, sessionId, reason })
+    return existed
+  }
+
+  /**
+   * Ends every session of a user in one atomic step, whatever their number;
+   * with `exceptSessionId`, every session but that one ("sign out other devices").
+   */
+  async revokeAllSessions(userId: string, options: { exceptSessionId?: string; reason?: RevocationReason } = {}): Promise<number> {
+    assertUserId(userId)
+    let exceptLocalId: string | undefined
+    if (options.exceptSessionId !== undefined) {
+      const except = parseSessionId(options.exceptSessionId)
+      if (!except || except.userId !== userId) throw new InvalidInput('exceptSessionId is not a session of this user')
+      exceptLocalId = except.localId
+    }
+    const reason = options.reason ?? 'revoked'
+    const count = await this.#store(() =>
+      this.store.revokeAllSessions({ userId, nowMs: this.#now(), reason, revocationTtlMs: this.options.revocationTtlMs, ...(exceptLocalId ? { exceptLocalId } : {}) }),
+    )
+    this.emit('sessions_revoked', { userId, count, exceptSessionId: options.exceptSessionId ?? null, reason })
+    return count
+  }
+
+  /**
+   * Denies one access token (by `jti`) until it expires; its session stays.
+   * Pass the token (verified by signature first) or its claims.
+   */
+  async denyAccessToken(token: string | Pick<AccessTokenClaims, 'userId' | 'tokenId' | 'expiresAt'>): Promise<void> {
+    const claims = typeof token === 'string' ? await this.verifyAccessToken(token, { mode: 'signature' }) : token
+    assertUserId(claims.userId)
+    if (!isTokenId(claims.tokenId) || !Number.isFinite(claims.expiresAt)) throw new InvalidInput('tokenId and expiresAt are required')
+    const nowMs = this.#now()
+    const expiresAtMs = claims.expiresAt * 1000 + this.options.clockToleranceSeconds * 1000
+    if (expiresAtMs <= nowMs) return
+    await this.#store(() => this.store.denyToken({ userId: claims.userId, tokenId: claims.tokenId, expiresAtMs, nowMs }))
+    this.emit('access_token_denied', { userId: claims.userId, tokenId: claims.tokenId })
+  }
+
+  /** A user's live sessions, newest first. */
+  async listSessions(userId: string): Promise<SessionInfo[]> {
+    assertUserId(userId)
+    const stored = await this.#store(() => this.store.listSessions(userId, this.#now()))
+    return stored.map((s) => this.#sessionInfo(userId, s)).sort((a, b) => b.createdAtMs - a.createdAtMs)
+  }
+
+  /** One live session, or null. */
+  async getSession(sessionId: string): Promise<SessionInfo | null> {
+    const parts = parseSessionId(sessionId)
+    if (!parts) return null
+    return (await this.listSessions(parts.userId)).find((s) => s.sessionId === sessionId) ?? null
+  }
+
+  /**
+   * Bans a user until `until` (a Date or epoch ms) or, without it, until
+   * {@link unbanUser}. Every session ends at once and sign-in is refused.
+   */
+  async banUser(userId: string, options: { until?: Date | number; reason?: string } = {}): Promise<number> {
+    assertUserId(userId)
+    const nowMs = this.#now()
+    const untilMs = options.until === undefined ? null : options.until instanceof Date ? options.until.getTime() : options.until
+    if (untilMs !== null && (!Number.isFinite(untilMs) || untilMs <= nowMs)) throw new InvalidInput('ban "until" must be in the future')
+    const reason = (options.reason ?? '').slice(0, 200)
+    const count = await this.#store(() => this.store.banUser({ userId, untilMs, reason, nowMs, revocationTtlMs: this.options.revocationTtlMs }))
+    // A reset or verification link mailed before the ban must not outlive it.
+    await this.#store(() => this.store.revokeOneTimeTokens({ userId }))
+    this.emit('user_banned', { userId, untilMs, reason, sessionsRevoked: count })
+    return count
+  }
+
+  /** Lifts a ban. Returns false when the user was not banned. */
+  async unbanUser(userId: string): Promise<boolean> {
+    assertUserId(userId)
+    const lifted = await this.#store(() => this.store.unbanUser({ userId, nowMs: this.#now(), revocationTtlMs: this.options.revocationTtlMs }))
+    if (lifted) this.emit('user_unbanned', { userId })
+    return lifted
+  }
+
+  /** Whether a user is banned, and their revocation cut-off. */
+  async getUserState(userId: string): Promise<UserState> {
+    assertUserId(userId)
+    return this.#store(() => this.store.getUserState(userId, this.#now()))
+  }
+
+  /** Throws {@link UserBanned} when the user is banned; for sign-in flows that check before the password. */
+  async assertNotBanned(userId: string): Promise<void> {
+    const state = await this.getUserState(userId)
+    if (state.banned) throw new UserBanned(state.bannedUntilMs)
+  }
+
+  /**
+   * Issues a one-time token (email verification, password reset, ...). A new
+   * token for the same user and purpose replaces the previous one. Only its
+   * hash is stored.
+   */
+  async issueOneTimeToken(userId: string, purpose: string, options: { ttlSeconds?: number; data?: string } = {}): Promise<{ token: string; expiresAtMs: number }> {
+    assertUserId(userId)
+    if (!isPurpose(purpose)) throw new InvalidInput('purpose must be 1-32 characters of a-z, 0-9, _ and -, starting with a letter')
+    const ttlSeconds = options.ttlSeconds ?? this.options.oneTimeTokenTtlSeconds
+    if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > 30 * 24 * 3600) throw new InvalidInput('ttlSeconds must be an integer from 1 to 2592000')
+    const data = options.data ?? ''
+    if (typeof data !== 'string' || data.length > 1024) throw new InvalidInput('data must be a string of at most 1024 characters')
+    const nowMs = this.#now()
+    const secret = newRefreshSecret()
+    const expiresAtMs = nowMs + ttlSeconds * 1000
+    await this.#store(() => this.store.issueOneTimeToken({ userId, purpose, secretHash: hashSecret(secret), expiresAtMs, nowMs, data }))
+    this.emit('one_time_token_issued', { userId, purpose })
+    return { token: formatOneTimeToken(this.#secrets, userId, purpose, secret), expiresAtMs }
+  }
+
+  /**
+   * Consumes a one-time token for `purpose`, exactly once.
+   *
+   * @throws {OneTimeTokenInvalid} when unknown, used, expired, for another purpose or out of attempts.
+   */
+  async consumeOneTimeToken(token: string, purpose: string): Promise<{ userId: string; data: string }> {
+    const parts = parseOneTimeToken(this.#secrets, token)
+    if (parts.purpose !== purpose) throw new OneTimeTokenInvalid()
+    const data = await this.#store(() =>
+      this.store.consumeOneTimeToken({
+        userId: parts.userId,
+        purpose,
+        secretHash: hashSecret(parts.secret),
+        nowMs: this.#now(),
+        maxAttempts: this.options.oneTimeTokenMaxAttempts,
+      }),
+    )
+    this.emit('one_time_token_consumed', { userId: parts.userId, purpose })
+    return { userId: parts.userId, data }
+  }
+
+  /**
+   * Ends a user's outstanding one-time tokens: those of `purposes`, or every
+   * purpose when absent. Returns how many ended.
+   *
+   * @example
+   * ```ts
+   * // after a password change, no reset link mailed earlier may set a password
+   * await auth.revokeOneTimeTokens(userId, ['password-reset'])
+   * ```
+   */
+  async revokeOneTimeTokens(userId: string, purposes?: readonly string[]): Promise<number> {
+    assertUserId(userId)
+    if (purposes !== undefined && (!Array.isArray(purposes) || !purposes.every(isPurpose))) throw new InvalidInput('purposes must be purpose names')
+    return this.#store(() => this.store.revokeOneTimeTokens({ userId, ...(purposes === undefined ? {} : { purposes }) }))
+  }
+
+  /** Reads the revocation log after `position` (null: from the oldest entry kept). */
+  readRevocations(after: string | null, options: { count?: number; blockMs?: number } = {}): Promise<RevocationLogRead> {
+    return this.#store(() => this.store.readRevocations(after, options))
+  }
+
+  /** Where the revocation log stands. */
+  revocationLogInfo(): Promise<RevocationLogInfo> {
+    return this.#store(() => this.store.revocationLogInfo())
+  }
+
+  /** Closes the store if this instance created it. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#ownsStore) await this.store.close()
+  }
+}
+
+/**
+ * Creates the engine. With no options it runs embedded: a memory store and a
+ * freshly generated ES256 key.
+ *
+ * @example
+ * ```ts
+ * import { createTessera, SigningKeySet } from '@tessera/core'
+ * import { RedisSessionStore } from '@tessera/redis'
+ * const auth = await createTessera({
+ *   store: await RedisSessionStore.connect({ url: 'redis://127.0.0.1:6379' }),
+ *   keys: await SigningKeySet.loadOrCreate('./keys'),
+ *   tokenKey: process.env.TESSERA_TOKEN_KEY,
+ * })
+ * ```
+ */
+export async function createTessera(options: AuthOptions = {}): Promise<Tessera> {
+  const resolved = resolveOptions(options)
+  const keys = options.keys ?? (await SigningKeySet.generate())
+  const store = options.store ?? new MemoryStore()
+  return new Tessera({ keys, store, options: resolved, ownsStore: options.store === undefined })
+}

@@ -1,0 +1,74 @@
+// `tessera sessions list <user>` and `tessera sessions revoke <session>`.
+import { Command } from 'commander'
+import { UAParser } from 'ua-parser-js'
+import { parseSessionId, type SessionInfo } from '@tessera/core'
+import { CliError, EXIT, resolveUser, runAction, withAdmin, withJson } from './runtime.js'
+
+/** "Chrome 120" and "Linux" from a user agent; empty strings when unknown. */
+export function describeUserAgent(userAgent: string): { browser: string; os: string } {
+  if (!userAgent) return { browser: '', os: '' }
+  const parsed = UAParser(userAgent)
+  const browser = [parsed.browser.name, parsed.browser.major].filter(Boolean).join(' ')
+  const os = [parsed.os.name, parsed.os.version].filter(Boolean).join(' ')
+  return { browser, os }
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString()
+}
+
+/** A session in the JSON shape of GET /auth/sessions, plus the parsed user agent. */
+function sessionJson(s: SessionInfo): Record<string, unknown> {
+  return {
+    session_id: s.sessionId,
+    created_at: iso(s.createdAtMs),
+    last_seen_at: iso(s.lastSeenAtMs),
+    expires_at: iso(s.expiresAtMs),
+    device_name: s.device.name,
+    device_class: s.device.deviceClass,
+    user_agent: s.device.userAgent,
+    ...describeUserAgent(s.device.userAgent),
+    ip: s.device.ip,
+    generation: s.generation,
+  }
+}
+
+function sessionLine(s: SessionInfo): string {
+  const { browser, os } = describeUserAgent(s.device.userAgent)
+  const device = [s.device.name || null, [browser, os].filter(Boolean).join(' on ') || null].filter(Boolean).join(', ') || 'unknown device'
+  return `  ${s.sessionId}  ${device}  ip ${s.device.ip || '-'}  signed in ${iso(s.createdAtMs)}  last active ${iso(s.lastSeenAtMs)}`
+}
+
+/**
+ * The `sessions` command group.
+ *
+ * @example
+ * ```ts
+ * program.addCommand(sessionsCommand())   // tessera sessions list 42 --json
+ * ```
+ */
+export function sessionsCommand(): Command {
+  const sessions = new Command('sessions').description("list and revoke a user's sessions (needs REDIS_URL)")
+
+  withJson(sessions.command('list').description("list a user's live sessions, newest first").argument('<user>', 'user id, or email when DATABASE_URL is set')).action(
+    runAction(async ({ out, config }, user: string) => {
+      const userId = await resolveUser(config(), user)
+      const list = await withAdmin(config(), ({ auth }) => auth.listSessions(userId))
+      const lines = list.length === 0 ? [`user ${userId} has no live sessions`] : [`user ${userId} has ${list.length} live session(s):`, ...list.map(sessionLine)]
+      out.result(lines, { user_id: userId, sessions: list.map(sessionJson) })
+    }),
+  )
+
+  withJson(sessions.command('revoke').description('end one session at once (its refresh and access tokens stop working)').argument('<session>', 'session id'))
+    .option('--reason <reason>', 'reason recorded in the revocation log', 'revoked')
+    .action(
+      runAction(async ({ out, config }, sessionId: string, options: { reason: string }) => {
+        if (!parseSessionId(sessionId)) throw new CliError(`"${sessionId.slice(0, 80)}" is not a Tessera session id`, { code: 'ERR_INVALID_INPUT', exitCode: EXIT.usage })
+        const existed = await withAdmin(config(), ({ auth }) => auth.revokeSession(sessionId, { reason: options.reason }))
+        if (!existed) throw new CliError(`session ${sessionId} is not live (unknown, expired or already revoked)`, { code: 'ERR_SESSION_NOT_FOUND', exitCode: EXIT.notFound })
+        out.result(`revoked session ${sessionId}`, { session_id: sessionId, revoked: true })
+      }),
+    )
+
+  return sessions
+}

@@ -1,0 +1,81 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { AuthError, UserBanned } from '@tessera/core'
+import { HashingUnavailable } from '../../users/hashing-pool.js'
+import { HttpProblem, problemBody, UNAVAILABLE_RETRY_AFTER_SECONDS, type ProblemCode } from '../http-errors.js'
+
+/** Sends an RFC 9457 problem+json reply. */
+export function sendProblem(reply: FastifyReply, code: ProblemCode, detail: string, headers: Record<string, string> = {}): FastifyReply {
+  const body = problemBody(code, detail)
+  if (body.status === 503 && !headers['retry-after']) headers['retry-after'] = String(UNAVAILABLE_RETRY_AFTER_SECONDS)
+  // RFC 7235: every 401 names a scheme; RFC 6750 adds error="invalid_token" when the access token was the problem.
+  if (body.status === 401 && !headers['www-authenticate']) {
+    headers['www-authenticate'] = code.startsWith('ERR_ACCESS_TOKEN') || code === 'ERR_SESSION_REVOKED' ? 'Bearer error="invalid_token"' : 'Bearer'
+  }
+  return reply.code(body.status).headers(headers).type('application/problem+json').send(body)
+}
+
+/** What a thrown error becomes on the wire: a code and a detail that leak nothing. */
+export function classify(err: unknown): { code: ProblemCode; detail: string; headers: Record<string, string> } {
+  if (err instanceof HttpProblem) return { code: err.code, detail: err.message, headers: { ...err.headers } }
+  if (err instanceof HashingUnavailable) {
+    // Shed before the queue makes everyone wait: the client learns when to come back.
+    return { code: 'ERR_PASSWORD_CHECKS_BUSY', detail: err.message, headers: { 'retry-after': String(err.retryAfterSeconds) } }
+  }
+  if (err instanceof UserBanned) {
+    return { code: err.code, detail: err.until === null ? 'this account is banned' : `this account is banned until ${new Date(err.until).toISOString()}`, headers: {} }
+  }
+  // Core messages are written to be shown: they never hold a token or a secret.
+  if (err instanceof AuthError) return { code: err.code, detail: err.message, headers: {} }
+  const fastifyError = err as Partial<FastifyError>
+  if (fastifyError.validation) return { code: 'ERR_VALIDATION', detail: fastifyError.message ?? 'invalid request', headers: {} }
+  switch (fastifyError.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { code: 'ERR_PAYLOAD_TOO_LARGE', detail: 'request body is larger than the server accepts', headers: {} }
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { code: 'ERR_UNSUPPORTED_MEDIA_TYPE', detail: 'send the body as application/json', headers: {} }
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { code: 'ERR_BAD_REQUEST', detail: 'request body is empty', headers: {} }
+  }
+  const status = fastifyError.statusCode ?? 500
+  // Parser messages can quote the body (and so a token): say what is wrong, not what was sent.
+  if (status === 413) return { code: 'ERR_PAYLOAD_TOO_LARGE', detail: 'request is larger than the server accepts', headers: {} }
+  if (status === 415) return { code: 'ERR_UNSUPPORTED_MEDIA_TYPE', detail: 'unsupported content type', headers: {} }
+  if (status >= 400 && status < 500) return { code: 'ERR_BAD_REQUEST', detail: 'request is malformed (check the JSON body and headers)', headers: {} }
+  return { code: 'ERR_INTERNAL', detail: 'internal error', headers: {} }
+}
+
+async function errors(app: FastifyInstance): Promise<void> {
+  app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const { code, detail, headers } = classify(err)
+    if (code === 'ERR_INTERNAL') {
+      // Message and code only: stacks stay out of logs and responses alike.
+      const e = err as { message?: unknown; code?: unknown; name?: unknown }
+      request.log.error({ err: { name: e.name, message: e.message, code: e.code } }, 'request failed')
+    }
+    return sendProblem(reply, code, detail, headers)
+  })
+  // The path may hold a token (a mistyped session route, a pasted link): say that nothing matched, not what was asked.
+  app.setNotFoundHandler((_request, reply) => sendProblem(reply, 'ERR_NOT_FOUND', 'no route for this method and path'))
+}
+
+/**
+ * Fastify's `frameworkErrors`: URL-level failures (a malformed percent-escape,
+ * a path parameter over the length limit) that happen before routing, so no
+ * hook runs. They get the same problem+json and headers as every other error,
+ * and never echo the URL.
+ */
+export function frameworkErrors(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  setSecurityHeaders(reply)
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') void sendProblem(reply, 'ERR_URI_TOO_LONG', 'a path segment is longer than the server accepts')
+  else void sendProblem(reply, 'ERR_BAD_REQUEST', 'the URL is malformed')
+}
+
+/** Headers every answer carries: no MIME sniffing, and no shared cache keeps an answer about a person. */
+export function setSecurityHeaders(reply: FastifyReply, personal = true): void {
+  reply.header('x-content-type-options', 'nosniff')
+  if (personal) reply.header('cache-control', 'no-store')
+}
+
+/** Turns every error into problem+json, with no stack and no echo of the request. */
+export const errorsPlugin = fp(errors, { fastify: '5.x', name: 'tessera-errors' })

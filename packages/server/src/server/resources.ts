@@ -1,0 +1,149 @@
+import { randomBytes } from 'node:crypto'
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { createTessera, MemoryStore, type SessionStore, SigningKeySet, type Tessera } from '@tessera/core'
+import { createMailer } from '../mail/index.js'
+import type { Mailer } from '../mail/mailer.js'
+import { assertMemoryPolicy, RedisSessionStore } from '@tessera/redis'
+import { openEmbeddedUserStore } from '../users/embedded.js'
+import { closePasswordHashing, configurePasswordHashing } from '../users/password.js'
+import { openPostgresUserStore } from '../users/postgres.js'
+import type { UserStore } from '../users/user-store.js'
+import type { AppOptions } from './app.js'
+import type { ServerConfig } from './config.js'
+import { MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './rate-limiter.js'
+
+/** Everything the server opens at start; `close` shuts it in reverse order. */
+export interface ServerResources {
+  auth: Tessera
+  users: UserStore
+  mailer: Mailer
+  limiter: RateLimiter
+  saveKeys: (() => Promise<void>) | null
+  /** One line saying which store, user database and mailer are in use. */
+  summary: string
+  close(): Promise<void>
+}
+
+/**
+ * The token key from TESSERA_TOKEN_KEY, else one generated once and kept in
+ * <data dir>/token.key (0600), so restarts and instances sharing the directory agree.
+ */
+async function tokenKey(config: ServerConfig): Promise<string | Buffer> {
+  if (config.tokenKey) return config.tokenKey
+  const path = join(config.dataDir, 'token.key')
+  try {
+    const key = Buffer.from((await readFile(path, 'utf8')).trim(), 'base64url')
+    if (key.length >= 32) return key
+    throw new Error(`${path} holds fewer than 32 bytes; delete it to make a new key`)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 })
+  const key = randomBytes(32)
+  try {
+    // 'wx': if another instance wrote it first, use theirs.
+    await writeFile(path, key.toString('base64url'), { mode: 0o600, flag: 'wx' })
+    await chmod(path, 0o600)
+    return key
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    return Buffer.from((await readFile(path, 'utf8')).trim(), 'base64url')
+  }
+}
+
+/**
+ * Opens the store, keys, user database and mailer the configuration names,
+ * falling back to the embedded defaults. Closes what it opened if a later step fails.
+ *
+ * @example
+ * ```ts
+ * const resources = await openResources(loadConfig())
+ * try { ... } finally { await resources.close() }
+ * ```
+ */
+export async function openResources(config: ServerConfig): Promise<ServerResources> {
+  const opened: (() => Promise<void>)[] = []
+  const close = async () => {
+    for (const step of opened.reverse()) await step().catch(() => undefined)
+  }
+  try {
+    let store: SessionStore
+    let limiter: RateLimiter
+    if (config.redis) {
+      const redis = await RedisSessionStore.connect({
+        ...config.redis,
+        keyPrefix: config.redisKeyPrefix,
+        ...(config.redisDurability ? { durability: config.redisDurability } : {}),
+      })
+      opened.push(() => redis.close())
+      // An evicting Redis would silently drop revocations (cut-offs, bans, denied tokens): refuse to start on one.
+      await assertMemoryPolicy(redis.connection)
+      store = redis
+      limiter = new RedisRateLimiter(redis.connection, config.redisKeyPrefix)
+    } else {
+      const memory = new MemoryStore()
+      opened.push(() => memory.close())
+      store = memory
+      limiter = new MemoryRateLimiter()
+    }
+    const keysDir = config.signingKeysJson ? null : config.dataDir
+    const keys = config.signingKeysJson ? await SigningKeySet.fromJSON(config.signingKeysJson) : await SigningKeySet.loadOrCreate(config.dataDir)
+    const auth = await createTessera({
+      store,
+      keys,
+      tokenKey: await tokenKey(config),
+      issuer: config.issuer,
+      audience: config.audience,
+      accessTokenTtlSeconds: config.accessTokenTtlSeconds,
+      refreshIdleTtlSeconds: config.refreshIdleTtlSeconds,
+      refreshAbsoluteTtlSeconds: config.refreshAbsoluteTtlSeconds,
+      maxSessions: config.maxSessions,
+    })
+    // Password hashing runs in niced child processes; started now so the first sign-in does not pay for it.
+    configurePasswordHashing({ size: config.hashingProcesses, maxQueued: config.hashingQueue }).warm()
+    opened.push(() => closePasswordHashing())
+    const users = config.databaseUrl ? await openPostgresUserStore({ url: config.databaseUrl }) : await openEmbeddedUserStore(join(config.dataDir, 'users'))
+    opened.push(() => users.close())
+    const mailer = createMailer({ smtpUrl: config.smtpUrl ?? undefined, outboxDir: config.mailOutboxDir, from: config.mailFrom })
+    opened.push(() => mailer.close())
+    const summary = [
+      `session store: ${config.redis ? (config.redis.cluster ? 'redis cluster' : config.redis.sentinel ? 'redis sentinel' : 'redis') : 'memory (embedded, single process)'}`,
+      `user database: ${config.databaseUrl ? 'postgresql' : `embedded (${join(config.dataDir, 'users')})`}`,
+      `mailer: ${config.smtpUrl ? 'smtp' : `dev outbox (${config.mailOutboxDir})`}`,
+      `signing keys: ${keysDir ? `${keysDir}/signing-keys.json` : 'TESSERA_SIGNING_KEYS'}`,
+    ].join(', ')
+    return {
+      auth,
+      users,
+      mailer,
+      limiter,
+      saveKeys: keysDir ? () => keys.save(keysDir) : null,
+      summary,
+      close,
+    }
+  } catch (err) {
+    await close()
+    throw err
+  }
+}
+
+/** buildApp options from a configuration and its opened resources. */
+export function appOptions(config: ServerConfig, resources: ServerResources): Omit<AppOptions, 'logger'> {
+  return {
+    auth: resources.auth,
+    users: resources.users,
+    mailer: resources.mailer,
+    limiter: resources.limiter,
+    publicUrl: config.publicUrl,
+    adminToken: config.adminToken,
+    clients: config.clients,
+    cookieSecure: config.cookieSecure,
+    trustProxy: config.trustProxy,
+    saveKeys: resources.saveKeys,
+    rateLimits: {
+      loginPerIp: { max: config.loginRateLimitPerIp, windowSeconds: 60 },
+      loginPerAccount: { max: config.loginRateLimitPerAccount, windowSeconds: 60 },
+    },
+  }
+}

@@ -1,0 +1,161 @@
+import type { FastifyInstance } from 'fastify'
+import { AuthError, SessionNotFound } from '@tessera/core'
+import { normaliseEmail } from '../../users/email.js'
+import { hashPassword, passwordProblem, verifyAgainstDummy, verifyPassword } from '../../users/password.js'
+import { EmailTaken } from '../../users/user-store.js'
+import type { ServerContext } from '../context.js'
+import { HttpProblem } from '../http-errors.js'
+import { claimsOf } from '../plugins/auth.js'
+import { DEVICE_COOKIE } from '../device-cookie.js'
+import { enforceRateLimit, withinRateLimit } from '../rate-limiter.js'
+import * as s from '../schemas.js'
+import { clearRefreshCookie, isBrowserClient, refreshTokenFrom, sendTokens, setDeviceCookie } from '../token-reply.js'
+import { db } from '../user-database.js'
+
+function outcomeOf(err: unknown): string {
+  return err instanceof AuthError || err instanceof HttpProblem ? err.code : 'error'
+}
+
+/** Refreshes; a session that no longer exists is a 401 here (sign in again), not a 404. */
+async function refreshOrRevoked(ctx: ServerContext, token: string) {
+  try {
+    return await ctx.auth.refreshSession(token)
+  } catch (err) {
+    if (err instanceof SessionNotFound) throw new HttpProblem('ERR_SESSION_REVOKED', 'the session of this refresh token has ended; sign in again')
+    throw err
+  }
+}
+
+/** Register, login, refresh, logout, logout-all and me. */
+export function registerAuthRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  app.post<{ Body: { email: string; password: string } }>('/auth/register', {
+    schema: {
+      summary: 'Create an account (always 202: whether the email already had one is told only to its mailbox)',
+      body: { type: 'object', required: ['email', 'password'], properties: { email: s.email, password: s.password } },
+      response: { 202: s.accepted },
+    },
+  }, async (request, reply) => {
+    await enforceRateLimit(ctx.limiter, `register-ip:${request.ip}`, ctx.rateLimits.sensitivePerIp)
+    const email = normaliseEmail(request.body.email)
+    if (!email) throw new HttpProblem('ERR_VALIDATION', 'email is not a valid address')
+    const problem = passwordProblem(request.body.password, email)
+    if (problem) throw new HttpProblem('ERR_WEAK_PASSWORD', problem)
+    const passwordHash = await hashPassword(request.body.password)
+    try {
+      await db(() => ctx.users.createUser({ email, passwordHash }))
+    } catch (err) {
+      if (!(err instanceof EmailTaken)) throw err
+      // Same answer as for a new account; only the mailbox's owner learns that the address was tried.
+      ctx.background('account-exists mail', async () => {
+        if (!(await withinRateLimit(ctx.limiter, `mail-account:${ctx.limiterKey(email)}`, ctx.rateLimits.mailPerAccount))) return
+        await ctx.mailer.send({
+          to: email,
+          subject: 'Someone tried to register with your address',
+          text: `Someone tried to create an account with this address, which already has one. Nothing changed.\n\nIf it was you, sign in at ${ctx.publicUrl}/account (or reset your password there).\nIf not, you can ignore this message.\n`,
+        })
+      })
+    }
+    return reply.code(202).send()
+  })
+
+  app.post<{ Body: { email: string; password: string; device_name?: string } }>('/auth/login', {
+    schema: {
+      summary: 'Sign in with email and password',
+      body: {
+        type: 'object',
+        required: ['email', 'password'],
+        properties: { email: s.email, password: s.password, device_name: { type: 'string', maxLength: 64 } },
+      },
+      response: { 200: s.tokenResponse },
+    },
+  }, async (request, reply) => {
+    try {
+      const email = normaliseEmail(request.body.email)
+      if (!email) throw new HttpProblem('ERR_VALIDATION', 'email is not a valid address')
+      // Every attempt from one address counts (each costs an argon2 run); per account, only failures do.
+      await enforceRateLimit(ctx.limiter, `login-ip:${request.ip}`, ctx.rateLimits.loginPerIp)
+      // A browser that once signed in to this account is judged on its own failures, not on a stranger's.
+      const deviceId = ctx.deviceCookies.verify(request.cookies[DEVICE_COOKIE], email, Date.now())
+      const lockoutKey = deviceId ? `login-device:${deviceId}` : `login-account:${ctx.limiterKey(email)}`
+      await ctx.loginLockout.assertOpen(lockoutKey)
+      const user = await db(() => ctx.users.findByEmail(email))
+      // Unknown email and wrong password take the same path, the same time and the same answer.
+      const valid = user ? await verifyPassword(user.passwordHash, request.body.password) : await verifyAgainstDummy(request.body.password)
+      if (!user || !valid) {
+        await ctx.loginLockout.recordFailure(lockoutKey)
+        throw new HttpProblem('ERR_INVALID_CREDENTIALS', 'email or password is wrong')
+      }
+      const tokens = await ctx.auth.createSession({
+        userId: user.userId,
+        device: { userAgent: request.headers['user-agent'] ?? '', ip: request.ip, name: request.body.device_name ?? '' },
+      })
+      setDeviceCookie(request, reply, ctx, email)
+      ctx.metrics.logins.inc({ outcome: 'success' })
+      return await sendTokens(request, reply, ctx, tokens, isBrowserClient(request))
+    } catch (err) {
+      ctx.metrics.logins.inc({ outcome: outcomeOf(err) })
+      throw err
+    }
+  })
+
+  app.post<{ Body: { refresh_token?: string } | undefined }>('/auth/refresh', {
+    schema: {
+      summary: 'Exchange a refresh token for a new pair (rotation)',
+      body: { type: 'object', properties: { refresh_token: s.opaqueToken } },
+      response: { 200: s.tokenResponse },
+    },
+  }, async (request, reply) => {
+    try {
+      const { token, fromCookie } = refreshTokenFrom(request, ctx, request.body?.refresh_token)
+      await enforceRateLimit(ctx.limiter, `refresh-ip:${request.ip}`, ctx.rateLimits.refreshPerIp)
+      const tokens = await refreshOrRevoked(ctx, token)
+      ctx.metrics.refreshes.inc({ outcome: 'success' })
+      return await sendTokens(request, reply, ctx, tokens, fromCookie || isBrowserClient(request))
+    } catch (err) {
+      ctx.metrics.refreshes.inc({ outcome: outcomeOf(err) })
+      throw err
+    }
+  })
+
+  app.post('/auth/logout', {
+    onRequest: app.authenticate,
+    schema: { summary: 'End this session', response: { 204: s.noContent } },
+  }, async (request, reply) => {
+    await ctx.auth.revokeSession(claimsOf(request).sessionId, { reason: 'logout' })
+    clearRefreshCookie(request, reply, ctx)
+    return reply.code(204).send()
+  })
+
+  app.post<{ Body: { except_current?: boolean } | undefined }>('/auth/logout-all', {
+    onRequest: app.authenticate,
+    schema: {
+      summary: 'End every session of this user (optionally all but this one)',
+      body: { type: 'object', properties: { except_current: { type: 'boolean' } } },
+      response: { 204: s.noContent },
+    },
+  }, async (request, reply) => {
+    const claims = claimsOf(request)
+    const keep = request.body?.except_current === true
+    await ctx.auth.revokeAllSessions(claims.userId, { reason: 'logout', ...(keep ? { exceptSessionId: claims.sessionId } : {}) })
+    if (!keep) clearRefreshCookie(request, reply, ctx)
+    return reply.code(204).send()
+  })
+
+  app.get('/auth/me', {
+    onRequest: app.authenticate,
+    schema: {
+      summary: 'Who the access token belongs to',
+      response: {
+        200: {
+          type: 'object',
+          properties: { user_id: { type: 'string' }, email: { type: 'string' }, email_verified: { type: 'boolean' }, session_id: { type: 'string' } },
+        },
+      },
+    },
+  }, async (request) => {
+    const claims = claimsOf(request)
+    const user = await db(() => ctx.users.findById(claims.userId))
+    if (!user) throw new HttpProblem('ERR_UNAUTHENTICATED', 'the account no longer exists')
+    return { user_id: user.userId, email: user.email, email_verified: user.emailVerified, session_id: claims.sessionId }
+  })
+}

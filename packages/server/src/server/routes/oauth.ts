@@ -1,0 +1,182 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import formbody from '@fastify/formbody'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { AuthError, parseRefreshToken, TokenSecrets } from '@tessera/core'
+import type { ServerContext } from '../context.js'
+import { classify } from '../plugins/errors.js'
+import { enforceRateLimit } from '../rate-limiter.js'
+import { sendTokens } from '../token-reply.js'
+
+/** An RFC 6749 section 5.2 error. */
+class OAuthError extends Error {
+  constructor(
+    readonly error: string,
+    readonly status: number,
+    description: string,
+  ) {
+    super(description)
+  }
+}
+
+const formBody = {
+  type: 'object',
+  properties: {
+    grant_type: { type: 'string', maxLength: 64 },
+    refresh_token: { type: 'string', maxLength: 1024 },
+    token: { type: 'string', maxLength: 8192 },
+    token_type_hint: { type: 'string', maxLength: 64 },
+    client_id: { type: 'string', maxLength: 200 },
+    scope: { type: 'string', maxLength: 1024 },
+  },
+} as const
+
+type Form = { grant_type?: string; refresh_token?: string; token?: string; token_type_hint?: string }
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest()
+}
+
+const DUMMY_SECRET = digest('no such client')
+
+/**
+ * HTTP Basic client authentication (RFC 6749 section 2.3.1). Returns the client
+ * id, null when the request sent no credentials, and throws invalid_client on
+ * wrong ones.
+ */
+function authenticateClient(request: FastifyRequest, clients: ReadonlyMap<string, string>): string | null {
+  const header = request.headers.authorization
+  if (header === undefined) return null
+  const match = /^Basic +([A-Za-z0-9+/]+=*) *$/i.exec(header)
+  const decoded = match ? Buffer.from(match[1]!, 'base64').toString('utf8') : ''
+  const colon = decoded.indexOf(':')
+  let id = ''
+  let secret = ''
+  try {
+    id = decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' '))
+    secret = decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' '))
+  } catch {
+    id = '' // malformed percent-encoding: treat as an unknown client
+  }
+  const expected = clients.get(id)
+  // Compare even for unknown ids so the answer takes the same time.
+  const same = timingSafeEqual(digest(secret), expected === undefined ? DUMMY_SECRET : digest(expected))
+  if (colon === -1 || expected === undefined || !same) throw new OAuthError('invalid_client', 401, 'client authentication failed')
+  return id
+}
+
+function sendOAuthError(reply: FastifyReply, err: unknown): FastifyReply {
+  let error: OAuthError
+  const headers: Record<string, string> = {}
+  if (err instanceof OAuthError) error = err
+  else if (err instanceof AuthError && (err.code.startsWith('ERR_REFRESH_TOKEN') || err.code === 'ERR_SESSION_NOT_FOUND')) error = new OAuthError('invalid_grant', 400, err.message)
+  else if (err instanceof AuthError && err.code === 'ERR_USER_BANNED') error = new OAuthError('invalid_grant', 400, 'the user is banned')
+  else {
+    const { code, detail, headers: extra } = classify(err)
+    Object.assign(headers, extra)
+    if (code === 'ERR_STORE_UNAVAILABLE' || code === 'ERR_RATE_LIMITER_UNAVAILABLE' || code === 'ERR_DATABASE_UNAVAILABLE') {
+      error = new OAuthError('temporarily_unavailable', 503, detail)
+      headers['retry-after'] ??= '1'
+    } else if (code === 'ERR_RATE_LIMITED') error = new OAuthError('temporarily_unavailable', 429, detail)
+    else if (code === 'ERR_INTERNAL') error = new OAuthError('server_error', 500, 'internal error')
+    else if (code === 'ERR_PAYLOAD_TOO_LARGE') error = new OAuthError('invalid_request', 413, detail)
+    else error = new OAuthError('invalid_request', 400, detail)
+  }
+  if (error.error === 'invalid_client') headers['www-authenticate'] = 'Basic realm="tessera"'
+  return reply
+    .code(error.status)
+    .headers({ ...headers, 'cache-control': 'no-store', pragma: 'no-cache' })
+    .type('application/json')
+    .send({ error: error.error, error_description: error.message })
+}
+
+/** What a token is, without changing anything: for introspection and revocation. */
+async function inspect(ctx: ServerContext, secrets: TokenSecrets, token: string) {
+  if (token.startsWith('tsr1.')) {
+    let parts
+    try {
+      parts = parseRefreshToken(secrets, token)
+    } catch {
+      return null
+    }
+    const session = await ctx.auth.getSession(parts.sessionId)
+    const current = session !== null && session.generation === parts.generation
+    return { kind: 'refresh_token' as const, sessionId: parts.sessionId, userId: parts.userId, active: current, session }
+  }
+  try {
+    const claims = await ctx.auth.verifyAccessToken(token, { mode: 'signature' })
+    return { kind: 'access_token' as const, sessionId: claims.sessionId, userId: claims.userId, claims }
+  } catch (err) {
+    if (err instanceof AuthError && err.code === 'ERR_STORE_UNAVAILABLE') throw err
+    return null
+  }
+}
+
+/** RFC 6749 refresh grant, RFC 7662 introspection and RFC 7009 revocation, form-encoded. */
+export async function oauthRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
+  await app.register(formbody, { bodyLimit: 16 * 1024 })
+  app.setErrorHandler((err, _request, reply) => sendOAuthError(reply, err))
+  const secrets = new TokenSecrets(ctx.auth.options.tokenKey)
+
+  app.post<{ Body: Form }>('/oauth2/token', {
+    schema: { summary: 'RFC 6749 token endpoint (grant_type=refresh_token)', consumes: ['application/x-www-form-urlencoded'], body: formBody },
+  }, async (request, reply) => {
+    authenticateClient(request, ctx.clients)
+    const form = request.body ?? {}
+    if (!form.grant_type) throw new OAuthError('invalid_request', 400, 'grant_type is required')
+    if (form.grant_type !== 'refresh_token') throw new OAuthError('unsupported_grant_type', 400, 'only grant_type=refresh_token is supported')
+    if (!form.refresh_token) throw new OAuthError('invalid_request', 400, 'refresh_token is required')
+    await enforceRateLimit(ctx.limiter, `refresh-ip:${request.ip}`, ctx.rateLimits.refreshPerIp)
+    try {
+      const tokens = await ctx.auth.refreshSession(form.refresh_token)
+      ctx.metrics.refreshes.inc({ outcome: 'success' })
+      return await sendTokens(request, reply, ctx, tokens, false)
+    } catch (err) {
+      ctx.metrics.refreshes.inc({ outcome: err instanceof AuthError ? err.code : 'error' })
+      throw err
+    }
+  })
+
+  app.post<{ Body: Form }>('/oauth2/introspect', {
+    schema: { summary: 'RFC 7662 token introspection (HTTP Basic client authentication)', consumes: ['application/x-www-form-urlencoded'], body: formBody },
+  }, async (request, reply) => {
+    const clientId = authenticateClient(request, ctx.clients)
+    if (clientId === null) throw new OAuthError('invalid_client', 401, 'introspection needs HTTP Basic client authentication')
+    const token = request.body?.token
+    if (!token) throw new OAuthError('invalid_request', 400, 'token is required')
+    reply.header('cache-control', 'no-store')
+    const found = await inspect(ctx, secrets, token)
+    if (!found) return { active: false }
+    if (found.kind === 'refresh_token') {
+      if (!found.active || !found.session) return { active: false }
+      return {
+        active: true,
+        token_type: 'refresh_token',
+        sub: found.userId,
+        sid: found.sessionId,
+        iat: Math.floor(found.session.lastSeenAtMs / 1000),
+        exp: Math.floor(found.session.expiresAtMs / 1000),
+        iss: ctx.auth.options.issuer,
+      }
+    }
+    try {
+      await ctx.auth.checkRevocation(found.claims)
+    } catch (err) {
+      if (err instanceof AuthError && err.code === 'ERR_STORE_UNAVAILABLE') throw err
+      return { active: false }
+    }
+    const c = found.claims
+    return { active: true, token_type: 'Bearer', sub: c.userId, sid: c.sessionId, jti: c.tokenId, iat: c.issuedAt, exp: c.expiresAt, iss: c.issuer, aud: ctx.auth.options.audience }
+  })
+
+  app.post<{ Body: Form }>('/oauth2/revoke', {
+    schema: { summary: 'RFC 7009 revocation: revoking a refresh or an access token ends its session', consumes: ['application/x-www-form-urlencoded'], body: formBody },
+  }, async (request, reply) => {
+    authenticateClient(request, ctx.clients)
+    const token = request.body?.token
+    if (!token) throw new OAuthError('invalid_request', 400, 'token is required')
+    const found = await inspect(ctx, secrets, token)
+    // RFC 7009 section 2.2: an invalid or unknown token still gets 200.
+    if (found) await ctx.auth.revokeSession(found.sessionId, { reason: 'revoked' })
+    return reply.code(200).header('cache-control', 'no-store').send()
+  })
+}

@@ -1,0 +1,32 @@
+import type { FastifyInstance } from 'fastify'
+import { parseSessionId } from '@tessera/core'
+import type { ServerContext } from '../context.js'
+import { HttpProblem } from '../http-errors.js'
+import { claimsOf } from '../plugins/auth.js'
+import * as s from '../schemas.js'
+import { sessionView } from '../session-view.js'
+
+/** The signed-in user's own sessions: list and revoke. */
+export function registerSessionRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  app.get('/auth/sessions', {
+    onRequest: app.authenticate,
+    schema: { summary: 'List my live sessions, newest first', response: { 200: s.sessionList } },
+  }, async (request) => {
+    const claims = claimsOf(request)
+    const sessions = await ctx.auth.listSessions(claims.userId)
+    return { sessions: sessions.map((info) => sessionView(info, claims.sessionId)) }
+  })
+
+  app.delete<{ Params: { session_id: string } }>('/auth/sessions/:session_id', {
+    onRequest: app.authenticate,
+    schema: { summary: 'End one of my sessions', params: s.sessionIdParam, response: { 204: s.noContent } },
+  }, async (request, reply) => {
+    const claims = claimsOf(request)
+    const target = parseSessionId(request.params.session_id)
+    // Another user's session answers exactly like a missing one: ids reveal nothing.
+    if (!target || target.userId !== claims.userId) throw new HttpProblem('ERR_SESSION_NOT_FOUND', 'no such session')
+    const existed = await ctx.auth.revokeSession(request.params.session_id, { reason: 'logout' })
+    if (!existed) throw new HttpProblem('ERR_SESSION_NOT_FOUND', 'no such session')
+    return reply.code(204).send()
+  })
+}

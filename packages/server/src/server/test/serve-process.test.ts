@@ -1,0 +1,101 @@
+// The real thing: `tessera serve` as a child process on a real socket, against
+// real Redis and PostgreSQL, stopped with SIGTERM.
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { deleteKeys, SHARED_REDIS_URL, uniquePrefix } from '../../../../../test/support/redis.js'
+import { DATABASE_URL, PASSWORD, testSchema, uniqueEmail } from './helpers.js'
+
+const CLI = join(import.meta.dirname, '..', '..', 'cli', 'main.ts')
+
+function serve(env: Record<string, string>) {
+  const child = spawn(process.execPath, ['--conditions=tessera-source', '--import', 'tsx', CLI, 'serve'], {
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()))
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()))
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  const listening = new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', () => {
+      const match = /tessera listening on (http:\/\/[^;]+);/.exec(stdout)
+      if (match) resolve(match[1]!)
+    })
+    void exited.then(() => reject(new Error(`exited early: ${stderr}`)))
+  })
+  // Tests that expect an early exit never await it.
+  listening.catch(() => undefined)
+  return { child, exited, listening, output: () => ({ stdout, stderr }) }
+}
+
+void test('bad configuration prints a clear message and exits 1', async () => {
+  const server = serve({ PORT: 'eighty' })
+  assert.equal(await server.exited, 1)
+  assert.match(server.output().stderr, /tessera: configuration error: PORT must be an integer/)
+})
+
+void test('serves over a real socket on Redis and PostgreSQL, names them in the startup line, and drains on SIGTERM', async (t) => {
+  const schema = await testSchema()
+  const dataDir = mkdtempSync(join(tmpdir(), 'tessera-serve-'))
+  const prefix = uniquePrefix('serve')
+  const server = serve({
+    PORT: '0',
+    REDIS_URL: SHARED_REDIS_URL,
+    TESSERA_REDIS_PREFIX: prefix,
+    DATABASE_URL: `${DATABASE_URL}?options=${encodeURIComponent(`-c search_path=${schema.schema}`)}`,
+    TESSERA_DATA_DIR: dataDir,
+  })
+  t.after(async () => {
+    if (server.child.exitCode === null) server.child.kill('SIGKILL')
+    await server.exited
+    await deleteKeys(SHARED_REDIS_URL, prefix)
+    await schema.drop()
+    rmSync(dataDir, { recursive: true, force: true })
+  })
+  const url = await server.listening
+  assert.match(server.output().stdout, /session store: redis, user database: postgresql, mailer: dev outbox/)
+  const email = uniqueEmail()
+  const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+    fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })
+  assert.equal((await post('/auth/register', { email, password: PASSWORD })).status, 202)
+  const login = await post('/auth/login', { email, password: PASSWORD })
+  assert.equal(login.status, 200)
+  const tokens = (await login.json()) as { access_token: string }
+  const me = await fetch(`${url}/auth/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } })
+  assert.equal(me.status, 200)
+  assert.equal(((await me.json()) as { email: string }).email, email)
+  assert.doesNotMatch(server.output().stdout, new RegExp(tokens.access_token.slice(0, 40).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+
+  server.child.kill('SIGTERM')
+  assert.equal(await server.exited, 0)
+  assert.match(server.output().stdout, /SIGTERM received, shutting down/)
+})
+
+void test('with no configuration it runs embedded, says so, and keeps users and keys across a restart', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tessera-embedded-'))
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }))
+  const email = uniqueEmail()
+  const post = (url: string, path: string, body: unknown) =>
+    fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  const kids: string[] = []
+  for (const round of [1, 2]) {
+    const server = serve({ PORT: '0', TESSERA_DATA_DIR: dataDir })
+    try {
+      const url = await server.listening
+      assert.match(server.output().stdout, /session store: memory \(embedded, single process\), user database: embedded .*, mailer: dev outbox/)
+      if (round === 1) assert.equal((await post(url, '/auth/register', { email, password: PASSWORD })).status, 202)
+      assert.equal((await post(url, '/auth/login', { email, password: PASSWORD })).status, 200, `login in round ${round}`)
+      const jwks = (await (await fetch(`${url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }
+      kids.push(jwks.keys[0]!.kid)
+    } finally {
+      server.child.kill('SIGTERM')
+      assert.equal(await server.exited, 0)
+    }
+  }
+  assert.equal(kids[0], kids[1], 'the signing key survives the restart')
+})

@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { startPrivateRedis, waitFor, type PrivateRedis } from '../../../../../test/support/redis.js'
+import { PASSWORD, bearer, problemOf, signUp, testSchema, testServer, type TestServer } from './helpers.js'
+
+void test('with Redis down, protected routes, refresh and login answer 503 with Retry-After within a second, then recover by themselves', async (t) => {
+  const schema = await testSchema()
+  let redis: PrivateRedis = await startPrivateRedis()
+  const opened: { server?: TestServer } = {}
+  // One hook, in this order: the server's clean-up needs its Redis up, and the Redis must stop even on failure.
+  t.after(async () => {
+    try {
+      if (redis.process.exitCode === null && redis.process.signalCode === null) await opened.server?.close()
+    } finally {
+      await redis.stop('SIGKILL')
+      await schema.drop()
+    }
+  })
+  const server = await testServer({ schema: schema.schema, redis: true, redisUrl: redis.url })
+  opened.server = server
+  const app = server.app
+  const { email, tokens } = await signUp(server.app)
+  assert.equal((await app.inject({ method: 'GET', url: '/demo/protected', headers: bearer(tokens.access_token) })).statusCode, 200)
+
+  await redis.stop()
+  const requests = {
+    protected: () => app.inject({ method: 'GET', url: '/demo/protected', headers: bearer(tokens.access_token) }),
+    refresh: () => app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: tokens.refresh_token } }),
+    login: () => app.inject({ method: 'POST', url: '/auth/login', payload: { email, password: PASSWORD } }),
+    sessions: () => app.inject({ method: 'GET', url: '/auth/sessions', headers: bearer(tokens.access_token) }),
+  }
+  for (const [name, send] of Object.entries(requests)) {
+    const started = performance.now()
+    const res = await send()
+    const elapsedMs = performance.now() - started
+    assert.equal(res.statusCode, 503, `${name}: ${res.body}`)
+    assert.ok(Number(res.headers['retry-after']) >= 1, `${name} has Retry-After`)
+    assert.match(problemOf(res).code, /^ERR_(STORE|RATE_LIMITER)_UNAVAILABLE$/)
+    assert.ok(elapsedMs < 1000, `${name} answered in ${Math.round(elapsedMs)} ms`)
+  }
+  const ready = await app.inject({ method: 'GET', url: '/readyz' })
+  assert.equal(ready.statusCode, 503)
+  assert.equal(ready.json().checks.session_store, false)
+
+  redis = await startPrivateRedis([], { port: redis.port })
+  // The restarted Redis has no persistence, so the old session is gone: recovery means new sign-ins work.
+  await waitFor(async () => (await requests.login()).statusCode === 200, 10_000, 50)
+  const fresh = (await requests.login()).json()
+  assert.equal((await app.inject({ method: 'GET', url: '/demo/protected', headers: bearer(fresh.access_token) })).statusCode, 200)
+  assert.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200)
+})

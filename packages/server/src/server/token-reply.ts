@@ -1,0 +1,79 @@
+import type {} from '@fastify/cookie'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { SessionTokens } from '@tessera/core'
+import type { ServerContext } from './context.js'
+import { DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE_SECONDS, DEVICE_COOKIE_PATH } from './device-cookie.js'
+import { HttpProblem } from './http-errors.js'
+
+/** Name and path of the browser-mode refresh cookie (the account page relies on both). */
+export const REFRESH_COOKIE = 'tessera_refresh'
+export const REFRESH_COOKIE_PATH = '/auth/refresh'
+
+/** True when the client asked for browser cookie mode. */
+export function isBrowserClient(request: FastifyRequest): boolean {
+  return request.headers['x-tessera-client'] === 'browser'
+}
+
+function cookieSecure(request: FastifyRequest, ctx: ServerContext): boolean {
+  return ctx.cookieSecure || request.protocol === 'https'
+}
+
+/**
+ * Sends an RFC 6749 section 5.1 token response. In browser mode the refresh
+ * token goes into an HttpOnly cookie that only /auth/refresh ever receives,
+ * so page scripts never see it.
+ */
+export function sendTokens(request: FastifyRequest, reply: FastifyReply, ctx: ServerContext, tokens: SessionTokens, browser: boolean) {
+  const body: Record<string, unknown> = {
+    access_token: tokens.accessToken,
+    token_type: 'Bearer',
+    expires_in: Math.max(0, tokens.accessTokenExpiresAt - Math.floor(Date.now() / 1000)),
+    session_id: tokens.sessionId,
+  }
+  if (browser) {
+    reply.setCookie(REFRESH_COOKIE, tokens.refreshToken, {
+      httpOnly: true,
+      sameSite: 'strict',
+      path: REFRESH_COOKIE_PATH,
+      secure: cookieSecure(request, ctx),
+      maxAge: ctx.auth.options.refreshIdleTtlSeconds,
+    })
+  } else {
+    body.refresh_token = tokens.refreshToken
+  }
+  // RFC 6749 section 5.1: token responses must not be cached.
+  return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(body)
+}
+
+/** Marks this browser as one that signed in to `email` (see {@link DeviceCookies}); a new device id each time. */
+export function setDeviceCookie(request: FastifyRequest, reply: FastifyReply, ctx: ServerContext, email: string): void {
+  reply.setCookie(DEVICE_COOKIE, ctx.deviceCookies.issue(email, Date.now()), {
+    httpOnly: true,
+    sameSite: 'strict',
+    path: DEVICE_COOKIE_PATH,
+    secure: cookieSecure(request, ctx),
+    maxAge: DEVICE_COOKIE_MAX_AGE_SECONDS,
+  })
+}
+
+/** Expires the browser-mode refresh cookie. */
+export function clearRefreshCookie(request: FastifyRequest, reply: FastifyReply, ctx: ServerContext): void {
+  reply.setCookie(REFRESH_COOKIE, '', { httpOnly: true, sameSite: 'strict', path: REFRESH_COOKIE_PATH, secure: cookieSecure(request, ctx), maxAge: 0 })
+}
+
+/**
+ * The refresh token of a refresh request: from the body, or from the cookie
+ * after the CSRF checks (custom header, same origin).
+ */
+export function refreshTokenFrom(request: FastifyRequest, ctx: ServerContext, bodyToken: string | undefined): { token: string; fromCookie: boolean } {
+  if (bodyToken) return { token: bodyToken, fromCookie: false }
+  const cookie = request.cookies[REFRESH_COOKIE]
+  if (!cookie) throw new HttpProblem('ERR_VALIDATION', 'send refresh_token in the body (or the tessera_refresh cookie in browser mode)')
+  if (request.headers['x-tessera-csrf'] !== '1') throw new HttpProblem('ERR_CSRF', 'a cookie refresh needs the header "X-Tessera-CSRF: 1"')
+  const origin = request.headers.origin
+  if (origin !== undefined) {
+    const own = new Set([`${request.protocol}://${request.host}`, new URL(ctx.publicUrl).origin])
+    if (!own.has(origin)) throw new HttpProblem('ERR_CSRF', 'the Origin of a cookie refresh must be this server')
+  }
+  return { token: cookie, fromCookie: true }
+}

@@ -1,0 +1,56 @@
+import type { Context, MiddlewareHandler } from 'hono'
+import type { AccessTokenClaims } from '@tessera/core'
+import { PROBLEM_CONTENT_TYPE, decide, type AuthProblem } from '../http-problem.js'
+import type { Verifier } from '../verifier.js'
+
+/** The context variables the middleware sets: `c.get('auth')` / `c.var.auth`. */
+export interface TesseraHonoVariables {
+  /** Claims of the verified access token; null when optional and no token was sent. */
+  auth: AccessTokenClaims | null
+}
+
+/** The Hono environment of a route behind {@link tesseraHono}; use it as `new Hono<TesseraHonoEnv>()`. */
+export interface TesseraHonoEnv {
+  Variables: TesseraHonoVariables
+}
+
+/** Options of {@link tesseraHono}. */
+export interface TesseraHonoOptions {
+  verifier: Verifier
+  /** Let requests without any bearer token through with `auth = null` (a bad token is still refused). Default false. */
+  optional?: boolean
+  /** `realm` of the `WWW-Authenticate` challenge. */
+  realm?: string
+}
+
+function refuse(c: Context, problem: AuthProblem): Response {
+  return c.body(JSON.stringify(problem.body), problem.status, { ...problem.headers, 'content-type': PROBLEM_CONTENT_TYPE })
+}
+
+/**
+ * Hono middleware: verifies the bearer access token and sets the `auth`
+ * context variable to its claims. Answers exactly as the Fastify plugin and
+ * Express middleware do (same decision function): 401 + `WWW-Authenticate` +
+ * problem+json for a missing or bad token, 503 when revocation state cannot
+ * be read.
+ *
+ * @example
+ * ```ts
+ * const app = new Hono<TesseraHonoEnv>()
+ * app.use('/api/*', tesseraHono({ verifier }))
+ * app.get('/api/me', (c) => c.json({ userId: c.var.auth!.userId }))
+ * ```
+ */
+export function tesseraHono(options: TesseraHonoOptions): MiddlewareHandler<TesseraHonoEnv> {
+  const { verifier, realm } = options
+  if (!verifier || typeof verifier.verifyMaybeSync !== 'function') throw new TypeError('"verifier" option is required')
+  const optional = options.optional ?? false
+  return async function tesseraOnRequest(c, next) {
+    // decide() never rejects: awaiting a plain outcome costs one microtask, which Hono's async chain pays anyway.
+    const outcome = await decide(verifier, c.req.header('authorization'), { optional, realm })
+    if (!outcome.ok) return refuse(c, outcome.problem)
+    c.set('auth', outcome.claims)
+    await next()
+    return undefined
+  }
+}

@@ -1,0 +1,148 @@
+import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto'
+import type { SigningAlgorithm } from '@tessera/core'
+import type { KeySource, VerificationKey } from './key-source.js'
+
+/** Options of {@link RemoteJwksKeySource.load}. */
+export interface RemoteJwksOptions {
+  /** The auth server's JWKS URL (`https://auth.example/.well-known/jwks.json`). */
+  url: string | URL
+  /** Keys of other algorithms are ignored. HS256 never comes from a JWKS. */
+  algorithms: readonly SigningAlgorithm[]
+  /** Abort a fetch after this long. Default 5000. */
+  timeoutMs?: number
+  /** Refetch in the background once the keys are this old. Default 600000 (10 minutes). */
+  maxAgeMs?: number
+  /** Least time between two fetches caused by unknown `kid`s, so junk tokens cannot make us hammer the server. Default 30000. */
+  cooldownMs?: number
+  /** Injected for tests; default the global `fetch`. */
+  fetch?: typeof fetch
+  /** Source of time; default `Date.now`. */
+  nowMs?: () => number
+}
+
+export const DEFAULT_REMOTE_JWKS = { timeoutMs: 5000, maxAgeMs: 600_000, cooldownMs: 30_000 } as const
+
+const MIN_RSA_BITS = 2048
+
+interface Jwk {
+  kty?: unknown
+  crv?: unknown
+  kid?: unknown
+  alg?: unknown
+  use?: unknown
+  n?: unknown
+}
+
+function algorithmOf(jwk: Jwk): SigningAlgorithm | undefined {
+  if (jwk.kty === 'EC' && jwk.crv === 'P-256') return 'ES256'
+  if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519') return 'EdDSA'
+  if (jwk.kty === 'RSA') return 'RS256'
+  return undefined
+}
+
+/** Imports the usable keys of a JWKS document; anything odd is skipped, never trusted. */
+export function importJwks(document: unknown, algorithms: readonly SigningAlgorithm[]): Map<string, VerificationKey> {
+  const keys = new Map<string, VerificationKey>()
+  const list = (document as { keys?: unknown } | null)?.keys
+  if (!Array.isArray(list)) throw new TypeError('JWKS document has no "keys" array')
+  for (const jwk of list as Jwk[]) {
+    if (!jwk || typeof jwk !== 'object' || typeof jwk.kid !== 'string' || jwk.kid.length === 0) continue
+    if (jwk.use !== undefined && jwk.use !== 'sig') continue
+    const alg = algorithmOf(jwk)
+    // A published alg must agree with the key type: an RSA key labelled ES256 is a misconfiguration, not a hint.
+    if (!alg || (jwk.alg !== undefined && jwk.alg !== alg) || !algorithms.includes(alg)) continue
+    let key: KeyObject
+    try {
+      key = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' })
+    } catch {
+      continue
+    }
+    if (alg === 'RS256' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_BITS) continue
+    keys.set(jwk.kid, { keyId: jwk.kid, alg, key })
+  }
+  return keys
+}
+
+/**
+ * Keys fetched from the auth server's JWKS URL: cached, refetched in the
+ * background when old, refetched on an unknown `kid` at most once per
+ * cooldown, every fetch bounded by a timeout. A key that disappears from the
+ * document stops verifying (and cached tokens signed by it are dropped).
+ *
+ * @example
+ * ```ts
+ * const keys = await RemoteJwksKeySource.load({ url: 'https://auth.example/.well-known/jwks.json', algorithms: ['ES256'] })
+ * ```
+ */
+export class RemoteJwksKeySource implements KeySource {
+  readonly #options: Required<Omit<RemoteJwksOptions, 'url'>> & { url: string }
+  #keys = new Map<string, VerificationKey>()
+  #fetchedAtMs = 0
+  #lastAttemptMs = -Infinity
+  #inflight: Promise<void> | null = null
+  /** How many fetches were made; for metrics and tests. */
+  fetchCount = 0
+
+  private constructor(options: RemoteJwksOptions) {
+    this.#options = {
+      url: String(options.url),
+      algorithms: options.algorithms.filter((a) => a !== 'HS256'),
+      timeoutMs: options.timeoutMs ?? DEFAULT_REMOTE_JWKS.timeoutMs,
+      maxAgeMs: options.maxAgeMs ?? DEFAULT_REMOTE_JWKS.maxAgeMs,
+      cooldownMs: options.cooldownMs ?? DEFAULT_REMOTE_JWKS.cooldownMs,
+      fetch: options.fetch ?? fetch,
+      nowMs: options.nowMs ?? Date.now,
+    }
+    for (const name of ['timeoutMs', 'maxAgeMs', 'cooldownMs'] as const) {
+      const value = this.#options[name]
+      if (!Number.isFinite(value) || value < 0) throw new TypeError(`"${name}" option must be a non-negative number`)
+    }
+  }
+
+  /** Fetches the JWKS once; fails when the first fetch fails, so a verifier never starts without keys. */
+  static async load(options: RemoteJwksOptions): Promise<RemoteJwksKeySource> {
+    const source = new RemoteJwksKeySource(options)
+    await source.#fetch()
+    return source
+  }
+
+  get(keyId: string, nowMs: number): VerificationKey | undefined {
+    if (nowMs - this.#fetchedAtMs > this.#options.maxAgeMs && !this.#inflight) {
+      // Stale keys keep working until fresh ones arrive; a failed background refresh is retried on the next call.
+      this.#inflight = this.#fetch()
+        .catch(() => undefined)
+        .finally(() => (this.#inflight = null))
+    }
+    return this.#keys.get(keyId)
+  }
+
+  async refresh(keyId: string): Promise<boolean> {
+    if (this.#inflight) await this.#inflight
+    else if (this.#options.nowMs() - this.#lastAttemptMs >= this.#options.cooldownMs) {
+      this.#inflight = this.#fetch()
+        .catch(() => undefined)
+        .finally(() => (this.#inflight = null))
+      await this.#inflight
+    }
+    return this.#keys.has(keyId)
+  }
+
+  /** Key ids currently known. */
+  keyIds(): string[] {
+    return [...this.#keys.keys()]
+  }
+
+  async #fetch(): Promise<void> {
+    this.#lastAttemptMs = this.#options.nowMs()
+    this.fetchCount++
+    const response = await this.#options.fetch(this.#options.url, {
+      signal: AbortSignal.timeout(this.#options.timeoutMs),
+      headers: { accept: 'application/jwk-set+json, application/json' },
+      redirect: 'error',
+    })
+    if (!response.ok) throw new Error(`JWKS fetch answered ${response.status}`)
+    const document: unknown = await response.json()
+    this.#keys = importJwks(document, this.#options.algorithms)
+    this.#fetchedAtMs = this.#options.nowMs()
+  }
+}

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { test } from 'node:test'
+import { MemoryStore, SigningKeySet } from '@tessera/core'
+import { RemoteJwksKeySource } from '../remote-jwks.js'
+import { createVerifier } from '../verifier.js'
+import { AUDIENCE, ISSUER, rejectsWith, tesseraFor } from './fixtures.js'
+
+async function serve(handler: Parameters<typeof createServer>[1]): Promise<{ url: string; server: Server; hits: () => number }> {
+  let hits = 0
+  const server = createServer((req, res) => {
+    hits++
+    handler!(req, res)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`, server, hits: () => hits }
+}
+
+test('verifies with keys from a JWKS URL, refetches on an unknown kid at most once per cooldown, and drops a withdrawn key', async (t) => {
+  const keys = await SigningKeySet.generate()
+  let published = keys
+  const jwks = await serve((_req, res) => {
+    res.setHeader('content-type', 'application/json')
+    res.end(JSON.stringify(published.publicJwks()))
+  })
+  t.after(() => jwks.server.close())
+  const store = new MemoryStore()
+  t.after(() => store.close())
+  const tessera = await tesseraFor(store, keys)
+  let now = Date.now()
+  const verifier = await createVerifier({
+    mode: 'signature',
+    keys: { jwksUrl: jwks.url, cooldownMs: 1000, timeoutMs: 500 },
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    algorithms: ['ES256'],
+    clock: { nowMs: () => now },
+  })
+  const first = await tessera.createSession({ userId: 'jwks' })
+  assert.equal((await verifier.verify(first.accessToken)).userId, 'jwks')
+  assert.equal(jwks.hits(), 1)
+
+  // A new signing key: its first token makes the verifier fetch once; junk kids right after do not.
+  await keys.rotate({ retireAfterSeconds: 600, nowMs: now })
+  now += 1001
+  const second = await tessera.createSession({ userId: 'jwks' })
+  assert.equal((await verifier.verify(second.accessToken)).userId, 'jwks')
+  assert.equal(jwks.hits(), 2)
+  const other = await SigningKeySet.generate()
+  const stranger = await tesseraFor(store, other)
+  for (let i = 0; i < 5; i++) await rejectsWith(verifier.verify((await stranger.createSession({ userId: 'x' })).accessToken), 'ERR_ACCESS_TOKEN_INVALID')
+  assert.equal(jwks.hits(), 2, 'unknown kids inside the cooldown cause no fetch')
+
+  // The old key is withdrawn from the JWKS: after the next fetch, its cached token no longer verifies.
+  published = await SigningKeySet.fromRecords(keys.toJSON().keys.filter((k) => k.retiresAtMs === null))
+  now += 1001
+  await rejectsWith(verifier.verify((await stranger.createSession({ userId: 'x' })).accessToken), 'ERR_ACCESS_TOKEN_INVALID')
+  assert.equal(jwks.hits(), 3)
+  await rejectsWith(verifier.verify(first.accessToken), 'ERR_ACCESS_TOKEN_INVALID')
+  assert.equal((await verifier.verify(second.accessToken)).userId, 'jwks')
+  await verifier.close()
+})
+
+test('a JWKS server that does not answer fails the load within the timeout', async (t) => {
+  const silent = await serve(() => {
+    // never answers
+  })
+  t.after(() => {
+    silent.server.closeAllConnections()
+    silent.server.close()
+  })
+  const started = Date.now()
+  await assert.rejects(RemoteJwksKeySource.load({ url: silent.url, algorithms: ['ES256'], timeoutMs: 200 }), /abort|timeout/i)
+  assert.ok(Date.now() - started < 2000)
+})

@@ -1,0 +1,331 @@
+import { EventEmitter } from 'node:events'
+import {
+  type AccessTokenClaims,
+  AccessTokenInvalid,
+  AccessTokenRevoked,
+  type AccessTokenStatus,
+  AuthError,
+  localIdCreatedAtMs,
+  type RevocationLogEntry,
+  SessionRevoked,
+  type SessionStore,
+  type SigningAlgorithm,
+  StoreUnavailable,
+} from '@tessera/core'
+import { RedisSessionStore } from '@tessera/redis'
+import { HeaderCache, parseToken, verifyParsedToken, type JwsCheckOptions, type ParsedToken } from './jws.js'
+import { LocalKeySource, type KeySource, type VerificationKey } from './key-source.js'
+import { RevocationLogFollower } from './log-follower.js'
+import { isSigningKeySet, resolveVerifierOptions, type ResolvedVerifierOptions, type VerifierMode, type VerifierOptions } from './options.js'
+import { RemoteJwksKeySource } from './remote-jwks.js'
+import { RevocationSet } from './revocation-set.js'
+import { VerificationCache, type VerifiedToken } from './verification-cache.js'
+
+/** A snapshot of what a verifier has been doing; times in ms, null when not applicable. */
+export interface VerifierMetrics {
+  mode: VerifierMode
+  cacheHits: number
+  cacheMisses: number
+  /** Hits over lookups, 0 when nothing was looked up. */
+  cacheHitRatio: number
+  cacheSize: number
+  revocationSetSize: number
+  /** For the newest log entry: when it was applied here minus when it was written. */
+  logLagMs: number | null
+  timeSinceLastEventMs: number | null
+  timeSinceLastLogContactMs: number | null
+  logState: 'starting' | 'live' | 'disconnected' | 'closed' | null
+  logGaps: number
+  logReadErrors: number
+  /** Requests in cached mode checked in the store (or refused) because the set was not trusted. */
+  fallbackChecks: number
+  /** Times cached mode stopped trusting its set. */
+  fallbacks: number
+  /** Store round trips made by strict checks (including fallbacks). */
+  storeChecks: number
+}
+
+/** Events of a {@link Verifier}. */
+export interface VerifierEvents {
+  /** Cached mode: log entries were applied; tokens they revoke are refused from now on. */
+  revocations: [entries: RevocationLogEntry[]]
+}
+
+function errorFor(status: AccessTokenStatus): AuthError | null {
+  if (status === 'active') return null
+  if (status === 'session_ended') return new SessionRevoked('session has ended or was revoked')
+  return new AccessTokenRevoked()
+}
+
+/**
+ * The one verifier every adapter uses: signature and claims on node:crypto,
+ * a verified-token cache, and the revocation check of its mode. Make it with
+ * {@link createVerifier}.
+ *
+ * @example
+ * ```ts
+ * const verifier = await createVerifier({ mode: 'cached', keys, issuer: 'https://auth.example', audience: 'api',
+ *   algorithms: ['ES256'], redis: { url: 'redis://127.0.0.1:6379', keyPrefix: 'auth:' } })
+ * const claims = await verifier.verify(token) // throws AuthError with a stable code
+ * ```
+ */
+export class Verifier extends EventEmitter<VerifierEvents> {
+  readonly mode: VerifierMode
+  readonly #o: ResolvedVerifierOptions
+  readonly #keys: KeySource
+  readonly #store: SessionStore | null
+  readonly #ownsStore: boolean
+  readonly #cache: VerificationCache | null
+  readonly #set: RevocationSet | null
+  readonly #follower: RevocationLogFollower | null
+  readonly #jws: JwsCheckOptions
+  readonly #headers: HeaderCache
+  #sweeper: NodeJS.Timeout | null = null
+  #wasTrusted = true
+  #fallbackChecks = 0
+  #fallbacks = 0
+  #storeChecks = 0
+  #closed = false
+
+  /** Use {@link createVerifier}, which also loads keys and the revocation log. */
+  constructor(parts: { options: ResolvedVerifierOptions; keys: KeySource; store: SessionStore | null; ownsStore: boolean }) {
+    super()
+    const o = parts.options
+    this.mode = o.mode
+    this.#o = o
+    this.#keys = parts.keys
+    this.#store = parts.store
+    this.#ownsStore = parts.ownsStore
+    this.#cache = o.cacheMax > 0 ? new VerificationCache(o.cacheMax) : null
+    const algorithms = new Set<SigningAlgorithm>(o.algorithms)
+    this.#headers = new HeaderCache(algorithms)
+    this.#jws = { issuer: o.issuer, audiences: o.audiences, algorithms, clockToleranceSeconds: o.clockToleranceSeconds }
+    if (o.mode === 'cached' && parts.store) {
+      this.#set = new RevocationSet(o.revocationTtlMs, o.clockToleranceSeconds * 1000)
+      this.#follower = new RevocationLogFollower({
+        store: parts.store,
+        set: this.#set,
+        revocationTtlMs: o.revocationTtlMs,
+        nowMs: () => o.clock.nowMs(),
+        onApplied: (entries) => {
+          if (this.listenerCount('revocations') > 0) this.emit('revocations', entries)
+        },
+        ...o.log,
+      })
+    } else {
+      this.#set = null
+      this.#follower = null
+    }
+  }
+
+  /** Loads the live revocation log (cached mode) before the first token is accepted. */
+  async start(): Promise<void> {
+    if (!this.#follower || !this.#set) return
+    await this.#follower.start()
+    const set = this.#set
+    this.#sweeper = setInterval(() => set.sweep(this.#o.clock.nowMs()), Math.min(5000, this.#o.revocationTtlMs || 5000))
+    this.#sweeper.unref()
+  }
+
+  /**
+   * Verifies an access token under this verifier's mode.
+   *
+   * @throws {AccessTokenInvalid} {@link AccessTokenExpired} {@link AccessTokenRevoked} {@link SessionRevoked} {@link StoreUnavailable}
+   */
+  async verify(token: string): Promise<AccessTokenClaims> {
+    return this.verifyMaybeSync(token)
+  }
+
+  /**
+   * {@link verify} without a promise when none is needed: a cached token in
+   * `signature` or `cached` mode is decided at once (claims returned, or an
+   * {@link AuthError} thrown synchronously); a store check or a key fetch gives
+   * a promise. For adapters that want no microtask on the hot path.
+   *
+   * @example
+   * ```ts
+   * const result = verifier.verifyMaybeSync(token)
+   * const claims = result instanceof Promise ? await result : result
+   * ```
+   */
+  verifyMaybeSync(token: string): AccessTokenClaims | Promise<AccessTokenClaims> {
+    const nowMs = this.#o.clock.nowMs()
+    const verified = this.#fromCache(token, nowMs) ?? this.#verifyCold(token, nowMs)
+    if (verified === undefined) return this.#verifyAfterKeyRefresh(token, nowMs).then((v) => this.#decide(v, nowMs))
+    return this.#decide(verified, nowMs)
+  }
+
+  /** The revocation half: decided here when the mode allows, otherwise by one store check. */
+  #decide(verified: VerifiedToken, nowMs: number): AccessTokenClaims | Promise<AccessTokenClaims> {
+    if (this.mode === 'signature') return verified.claims
+    if (this.#follower && this.#set) {
+      const trusted = this.#follower.trusted(nowMs)
+      if (trusted !== this.#wasTrusted) {
+        if (!trusted) this.#fallbacks++
+        this.#wasTrusted = trusted
+      }
+      if (trusted) {
+        const error = errorFor(this.#set.status(verified))
+        if (error) throw error
+        return verified.claims
+      }
+      this.#fallbackChecks++
+      if (this.#o.onStale === 'fail') throw new StoreUnavailable('revocation state is not current')
+    }
+    return this.#checkInStore(verified, nowMs).then((status) => {
+      const error = errorFor(status)
+      if (error) throw error
+      return verified.claims
+    })
+  }
+
+  #fromCache(token: string, nowMs: number): VerifiedToken | undefined {
+    const cache = this.#cache
+    if (!cache) return undefined
+    const entry = cache.get(token, nowMs)
+    if (entry === undefined) return undefined
+    // The key must still be the one the source hands out: a withdrawn or replaced key voids what it verified.
+    if (this.#keys.get(entry.claims.keyId, nowMs)?.key !== entry.key) {
+      cache.delete(token)
+      return undefined
+    }
+    return entry
+  }
+
+  /** Verifies a token not in the cache; undefined when its key is unknown but the key source could learn it. */
+  #verifyCold(token: string, nowMs: number): VerifiedToken | undefined {
+    const parsed = parseToken(token, this.#headers)
+    const key = this.#keys.get(parsed.keyId, nowMs)
+    if (!key) {
+      if (this.#keys.refresh) return undefined
+      throw new AccessTokenInvalid('access token was signed by an unknown key')
+    }
+    return this.#finishCold(token, parsed, key, nowMs)
+  }
+
+  async #verifyAfterKeyRefresh(token: string, nowMs: number): Promise<VerifiedToken> {
+    const parsed = parseToken(token, this.#headers)
+    const key = (await this.#keys.refresh!(parsed.keyId)) ? this.#keys.get(parsed.keyId, nowMs) : undefined
+    if (!key) throw new AccessTokenInvalid('access token was signed by an unknown key')
+    return this.#finishCold(token, parsed, key, nowMs)
+  }
+
+  #finishCold(token: string, parsed: ParsedToken, key: VerificationKey, nowMs: number): VerifiedToken {
+    const claims = verifyParsedToken(parsed, key, this.#jws, nowMs)
+    // claimsFromPayload already refused a sid that is not `<16-char localId>.<user>` for this user.
+    const localId = claims.sessionId.slice(0, 16)
+    const verified: VerifiedToken = {
+      claims,
+      userId: claims.userId,
+      tokenId: claims.tokenId,
+      key: key.key,
+      validUntilMs: (claims.expiresAt + this.#o.clockToleranceSeconds) * 1000,
+      localId,
+      sessionCreatedAtMs: localIdCreatedAtMs(localId),
+      sessionKey: RevocationSet.sessionKey(claims.userId, localId),
+    }
+    this.#cache?.set(token, verified)
+    return verified
+  }
+
+  async #checkInStore(verified: VerifiedToken, nowMs: number): Promise<AccessTokenStatus> {
+    const store = this.#store
+    if (!store) throw new StoreUnavailable('no session store is configured')
+    this.#storeChecks++
+    try {
+      const check = store.checkAccessToken({
+        userId: verified.userId,
+        localId: verified.localId,
+        sessionCreatedAtMs: verified.sessionCreatedAtMs,
+        tokenId: verified.tokenId,
+        nowMs,
+      })
+      return await check
+    } catch (err) {
+      if (err instanceof AuthError) throw err
+      throw new StoreUnavailable('session store is unavailable', { cause: err })
+    }
+  }
+
+  /** Drops cached verifications made with key `keyId`, e.g. when it was withdrawn. Returns how many. */
+  flushKey(keyId: string): number {
+    return this.#cache?.flushKey(keyId) ?? 0
+  }
+
+  metrics(): VerifierMetrics {
+    const nowMs = this.#o.clock.nowMs()
+    const hits = this.#cache?.hits ?? 0
+    const misses = this.#cache?.misses ?? 0
+    const log = this.#follower?.status()
+    return {
+      mode: this.mode,
+      cacheHits: hits,
+      cacheMisses: misses,
+      cacheHitRatio: hits + misses === 0 ? 0 : hits / (hits + misses),
+      cacheSize: this.#cache?.size ?? 0,
+      revocationSetSize: this.#set?.size ?? 0,
+      logLagMs: log?.lagMs ?? null,
+      timeSinceLastEventMs: log?.lastAppliedMs != null ? nowMs - log.lastAppliedMs : null,
+      timeSinceLastLogContactMs: log?.lastContactMs != null ? nowMs - log.lastContactMs : null,
+      logState: log?.state ?? null,
+      logGaps: log?.gaps ?? 0,
+      logReadErrors: log?.readErrors ?? 0,
+      fallbackChecks: this.#fallbackChecks,
+      fallbacks: this.#fallbacks,
+      storeChecks: this.#storeChecks,
+    }
+  }
+
+  /** Stops following the log and closes what the verifier opened itself; idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    if (this.#sweeper) clearInterval(this.#sweeper)
+    this.#follower?.close()
+    this.#keys.close?.()
+    if (this.#ownsStore) await this.#store?.close()
+  }
+}
+
+/**
+ * Makes a verifier: resolves options, loads keys (fetching the JWKS when given
+ * a URL), opens the Redis store when given `redis`, and in `cached` mode reads
+ * the live revocation log before resolving, so no token is accepted on an
+ * empty set.
+ *
+ * @example
+ * ```ts
+ * const verifier = await createVerifier({ mode: 'strict', keys: { jwksUrl: 'https://auth.example/.well-known/jwks.json' },
+ *   issuer: 'https://auth.example', audience: 'api', algorithms: ['ES256'], store })
+ * ```
+ */
+export async function createVerifier(input: VerifierOptions): Promise<Verifier> {
+  const options = resolveVerifierOptions(input)
+  const keys = await keySourceFor(options)
+  let store = options.store
+  const ownsStore = !store && options.redis !== null && options.mode !== 'signature'
+  if (ownsStore) {
+    // The store's connection bounds every command with shared-timer deadlines (redis.commandTimeoutMs, default 1000).
+    store = await RedisSessionStore.connect(options.redis!)
+  }
+  const verifier = new Verifier({ options, keys, store, ownsStore })
+  try {
+    await verifier.start()
+  } catch (err) {
+    await verifier.close()
+    if (err instanceof AuthError) throw err
+    throw new StoreUnavailable('could not load the revocation log', { cause: err })
+  }
+  return verifier
+}
+
+async function keySourceFor(options: ResolvedVerifierOptions): Promise<KeySource> {
+  const keys = options.keys
+  if (isSigningKeySet(keys)) return new LocalKeySource(keys)
+  if ('jwksUrl' in keys) {
+    const { jwksUrl, ...rest } = keys
+    return RemoteJwksKeySource.load({ ...rest, url: jwksUrl, algorithms: options.algorithms, nowMs: () => options.clock.nowMs() })
+  }
+  if (typeof keys.get !== 'function') throw new TypeError('"keys" option must be a SigningKeySet, { jwksUrl } or a KeySource')
+  return keys
+}

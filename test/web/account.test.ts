@@ -1,0 +1,289 @@
+// The account page in a real browser (Debian's Chromium via playwright-core)
+// against the real server on embedded defaults. Each browser context is one
+// device with its own cookie jar. Screenshots go to test-output/web/.
+import { randomUUID } from 'node:crypto'
+import { after, before, describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import type { Browser, BrowserContext, Page, Request } from 'playwright-core'
+import { waitFor } from '../support/redis.js'
+import { accountLink, newDevice, screenshot, startServerAndBrowser, waitForMail, type AccountServer } from './harness.js'
+
+const PASSWORD = 'correct horse battery'
+const WINDOWS_CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
+const IPHONE_SAFARI = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1'
+
+/** An access token lives 3 s here, so the page refreshes every couple of seconds while tests run. */
+const ACCESS_TOKEN_TTL = 3
+
+function newEmail(label: string): string {
+  return `${label}-${randomUUID().slice(0, 8)}@example.test`
+}
+
+async function register(server: AccountServer, email: string): Promise<void> {
+  const res = await fetch(`${server.baseUrl}/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password: PASSWORD }) })
+  assert.equal(res.status, 202, await res.text())
+}
+
+async function signIn(page: Page, server: AccountServer, email: string, password = PASSWORD, deviceName = ''): Promise<void> {
+  await page.goto(`${server.baseUrl}/account`)
+  await page.locator('#sign-in-email').fill(email)
+  await page.locator('#sign-in-password').fill(password)
+  if (deviceName) await page.locator('#sign-in-device').fill(deviceName)
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click()
+  await page.getByRole('heading', { name: 'Your account' }).waitFor()
+}
+
+function devices(page: Page) {
+  return page.locator('#devices > li')
+}
+
+/**
+ * The device makes its next request and is turned away. With 3 s tokens its own
+ * refresh timer may get there before the click; either request must fail.
+ */
+async function expectRejected(page: Page): Promise<void> {
+  await page
+    .getByRole('button', { name: 'Refresh list' })
+    .click({ timeout: 2_000 })
+    .catch(() => undefined)
+  await expectSignedOut(page, /signed out/i)
+}
+
+async function expectSignedOut(page: Page, message: RegExp): Promise<void> {
+  await page.getByRole('heading', { name: 'Your Tessera account' }).waitFor()
+  assert.match((await page.locator('#notice').textContent()) ?? '', message)
+}
+
+describe('account page in Chromium', { concurrency: true }, () => {
+  let server: AccountServer
+  let browser: Browser
+  const contexts: BrowserContext[] = []
+
+  async function device(userAgent?: string, viewport?: { width: number; height: number }): Promise<BrowserContext> {
+    const context = await newDevice(browser, userAgent, viewport)
+    contexts.push(context)
+    return context
+  }
+
+  before(async () => {
+    ;({ server, browser } = await startServerAndBrowser({ ACCESS_TOKEN_TTL: String(ACCESS_TOKEN_TTL) }))
+  })
+
+  after(async () => {
+    await Promise.allSettled(contexts.map((c) => c.close()))
+    await browser?.close()
+    await server?.close()
+  })
+
+  test('creates an account, signs in and keeps the refresh token in a strict HttpOnly cookie only', async () => {
+    const context = await device(WINDOWS_CHROME)
+    const page = await context.newPage()
+    const email = newEmail('new')
+    await page.goto(`${server.baseUrl}/account`)
+    await page.getByRole('tab', { name: 'Create account' }).click()
+    await page.locator('#register-email').fill(email)
+    await page.locator('#register-password').fill(PASSWORD)
+    await page.getByRole('button', { name: 'Create account', exact: true }).click()
+    await page.getByText('Sign in with your new password').waitFor()
+    await page.locator('#sign-in-password').fill(PASSWORD)
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click()
+    await page.getByRole('heading', { name: 'Your account' }).waitFor()
+
+    await devices(page).first().waitFor()
+    assert.equal(await devices(page).count(), 1)
+    assert.equal(await page.locator('#devices > li.device-current .badge-current').textContent(), 'This device')
+    assert.ok(await page.locator('#devices > li.device-current .badge-current').isVisible())
+    assert.match((await devices(page).first().textContent()) ?? '', /Chrome 131 on Windows 10/)
+
+    const cookies = await context.cookies()
+    const refresh = cookies.find((c) => c.name === 'tessera_refresh')
+    assert.ok(refresh, 'refresh cookie set')
+    assert.equal(refresh.httpOnly, true)
+    assert.equal(refresh.sameSite, 'Strict')
+    assert.equal(refresh.path, '/auth/refresh')
+    const stored = await page.evaluate('JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) + document.cookie')
+    assert.equal(stored, '{}{}', 'no token in web storage or script-readable cookies')
+
+    // A reload resumes from the cookie: the access token was in memory only.
+    await page.reload()
+    await page.getByRole('heading', { name: 'Your account' }).waitFor()
+    await screenshot(page, 'signed-in-one-device')
+  })
+
+  test('works with the keyboard alone and labels every field', async () => {
+    const email = newEmail('keys')
+    await register(server, email)
+    const page = await (await device()).newPage()
+    await page.goto(`${server.baseUrl}/account`)
+    await page.getByRole('heading', { name: 'Your Tessera account' }).waitFor()
+
+    const unlabelled = await page.evaluate(`[...document.querySelectorAll('input')]
+      .filter((i) => i.getAttribute('aria-hidden') !== 'true' && i.labels.length === 0 && !i.getAttribute('aria-label'))
+      .map((i) => i.id)`)
+    assert.deepEqual(unlabelled, [])
+
+    // Tabs follow the WAI-ARIA pattern: arrow keys move between them.
+    await page.getByRole('tab', { name: 'Sign in' }).focus()
+    await page.keyboard.press('ArrowRight')
+    assert.equal(await page.getByRole('tab', { name: 'Create account' }).getAttribute('aria-selected'), 'true')
+    assert.ok(await page.locator('#register-email').isVisible())
+    await page.keyboard.press('ArrowLeft')
+    assert.ok(await page.locator('#sign-in-email').isVisible())
+
+    // Tab through to the email field, type, and submit with Enter.
+    for (let i = 0; i < 10 && (await page.evaluate('document.activeElement?.id')) !== 'sign-in-email'; i++) await page.keyboard.press('Tab')
+    await page.keyboard.type(email)
+    await page.keyboard.press('Tab')
+    await page.keyboard.type(PASSWORD)
+    await page.keyboard.press('Enter')
+    await page.getByRole('heading', { name: 'Your account' }).waitFor()
+    await devices(page).first().waitFor()
+  })
+
+  test('shows two devices, signs the other out, and the other is rejected on its next request', async () => {
+    const email = newEmail('two')
+    await register(server, email)
+    const laptop = await (await device(WINDOWS_CHROME)).newPage()
+    const phone = await (await device(IPHONE_SAFARI, { width: 390, height: 844 })).newPage()
+    await signIn(phone, server, email, PASSWORD, 'Phone')
+    await signIn(laptop, server, email, PASSWORD, 'Work laptop')
+
+    await devices(laptop).nth(1).waitFor()
+    assert.equal(await devices(laptop).count(), 2)
+    const current = laptop.locator('#devices > li.device-current')
+    assert.match((await current.textContent()) ?? '', /Work laptop/)
+    const other = devices(laptop).filter({ hasText: 'Phone' })
+    assert.match((await other.textContent()) ?? '', /Mobile Safari 17 on iOS 17\.5/)
+    assert.match((await other.textContent()) ?? '', /127\.0\.0\.1/)
+    assert.equal(await laptop.evaluate('document.documentElement.scrollWidth <= innerWidth'), true, 'nothing overflows sideways')
+    assert.equal(await phone.evaluate('document.documentElement.scrollWidth <= innerWidth'), true, 'readable at phone width without sideways scrolling')
+    await screenshot(laptop, 'two-devices')
+    await screenshot(phone, 'phone-width')
+
+    await other.getByRole('button', { name: 'Sign out Phone' }).click()
+    await laptop.getByText('Signed out Phone.').waitFor()
+    assert.equal(await devices(laptop).count(), 1)
+
+    await expectRejected(phone)
+  })
+
+  test('signs out every other device at once and keeps this one', async () => {
+    const email = newEmail('others')
+    await register(server, email)
+    const here = await (await device(WINDOWS_CHROME)).newPage()
+    const there = await (await device(IPHONE_SAFARI)).newPage()
+    await signIn(there, server, email, PASSWORD, 'Phone')
+    await signIn(here, server, email, PASSWORD, 'Desk')
+    await devices(here).nth(1).waitFor()
+
+    await here.getByRole('button', { name: 'Sign out all other devices' }).click()
+    await here.getByText('Every other device was signed out.').waitFor()
+    await here.waitForFunction("document.querySelectorAll('#devices > li').length === 1")
+    assert.equal(await here.locator('#devices > li.device-current').count(), 1)
+    assert.equal(await here.getByRole('button', { name: 'Sign out all other devices' }).isVisible(), false)
+
+    await expectRejected(there)
+  })
+
+  test('changing the password signs out every other device and says so', async () => {
+    const email = newEmail('pw')
+    await register(server, email)
+    const a = await (await device(WINDOWS_CHROME)).newPage()
+    const b = await (await device()).newPage()
+    await signIn(b, server, email, PASSWORD, 'Old tablet')
+    await signIn(a, server, email, PASSWORD, 'Desk')
+    await devices(a).nth(1).waitFor()
+
+    const newPassword = 'a much better passphrase'
+    await a.locator('#current-password').fill(PASSWORD)
+    await a.locator('#new-password').fill(newPassword)
+    await a.getByRole('button', { name: 'Change password' }).click()
+    await a.getByText('Password changed. Your other devices were signed out.').waitFor()
+    await a.waitForFunction("document.querySelectorAll('#devices > li').length === 1")
+
+    await expectRejected(b)
+    await signIn(b, server, email, newPassword)
+  })
+
+  test('resets a forgotten password from the mailed link, ending every session', async () => {
+    const email = newEmail('reset')
+    await register(server, email)
+    const old = await (await device()).newPage()
+    await signIn(old, server, email)
+
+    const page = await (await device()).newPage()
+    await page.goto(`${server.baseUrl}/account`)
+    await page.getByText('Forgot your password?').click()
+    const sinceMs = Date.now()
+    await page.locator('#reset-email').fill(email)
+    await page.getByRole('button', { name: 'Email me a reset link' }).click()
+    await page.getByText('a reset link is on its way').waitFor()
+
+    const mail = await waitForMail(server.outboxDir, email, /reset/i, sinceMs)
+    await page.goto(accountLink(mail, server.baseUrl))
+    await page.getByRole('heading', { name: 'Choose a new password' }).waitFor()
+    assert.equal(new URL(page.url()).hash, '', 'the token leaves the address bar at once')
+    const newPassword = 'reset passphrase works'
+    await page.locator('#reset-password').fill(newPassword)
+    await page.getByRole('button', { name: 'Set new password' }).click()
+    await page.getByText('every device was signed out').waitFor()
+
+    await expectRejected(old)
+    await signIn(page, server, email, newPassword)
+
+    // The link works once.
+    const again = await (await device()).newPage()
+    await again.goto(accountLink(mail, server.baseUrl))
+    await again.locator('#reset-password').fill('yet another passphrase')
+    await again.getByRole('button', { name: 'Set new password' }).click()
+    await again.getByText('expired or was already used').waitFor()
+  })
+
+  test('verifies the email address from the mailed link', async () => {
+    const email = newEmail('verify')
+    await register(server, email)
+    const page = await (await device()).newPage()
+    await signIn(page, server, email)
+    assert.equal(await page.locator('#email-badge').textContent(), 'Not verified')
+    const sinceMs = Date.now()
+    await page.getByRole('button', { name: 'Send verification email' }).click()
+    await page.getByText('We sent a verification link').waitFor()
+    const mail = await waitForMail(server.outboxDir, email, /confirm/i, sinceMs)
+    await page.goto(accountLink(mail, server.baseUrl))
+    await page.getByText('Your email address is verified').waitFor()
+    await page.locator('#email-badge', { hasText: /^Verified$/ }).waitFor()
+  })
+
+  test('two tabs refreshing at once take turns and both stay signed in', async () => {
+    const email = newEmail('tabs')
+    await register(server, email)
+    const context = await device()
+    const first = await context.newPage()
+    await signIn(first, server, email)
+    const second = await context.newPage()
+    await second.goto(`${server.baseUrl}/account`)
+    await second.getByRole('heading', { name: 'Your account' }).waitFor()
+
+    const refreshes: { at: number; status: number }[] = []
+    const onFinished = (request: Request) => {
+      if (!request.url().endsWith('/auth/refresh')) return
+      void request.response().then((res) => refreshes.push({ at: Date.now(), status: res?.status() ?? 0 }))
+    }
+    context.on('requestfinished', onFinished)
+    // Both tabs hold the same token and expiry, so their timers fire together: watch three refreshes.
+    await waitFor(() => refreshes.length >= 3, 20_000)
+    context.off('requestfinished', onFinished)
+
+    // A cycle is 3/4 of the token lifetime. Had each tab refreshed on its own, refreshes would come in
+    // pairs milliseconds apart; taking turns and sharing the token leaves about one cycle between them.
+    const gaps = refreshes.slice(1).map((r, i) => r.at - refreshes[i]!.at)
+    assert.ok(Math.min(...gaps) > ACCESS_TOKEN_TTL * 750 * 0.5, `one refresh per cycle, not one per tab: gaps ${gaps.join(', ')} ms`)
+    assert.deepEqual(new Set(refreshes.map((r) => r.status)), new Set([200]))
+    await Promise.all([first, second].map((p) => p.getByRole('button', { name: 'Refresh list' }).click()))
+    for (const page of [first, second]) {
+      await page.getByRole('heading', { name: 'Your account' }).waitFor()
+      await devices(page).first().waitFor()
+      assert.equal(await devices(page).count(), 1, 'still one session: no fork, no sign-out')
+    }
+  })
+})
