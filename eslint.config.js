@@ -1,5 +1,11 @@
 import tseslint from 'typescript-eslint'
 
+/** Imports that cross a package boundary other than through an entry point. */
+const PACKAGE_BOUNDARY = [
+  { group: ['**/src/**', '**/packages/**', '@tessera/*/src/**', '@tessera/*/dist/**'], message: 'import another package through its entry point (@tessera/<name>), never its files' },
+  { group: ['**/test/**', '**/test-support/**'], message: 'published code must not import test code' },
+]
+
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', 'packages/server/web/**', 'test-output/**', '**/*.mjs', '**/*.js'] },
   ...tseslint.configs.recommendedTypeChecked,
@@ -29,11 +35,24 @@ export default tseslint.config(
     rules: { '@typescript-eslint/unbound-method': 'off' },
   },
   {
+    // The CommonJS consumer of the pack check exists to prove that require() of the packages works.
+    files: ['**/*.cts'],
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
+    // Packages meet only at their entry points (package.json "exports"): published code never
+    // reaches into another package's files, nor into test code (a packed file that imports a
+    // test helper is broken once installed).
+    files: ['packages/*/src/**/*.ts'],
+    ignores: ['packages/*/src/**/test/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: PACKAGE_BOUNDARY }] },
+  },
+  {
     // Dependencies point one way: core knows nothing of Redis, HTTP or the server.
     files: ['packages/core/src/**/*.ts'],
-    ignores: ['packages/core/src/test/**'],
+    ignores: ['packages/core/src/**/test/**'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: ['@tessera/*', 'redis', 'fastify', 'express'] }],
+      'no-restricted-imports': ['error', { patterns: [...PACKAGE_BOUNDARY, { group: ['@tessera/*', 'redis', 'fastify', 'express'], message: 'core depends on jose only' }] }],
     },
   },
 )

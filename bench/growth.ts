@@ -3,7 +3,8 @@
 // revoke-all.ts). One auth server and one private Redis, grown in place.
 // Run: node --conditions=tessera-source --import tsx bench/growth.ts [--smoke]
 import { createClient } from 'redis'
-import { KeyNames } from '@tessera/redis'
+// Bench builds keys the way the store does, so it reaches the store's own key module (bench is not published).
+import { KeyNames } from '../packages/redis/src/key-names.js'
 import { startPrivateRedis } from '../test/support/redis.js'
 import { startAuthServer, type AuthServer } from './lib/auth-server.js'
 import { medianOfRounds, runLoad, type LoadFigures } from './lib/load.js'

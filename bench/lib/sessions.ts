@@ -3,7 +3,8 @@
 import { randomBytes } from 'node:crypto'
 import { createClient } from 'redis'
 import { encodeDeviceMetadata, newLocalSessionId, normaliseDevice } from '@tessera/core'
-import type { KeyNames, RedisSessionStore } from '@tessera/redis'
+import type { RedisSessionStore } from '@tessera/redis'
+import type { KeyNames } from '../../packages/redis/src/key-names.js'
 
 /** A typical desktop user agent: 111 characters, as the issue asks (~110). */
 export const TYPICAL_UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'

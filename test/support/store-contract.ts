@@ -5,6 +5,7 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import { createTessera, manualClock, SigningKeySet, type AuthErrorCode, type AuthOptions, type SessionStore, type Tessera } from '@tessera/core'
+import { signingKeyContract } from './signing-key-contract.js'
 
 /** Something that makes a fresh store and cleans it up. */
 export interface StoreFactory {
@@ -47,6 +48,8 @@ export function storeContract(factory: StoreFactory): void {
     after(async () => {
       await cleanup()
     })
+
+    signingKeyContract(() => store)
 
     describe('sessions', () => {
       test('creates a session whose tokens verify in strict mode and which lists with its device', async () => {

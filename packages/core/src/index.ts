@@ -1,4 +1,4 @@
-export { createTessera, Tessera, type SessionInfo, type SessionTokens, type VerificationMode } from './tessera.js'
+export { createTessera, Tessera, type SessionInfo, type SessionTokens, type TokenInspection, type VerificationMode } from './tessera.js'
 export { resolveOptions, DEFAULT_AUTH_OPTIONS, MAX_SESSIONS_LIMIT, type AuthOptions, type ResolvedAuthOptions } from './options.js'
 export {
   AuthError,
@@ -37,14 +37,11 @@ export { parseSessionId, formatSessionId, newLocalSessionId, newTokenId, localId
 export { normaliseDevice, decodeDeviceMetadata, encodeDeviceMetadata, type DeviceInfo } from './device.js'
 export { comparePositions, fieldsToEntry, type RevocationEvent, type RevocationLogEntry, type RevocationLogRead, type RevocationLogInfo, type RevocationReason } from './revocation-log.js'
 export type * from './session-store.js'
+export type * from './signing-key-store.js'
+export { CoalescedRefresh } from './coalesced-refresh.js'
+export { SharedSigningKeys, DEFAULT_SHARED_SIGNING_KEYS, type SharedSigningKeysOptions } from './shared-signing-keys.js'
+export { sealSigningKeys, unsealSigningKeys, signingKeySealingKey, SigningKeysUnreadable } from './sealed-signing-keys.js'
 export type { TesseraEvents } from './events.js'
-/**
- * Refresh-token parsing for the server's RFC 7662/7009 routes.
- * @internal Temporary: the engine will gain a public method for inspecting a token; do not use.
- */
-export { parseRefreshToken, type RefreshTokenParts } from './refresh-token.js'
-/** @internal Temporary, see parseRefreshToken. */
-export { TokenSecrets } from './token-secrets.js'
 export {
   DpopProofChecker,
   accessTokenHash,

@@ -22,6 +22,7 @@ import type {
   StoredSession,
   UserState,
 } from './session-store.js'
+import type { StoredSigningKeys, WriteSigningKeysRequest, WriteSigningKeysResult } from './signing-key-store.js'
 
 interface MemorySession extends StoredSession {
   hash: Buffer
@@ -81,6 +82,7 @@ export class MemoryStore implements SessionStore {
   readonly #clock: Clock
   readonly #sweeper: NodeJS.Timeout
   #logRetentionMs = 0
+  #signingKeys: StoredSigningKeys | null = null
 
   readonly #logClock: Clock
 
@@ -386,6 +388,21 @@ export class MemoryStore implements SessionStore {
 
   async revocationLogInfo(): Promise<RevocationLogInfo> {
     return { lastPosition: this.#log.at(-1)?.position ?? this.#trimmedThrough, length: this.#log.length }
+  }
+
+  async readSigningKeys(): Promise<StoredSigningKeys | null> {
+    return this.#signingKeys
+  }
+
+  async signingKeysVersion(): Promise<number> {
+    return this.#signingKeys?.version ?? 0
+  }
+
+  async writeSigningKeys(r: WriteSigningKeysRequest): Promise<WriteSigningKeysResult> {
+    const current = this.#signingKeys
+    if ((current?.version ?? 0) !== r.expectedVersion) return { written: false, current }
+    this.#signingKeys = { version: r.expectedVersion + 1, document: r.document }
+    return { written: true, version: r.expectedVersion + 1 }
   }
 
   async markDpopProofUsed(r: MarkDpopProofUsedRequest): Promise<boolean> {

@@ -8,8 +8,17 @@ import { SIGNING_ALGORITHMS, type SigningAlgorithm, type SigningKeySet } from '.
 export interface AuthOptions {
   /** Where sessions live. Default: a new in-process {@link MemoryStore}. */
   store?: SessionStore
-  /** Signing keys. Default: one new ES256 key, held in memory. */
+  /** Signing keys. Default: one new ES256 key, held in memory. With `sharedKeys`, they seed an empty store. */
   keys?: SigningKeySet
+  /**
+   * Keep the signing key set in the store, as fleet state: every instance on
+   * the store signs and verifies with the same keys, and a rotation through
+   * any of them ({@link Tessera.rotateSigningKeys}) reaches all within
+   * `pollIntervalMs` (default 2000), or at once for a token naming a key not
+   * seen yet. Private keys are sealed under a key derived from `tokenKey`,
+   * which is then required. Default off: the keys live in this process.
+   */
+  sharedKeys?: boolean | { pollIntervalMs?: number; refreshCooldownMs?: number; onError?: (err: unknown) => void }
   /**
    * At least 32 bytes of secret that authenticates refresh and one-time tokens.
    * Every process that shares a store must use the same key. Default: random
@@ -52,7 +61,6 @@ export interface AuthOptions {
 
 /** {@link AuthOptions} after validation, with every default filled in. */
 export interface ResolvedAuthOptions {
-  tokenKey: Buffer
   issuer: string
   audience: string | string[]
   accessTokenTtlSeconds: number
@@ -103,7 +111,12 @@ function text(name: string, value: unknown, fallback: string): string {
   return value
 }
 
-function resolveTokenKey(value: AuthOptions['tokenKey']): Buffer {
+/**
+ * The key that authenticates refresh and one-time tokens. Kept out of
+ * {@link ResolvedAuthOptions} (which the engine exposes as `options`): only the engine holds it.
+ * Without one, a random key for this process.
+ */
+export function resolveTokenKey(value: AuthOptions['tokenKey']): Buffer {
   if (value === undefined) return randomBytes(32)
   const key = typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value)
   if (key.length < 32) throw new TypeError('"tokenKey" option must be at least 32 bytes')
@@ -134,8 +147,8 @@ export function resolveOptions(input: AuthOptions = {}): ResolvedAuthOptions {
   }
   if (input.extraClaims !== undefined && typeof input.extraClaims !== 'function') throw new TypeError('"extraClaims" option must be a function')
   const clockToleranceSeconds = integer('clockToleranceSeconds', input.clockToleranceSeconds, d.clockToleranceSeconds, 0, 300)
+  if (input.tokenKey !== undefined) resolveTokenKey(input.tokenKey)
   return {
-    tokenKey: resolveTokenKey(input.tokenKey),
     issuer: text('issuer', input.issuer, d.issuer),
     audience,
     accessTokenTtlSeconds,

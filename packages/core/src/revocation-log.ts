@@ -46,18 +46,6 @@ export interface RevocationLogInfo {
   length: number
 }
 
-/** Stream field names of an event. Kept short: they are stored once per entry. */
-export function eventToFields(event: RevocationEvent, atMs: number): string[] {
-  switch (event.kind) {
-    case 'session':
-      return ['k', 's', 'u', event.userId, 'l', event.localId, 'r', event.reason, 'a', String(atMs)]
-    case 'user':
-      return ['k', 'u', 'u', event.userId, 'c', String(event.cutoffMs), 'r', event.reason, 'a', String(atMs)]
-    case 'token':
-      return ['k', 't', 'u', event.userId, 'j', event.tokenId, 'x', String(event.expiresAtMs), 'a', String(atMs)]
-  }
-}
-
 /** Reads an entry's fields back; null for an entry this version does not know. */
 export function fieldsToEntry(position: string, fields: Record<string, string>): RevocationLogEntry | null {
   const atMs = Number(fields.a)

@@ -1,13 +1,14 @@
 import type { RevocationLogInfo, RevocationLogRead, RevocationReason } from './revocation-log.js'
+import type { SigningKeyStore } from './signing-key-store.js'
 
 /**
  * The port between the session engine and where state lives. The Redis store
  * and the memory store implement it with the same behaviour; one contract test
  * suite runs against both. Each method is one round trip (one Lua script) on
  * Redis. Times are epoch ms passed in by the caller: stores never read a clock
- * for decisions.
+ * for decisions. It also holds the fleet's signing key set ({@link SigningKeyStore}).
  */
-export interface SessionStore {
+export interface SessionStore extends SigningKeyStore {
   createSession(request: CreateSessionRequest): Promise<CreateSessionResult>
   rotateRefreshToken(request: RotateRefreshTokenRequest): Promise<RotateRefreshTokenResult>
   /** Read-only check behind strict verification. */

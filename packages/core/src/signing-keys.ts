@@ -104,13 +104,20 @@ export class SigningKeySet {
     return SigningKeySet.fromRecords(keys as SigningKeyRecord[])
   }
 
-  /** Loads `signing-keys.json` from `dir`, creating the directory and a first key when missing. */
-  static async loadOrCreate(dir: string, options: { alg?: SigningAlgorithm } = {}): Promise<SigningKeySet> {
+  /** Loads `signing-keys.json` from `dir`; null when there is none. */
+  static async load(dir: string): Promise<SigningKeySet | null> {
     try {
       return await SigningKeySet.fromJSON(await readFile(join(dir, FILE_NAME), 'utf8'))
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+      return null
     }
+  }
+
+  /** Loads `signing-keys.json` from `dir`, creating the directory and a first key when missing. */
+  static async loadOrCreate(dir: string, options: { alg?: SigningAlgorithm } = {}): Promise<SigningKeySet> {
+    const loaded = await SigningKeySet.load(dir)
+    if (loaded) return loaded
     const set = await SigningKeySet.generate(options)
     await set.save(dir)
     return set
@@ -195,6 +202,25 @@ export class SigningKeySet {
     this.#keys = [...this.#keys, fresh]
     this.#byId.set(fresh.record.keyId, fresh)
     return { keyId: fresh.record.keyId }
+  }
+
+  /**
+   * Takes over `records` (a newer version of this set, e.g. read from the
+   * store) in place, so everything holding this set sees the change at once.
+   * A key whose record carries the same material keeps its key objects, so
+   * what was verified with it stays valid in verifier caches.
+   */
+  async replaceRecords(records: readonly SigningKeyRecord[]): Promise<void> {
+    if (!Array.isArray(records) || records.length === 0) throw new TypeError('a signing key set needs at least one key')
+    const keys = await Promise.all(
+      records.map(async (record) => {
+        const known = this.#byId.get(record.keyId)
+        if (known && known.record.alg === record.alg && JSON.stringify(known.record.privateJwk) === JSON.stringify(record.privateJwk)) return { ...known, record }
+        return loadKey(record)
+      }),
+    )
+    this.#keys = keys
+    this.#byId = new Map(keys.map((k) => [k.record.keyId, k]))
   }
 
   /** Drops keys whose tokens have all expired. */

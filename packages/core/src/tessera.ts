@@ -20,10 +20,12 @@ import type { TesseraEvents } from './events.js'
 import { assertUserId, formatSessionId, isTokenId, localIdCreatedAtMs, newLocalSessionId, newRefreshSecret, newTokenId, parseSessionId } from './ids.js'
 import { MemoryStore } from './memory-store.js'
 import { formatOneTimeToken, isPurpose, parseOneTimeToken } from './one-time-token.js'
-import { resolveOptions, type AuthOptions, type ResolvedAuthOptions } from './options.js'
+import { resolveOptions, resolveTokenKey, type AuthOptions, type ResolvedAuthOptions } from './options.js'
 import { formatRefreshToken, parseRefreshToken } from './refresh-token.js'
 import type { RevocationLogInfo, RevocationLogRead, RevocationReason } from './revocation-log.js'
 import type { SessionStore, StoredSession, UserState } from './session-store.js'
+import { decodeProtectedHeader } from 'jose'
+import { SharedSigningKeys } from './shared-signing-keys.js'
 import { SigningKeySet, type SigningAlgorithm } from './signing-keys.js'
 import { TokenSecrets, hashSecret } from './token-secrets.js'
 
@@ -45,6 +47,20 @@ export interface SessionInfo {
   /** The session's refresh token works only with DPoP proofs of its key. */
   dpopBound: boolean
 }
+
+/** What {@link Tessera.inspectToken} found. */
+export type TokenInspection =
+  | {
+      kind: 'refresh_token'
+      userId: string
+      sessionId: string
+      generation: number
+      /** The session is live and this is its current refresh token (not a rotated-away one). */
+      active: boolean
+      /** The live session, or null when it ended. */
+      session: SessionInfo | null
+    }
+  | { kind: 'access_token'; userId: string; sessionId: string; claims: AccessTokenClaims }
 
 /** What sign-in and refresh hand back. */
 export interface SessionTokens {
@@ -82,15 +98,17 @@ export class Tessera extends EventEmitter<TesseraEvents> {
   readonly dpop: DpopProofChecker
   readonly #secrets: TokenSecrets
   readonly #ownsStore: boolean
+  readonly #sharedKeys: SharedSigningKeys | null
 
   /** Use {@link createTessera}; this constructor takes already-made parts. */
-  constructor(parts: { keys: SigningKeySet; store: SessionStore; options: ResolvedAuthOptions; ownsStore: boolean }) {
+  constructor(parts: { keys: SigningKeySet; store: SessionStore; options: ResolvedAuthOptions; tokenKey: Buffer; ownsStore: boolean; sharedKeys?: SharedSigningKeys | null }) {
     super()
-    this.keys = parts.keys
+    this.#sharedKeys = parts.sharedKeys ?? null
+    this.keys = this.#sharedKeys?.keys ?? parts.keys
     this.store = parts.store
     this.options = parts.options
     this.#ownsStore = parts.ownsStore
-    this.#secrets = new TokenSecrets(parts.options.tokenKey)
+    this.#secrets = new TokenSecrets(parts.tokenKey)
     this.dpop = new DpopProofChecker(parts.options.dpop, {
       markDpopProofUsed: (request) => this.#store(() => this.store.markDpopProofUsed(request)),
     })
@@ -312,6 +330,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
     token: string,
     options: { mode?: VerificationMode; presentation?: { scheme: 'Bearer' } | { scheme: 'DPoP'; dpop: DpopPresentation } } = {},
   ): Promise<AccessTokenClaims> {
+    await this.#learnKeyOf(token)
     const nowMs = this.#now()
     const claims = await verifyAccessTokenSignature(this.keys, token, {
       issuer: this.options.issuer,
@@ -329,6 +348,40 @@ export class Tessera extends EventEmitter<TesseraEvents> {
     }
     if (mode === 'strict') await this.checkRevocation(claims)
     return claims
+  }
+
+  /**
+   * What a token is, changing nothing (for RFC 7662 introspection and RFC 7009 revocation):
+   * a refresh token this engine issued, with whether it is still its session's current one,
+   * or an access token whose signature and claims verify (revocation is not checked: see
+   * {@link checkRevocation}). Null for anything else.
+   *
+   * @example
+   * ```ts
+   * const found = await auth.inspectToken(token)
+   * if (found) await auth.revokeSession(found.sessionId)
+   * ```
+   * @throws {StoreUnavailable} when the store cannot say whether a refresh token is current
+   */
+  async inspectToken(token: string): Promise<TokenInspection | null> {
+    let refresh: ReturnType<typeof parseRefreshToken> | null = null
+    try {
+      refresh = parseRefreshToken(this.#secrets, token)
+    } catch {
+      // not a refresh token of ours: maybe an access token
+    }
+    if (refresh) {
+      const session = await this.getSession(refresh.sessionId)
+      const active = session !== null && session.generation === refresh.generation
+      return { kind: 'refresh_token', userId: refresh.userId, sessionId: refresh.sessionId, generation: refresh.generation, active, session }
+    }
+    try {
+      const claims = await this.verifyAccessToken(token, { mode: 'signature' })
+      return { kind: 'access_token', userId: claims.userId, sessionId: claims.sessionId, claims }
+    } catch (err) {
+      if (err instanceof AuthError && err.code === 'ERR_STORE_UNAVAILABLE') throw err
+      return null
+    }
   }
 
   /** The store half of strict verification, for verifiers that checked the signature themselves. */
@@ -513,8 +566,58 @@ export class Tessera extends EventEmitter<TesseraEvents> {
     return this.#store(() => this.store.revocationLogInfo())
   }
 
+  /** True when the signing key set is fleet state kept in the store (`sharedKeys`). */
+  get sharesSigningKeys(): boolean {
+    return this.#sharedKeys !== null
+  }
+
+  /**
+   * Makes a new current signing key; the previous one keeps verifying (and
+   * stays in the JWKS) until its last token has expired. With `sharedKeys` the
+   * new key is written to the store and every instance picks it up;
+   * otherwise only this process's set changes (save it yourself).
+   *
+   * @throws {StoreUnavailable}
+   */
+  async rotateSigningKeys(options: { alg?: SigningAlgorithm } = {}): Promise<{ keyId: string; keyIds: string[] }> {
+    const o = this.options
+    const retireAfterSeconds = o.accessTokenTtlSeconds + o.clockToleranceSeconds
+    let keyId: string
+    if (this.#sharedKeys) {
+      ;({ keyId } = await this.#store(() => this.#sharedKeys!.rotate({ retireAfterSeconds, ...options })))
+    } else {
+      this.keys.prune(this.#now())
+      ;({ keyId } = await this.keys.rotate({ retireAfterSeconds, nowMs: this.#now(), ...options }))
+    }
+    return { keyId, keyIds: this.keys.keyIds() }
+  }
+
+  /**
+   * With `sharedKeys`: resolves once the key set was checked in the store
+   * after this call, so a key any instance wrote before is known (checks are
+   * shared and rate-limited). Without, resolves at once.
+   *
+   * @throws {StoreUnavailable}
+   */
+  async refreshSigningKeys(): Promise<void> {
+    if (this.#sharedKeys) await this.#store(() => this.#sharedKeys!.refresh())
+  }
+
+  /** A token naming a key this instance does not know yet may come from a rotation on another instance: look before refusing. */
+  async #learnKeyOf(token: string): Promise<void> {
+    if (!this.#sharedKeys) return
+    let keyId: unknown
+    try {
+      keyId = decodeProtectedHeader(token).kid
+    } catch {
+      return // malformed: verification refuses it with the right error
+    }
+    if (typeof keyId === 'string' && !this.keys.verificationKey(keyId, this.#now())) await this.refreshSigningKeys()
+  }
+
   /** Closes the store if this instance created it. Idempotent. */
   async close(): Promise<void> {
+    this.#sharedKeys?.close()
     if (this.#ownsStore) await this.store.close()
   }
 }
@@ -536,7 +639,15 @@ export class Tessera extends EventEmitter<TesseraEvents> {
  */
 export async function createTessera(options: AuthOptions = {}): Promise<Tessera> {
   const resolved = resolveOptions(options)
-  const keys = options.keys ?? (await SigningKeySet.generate())
   const store = options.store ?? new MemoryStore()
-  return new Tessera({ keys, store, options: resolved, ownsStore: options.store === undefined })
+  const tokenKey = resolveTokenKey(options.tokenKey)
+  if (options.sharedKeys) {
+    // A per-process random token key would seal keys that no other instance can open.
+    if (options.tokenKey === undefined) throw new TypeError('"tokenKey" option is required with "sharedKeys"')
+    const shared = options.sharedKeys === true ? {} : options.sharedKeys
+    const sharedKeys = await SharedSigningKeys.open({ ...shared, store, tokenKey, seed: options.keys ?? null, clock: resolved.clock })
+    return new Tessera({ keys: sharedKeys.keys, store, options: resolved, tokenKey, ownsStore: options.store === undefined, sharedKeys })
+  }
+  const keys = options.keys ?? (await SigningKeySet.generate())
+  return new Tessera({ keys, store, options: resolved, tokenKey, ownsStore: options.store === undefined })
 }

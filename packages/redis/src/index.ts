@@ -1,9 +1,6 @@
 export { RedisSessionStore, type RedisSessionStoreOptions } from './redis-session-store.js'
 export type { RedisDurability } from './replication-wait.js'
 export { NodeRedisConnection, type RedisConnection, type RedisConnectionOptions, type RedisArg, type SendOptions } from './connection.js'
-export { KeyNames } from './key-names.js'
-export { ClusterConnection } from './cluster-connection.js'
-export { SentinelConnection } from './sentinel-connection.js'
 export { openRedisConnection } from './open-connection.js'
 export {
   redisOptionsFromEnv,

@@ -28,6 +28,11 @@ export class KeyNames {
     return `${this.prefix}{${userId}}:o`
   }
 
+  /** The fleet's signing key set (version and sealed document). */
+  signingKeys(): string {
+    return `${this.prefix}signing-keys`
+  }
+
   /** A DPoP proof seen recently (replay cache); `proofKey` is a hash, so the key needs no hash tag. */
   dpopProof(proofKey: string): string {
     return `${this.prefix}dpop:${proofKey}`

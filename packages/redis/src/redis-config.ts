@@ -58,10 +58,12 @@ export interface RedisTopologyOptions {
 /** Which topology a set of options selects. */
 export type RedisTopology = 'standalone' | 'sentinel' | 'cluster'
 
-/** The topology `options` select; a TypeError when they select more than one. */
+/** The topology `options` select; a TypeError when they select none or more than one. */
 export function topologyOf(options: RedisTopologyOptions): RedisTopology {
   const chosen = [options.url !== undefined && 'standalone', options.sentinel !== undefined && 'sentinel', options.cluster !== undefined && 'cluster'].filter(Boolean)
   if (chosen.length > 1) throw new TypeError('"url", "sentinel" and "cluster" options are exclusive: give one')
+  // No silent default: a store that quietly opened localhost, database 0, would share state with whatever else runs there.
+  if (chosen.length === 0) throw new TypeError('give one of the "url", "sentinel" or "cluster" options: the store never assumes a local Redis')
   if (options.sentinel) {
     if (!Array.isArray(options.sentinel.nodes) || options.sentinel.nodes.length === 0) throw new TypeError('"sentinel.nodes" option must list at least one sentinel')
     if (typeof options.sentinel.masterName !== 'string' || options.sentinel.masterName === '') throw new TypeError('"sentinel.masterName" option must be a non-empty string')
@@ -140,7 +142,9 @@ function readPem(env: Env, variable: string): Buffer | undefined {
  * - `REDIS_TLS=1` and/or `REDIS_TLS_CA`, `REDIS_TLS_CERT`, `REDIS_TLS_KEY` (PEM file paths),
  *   `REDIS_TLS_SERVERNAME`.
  *
- * Returns null when none of `REDIS_URL`, `REDIS_SENTINELS`, `REDIS_CLUSTER_NODES` is set.
+ * Returns null when none of `REDIS_URL`, `REDIS_SENTINELS`, `REDIS_CLUSTER_NODES` is set: there is
+ * no default address, and the caller decides what that means (the server runs on the memory
+ * store; {@link RedisSessionStore.connect} with no topology throws a TypeError).
  *
  * @example
  * ```ts

@@ -31,6 +31,9 @@ import {
   type StoredSession,
   StoreUnavailable,
   UserBanned,
+  type StoredSigningKeys,
+  type WriteSigningKeysRequest,
+  type WriteSigningKeysResult,
   type UserState,
 } from '@tessera/core'
 import type { RedisArg, RedisConnection, RedisConnectionOptions } from './connection.js'
@@ -39,6 +42,7 @@ import { openRedisConnection } from './open-connection.js'
 import { Scripts, type ScriptName, type ScriptReply } from './scripts.js'
 import { ReplicationWait, resolveDurability, type RedisDurability } from './replication-wait.js'
 import { decodeSessionState } from './session-state.js'
+import { SigningKeyStorage } from './signing-key-storage.js'
 
 /**
  * The error a failed Redis call becomes. A deadline that passed is already a
@@ -85,6 +89,7 @@ export class RedisSessionStore implements SessionStore {
   readonly #scripts = new Scripts()
   readonly #ownsConnection: boolean
   readonly #replication: ReplicationWait | null
+  readonly #signingKeys: SigningKeyStorage
   #reader: Promise<RedisConnection> | null = null
   #closed = false
 
@@ -94,13 +99,14 @@ export class RedisSessionStore implements SessionStore {
     this.#ownsConnection = options.ownsConnection ?? false
     const durability = resolveDurability(options.durability)
     this.#replication = durability ? new ReplicationWait(connection, durability) : null
+    this.#signingKeys = new SigningKeyStorage(connection, this.#scripts, this.keys.signingKeys())
   }
 
   /**
    * Opens a connection to the topology the options select (`url`, `sentinel` or
    * `cluster`), loads the scripts and returns a store that closes the connection on {@link close}.
    */
-  static async connect(options: RedisSessionStoreOptions = {}): Promise<RedisSessionStore> {
+  static async connect(options: RedisSessionStoreOptions): Promise<RedisSessionStore> {
     resolveDurability(options.durability)
     let connection: RedisConnection
     try {
@@ -439,6 +445,18 @@ export class RedisSessionStore implements SessionStore {
     } catch (err) {
       throw unavailable(err, 'could not read the revocation log')
     }
+  }
+
+  readSigningKeys(): Promise<StoredSigningKeys | null> {
+    return this.#signingKeys.read()
+  }
+
+  signingKeysVersion(): Promise<number> {
+    return this.#signingKeys.version()
+  }
+
+  writeSigningKeys(r: WriteSigningKeysRequest): Promise<WriteSigningKeysResult> {
+    return this.#signingKeys.write(r)
   }
 
   async close(): Promise<void> {

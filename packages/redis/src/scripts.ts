@@ -14,6 +14,7 @@ export type ScriptName =
   | 'issueOneTimeToken'
   | 'consumeOneTimeToken'
   | 'revokeOneTimeTokens'
+  | 'writeSigningKeys'
 
 const FILES: Record<ScriptName, string> = {
   createSession: 'createSession-2.lua',
@@ -26,6 +27,7 @@ const FILES: Record<ScriptName, string> = {
   issueOneTimeToken: 'issueOneTimeToken-1.lua',
   consumeOneTimeToken: 'consumeOneTimeToken-1.lua',
   revokeOneTimeTokens: 'revokeOneTimeTokens-1.lua',
+  writeSigningKeys: 'writeSigningKeys-1.lua',
 }
 
 /** A script's reply: `{ code, payload, pending events }` (see `lua/includes/common.lua`). */
@@ -79,10 +81,5 @@ export class Scripts {
     }
     const [code, payload, pending] = raw as [number, unknown[], RedisArg[][]]
     return { code: Number(code), payload: payload ?? [], pending: pending ?? [] }
-  }
-
-  /** SHA1 of each script as the server knows it. */
-  shas(): Record<ScriptName, string> {
-    return Object.fromEntries(Object.entries(this.#scripts).map(([n, s]) => [n, s.sha])) as Record<ScriptName, string>
   }
 }

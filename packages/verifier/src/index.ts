@@ -2,10 +2,6 @@ export { createVerifier, Verifier, type VerifierMetrics, type VerifierEvents } f
 export { resolveVerifierOptions, DEFAULT_VERIFIER_OPTIONS, type VerifierOptions, type ResolvedVerifierOptions, type VerifierMode } from './options.js'
 export { LocalKeySource, toKeyObject, type KeySource, type VerificationKey } from './key-source.js'
 export { RemoteJwksKeySource, importJwks, DEFAULT_REMOTE_JWKS, type RemoteJwksOptions } from './remote-jwks.js'
-export { parseToken, verifyParsedToken, decodeSegment, HeaderCache, type ParsedToken, type JwsCheckOptions } from './jws.js'
-export { VerificationCache, type VerifiedToken } from './verification-cache.js'
-export { RevocationSet, type RevocationSubject } from './revocation-set.js'
-export { RevocationLogFollower, type LogFollowerOptions, type LogFollowerStatus } from './log-follower.js'
 export {
   authenticate,
   decide,

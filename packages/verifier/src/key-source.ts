@@ -37,9 +37,19 @@ export class LocalKeySource implements KeySource {
   readonly #set: SigningKeySet
   // One KeyObject per key the set hands out, so the cache can compare keys by identity.
   readonly #converted = new WeakMap<object, VerificationKey>()
+  /** Present only when the set can learn keys (a shared set that follows the store). */
+  readonly refresh?: (keyId: string) => Promise<boolean>
 
-  constructor(set: SigningKeySet) {
+  /** `refresh` brings the set up to date (e.g. `auth.refreshSigningKeys`); without it an unknown `kid` is refused at once. */
+  constructor(set: SigningKeySet, options: { refresh?: () => Promise<void> } = {}) {
     this.#set = set
+    const refresh = options.refresh
+    if (refresh) {
+      this.refresh = async (keyId) => {
+        await refresh()
+        return set.verificationKey(keyId) !== undefined
+      }
+    }
   }
 
   get(keyId: string, nowMs: number): VerificationKey | undefined {

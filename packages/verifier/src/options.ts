@@ -4,7 +4,7 @@ import type { KeySource } from './key-source.js'
 import type { RemoteJwksOptions } from './remote-jwks.js'
 
 /**
- * How much a verifier checks (DESIGN.md, "Verification modes"):
+ * How much a verifier checks (docs/verifiers.md, "Modes"):
  * `signature` signature and claims only; `strict` plus one store round trip
  * per request; `cached` plus an in-process revocation set that follows the
  * revocation log, falling back to `strict` when that set cannot be trusted.

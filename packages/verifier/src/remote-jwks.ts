@@ -1,5 +1,5 @@
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto'
-import type { SigningAlgorithm } from '@tessera/core'
+import { CoalescedRefresh, type SigningAlgorithm } from '@tessera/core'
 import type { KeySource, VerificationKey } from './key-source.js'
 
 /** Options of {@link RemoteJwksKeySource.load}. */
@@ -12,7 +12,11 @@ export interface RemoteJwksOptions {
   timeoutMs?: number
   /** Refetch in the background once the keys are this old. Default 600000 (10 minutes). */
   maxAgeMs?: number
-  /** Least time between two fetches caused by unknown `kid`s, so junk tokens cannot make us hammer the server. Default 30000. */
+  /**
+   * Least time between two fetches caused by unknown `kid`s, so junk tokens
+   * cannot make us hammer the server. A token naming a new key waits for the
+   * next fetch (at most this long), it is not refused. Default 1000.
+   */
   cooldownMs?: number
   /** Injected for tests; default the global `fetch`. */
   fetch?: typeof fetch
@@ -20,7 +24,7 @@ export interface RemoteJwksOptions {
   nowMs?: () => number
 }
 
-export const DEFAULT_REMOTE_JWKS = { timeoutMs: 5000, maxAgeMs: 600_000, cooldownMs: 30_000 } as const
+export const DEFAULT_REMOTE_JWKS = { timeoutMs: 5000, maxAgeMs: 600_000, cooldownMs: 1000 } as const
 
 const MIN_RSA_BITS = 2048
 
@@ -65,8 +69,8 @@ export function importJwks(document: unknown, algorithms: readonly SigningAlgori
 
 /**
  * Keys fetched from the auth server's JWKS URL: cached, refetched in the
- * background when old, refetched on an unknown `kid` at most once per
- * cooldown, every fetch bounded by a timeout. A key that disappears from the
+ * background when old, refetched on an unknown `kid` (at most once per
+ * cooldown, the token waiting for that fetch), every fetch bounded by a timeout. A key that disappears from the
  * document stops verifying (and cached tokens signed by it are dropped).
  *
  * @example
@@ -78,8 +82,7 @@ export class RemoteJwksKeySource implements KeySource {
   readonly #options: Required<Omit<RemoteJwksOptions, 'url'>> & { url: string }
   #keys = new Map<string, VerificationKey>()
   #fetchedAtMs = 0
-  #lastAttemptMs = -Infinity
-  #inflight: Promise<void> | null = null
+  readonly #fetches: CoalescedRefresh
   /** How many fetches were made; for metrics and tests. */
   fetchCount = 0
 
@@ -97,33 +100,31 @@ export class RemoteJwksKeySource implements KeySource {
       const value = this.#options[name]
       if (!Number.isFinite(value) || value < 0) throw new TypeError(`"${name}" option must be a non-negative number`)
     }
+    this.#fetches = new CoalescedRefresh(() => this.#fetch(), { cooldownMs: this.#options.cooldownMs, nowMs: this.#options.nowMs })
   }
 
   /** Fetches the JWKS once; fails when the first fetch fails, so a verifier never starts without keys. */
   static async load(options: RemoteJwksOptions): Promise<RemoteJwksKeySource> {
     const source = new RemoteJwksKeySource(options)
-    await source.#fetch()
+    await source.#fetches.request()
     return source
   }
 
   get(keyId: string, nowMs: number): VerificationKey | undefined {
-    if (nowMs - this.#fetchedAtMs > this.#options.maxAgeMs && !this.#inflight) {
+    if (nowMs - this.#fetchedAtMs > this.#options.maxAgeMs && !this.#fetches.busy) {
       // Stale keys keep working until fresh ones arrive; a failed background refresh is retried on the next call.
-      this.#inflight = this.#fetch()
-        .catch(() => undefined)
-        .finally(() => (this.#inflight = null))
+      this.#fetches.request().catch(() => undefined)
     }
     return this.#keys.get(keyId)
   }
 
+  /**
+   * Waits for a fetch that started after this call (shared with concurrent
+   * callers, spaced by `cooldownMs`): a key published a moment ago by a
+   * rotation is found, whatever junk came just before.
+   */
   async refresh(keyId: string): Promise<boolean> {
-    if (this.#inflight) await this.#inflight
-    else if (this.#options.nowMs() - this.#lastAttemptMs >= this.#options.cooldownMs) {
-      this.#inflight = this.#fetch()
-        .catch(() => undefined)
-        .finally(() => (this.#inflight = null))
-      await this.#inflight
-    }
+    await this.#fetches.request().catch(() => undefined)
     return this.#keys.has(keyId)
   }
 
@@ -133,7 +134,6 @@ export class RemoteJwksKeySource implements KeySource {
   }
 
   async #fetch(): Promise<void> {
-    this.#lastAttemptMs = this.#options.nowMs()
     this.fetchCount++
     const response = await this.#options.fetch(this.#options.url, {
       signal: AbortSignal.timeout(this.#options.timeoutMs),

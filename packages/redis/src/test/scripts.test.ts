@@ -202,6 +202,17 @@ describe('Lua scripts', () => {
     })
   })
 
+  describe('writeSigningKeys-1', () => {
+    test('1 over nothing and over the version read; -1 with the stored version and document otherwise; no TTL', async () => {
+      const key = keys.signingKeys()
+      assert.deepEqual(await run('writeSigningKeys', [key], [0, 'doc-1']), { code: 1, payload: [1], pending: [] })
+      assert.deepEqual(await run('writeSigningKeys', [key], [0, 'doc-x']), { code: -1, payload: [1, 'doc-1'], pending: [] })
+      assert.deepEqual(await run('writeSigningKeys', [key], [1, 'doc-2']), { code: 1, payload: [2], pending: [] })
+      assert.deepEqual(await run('writeSigningKeys', [key], [1, 'doc-y']), { code: -1, payload: [2, 'doc-2'], pending: [] })
+      assert.equal(await pttl(key), -1)
+    })
+  })
+
   describe('denyToken-2, issueOneTimeToken-1, consumeOneTimeToken-1', () => {
     test('denyToken sets a key that expires with the token', async () => {
       const u = user()

@@ -138,6 +138,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   // JSON only: a text/plain body would otherwise reach validation as a string and hide the real problem (415).
   app.removeContentTypeParser('text/plain')
+  // Many HTTP clients send `Content-Type: application/json` with an empty body on a POST that takes none
+  // (logout): that is no body, not bad JSON. Anything else goes to Fastify's own (prototype-poisoning safe) parser.
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body.length === 0) {
+      done(null, undefined)
+      return
+    }
+    // Fastify's JSON parser is synchronous: it reports through `done`, never through a promise.
+    void parseJson(request, body.toString(), done)
+  })
   // A POST without a body (logout-all, refresh in cookie mode) validates as an empty object.
   app.addHook('preValidation', async (request) => {
     if (request.body === undefined || request.body === null) request.body = {}

@@ -87,11 +87,18 @@ export async function openResources(config: ServerConfig): Promise<ServerResourc
       store = memory
       limiter = new MemoryRateLimiter()
     }
-    const keysDir = config.signingKeysJson ? null : config.dataDir
-    const keys = config.signingKeysJson ? await SigningKeySet.fromJSON(config.signingKeysJson) : await SigningKeySet.loadOrCreate(config.dataDir)
+    // With Redis the key set is fleet state in the store; TESSERA_SIGNING_KEYS or the data dir's set only seed an empty store.
+    const keysDir = config.signingKeysJson || config.redis ? null : config.dataDir
+    const keysFile = join(config.dataDir, 'signing-keys.json')
+    const keys = config.signingKeysJson
+      ? await SigningKeySet.fromJSON(config.signingKeysJson)
+      : config.redis
+        ? await SigningKeySet.load(config.dataDir)
+        : await SigningKeySet.loadOrCreate(config.dataDir)
     const auth = await createTessera({
       store,
-      keys,
+      ...(keys ? { keys } : {}),
+      ...(config.redis ? { sharedKeys: true } : {}),
       tokenKey: await tokenKey(config),
       issuer: config.issuer,
       audience: config.audience,
@@ -111,14 +118,14 @@ export async function openResources(config: ServerConfig): Promise<ServerResourc
       `session store: ${config.redis ? (config.redis.cluster ? 'redis cluster' : config.redis.sentinel ? 'redis sentinel' : 'redis') : 'memory (embedded, single process)'}`,
       `user database: ${config.databaseUrl ? 'postgresql' : `embedded (${join(config.dataDir, 'users')})`}`,
       `mailer: ${config.smtpUrl ? 'smtp' : `dev outbox (${config.mailOutboxDir})`}`,
-      `signing keys: ${keysDir ? `${keysDir}/signing-keys.json` : 'TESSERA_SIGNING_KEYS'}`,
+      `signing keys: ${config.redis ? 'shared in the store' : keysDir ? keysFile : 'TESSERA_SIGNING_KEYS'}`,
     ].join(', ')
     return {
       auth,
       users,
       mailer,
       limiter,
-      saveKeys: keysDir ? () => keys.save(keysDir) : null,
+      saveKeys: keysDir && keys ? () => keys.save(keysDir) : null,
       summary,
       close,
     }

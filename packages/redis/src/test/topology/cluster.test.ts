@@ -7,7 +7,8 @@ import { storeContract } from '../../../../../test/support/store-contract.js'
 import { createTessera, SigningKeySet, type Tessera } from '@tessera/core'
 import { uniquePrefix } from '../../../../../test/support/redis.js'
 import { TESSERA_ACL_RULES, command, startCluster, type PrivateCluster } from '../../../../../test/support/redis-topology.js'
-import { ClusterConnection, RedisSessionStore } from '../../index.js'
+import { RedisSessionStore } from '../../index.js'
+import { ClusterConnection } from '../../cluster-connection.js'
 import { runWholeFlow } from './flow.js'
 
 let cluster: PrivateCluster

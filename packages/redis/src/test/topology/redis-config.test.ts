@@ -61,6 +61,12 @@ void test('rejects conflicting or incomplete settings, naming the variable', () 
   assert.throws(() => topologyOf({ sentinel: { nodes: [], masterName: 'm' } }), /"sentinel.nodes"/)
 })
 
+void test('connect without a url, sentinel or cluster option refuses to guess a local Redis', async () => {
+  await assert.rejects(RedisSessionStore.connect({}), { name: 'TypeError', message: /give one of the "url", "sentinel" or "cluster" options/ })
+  await assert.rejects(RedisSessionStore.connect({ keyPrefix: 'auth:' }), TypeError)
+  assert.equal(redisOptionsFromEnv({}), null)
+})
+
 void test('refuses a durability option without replicas before connecting', async () => {
   await assert.rejects(RedisSessionStore.connect({ url: 'redis://127.0.0.1:1', durability: { replicas: 0 } }), /"durability.replicas" option must be a positive integer/)
 })

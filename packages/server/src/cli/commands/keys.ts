@@ -1,8 +1,10 @@
-// `tessera keys generate|list|rotate`: the signing key set in the data dir.
-import { access } from 'node:fs/promises'
+// `tessera keys generate|list|rotate`: the signing key set in the data dir, or in
+// the store when Redis is configured (the fleet's shared set).
+import { access, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Command, Option } from 'commander'
-import { SIGNING_ALGORITHMS, SigningKeySet, type SigningAlgorithm } from '@tessera/core'
+import { SharedSigningKeys, SIGNING_ALGORITHMS, SigningKeySet, systemClock, type SigningAlgorithm } from '@tessera/core'
+import { RedisSessionStore } from '@tessera/redis'
 import type { CliConfig } from '../config.js'
 import { CliError, EXIT, runAction, withJson, type Output } from './runtime.js'
 
@@ -58,6 +60,43 @@ async function loadConfigured(config: CliConfig): Promise<{ keys: SigningKeySet;
   return { keys: await SigningKeySet.loadOrCreate(config.dataDir), source: file }
 }
 
+/** The token key the servers use (TESSERA_TOKEN_KEY, else the data dir's token.key): the shared key set is sealed under it. */
+async function serverTokenKey(config: CliConfig): Promise<Buffer> {
+  if (config.tokenKey) return Buffer.from(config.tokenKey, 'utf8')
+  const path = join(config.dataDir, 'token.key')
+  try {
+    return Buffer.from((await readFile(path, 'utf8')).trim(), 'base64url')
+  } catch {
+    throw new CliError(`the shared signing keys are sealed under the servers' token key: set TESSERA_TOKEN_KEY (or run where ${path} exists)`, {
+      code: 'ERR_TOKEN_KEY_MISSING',
+      exitCode: EXIT.usage,
+    })
+  }
+}
+
+/** Runs `body` on the fleet's key set in the store (seeding an empty store the way a starting server would). */
+async function withSharedKeys<T>(config: CliConfig, body: (shared: SharedSigningKeys) => Promise<T>): Promise<T> {
+  const tokenKey = await serverTokenKey(config)
+  const store = await RedisSessionStore.connect({
+    ...config.redis!,
+    keyPrefix: config.redisKeyPrefix,
+    commandTimeoutMs: 3000,
+    client: { socket: { connectTimeout: 3000, reconnectStrategy: (retries: number) => (retries >= 8 ? new Error('Redis did not answer') : 250) } },
+  })
+  try {
+    const seed = config.signingKeysJson ? await SigningKeySet.fromJSON(config.signingKeysJson) : await SigningKeySet.load(config.dataDir)
+    // The default poll interval, as the servers use: a rotation keeps the old key for two of them on top of its lifetime.
+    const shared = await SharedSigningKeys.open({ store, tokenKey, seed, clock: systemClock })
+    try {
+      return await body(shared)
+    } finally {
+      shared.close()
+    }
+  } finally {
+    await store.close()
+  }
+}
+
 /**
  * The `keys` command group.
  *
@@ -67,7 +106,7 @@ async function loadConfigured(config: CliConfig): Promise<{ keys: SigningKeySet;
  * ```
  */
 export function keysCommand(): Command {
-  const keys = new Command('keys').description('manage the signing keys (data dir signing-keys.json, or TESSERA_SIGNING_KEYS)')
+  const keys = new Command('keys').description('manage the signing keys (in the store when Redis is configured, else data dir signing-keys.json or TESSERA_SIGNING_KEYS)')
 
   withJson(keys.command('generate').description('create a new signing key set in the data dir'))
     .addOption(algorithmOption().default('ES256'))
@@ -94,7 +133,12 @@ export function keysCommand(): Command {
 
   withJson(keys.command('list').description('list signing keys without private material')).action(
     runAction(async ({ out, config }) => {
-      const { keys: set, source } = await loadConfigured(config())
+      const cfg = config()
+      if (cfg.redis) {
+        await withSharedKeys(cfg, async (shared) => printKeys(out, shared.keys, 'the store (shared by the fleet)', Date.now()))
+        return
+      }
+      const { keys: set, source } = await loadConfigured(cfg)
       printKeys(out, set, source, Date.now())
     }),
   )
@@ -104,6 +148,15 @@ export function keysCommand(): Command {
     .action(
       runAction(async ({ out, config }, options: { alg?: SigningAlgorithm }) => {
         const cfg = config()
+        if (cfg.redis) {
+          await withSharedKeys(cfg, async (shared) => {
+            // Same lifetime rule as POST /admin/keys/rotate; every server picks the new key up within seconds.
+            const { keyId } = await shared.rotate({ retireAfterSeconds: cfg.accessTokenTtlSeconds, ...(options.alg ? { alg: options.alg } : {}) })
+            if (!out.json) process.stdout.write(`new current key ${keyId}; every server on this store picks it up within seconds\n`)
+            printKeys(out, shared.keys, 'the store (shared by the fleet)', Date.now())
+          })
+          return
+        }
         assertFileKeys(cfg, 'rotate')
         const { keys: set, source } = await loadConfigured(cfg)
         const nowMs = Date.now()

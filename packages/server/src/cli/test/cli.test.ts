@@ -218,6 +218,34 @@ describe('tessera CLI against real Redis', { concurrency: true }, () => {
     }
   })
 
+  test('with Redis, keys list and rotate act on the fleet key set in the store, which a running server picks up', async () => {
+    const r = await redisStoreForTest('cli-keys')
+    const tokenKey = 'cli-keys-test-token-key-of-at-least-32-bytes'
+    const server = await createTessera({ store: r.store, tokenKey, sharedKeys: { pollIntervalMs: 60_000 } })
+    const keysEnv = { REDIS_URL: SHARED_REDIS_URL, TESSERA_REDIS_PREFIX: r.prefix, TESSERA_DATA_DIR: dataDir, TESSERA_TOKEN_KEY: tokenKey, ACCESS_TOKEN_TTL: '600' }
+    try {
+      const listed = await cli(['keys', 'list', '--json'], keysEnv)
+      assert.equal(listed.code, 0, listed.stderr)
+      assert.deepEqual((JSON.parse(listed.stdout) as { keys: { key_id: string }[] }).keys.map((k) => k.key_id), server.keys.keyIds())
+
+      const rotated = await cli(['keys', 'rotate', '--json'], keysEnv)
+      assert.equal(rotated.code, 0, rotated.stderr)
+      assert.doesNotMatch(rotated.stdout, /"d"/, 'no private key material in listings')
+      const keys = (JSON.parse(rotated.stdout) as { keys: { key_id: string; current: boolean }[] }).keys
+      assert.equal(keys.length, 2)
+      const current = keys.find((k) => k.current)!.key_id
+      await server.refreshSigningKeys()
+      assert.equal(server.keys.current().keyId, current)
+
+      const wrongKey = await cli(['keys', 'list', '--json'], { ...keysEnv, TESSERA_TOKEN_KEY: 'not-the-fleet-token-key-but-32-bytes-long' })
+      assert.equal(wrongKey.code, 1)
+      assert.match(jsonError(wrongKey).message, /token key/)
+    } finally {
+      await server.close()
+      await r.cleanup()
+    }
+  })
+
   test('finds a user by email in the PostgreSQL user database', async () => {
     const schema = `t_cli_${randomBytes(5).toString('hex')}`
     const admin = new pg.Client({ connectionString: DATABASE_URL })

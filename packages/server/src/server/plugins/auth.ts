@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { type AccessTokenClaims, AuthError } from '@tessera/core'
-import { createVerifier } from '@tessera/verifier'
+import { createVerifier, LocalKeySource } from '@tessera/verifier'
 import type { ServerContext } from '../context.js'
 import { HttpProblem } from '../http-errors.js'
 
@@ -39,7 +39,8 @@ async function authPlugin(app: FastifyInstance, ctx: ServerContext): Promise<voi
   const o = ctx.auth.options
   const verifier = await createVerifier({
     mode: 'strict',
-    keys: ctx.auth.keys,
+    // With a shared key set, a token naming a key not seen yet makes the engine look in the store before refusing.
+    keys: ctx.auth.sharesSigningKeys ? new LocalKeySource(ctx.auth.keys, { refresh: () => ctx.auth.refreshSigningKeys() }) : ctx.auth.keys,
     store: ctx.auth.store,
     issuer: o.issuer,
     audience: o.audience,

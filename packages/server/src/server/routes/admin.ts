@@ -94,10 +94,9 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       response: { 200: { type: 'object', properties: { key_id: { type: 'string' }, key_ids: { type: 'array', items: { type: 'string' } } } } },
     },
   }, async () => {
-    const o = ctx.auth.options
-    ctx.auth.keys.prune()
-    const { keyId } = await ctx.auth.keys.rotate({ retireAfterSeconds: o.accessTokenTtlSeconds + o.clockToleranceSeconds })
+    // With a shared key set this writes the store, and every instance follows; otherwise it saves the data dir.
+    const { keyId, keyIds } = await ctx.auth.rotateSigningKeys()
     if (ctx.saveKeys) await ctx.saveKeys()
-    return { key_id: keyId, key_ids: ctx.auth.keys.keyIds() }
+    return { key_id: keyId, key_ids: keyIds }
   })
 }

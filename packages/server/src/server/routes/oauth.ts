@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import formbody from '@fastify/formbody'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { AuthError, parseRefreshToken, TokenSecrets } from '@tessera/core'
+import { AuthError } from '@tessera/core'
 import type { ServerContext } from '../context.js'
 import { classify } from '../plugins/errors.js'
 import { enforceRateLimit } from '../rate-limiter.js'
@@ -89,33 +89,10 @@ function sendOAuthError(reply: FastifyReply, err: unknown): FastifyReply {
     .send({ error: error.error, error_description: error.message })
 }
 
-/** What a token is, without changing anything: for introspection and revocation. */
-async function inspect(ctx: ServerContext, secrets: TokenSecrets, token: string) {
-  if (token.startsWith('tsr1.')) {
-    let parts
-    try {
-      parts = parseRefreshToken(secrets, token)
-    } catch {
-      return null
-    }
-    const session = await ctx.auth.getSession(parts.sessionId)
-    const current = session !== null && session.generation === parts.generation
-    return { kind: 'refresh_token' as const, sessionId: parts.sessionId, userId: parts.userId, active: current, session }
-  }
-  try {
-    const claims = await ctx.auth.verifyAccessToken(token, { mode: 'signature' })
-    return { kind: 'access_token' as const, sessionId: claims.sessionId, userId: claims.userId, claims }
-  } catch (err) {
-    if (err instanceof AuthError && err.code === 'ERR_STORE_UNAVAILABLE') throw err
-    return null
-  }
-}
-
 /** RFC 6749 refresh grant, RFC 7662 introspection and RFC 7009 revocation, form-encoded. */
 export async function oauthRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
   await app.register(formbody, { bodyLimit: 16 * 1024 })
   app.setErrorHandler((err, _request, reply) => sendOAuthError(reply, err))
-  const secrets = new TokenSecrets(ctx.auth.options.tokenKey)
 
   app.post<{ Body: Form }>('/oauth2/token', {
     schema: { summary: 'RFC 6749 token endpoint (grant_type=refresh_token)', consumes: ['application/x-www-form-urlencoded'], body: formBody },
@@ -144,7 +121,7 @@ export async function oauthRoutes(app: FastifyInstance, ctx: ServerContext): Pro
     const token = request.body?.token
     if (!token) throw new OAuthError('invalid_request', 400, 'token is required')
     reply.header('cache-control', 'no-store')
-    const found = await inspect(ctx, secrets, token)
+    const found = await ctx.auth.inspectToken(token)
     if (!found) return { active: false }
     if (found.kind === 'refresh_token') {
       if (!found.active || !found.session) return { active: false }
@@ -174,7 +151,7 @@ export async function oauthRoutes(app: FastifyInstance, ctx: ServerContext): Pro
     authenticateClient(request, ctx.clients)
     const token = request.body?.token
     if (!token) throw new OAuthError('invalid_request', 400, 'token is required')
-    const found = await inspect(ctx, secrets, token)
+    const found = await ctx.auth.inspectToken(token)
     // RFC 7009 section 2.2: an invalid or unknown token still gets 200.
     if (found) await ctx.auth.revokeSession(found.sessionId, { reason: 'revoked' })
     return reply.code(200).header('cache-control', 'no-store').send()

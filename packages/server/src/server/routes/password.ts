@@ -27,6 +27,8 @@ export function registerPasswordRoutes(app: FastifyInstance, ctx: ServerContext)
     const user = await db(() => ctx.users.findById(claims.userId))
     if (!user) throw new HttpProblem('ERR_UNAUTHENTICATED', 'the account no longer exists')
     if (!(await verifyPassword(user.passwordHash, request.body.current_password))) throw new HttpProblem('ERR_WRONG_PASSWORD', 'current_password is wrong')
+    // A "change" to the same password changes nothing, yet would sign every other device out.
+    if (request.body.new_password === request.body.current_password) throw new HttpProblem('ERR_WEAK_PASSWORD', 'new_password is the current password; choose a different one')
     const problem = passwordProblem(request.body.new_password, user.email)
     if (problem) throw new HttpProblem('ERR_WEAK_PASSWORD', problem)
     const passwordHash = await hashPassword(request.body.new_password)

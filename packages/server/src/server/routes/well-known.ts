@@ -6,6 +6,9 @@ export function registerWellKnownRoutes(app: FastifyInstance, ctx: ServerContext
   app.get('/.well-known/jwks.json', {
     schema: { summary: 'Public keys of every signing key whose tokens may still be alive' },
   }, async (_request, reply) => {
+    // A verifier asks when a token names a key it does not know: answer with what the store holds now, not at the
+    // last poll, so a key rotated in through another instance is here. A store outage serves the keys in hand.
+    await ctx.auth.refreshSigningKeys().catch(() => undefined)
     // Short cache: verifiers pick up a rotated key within a minute.
     return reply.header('cache-control', 'public, max-age=60').send(ctx.auth.keys.publicJwks())
   })

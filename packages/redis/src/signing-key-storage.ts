@@ -1,0 +1,51 @@
+import { StoreUnavailable, type StoredSigningKeys, type WriteSigningKeysRequest, type WriteSigningKeysResult } from '@tessera/core'
+import type { RedisConnection } from './connection.js'
+import type { Scripts } from './scripts.js'
+
+/**
+ * The fleet's signing key set in Redis: one hash (`v` version, `d` sealed
+ * document) that {@link RedisSessionStore} reads and replaces through here.
+ * The document is opaque to Redis: private keys inside it are sealed by core.
+ */
+export class SigningKeyStorage {
+  readonly #connection: RedisConnection
+  readonly #scripts: Scripts
+  readonly #key: string
+
+  constructor(connection: RedisConnection, scripts: Scripts, key: string) {
+    this.#connection = connection
+    this.#scripts = scripts
+    this.#key = key
+  }
+
+  async read(): Promise<StoredSigningKeys | null> {
+    const [version, document] = (await this.#send(['HMGET', this.#key, 'v', 'd'])) as [string | null, string | null]
+    return version && document ? { version: Number(version), document } : null
+  }
+
+  async version(): Promise<number> {
+    return Number((await this.#send(['HGET', this.#key, 'v'])) ?? 0)
+  }
+
+  async write(r: WriteSigningKeysRequest): Promise<WriteSigningKeysResult> {
+    if (!Number.isSafeInteger(r.expectedVersion) || r.expectedVersion < 0) throw new TypeError('"expectedVersion" must be a non-negative integer')
+    let reply
+    try {
+      reply = await this.#scripts.run(this.#connection, 'writeSigningKeys', [this.#key], [String(r.expectedVersion), r.document])
+    } catch (err) {
+      throw new StoreUnavailable('session store is unavailable', { cause: err })
+    }
+    if (reply.code === 1) return { written: true, version: Number(reply.payload[0]) }
+    if (reply.code !== -1) throw new StoreUnavailable(`unexpected reply ${reply.code} from writeSigningKeys`)
+    const version = Number(reply.payload[0])
+    return { written: false, current: version > 0 ? { version, document: String(reply.payload[1]) } : null }
+  }
+
+  async #send(command: string[]): Promise<unknown> {
+    try {
+      return await this.#connection.send(command, { key: this.#key })
+    } catch (err) {
+      throw new StoreUnavailable('session store is unavailable', { cause: err })
+    }
+  }
+}
