@@ -97,6 +97,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
   /** The DPoP proof checker of this engine (replay cache in its store). */
   readonly dpop: DpopProofChecker
   readonly #secrets: TokenSecrets
+  readonly #tokenKey: Buffer
   readonly #ownsStore: boolean
   readonly #sharedKeys: SharedSigningKeys | null
 
@@ -109,6 +110,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
     this.options = parts.options
     this.#ownsStore = parts.ownsStore
     this.#secrets = new TokenSecrets(parts.tokenKey)
+    this.#tokenKey = parts.tokenKey
     this.dpop = new DpopProofChecker(parts.options.dpop, {
       markDpopProofUsed: (request) => this.#store(() => this.store.markDpopProofUsed(request)),
     })
@@ -127,7 +129,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
    */
   deriveKey(label: string): Buffer {
     if (typeof label !== 'string' || label.length === 0 || label.length > 100) throw new TypeError('"label" must be a string of 1-100 characters')
-    return Buffer.from(hkdfSync('sha256', this.options.tokenKey, Buffer.alloc(0), `tessera app key v1: ${label}`, 32))
+    return Buffer.from(hkdfSync('sha256', this.#tokenKey, Buffer.alloc(0), `tessera app key v1: ${label}`, 32))
   }
 
   /** Algorithms accepted on verification. */
