@@ -1,10 +1,11 @@
 // Cold verification (no cache) per algorithm, one core: raw node:crypto
-// signature check vs jose vs fast-jwt vs Tessera's verifier.
+// signature check vs jose vs fast-jwt vs Tessera's verifier vs the engine's own
+// verifyAccessToken (what the auth server and introspection run).
 // Run pinned: taskset -c 1 node --expose-gc --conditions=tessera-source --import tsx bench/cold-verify.ts [--time-ms 2000]
 import { createPublicKey, createSecretKey, verify as cryptoVerify, createHmac, KeyObject } from 'node:crypto'
 import { createVerifier as createFastJwtVerifier } from 'fast-jwt'
 import { importJWK, jwtVerify } from 'jose'
-import { formatSessionId, issueAccessToken, newLocalSessionId, newTokenId, type SigningAlgorithm, SigningKeySet } from '@tessera/core'
+import { createTessera, formatSessionId, issueAccessToken, newLocalSessionId, newTokenId, type SigningAlgorithm, SigningKeySet } from '@tessera/core'
 import { createVerifier } from '@tessera/verifier'
 
 const timeMs = Number(process.argv[process.argv.indexOf('--time-ms') + 1]) || 2000
@@ -18,8 +19,9 @@ interface Row {
   jose: number
   fastJwt: number
   tessera: number
+  engine: number
   /** Medians of the per-round ratios to raw. */
-  ratios: { jose: number; fastJwt: number; tessera: number }
+  ratios: { jose: number; fastJwt: number; tessera: number; engine: number }
 }
 
 async function measure(alg: SigningAlgorithm): Promise<Row> {
@@ -50,11 +52,14 @@ async function measure(alg: SigningAlgorithm): Promise<Row> {
   }[alg]
   const fast = createFastJwtVerifier({ key: pem as string, algorithms: [alg], allowedIss: ISSUER, allowedAud: AUDIENCE, cache: false })
   const tessera = await createVerifier({ mode: 'signature', keys, issuer: ISSUER, audience: AUDIENCE, algorithms: [alg], cache: false })
+  // The engine has no verification cache: every call is cold.
+  const engine = await createTessera({ keys, issuer: ISSUER, audience: AUDIENCE, algorithms: [alg] })
   // Every contender must accept the token before it is timed.
   if (!raw()) throw new Error(`${alg}: raw verify failed`)
   await jwtVerify(token, joseKey, { issuer: ISSUER, audience: AUDIENCE, algorithms: [alg], typ: 'at+jwt' })
   fast(token)
   await tessera.verify(token)
+  await engine.verifyAccessToken(token, { mode: 'signature' })
 
   // Interleaved rounds: on a shared machine load drifts, and timing each contender
   // in turn within every round keeps the ratios fair; medians over rounds.
@@ -64,6 +69,7 @@ async function measure(alg: SigningAlgorithm): Promise<Row> {
     ['fastJwt', () => fast(token)],
     // What the adapters call: synchronous whenever no I/O is needed, as here.
     ['tessera', () => tessera.verifyMaybeSync(token)],
+    ['engine', () => engine.verifyAccessToken(token, { mode: 'signature' })],
   ]
   const gc = (globalThis as { gc?: () => void }).gc
   const run = async (fn: () => unknown, count: number) => {
@@ -85,7 +91,7 @@ async function measure(alg: SigningAlgorithm): Promise<Row> {
     }
     batches.set(name, Math.max(10, Math.round((calls * 20) / (performance.now() - started))))
   }
-  const samples: Record<string, number[]> = { raw: [], jose: [], fastJwt: [], tessera: [] }
+  const samples: Record<string, number[]> = { raw: [], jose: [], fastJwt: [], tessera: [], engine: [] }
   const deadline = Date.now() + timeMs * contenders.length
   for (let round = 0; round < 3 || (Date.now() < deadline && round < 60); round++) {
     // Rotate the order and collect garbage before each batch, so no contender pays for another's allocations.
@@ -101,17 +107,18 @@ async function measure(alg: SigningAlgorithm): Promise<Row> {
     }
   }
   await tessera.close()
+  await engine.close()
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
   const ratio = (name: string) => median(samples[name]!.map((v, i) => v / samples.raw![i]!))
-  return { alg, raw: median(samples.raw!), jose: median(samples.jose!), fastJwt: median(samples.fastJwt!), tessera: median(samples.tessera!), ratios: { jose: ratio('jose'), fastJwt: ratio('fastJwt'), tessera: ratio('tessera') } }
+  return { alg, raw: median(samples.raw!), jose: median(samples.jose!), fastJwt: median(samples.fastJwt!), tessera: median(samples.tessera!), engine: median(samples.engine!), ratios: { jose: ratio('jose'), fastJwt: ratio('fastJwt'), tessera: ratio('tessera'), engine: ratio('engine') } }
 }
 
 const rows: Row[] = []
 for (const alg of algorithms) rows.push(await measure(alg))
 const k = (n: number) => `${(n / 1000).toFixed(1)}k`
 console.log(`\nCold verification, ops per CPU-second on one core (interleaved rounds, about ${timeMs} ms per contender per algorithm, cache off; ratios are medians of per-round ratios)\n`)
-console.log('| alg | raw node:crypto | jose | fast-jwt | Tessera | Tessera / raw | jose / raw | fast-jwt / raw |')
-console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+console.log('| alg | raw node:crypto | jose | fast-jwt | Tessera | Tessera / raw | jose / raw | fast-jwt / raw | engine verifyAccessToken | engine / raw |')
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
 for (const r of rows) {
-  console.log(`| ${r.alg} | ${k(r.raw)} | ${k(r.jose)} | ${k(r.fastJwt)} | ${k(r.tessera)} | ${r.ratios.tessera.toFixed(2)} | ${r.ratios.jose.toFixed(2)} | ${r.ratios.fastJwt.toFixed(2)} |`)
+  console.log(`| ${r.alg} | ${k(r.raw)} | ${k(r.jose)} | ${k(r.fastJwt)} | ${k(r.tessera)} | ${r.ratios.tessera.toFixed(2)} | ${r.ratios.jose.toFixed(2)} | ${r.ratios.fastJwt.toFixed(2)} | ${k(r.engine)} | ${r.ratios.engine.toFixed(2)} |`)
 }

@@ -17,6 +17,7 @@ export type AuthErrorCode =
   | 'ERR_ONE_TIME_TOKEN_INVALID'
   | 'ERR_INVALID_INPUT'
   | 'ERR_STORE_UNAVAILABLE'
+  | 'ERR_KEYS_UNAVAILABLE'
   | 'ERR_DPOP_PROOF_INVALID'
   | 'ERR_DPOP_NONCE_REQUIRED'
   | 'ERR_DPOP_KEY_MISMATCH'
@@ -134,6 +135,13 @@ export class InvalidInput extends AuthError {
 export class StoreUnavailable extends AuthError {
   constructor(message = 'session store is unavailable', options?: { cause?: unknown }) {
     super('ERR_STORE_UNAVAILABLE', message, options)
+  }
+}
+
+/** The verification keys could not be fetched (an unreachable or failing JWKS URL). Fail closed. */
+export class KeysUnavailable extends AuthError {
+  constructor(message = 'verification keys are unavailable', options?: { cause?: unknown }) {
+    super('ERR_KEYS_UNAVAILABLE', message, options)
   }
 }
 

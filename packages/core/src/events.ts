@@ -1,3 +1,4 @@
+import type { DeviceInfo } from './device.js'
 import type { RevocationReason } from './revocation-log.js'
 
 /**
@@ -5,7 +6,7 @@ import type { RevocationReason } from './revocation-log.js'
  * been stored. The server logs, counts and notifies from these.
  */
 export interface TesseraEvents {
-  session_created: [{ userId: string; sessionId: string; deviceClass: string }]
+  session_created: [{ userId: string; sessionId: string; deviceClass: string; device: Required<DeviceInfo> }]
   session_refreshed: [{ userId: string; sessionId: string; generation: number; retried: boolean }]
   session_revoked: [{ userId: string; sessionId: string; reason: RevocationReason }]
   sessions_revoked: [{ userId: string; count: number; exceptSessionId: string | null; reason: RevocationReason }]

@@ -15,6 +15,7 @@ export {
   OneTimeTokenInvalid,
   InvalidInput,
   StoreUnavailable,
+  KeysUnavailable,
   DpopProofInvalid,
   DpopNonceRequired,
   DpopKeyMismatch,
@@ -57,3 +58,14 @@ export { checkTokenPresentation } from './dpop/dpop-binding.js'
 export { DpopNonces } from './dpop/dpop-nonces.js'
 export { jwkThumbprint, publicJwk, type PublicJwk } from './dpop/jwk-thumbprint.js'
 export { normaliseHtu } from './dpop/request-url.js'
+export {
+  signWebhook,
+  verifyWebhook,
+  generateWebhookSecret,
+  webhookSecretKey,
+  WebhookVerificationError,
+  WEBHOOK_TOLERANCE_SECONDS,
+  type WebhookVerificationCode,
+} from './webhook-signature.js'
+export { MemoryDeliveryQueue } from './memory-delivery-queue.js'
+export { DEAD_LETTER_LIMIT, type DeliveryQueue, type NewDelivery, type QueuedDelivery, type DeadDelivery } from './delivery-queue.js'

@@ -21,8 +21,8 @@ export interface AuthOptions {
   sharedKeys?: boolean | { pollIntervalMs?: number; refreshCooldownMs?: number; onError?: (err: unknown) => void }
   /**
    * At least 32 bytes of secret that authenticates refresh and one-time tokens.
-   * Every process that shares a store must use the same key. Default: random
-   * per process, which only suits a single process (the embedded setup).
+   * Every process that shares a store must use the same key: required with a shared
+   * store (Redis). Default with a single-process store: random per process.
    */
   tokenKey?: Uint8Array | string
   /** `iss` of issued tokens, required on verification. Default `tessera`. */

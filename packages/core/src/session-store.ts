@@ -9,6 +9,12 @@ import type { SigningKeyStore } from './signing-key-store.js'
  * for decisions. It also holds the fleet's signing key set ({@link SigningKeyStore}).
  */
 export interface SessionStore extends SigningKeyStore {
+  /**
+   * True when other processes share this store (Redis): the engine then requires a
+   * `tokenKey`, since a per-process random key would make each process refuse the
+   * refresh tokens of the others. Absent or false for a single-process store.
+   */
+  readonly shared?: boolean
   createSession(request: CreateSessionRequest): Promise<CreateSessionResult>
   rotateRefreshToken(request: RotateRefreshTokenRequest): Promise<RotateRefreshTokenResult>
   /** Read-only check behind strict verification. */

@@ -234,7 +234,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
     }
     const sessionId = formatSessionId(userId, localId)
     for (const evicted of result.evicted) this.emit('session_evicted', { userId, sessionId: formatSessionId(userId, evicted) })
-    this.emit('session_created', { userId, sessionId, deviceClass: device.deviceClass })
+    this.emit('session_created', { userId, sessionId, deviceClass: device.deviceClass, device })
     const access = await this.#issueAccess(userId, sessionId, nowMs, keyThumbprint)
     return {
       sessionId,
@@ -641,7 +641,9 @@ export class Tessera extends EventEmitter<TesseraEvents> {
  */
 export async function createTessera(options: AuthOptions = {}): Promise<Tessera> {
   const resolved = resolveOptions(options)
-  const store = options.store ?? new MemoryStore()
+  const store: SessionStore = options.store ?? new MemoryStore()
+  // Every process of a fleet must authenticate the others' refresh tokens: a random per-process key cannot.
+  if (store.shared && options.tokenKey === undefined) throw new TypeError('"tokenKey" option is required with a shared store (every process must use the same key)')
   const tokenKey = resolveTokenKey(options.tokenKey)
   if (options.sharedKeys) {
     // A per-process random token key would seal keys that no other instance can open.

@@ -1,6 +1,7 @@
 export { RedisSessionStore, type RedisSessionStoreOptions } from './redis-session-store.js'
 export type { RedisDurability } from './replication-wait.js'
 export { NodeRedisConnection, type RedisConnection, type RedisConnectionOptions, type RedisArg, type SendOptions } from './connection.js'
+export { RedisDeliveryQueue, type RedisDeliveryQueueOptions } from './redis-delivery-queue.js'
 export { openRedisConnection } from './open-connection.js'
 export {
   redisOptionsFromEnv,

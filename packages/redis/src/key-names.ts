@@ -42,4 +42,10 @@ export class KeyNames {
   revocationLog(): string {
     return `${this.prefix}revocations`
   }
+
+  /** A delivery queue's stream, its retry set and its dead letters: one hash tag per queue, so its scripts touch one slot. */
+  deliveryQueue(name: string): { stream: string; retries: string; dead: string } {
+    const base = `${this.prefix}{q:${name}}`
+    return { stream: `${base}:stream`, retries: `${base}:retry`, dead: `${base}:dead` }
+  }
 }

@@ -84,6 +84,8 @@ function text(value: unknown): string {
  * ```
  */
 export class RedisSessionStore implements SessionStore {
+  /** Several processes share a Redis store: the engine requires a `tokenKey` with it. */
+  readonly shared = true
   readonly keys: KeyNames
   readonly #connection: RedisConnection
   readonly #scripts = new Scripts()

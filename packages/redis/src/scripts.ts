@@ -14,6 +14,10 @@ export type ScriptName =
   | 'issueOneTimeToken'
   | 'consumeOneTimeToken'
   | 'revokeOneTimeTokens'
+  | 'ackDelivery'
+  | 'retryDelivery'
+  | 'deadLetterDelivery'
+  | 'promoteDeliveries'
   | 'writeSigningKeys'
 
 const FILES: Record<ScriptName, string> = {
@@ -27,6 +31,10 @@ const FILES: Record<ScriptName, string> = {
   issueOneTimeToken: 'issueOneTimeToken-1.lua',
   consumeOneTimeToken: 'consumeOneTimeToken-1.lua',
   revokeOneTimeTokens: 'revokeOneTimeTokens-1.lua',
+  ackDelivery: 'ackDelivery-1.lua',
+  retryDelivery: 'retryDelivery-2.lua',
+  deadLetterDelivery: 'deadLetterDelivery-2.lua',
+  promoteDeliveries: 'promoteDeliveries-2.lua',
   writeSigningKeys: 'writeSigningKeys-1.lua',
 }
 

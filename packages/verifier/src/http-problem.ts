@@ -41,7 +41,8 @@ export function missingTokenProblem(realm?: string): AuthProblem {
  * ```
  */
 export function problemFor(err: unknown, realm?: string): AuthProblem {
-  if (err instanceof AuthError && err.code !== 'ERR_STORE_UNAVAILABLE') {
+  // Store and key outages are ours to fix, not the token's: 503, never a 401 that tells the client to sign in again.
+  if (err instanceof AuthError && err.code !== 'ERR_STORE_UNAVAILABLE' && err.code !== 'ERR_KEYS_UNAVAILABLE') {
     const realmPart = realm ? `realm="${realm}", ` : ''
     // The message is one of ours and carries no token text, so it may go into the challenge and the body.
     const description = err.message.replace(/["\\]/g, '')

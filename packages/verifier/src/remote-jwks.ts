@@ -1,5 +1,5 @@
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto'
-import { CoalescedRefresh, type SigningAlgorithm } from '@tessera/core'
+import { CoalescedRefresh, KeysUnavailable, type SigningAlgorithm } from '@tessera/core'
 import type { KeySource, VerificationKey } from './key-source.js'
 
 /** Options of {@link RemoteJwksKeySource.load}. */
@@ -135,13 +135,26 @@ export class RemoteJwksKeySource implements KeySource {
 
   async #fetch(): Promise<void> {
     this.fetchCount++
-    const response = await this.#options.fetch(this.#options.url, {
-      signal: AbortSignal.timeout(this.#options.timeoutMs),
-      headers: { accept: 'application/jwk-set+json, application/json' },
-      redirect: 'error',
-    })
-    if (!response.ok) throw new Error(`JWKS fetch answered ${response.status}`)
-    const document: unknown = await response.json()
+    // Without credentials or query: the URL goes into error messages and logs.
+    const where = (() => {
+      const url = new URL(this.#options.url)
+      return `${url.origin}${url.pathname}`
+    })()
+    let document: unknown
+    try {
+      const response = await this.#options.fetch(this.#options.url, {
+        signal: AbortSignal.timeout(this.#options.timeoutMs),
+        headers: { accept: 'application/jwk-set+json, application/json' },
+        redirect: 'error',
+      })
+      if (!response.ok) throw new Error(`it answered ${response.status}`)
+      document = await response.json()
+    } catch (err) {
+      // A network failure is an AuthError callers can switch on, not a bare "TypeError: fetch failed".
+      const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')
+      const reason = timedOut ? `no answer within the ${this.#options.timeoutMs} ms timeout` : (err instanceof Error ? err.message : String(err)).split(this.#options.url).join(where)
+      throw new KeysUnavailable(`JWKS at ${where} could not be fetched: ${reason}`, { cause: err })
+    }
     this.#keys = importJwks(document, this.#options.algorithms)
     this.#fetchedAtMs = this.#options.nowMs()
   }

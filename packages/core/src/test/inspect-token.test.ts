@@ -36,3 +36,13 @@ void test('the token key stays inside the engine: options do not carry it', asyn
   assert.equal(JSON.stringify(auth.options).includes('a-token-key'), false)
   await assert.rejects(createTessera({ tokenKey: 'short' }), /"tokenKey" option must be at least 32 bytes/)
 })
+
+void test('a shared store without a token key is an error at start, not a per-process key', async () => {
+  // A second process with its own random key would refuse the first one's refresh tokens.
+  const shared = Object.assign(new MemoryStore(), { shared: true })
+  await assert.rejects(createTessera({ store: shared }), { name: 'TypeError', message: /"tokenKey" option is required with a shared store/ })
+  const auth = await createTessera({ store: shared, tokenKey: 'a-token-key-of-at-least-32-bytes!!' })
+  await auth.close()
+  // A single-process store keeps the embedded default.
+  await (await createTessera({ store: new MemoryStore() })).close()
+})

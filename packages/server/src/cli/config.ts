@@ -2,12 +2,14 @@
 // operator's environment means the same thing to `tessera serve` and to the
 // admin commands.
 import { ConfigError, loadConfig, type ServerConfig } from '../server/config.js'
+import type { EngineConfig } from '../server/engine.js'
 
 /** What the admin commands use of the server configuration. */
 export type CliConfig = Pick<
   ServerConfig,
-  'redisUrl' | 'redis' | 'redisKeyPrefix' | 'databaseUrl' | 'dataDir' | 'signingKeysJson' | 'tokenKey' | 'issuer' | 'audience' | 'accessTokenTtlSeconds'
->
+  'redisUrl' | 'redis' | 'redisKeyPrefix' | 'databaseUrl' | 'signingKeysJson'
+> &
+  EngineConfig
 
 export { ConfigError }
 

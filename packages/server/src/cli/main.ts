@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `tessera` binary: a thin registry of commands. Each command lives in
 // commands/<name>.ts and owns its options, output and exit code.
+import { readFileSync } from 'node:fs'
 import { Command } from 'commander'
 import { eventsCommand } from './commands/events.js'
 import { keysCommand } from './commands/keys.js'
@@ -10,6 +11,8 @@ import { usersCommand } from './commands/users.js'
 
 const program = new Command('tessera')
   .description('Tessera: revocable JWT authentication. Reads the same environment as the server (REDIS_URL, TESSERA_DATA_DIR, ...).')
+  // The same path from src/cli and dist/cli: the package's own package.json.
+  .version((JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version, '-V, --version', 'print the version')
   .addHelpText('after', '\nExit codes: 0 ok, 1 failure (e.g. Redis unreachable), 2 bad usage or configuration, 3 not found.')
 
 // `serve` pulls in Fastify, the user database and the mailer, doubling start-up

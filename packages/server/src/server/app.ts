@@ -23,6 +23,8 @@ import { registerOpsRoutes } from './routes/ops.js'
 import { registerPasswordRoutes } from './routes/password.js'
 import { registerSessionRoutes } from './routes/sessions.js'
 import { registerWellKnownRoutes } from './routes/well-known.js'
+import { registerSecurityEvents, type WebhookSettings } from './webhooks/security-events-plugin.js'
+import type { SecurityMailOptions } from './webhooks/security-mail.js'
 
 /** Options of {@link buildApp}. The caller opens (and later closes) auth, users and mailer. */
 export interface AppOptions {
@@ -61,6 +63,10 @@ export interface AppOptions {
    * tell an attacker timing the following requests that the account exists.
    */
   backgroundDelayMs?: readonly [number, number]
+  /** Signed webhooks for security events (docs/webhooks.md); null or unset: none. */
+  webhooks?: WebhookSettings | null
+  /** Mails to the user on a new device and a password change; default none. */
+  securityMail?: SecurityMailOptions | null
 }
 
 /** Logs what an operator must see (reuse, bans, mass revocations); ids only, never tokens. */
@@ -124,6 +130,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     passwordResetTtlSeconds: options.passwordResetTtlSeconds ?? 3600,
     emailVerificationTtlSeconds: options.emailVerificationTtlSeconds ?? 24 * 3600,
     saveKeys: options.saveKeys ?? null,
+    securityEvents: { passwordChanged() {}, deadLetters: async () => [] },
     background(name, work) {
       const [minDelay, maxDelay] = options.backgroundDelayMs ?? [20, 200]
       const delayMs = minDelay + Math.random() * (maxDelay - minDelay)
@@ -157,6 +164,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   const stopFollowing = metrics.follow(ctx.auth)
   const stopLogging = logSecurityEvents(app, ctx.auth)
+  registerSecurityEvents(app, ctx, { webhooks: options.webhooks ?? null, mail: options.securityMail ?? null })
   // Requests still in flight when close() starts get `Connection: close`: their sockets would otherwise idle on
   // for Fastify's keep-alive timeout (72 s) after the answer, and hold the drain (SIGTERM) that long.
   let closing = false

@@ -1,6 +1,8 @@
 import { availableParallelism } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
 import { type RedisDurability, redisOptionsFromEnv, type RedisTopologyOptions } from '@tessera/redis'
+import { resolveWebhookEndpoints, type WebhookEndpoint } from './webhooks/endpoints.js'
+import type { SecurityMailOptions } from './webhooks/security-mail.js'
 
 /** The server's settings, read from the environment once at start. */
 export interface ServerConfig {
@@ -37,6 +39,13 @@ export interface ServerConfig {
   hashingProcesses: number
   /** Password checks that may wait for a hashing process; more get 503 (TESSERA_HASHING_QUEUE). */
   hashingQueue: number
+  /** TESSERA_WEBHOOKS: JSON list of { id, url, secret, events? }. */
+  webhooks: WebhookEndpoint[]
+  /** TESSERA_WEBHOOK_MAX_ATTEMPTS, TESSERA_WEBHOOK_TIMEOUT_MS. */
+  webhookMaxAttempts: number
+  webhookTimeoutMs: number
+  /** TESSERA_SECURITY_MAIL: comma list of new-device, password-changed. */
+  securityMail: SecurityMailOptions
 }
 
 /** A bad setting: main prints the message and exits with code 1. */
@@ -95,6 +104,22 @@ function clients(env: Env): Map<string, string> {
     map.set(id, secret)
   }
   return map
+}
+
+function webhooks(env: Env): WebhookEndpoint[] {
+  const text = value(env, 'TESSERA_WEBHOOKS')
+  if (text === undefined) return []
+  try {
+    return resolveWebhookEndpoints(JSON.parse(text))
+  } catch (err) {
+    throw new ConfigError(`TESSERA_WEBHOOKS: ${(err as Error).message}`)
+  }
+}
+
+function securityMail(env: Env): SecurityMailOptions {
+  const words = (value(env, 'TESSERA_SECURITY_MAIL') ?? '').split(',').map((w) => w.trim()).filter(Boolean)
+  for (const word of words) if (word !== 'new-device' && word !== 'password-changed') throw new ConfigError('TESSERA_SECURITY_MAIL must list new-device and/or password-changed')
+  return { newDevice: words.includes('new-device'), passwordChanged: words.includes('password-changed') }
 }
 
 /**
@@ -161,5 +186,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): ServerC
     loginRateLimitPerAccount: integer(env, 'TESSERA_LOGIN_RATE_LIMIT_ACCOUNT', 5, 1, 10_000),
     hashingProcesses: integer(env, 'TESSERA_HASHING_PROCESSES', availableParallelism(), 1, 64),
     hashingQueue: integer(env, 'TESSERA_HASHING_QUEUE', 256, 0, 100_000),
+    webhooks: webhooks(env),
+    webhookMaxAttempts: integer(env, 'TESSERA_WEBHOOK_MAX_ATTEMPTS', 12, 1, 30),
+    webhookTimeoutMs: integer(env, 'TESSERA_WEBHOOK_TIMEOUT_MS', 10_000, 100, 50_000),
+    securityMail: securityMail(env),
   }
 }

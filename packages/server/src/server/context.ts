@@ -1,4 +1,4 @@
-import type { Tessera } from '@tessera/core'
+import type { DeadDelivery, Tessera } from '@tessera/core'
 import type { Mailer } from '../mail/mailer.js'
 import type { UserStore } from '../users/user-store.js'
 import type { DeviceCookies } from './device-cookie.js'
@@ -58,6 +58,12 @@ export interface ServerContext {
    * an account exists). Failures are logged; app.close() waits for it.
    */
   background(name: string, work: () => Promise<void>): void
+  /** Security events the routes raise themselves (the engine's own are followed directly). No-ops without webhooks or mail. */
+  securityEvents: {
+    passwordChanged(userId: string, how: 'changed' | 'reset'): void
+    /** Webhook dead letters, newest first; empty without webhooks. */
+    deadLetters(limit: number): Promise<DeadDelivery[]>
+  }
   /** Persists the key set after an admin rotation; null when keys came from the environment. */
   saveKeys: (() => Promise<void>) | null
 }

@@ -39,6 +39,7 @@ export const HTTP_ERRORS: Readonly<Record<ProblemCode, { status: number; title: 
   ERR_ONE_TIME_TOKEN_INVALID: { status: 400, title: 'Invalid or expired token' },
   ERR_INVALID_INPUT: { status: 400, title: 'Invalid input' },
   ERR_STORE_UNAVAILABLE: { status: 503, title: 'Session store unavailable' },
+  ERR_KEYS_UNAVAILABLE: { status: 503, title: 'Verification keys unavailable' },
   ERR_DPOP_PROOF_INVALID: { status: 401, title: 'Invalid DPoP proof' },
   ERR_DPOP_NONCE_REQUIRED: { status: 401, title: 'DPoP nonce required' },
   ERR_DPOP_KEY_MISMATCH: { status: 401, title: 'DPoP key mismatch' },

@@ -19,6 +19,8 @@ export class ServerMetrics {
   readonly reuseDetections = new Counter({ name: 'tessera_refresh_reuse_detections_total', help: 'Refresh tokens presented again after rotation', registers: [this.registry] })
   readonly revocations = new Counter({ name: 'tessera_revocations_total', help: 'Sessions revoked by reason', labelNames: ['reason'], registers: [this.registry] })
   readonly verifications = new Counter({ name: 'tessera_access_token_verifications_total', help: 'Strict access-token checks by outcome', labelNames: ['outcome'], registers: [this.registry] })
+  readonly securityEvents = new Counter({ name: 'tessera_security_events_total', help: 'Security events (webhooks, mail) by type and whether they were queued or lost', labelNames: ['type', 'outcome'], registers: [this.registry] })
+  readonly webhookDeliveries = new Counter({ name: 'tessera_webhook_deliveries_total', help: 'Webhook delivery attempts by endpoint and outcome (delivered, retry, dead)', labelNames: ['endpoint', 'outcome'], registers: [this.registry] })
   readonly httpDuration = new Histogram({
     name: 'tessera_http_request_duration_seconds',
     help: 'HTTP request latency by route',

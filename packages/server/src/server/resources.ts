@@ -1,16 +1,15 @@
-import { randomBytes } from 'node:crypto'
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { createTessera, MemoryStore, type SessionStore, SigningKeySet, type Tessera } from '@tessera/core'
+import { type DeliveryQueue, MemoryDeliveryQueue, MemoryStore, type SessionStore, SigningKeySet, type Tessera } from '@tessera/core'
 import { createMailer } from '../mail/index.js'
 import type { Mailer } from '../mail/mailer.js'
-import { assertMemoryPolicy, RedisSessionStore } from '@tessera/redis'
+import { assertMemoryPolicy, RedisDeliveryQueue, RedisSessionStore } from '@tessera/redis'
 import { openEmbeddedUserStore } from '../users/embedded.js'
 import { closePasswordHashing, configurePasswordHashing } from '../users/password.js'
 import { openPostgresUserStore } from '../users/postgres.js'
 import type { UserStore } from '../users/user-store.js'
 import type { AppOptions } from './app.js'
 import type { ServerConfig } from './config.js'
+import { openEngine } from './engine.js'
 import { MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './rate-limiter.js'
 
 /** Everything the server opens at start; `close` shuts it in reverse order. */
@@ -19,37 +18,12 @@ export interface ServerResources {
   users: UserStore
   mailer: Mailer
   limiter: RateLimiter
+  /** The webhook queue (in the store, shared by the fleet); null when no webhook is configured. */
+  webhookQueue: DeliveryQueue | null
   saveKeys: (() => Promise<void>) | null
   /** One line saying which store, user database and mailer are in use. */
   summary: string
   close(): Promise<void>
-}
-
-/**
- * The token key from TESSERA_TOKEN_KEY, else one generated once and kept in
- * <data dir>/token.key (0600), so restarts and instances sharing the directory agree.
- */
-async function tokenKey(config: ServerConfig): Promise<string | Buffer> {
-  if (config.tokenKey) return config.tokenKey
-  const path = join(config.dataDir, 'token.key')
-  try {
-    const key = Buffer.from((await readFile(path, 'utf8')).trim(), 'base64url')
-    if (key.length >= 32) return key
-    throw new Error(`${path} holds fewer than 32 bytes; delete it to make a new key`)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-  }
-  await mkdir(config.dataDir, { recursive: true, mode: 0o700 })
-  const key = randomBytes(32)
-  try {
-    // 'wx': if another instance wrote it first, use theirs.
-    await writeFile(path, key.toString('base64url'), { mode: 0o600, flag: 'wx' })
-    await chmod(path, 0o600)
-    return key
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-    return Buffer.from((await readFile(path, 'utf8')).trim(), 'base64url')
-  }
 }
 
 /**
@@ -70,6 +44,7 @@ export async function openResources(config: ServerConfig): Promise<ServerResourc
   try {
     let store: SessionStore
     let limiter: RateLimiter
+    let webhookQueue: DeliveryQueue | null = null
     if (config.redis) {
       const redis = await RedisSessionStore.connect({
         ...config.redis,
@@ -81,11 +56,13 @@ export async function openResources(config: ServerConfig): Promise<ServerResourc
       await assertMemoryPolicy(redis.connection)
       store = redis
       limiter = new RedisRateLimiter(redis.connection, config.redisKeyPrefix)
+      if (config.webhooks.length > 0) webhookQueue = await RedisDeliveryQueue.open(redis.connection, { keyPrefix: config.redisKeyPrefix, name: 'webhooks' })
     } else {
       const memory = new MemoryStore()
       opened.push(() => memory.close())
       store = memory
       limiter = new MemoryRateLimiter()
+      if (config.webhooks.length > 0) webhookQueue = new MemoryDeliveryQueue()
     }
     // With Redis the key set is fleet state in the store; TESSERA_SIGNING_KEYS or the data dir's set only seed an empty store.
     const keysDir = config.signingKeysJson || config.redis ? null : config.dataDir
@@ -95,18 +72,7 @@ export async function openResources(config: ServerConfig): Promise<ServerResourc
       : config.redis
         ? await SigningKeySet.load(config.dataDir)
         : await SigningKeySet.loadOrCreate(config.dataDir)
-    const auth = await createTessera({
-      store,
-      ...(keys ? { keys } : {}),
-      ...(config.redis ? { sharedKeys: true } : {}),
-      tokenKey: await tokenKey(config),
-      issuer: config.issuer,
-      audience: config.audience,
-      accessTokenTtlSeconds: config.accessTokenTtlSeconds,
-      refreshIdleTtlSeconds: config.refreshIdleTtlSeconds,
-      refreshAbsoluteTtlSeconds: config.refreshAbsoluteTtlSeconds,
-      maxSessions: config.maxSessions,
-    })
+    const auth = await openEngine(config, store, { ...(keys ? { keys } : {}), ...(config.redis ? { sharedKeys: true } : {}) })
     // Password hashing runs in niced child processes; started now so the first sign-in does not pay for it.
     configurePasswordHashing({ size: config.hashingProcesses, maxQueued: config.hashingQueue }).warm()
     opened.push(() => closePasswordHashing())
@@ -125,6 +91,7 @@ export async function openResources(config: ServerConfig): Promise<ServerResourc
       users,
       mailer,
       limiter,
+      webhookQueue,
       saveKeys: keysDir && keys ? () => keys.save(keysDir) : null,
       summary,
       close,
@@ -148,6 +115,10 @@ export function appOptions(config: ServerConfig, resources: ServerResources): Om
     cookieSecure: config.cookieSecure,
     trustProxy: config.trustProxy,
     saveKeys: resources.saveKeys,
+    webhooks: resources.webhookQueue
+      ? { queue: resources.webhookQueue, endpoints: config.webhooks, delivery: { maxAttempts: config.webhookMaxAttempts, requestTimeoutMs: config.webhookTimeoutMs, leaseMs: config.webhookTimeoutMs + 50_000 } }
+      : null,
+    securityMail: config.securityMail,
     rateLimits: {
       loginPerIp: { max: config.loginRateLimitPerIp, windowSeconds: 60 },
       loginPerAccount: { max: config.loginRateLimitPerAccount, windowSeconds: 60 },

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { test } from 'node:test'
-import { MemoryStore, SigningKeySet } from '@tessera/core'
+import { AuthError, MemoryStore, SigningKeySet } from '@tessera/core'
 import { RemoteJwksKeySource } from '../remote-jwks.js'
 import { createVerifier } from '../verifier.js'
 import { AUDIENCE, ISSUER, rejectsWith, tesseraFor } from './fixtures.js'
@@ -74,4 +74,28 @@ test('a JWKS server that does not answer fails the load within the timeout', asy
   const started = Date.now()
   await assert.rejects(RemoteJwksKeySource.load({ url: silent.url, algorithms: ['ES256'], timeoutMs: 200 }), /abort|timeout/i)
   assert.ok(Date.now() - started < 2000)
+})
+
+test('an unreachable JWKS URL fails the load with an AuthError (ERR_KEYS_UNAVAILABLE), not a bare TypeError, and names no credentials', async () => {
+  const closed = await serve((_req, res) => res.end())
+  const url = new URL(closed.url)
+  await new Promise<void>((resolve) => closed.server.close(() => resolve()))
+  url.username = 'user'
+  url.password = 'secret-in-url'
+  await assert.rejects(RemoteJwksKeySource.load({ url, algorithms: ['ES256'], timeoutMs: 2000 }), (err: unknown) => {
+    assert.ok(err instanceof AuthError, `an AuthError, got ${String(err)}`)
+    assert.equal(err.code, 'ERR_KEYS_UNAVAILABLE')
+    assert.match(err.message, /^JWKS at http:\/\/127\.0\.0\.1:\d+\/jwks could not be fetched/)
+    assert.doesNotMatch(err.message, /secret-in-url/)
+    return true
+  })
+  const failing = await serve((_req, res) => {
+    res.statusCode = 500
+    res.end()
+  })
+  try {
+    await assert.rejects(RemoteJwksKeySource.load({ url: failing.url, algorithms: ['ES256'] }), { code: 'ERR_KEYS_UNAVAILABLE', message: /answered 500/ })
+  } finally {
+    failing.server.close()
+  }
 })

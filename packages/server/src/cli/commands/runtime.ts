@@ -1,9 +1,10 @@
 // What every admin command shares: output in text or JSON, one error path with
 // stable exit codes, and opening the engine on the server's Redis.
 import type { Command } from 'commander'
-import { AuthError, createTessera, type Tessera } from '@tessera/core'
+import { AuthError, type Tessera } from '@tessera/core'
 import { RedisSessionStore } from '@tessera/redis'
 import { ConfigError, readCliConfig, type CliConfig } from '../config.js'
+import { openEngine } from '../../server/engine.js'
 
 /** Exit codes, documented in `tessera --help` and the README. */
 export const EXIT = { ok: 0, failure: 1, usage: 2, notFound: 3 } as const
@@ -138,13 +139,7 @@ export async function openAdmin(config: CliConfig): Promise<AdminHandle> {
     client: { socket: { connectTimeout: 3000, reconnectStrategy: (retries: number) => (retries >= 8 ? new Error('Redis did not answer') : 250) } },
   })
   try {
-    const auth = await createTessera({
-      store,
-      issuer: config.issuer,
-      audience: config.audience,
-      accessTokenTtlSeconds: config.accessTokenTtlSeconds,
-      ...(config.tokenKey ? { tokenKey: config.tokenKey } : {}),
-    })
+    const auth = await openEngine(config, store)
     return { auth, store, close: () => store.close() }
   } catch (err) {
     await store.close()

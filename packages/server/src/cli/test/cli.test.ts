@@ -25,6 +25,7 @@ const MAIN = join(import.meta.dirname, '..', 'main.ts')
 const BUILT = process.env.TESSERA_CLI_BIN
 const COMMAND = BUILT ? [BUILT] : ['--conditions=tessera-source', '--import', 'tsx', MAIN]
 const DATABASE_URL = SHARED_DATABASE_URL
+const CLI_TOKEN_KEY = 'cli-test-token-key-of-at-least-32-bytes'
 const CHROME_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36'
 
 interface Run {
@@ -71,8 +72,8 @@ describe('tessera CLI against real Redis', { concurrency: true }, () => {
     const r = await redisStoreForTest('cli')
     store = r.store
     cleanup = r.cleanup
-    auth = await createTessera({ store })
-    env = { REDIS_URL: SHARED_REDIS_URL, TESSERA_REDIS_PREFIX: r.prefix, TESSERA_DATA_DIR: dataDir }
+    auth = await createTessera({ store, tokenKey: CLI_TOKEN_KEY })
+    env = { REDIS_URL: SHARED_REDIS_URL, TESSERA_REDIS_PREFIX: r.prefix, TESSERA_DATA_DIR: dataDir, TESSERA_TOKEN_KEY: CLI_TOKEN_KEY }
   })
 
   after(async () => {

@@ -87,6 +87,39 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     return { unbanned: await ctx.auth.unbanUser(request.params.user_id) }
   })
 
+  app.get<{ Querystring: { limit?: number } }>('/admin/webhooks/dead-letters', {
+    onRequest,
+    schema: {
+      summary: 'Webhook deliveries given up on, newest first (the event bodies carry ids only)',
+      querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 1000 } } },
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            dead_letters: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: {
+                  message_id: { type: 'string' }, endpoint: { type: 'string' }, attempts: { type: 'integer' },
+                  queued_at: { type: 'string' }, failed_at: { type: 'string' }, error: { type: 'string' }, payload: { type: 'string' },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  }, async (request) => {
+    const dead = await ctx.securityEvents.deadLetters(request.query.limit ?? 100)
+    return {
+      dead_letters: dead.map((d) => ({
+        message_id: d.messageId, endpoint: d.destination, attempts: d.attempt,
+        queued_at: new Date(d.queuedAtMs).toISOString(), failed_at: new Date(d.failedAtMs).toISOString(), error: d.error, payload: d.payload,
+      })),
+    }
+  })
+
   app.post('/admin/keys/rotate', {
     onRequest,
     schema: {

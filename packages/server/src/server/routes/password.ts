@@ -36,6 +36,7 @@ export function registerPasswordRoutes(app: FastifyInstance, ctx: ServerContext)
     // A reset link mailed before the change (seen by someone else, perhaps) must not undo it.
     await ctx.auth.revokeOneTimeTokens(user.userId, [PURPOSE])
     await ctx.auth.revokeAllSessions(user.userId, { exceptSessionId: claims.sessionId, reason: 'password_changed' })
+    ctx.securityEvents.passwordChanged(user.userId, 'changed')
     return reply.code(204).send()
   })
 
@@ -86,6 +87,7 @@ export function registerPasswordRoutes(app: FastifyInstance, ctx: ServerContext)
     // A link requested again while this one was open is outstanding too.
     await ctx.auth.revokeOneTimeTokens(userId, [PURPOSE])
     await ctx.auth.revokeAllSessions(userId, { reason: 'password_changed' })
+    ctx.securityEvents.passwordChanged(userId, 'reset')
     return reply.code(204).send()
   })
 }

@@ -80,7 +80,7 @@ export async function testServer(options: {
     const memory = store
     cleanups.push(() => memory.close())
   }
-  const auth = await createTessera({ store, issuer: 'https://auth.test', audience: 'api', ...options.auth })
+  const auth = await createTessera({ store, tokenKey: 'server-test-token-key-of-32-bytes!!!', issuer: 'https://auth.test', audience: 'api', ...options.auth })
   const users = await openPostgresUserStore({ url: DATABASE_URL, schema: options.schema })
   cleanups.push(() => users.close())
   const mailer = options.mailer ?? new MemoryMailer()

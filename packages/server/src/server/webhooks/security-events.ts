@@ -1,0 +1,116 @@
+import { randomBytes } from 'node:crypto'
+import type { DeliveryQueue, Tessera, TesseraEvents } from '@tessera/core'
+import type { WebhookEndpoint } from './endpoints.js'
+
+/** Every security event type the server delivers. */
+export const SECURITY_EVENT_TYPES = [
+  'session.signed_in',
+  'refresh_token.reuse_detected',
+  'session.revoked',
+  'user.sessions_revoked',
+  'user.banned',
+  'user.unbanned',
+  'user.password_changed',
+] as const
+
+export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number]
+
+/** Who made the request that caused an event (server requests only). */
+export interface RequestDevice {
+  ip: string
+  userAgent: string
+}
+
+/** The JSON body of every delivery (`type`, `timestamp`, `data`, as Standard Webhooks suggests). Ids only: no token, secret or email. */
+export interface SecurityEvent {
+  type: SecurityEventType
+  /** ISO 8601. */
+  timestamp: string
+  data: Record<string, unknown> & { userId: string }
+}
+
+/** Options of {@link SecurityEventPublisher}. */
+export interface SecurityEventPublisherOptions {
+  auth: Tessera
+  /** Null: no webhooks, events only go to `onEvent` (mail). */
+  queue: DeliveryQueue | null
+  endpoints: readonly WebhookEndpoint[]
+  /** The device of the request being served, if any (the server's request context). */
+  requestDevice?: () => RequestDevice | null
+  /** Called after an event is queued (mail, metrics). */
+  onEvent?: (event: SecurityEvent) => void
+  /** An event that could not be queued (store down): logged by the caller. */
+  onError?: (err: unknown, event: SecurityEvent) => void
+}
+
+/**
+ * Turns the engine's events (and the server's own, like password changes)
+ * into security events and queues one delivery per subscribed endpoint. Each
+ * event is queued by the instance that did the operation, so a fleet queues
+ * it once.
+ */
+export class SecurityEventPublisher {
+  readonly #options: SecurityEventPublisherOptions
+  readonly #unsubscribe: (() => void)[] = []
+  readonly #pending = new Set<Promise<void>>()
+
+  constructor(options: SecurityEventPublisherOptions) {
+    this.#options = options
+    const { auth } = options
+    const on = <K extends keyof TesseraEvents>(name: K, handler: (...args: TesseraEvents[K]) => void) => {
+      auth.on(name, handler as never)
+      this.#unsubscribe.push(() => auth.off(name, handler as never))
+    }
+    on('session_created', (e) => {
+      const device = { userAgent: e.device.userAgent, ip: e.device.ip, name: e.device.name, deviceClass: e.device.deviceClass }
+      this.#track(this.#signedIn(e.userId, e.sessionId, device))
+    })
+    on('refresh_reuse_detected', (e) =>
+      this.publish('refresh_token.reuse_detected', { userId: e.userId, sessionId: e.sessionId, generation: e.generation, presentedBy: options.requestDevice?.() ?? null }),
+    )
+    on('session_revoked', (e) => this.publish('session.revoked', { userId: e.userId, sessionId: e.sessionId, reason: e.reason }))
+    on('sessions_revoked', (e) => this.publish('user.sessions_revoked', { userId: e.userId, count: e.count, exceptSessionId: e.exceptSessionId, reason: e.reason }))
+    on('user_banned', (e) =>
+      this.publish('user.banned', { userId: e.userId, until: e.untilMs === null ? null : new Date(e.untilMs).toISOString(), reason: e.reason, sessionsRevoked: e.sessionsRevoked }),
+    )
+    on('user_unbanned', (e) => this.publish('user.unbanned', { userId: e.userId }))
+  }
+
+  /** A new sign-in; `newDevice` when none of the user's other live sessions has the same user agent. */
+  async #signedIn(userId: string, sessionId: string, device: { userAgent: string; ip: string; name: string; deviceClass: string }): Promise<void> {
+    let newDevice = true
+    let otherSessions: number | null = null
+    try {
+      const others = (await this.#options.auth.listSessions(userId)).filter((s) => s.sessionId !== sessionId)
+      otherSessions = others.length
+      newDevice = !others.some((s) => s.device.userAgent === device.userAgent)
+    } catch {
+      // The store just answered the sign-in; if it cannot list now, err on the side of telling.
+    }
+    this.publish('session.signed_in', { userId, sessionId, newDevice, otherSessions, device })
+  }
+
+  /** Queues one event for every endpoint subscribed to its type. Never throws; failures go to `onError`. */
+  publish(type: SecurityEventType, data: SecurityEvent['data']): void {
+    const event: SecurityEvent = { type, timestamp: new Date(this.#options.auth.options.clock.nowMs()).toISOString(), data }
+    const endpoints = this.#options.endpoints.filter((e) => e.events.has(type))
+    const payload = JSON.stringify(event)
+    const messageId = `msg_${randomBytes(16).toString('base64url')}`
+    const queued =
+      endpoints.length === 0 || !this.#options.queue
+        ? Promise.resolve()
+        : this.#options.queue.enqueue(endpoints.map((e) => ({ messageId, destination: e.id, payload })), this.#options.auth.options.clock.nowMs())
+    this.#track(queued.then(() => this.#options.onEvent?.(event)).catch((err: unknown) => this.#options.onError?.(err, event)))
+  }
+
+  #track(work: Promise<void>): void {
+    this.#pending.add(work)
+    void work.finally(() => this.#pending.delete(work))
+  }
+
+  /** Stops listening and waits for events being queued. */
+  async close(): Promise<void> {
+    for (const off of this.#unsubscribe.splice(0)) off()
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending])
+  }
+}
