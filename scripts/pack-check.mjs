@@ -30,6 +30,9 @@ const fail = (message) => {
 }
 
 const work = mkdtempSync(join(tmpdir(), 'tessera-pack-'))
+// A checkout runs from src/ (bin/tessera.js prefers a dist/ when there is one): builds made
+// here for packing are removed afterwards, so they cannot go stale under a later edit.
+const builtHere = PACKAGES.map((name) => join(ROOT, 'packages', name, 'dist')).filter((dir) => !existsSync(dir))
 try {
   step('build')
   run('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] })
@@ -106,4 +109,5 @@ try {
   step('ok')
 } finally {
   rmSync(work, { recursive: true, force: true })
+  for (const dir of builtHere) rmSync(dir, { recursive: true, force: true })
 }

@@ -1,6 +1,6 @@
 import { KeyObject, createHmac, createPublicKey, generateKeyPairSync, randomBytes, sign as cryptoSign } from 'node:crypto'
 import { CompactEncrypt, exportJWK } from 'jose'
-import type { AccessTokenClaims, SigningKeySet } from '@tessera/core'
+import { toLowS, type AccessTokenClaims, type SigningKeySet } from '@tessera/core'
 
 /**
  * A corpus of access tokens an attacker could present, built from a real key
@@ -18,6 +18,7 @@ export type ForgeryCategory =
   | 'embedded-key'
   | 'kid-injection'
   | 'psychic-signature'
+  | 'ecdsa-high-s'
   | 'signature-encoding'
   | 'time-claims'
   | 'wrong-claims'
@@ -52,6 +53,18 @@ export interface ForgedTokenInput {
 
 type Json = Record<string, unknown>
 
+// Order n of the P-256 group (SEC 2, section 2.4.2).
+const P256_ORDER = BigInt('0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551')
+
+/** The same ES256 token with its signature in high-S form ((r, n - s) when s is low). */
+function highS(token: string): string {
+  const [h, p, sig] = segments(token)
+  const bytes = Buffer.from(sig, 'base64url')
+  const s = BigInt(`0x${bytes.subarray(32).toString('hex')}`)
+  const high = s > P256_ORDER >> 1n ? s : P256_ORDER - s
+  return `${h}.${p}.${b64(Buffer.concat([bytes.subarray(0, 32), Buffer.from(high.toString(16).padStart(64, '0'), 'hex')]))}`
+}
+
 const b64 = (data: string | Buffer): string => Buffer.from(data).toString('base64url')
 const b64json = (value: unknown): string => b64(JSON.stringify(value))
 
@@ -65,7 +78,8 @@ function signSegments(alg: string, key: KeyObject | Uint8Array, header: string, 
   const input = Buffer.from(`${header}.${payload}`)
   let signature: Buffer
   if (alg === 'HS256') signature = createHmac('sha256', key).update(input).digest()
-  else if (alg === 'ES256') signature = cryptoSign('sha256', input, { key: key as KeyObject, dsaEncoding: 'ieee-p1363' })
+  // Low S, as the issuer signs: an issuer-signed case must fail on its claims, not on the high-S rule.
+  else if (alg === 'ES256') signature = toLowS(cryptoSign('sha256', input, { key: key as KeyObject, dsaEncoding: 'ieee-p1363' }))
   else if (alg === 'EdDSA') signature = cryptoSign(null, input, key as KeyObject)
   else signature = cryptoSign('sha256', input, key as KeyObject)
   return `${header}.${payload}.${b64(signature)}`
@@ -153,6 +167,12 @@ export async function forgedTokens(input: ForgedTokenInput): Promise<ForgedToken
   add('psychic-signature', 'ES256 r=s=0 (IEEE P1363, 64 zero bytes)', `${b64json({ ...header, alg: 'ES256' })}.${gp}.${b64(Buffer.alloc(64))}`)
   add('psychic-signature', 'ES256 r=s=0 (DER)', `${b64json({ ...header, alg: 'ES256' })}.${gp}.${b64(Buffer.from([0x30, 0x06, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00]))}`)
   add('psychic-signature', 'signature of n (the curve order) for r and s', `${b64json({ ...header, alg: 'ES256' })}.${gp}.${b64(Buffer.from('ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551'.repeat(2), 'hex'))}`)
+
+  // T6b ECDSA malleability: (r, n - s) verifies mathematically, but only the low-S spelling (as issued) is a token.
+  if (alg === 'ES256') {
+    add('ecdsa-high-s', 'the high-S twin (r, n - s) of the genuine ES256 token', highS(input.genuine))
+    add('ecdsa-high-s', 'a high-S token signed by the real key, claims changed', highS(sign(alg, realKey, header, { ...payload, role: 'admin' })), { issuerSigned: true })
+  }
 
   // T6 stripped or re-encoded signatures: the payload must be bound to exactly one spelling.
   const sigBytes = Buffer.from(gs, 'base64url')

@@ -1,4 +1,5 @@
 import { SignJWT, errors as joseErrors, jwtVerify, type JWTPayload, type JWTHeaderParameters } from 'jose'
+import { isHighS, toLowS } from './ecdsa-low-s.js'
 import { AccessTokenExpired, AccessTokenInvalid } from './errors.js'
 import { isTokenId, parseSessionId } from './ids.js'
 import type { SigningAlgorithm, SigningKeySet } from './signing-keys.js'
@@ -83,7 +84,13 @@ export async function issueAccessToken(keys: SigningKeySet, input: IssueAccessTo
     .setIssuedAt(issuedAt)
     .setExpirationTime(expiresAt)
     .sign(privateKey)
-  return { token, expiresAt }
+  return { token: alg === 'ES256' ? withLowS(token) : token, expiresAt }
+}
+
+/** WebCrypto signs ES256 with either S; verifiers refuse high S (one token, one spelling), so issue the low-S twin. */
+function withLowS(token: string): string {
+  const last = token.lastIndexOf('.')
+  return `${token.slice(0, last)}.${toLowS(Buffer.from(token.slice(last + 1), 'base64url')).toString('base64url')}`
 }
 
 /** How to check an access token's signature and claims. */
@@ -140,6 +147,10 @@ export async function verifyAccessTokenSignature(
       (header) => {
         const found = typeof header.kid === 'string' ? keys.verificationKey(header.kid, options.nowMs) : undefined
         if (!found || found.alg !== header.alg) throw new AccessTokenInvalid('access token was signed by an unknown key')
+        // The high-S twin verifies mathematically; refusing it keeps one spelling per token, as the verifier does.
+        if (found.alg === 'ES256' && isHighS(Buffer.from(token.slice(token.lastIndexOf('.') + 1), 'base64url'))) {
+          throw new AccessTokenInvalid('access token signature is invalid')
+        }
         return found.key
       },
       {

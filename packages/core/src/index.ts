@@ -39,6 +39,7 @@ export { normaliseDevice, decodeDeviceMetadata, encodeDeviceMetadata, type Devic
 export { comparePositions, fieldsToEntry, type RevocationEvent, type RevocationLogEntry, type RevocationLogRead, type RevocationLogInfo, type RevocationReason } from './revocation-log.js'
 export type * from './session-store.js'
 export type * from './signing-key-store.js'
+export { isHighS, toLowS } from './ecdsa-low-s.js'
 export { CoalescedRefresh } from './coalesced-refresh.js'
 export { SharedSigningKeys, DEFAULT_SHARED_SIGNING_KEYS, type SharedSigningKeysOptions } from './shared-signing-keys.js'
 export { sealSigningKeys, unsealSigningKeys, signingKeySealingKey, SigningKeysUnreadable } from './sealed-signing-keys.js'

@@ -5,6 +5,7 @@ import {
   AccessTokenExpired,
   AccessTokenInvalid,
   claimsFromPayload,
+  isHighS,
   MAX_ACCESS_TOKEN_LENGTH,
   type SigningAlgorithm,
 } from '@tessera/core'
@@ -147,6 +148,8 @@ function signatureValid(parsed: ParsedToken, key: VerificationKey): boolean {
   try {
     switch (parsed.alg) {
       case 'ES256':
+        // (r, n - s) verifies as well as (r, s): only the low-S spelling is a token.
+        if (isHighS(signature)) return false
         return cryptoVerify('sha256', input, { key: key.key, dsaEncoding: 'ieee-p1363' }, signature)
       case 'EdDSA':
         return cryptoVerify(null, input, key.key, signature)

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import express from 'express'
 import Fastify from 'fastify'
-import { AuthError, createTessera, type SigningAlgorithm, SigningKeySet, type Tessera } from '@tessera/core'
+import { AuthError, createTessera, isHighS, type SigningAlgorithm, SigningKeySet, type Tessera } from '@tessera/core'
 import { tesseraExpress } from '@tessera/verifier/express'
 import { tesseraFastify } from '@tessera/verifier/fastify'
 import { redisStoreForTest } from '../../support/redis.js'
@@ -81,7 +81,7 @@ async function assertAllRefused(verify: (token: string) => Promise<unknown>, tok
 
 void test('the corpus covers every threat of the issue and the genuine token passes', async () => {
   const categories = new Set(corpus.map((f) => f.category))
-  for (const c of ['alg-none', 'key-confusion', 'embedded-key', 'kid-injection', 'psychic-signature', 'signature-encoding', 'time-claims', 'wrong-claims', 'crit', 'duplicate-claims', 'oversized', 'encoding', 'segments', 'jwe', 'tampered']) {
+  for (const c of ['alg-none', 'key-confusion', 'embedded-key', 'kid-injection', 'psychic-signature', 'ecdsa-high-s', 'signature-encoding', 'time-claims', 'wrong-claims', 'crit', 'duplicate-claims', 'oversized', 'encoding', 'segments', 'jwe', 'tampered']) {
     assert.ok(categories.has(c as ForgedToken['category']), `no case for ${c}`)
   }
   assert.ok(corpus.length > 100, `only ${corpus.length} cases`)
@@ -112,6 +112,25 @@ void test('refuses a token whose iat is an hour in the future, in the engine and
   const v = await createVerifier({ mode: 'strict', keys: auth.keys, issuer: ISSUER, audience: AUDIENCE, algorithms: ['ES256'], store: auth.store })
   try {
     await assertAllRefused((t) => v.verify(t), futureIat)
+  } finally {
+    await v.close()
+  }
+})
+
+void test('ES256 tokens are issued in low-S form only, and the high-S twin of each is refused by the engine and the verifier', async () => {
+  const v = await createVerifier({ mode: 'signature', keys: auth.keys, issuer: ISSUER, audience: AUDIENCE, algorithms: ['ES256'] })
+  try {
+    let twins = 0
+    for (let i = 0; i < 40; i++) {
+      const token = (await auth.createSession({ userId: `low-s-${i}` })).accessToken
+      assert.equal(isHighS(Buffer.from(token.split('.')[2]!, 'base64url')), false, 'issued a high-S signature')
+      const twin = (await forgedTokens({ keys: auth.keys, genuine: token, claims: await auth.verifyAccessToken(token), audience: AUDIENCE })).find((f) => f.category === 'ecdsa-high-s')!
+      await assertAllRefused((t) => auth.verifyAccessToken(t, { mode: 'signature' }), [twin])
+      await assertAllRefused((t) => v.verify(t), [twin])
+      assert.equal((await v.verify(token)).userId, `low-s-${i}`)
+      twins++
+    }
+    assert.equal(twins, 40)
   } finally {
     await v.close()
   }

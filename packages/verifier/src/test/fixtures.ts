@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { SignJWT, base64url } from 'jose'
-import { createTessera, issueAccessToken, newTokenId, type SessionStore, SigningKeySet, type Tessera } from '@tessera/core'
+import { createTessera, issueAccessToken, newTokenId, type SessionStore, SigningKeySet, type Tessera, toLowS } from '@tessera/core'
 
 export const ISSUER = 'https://auth.test'
 export const AUDIENCE = 'api'
@@ -28,6 +28,12 @@ export function malleate(token: string): string {
   const sValue = BigInt(`0x${sig.subarray(32).toString('hex')}`)
   const flipped = Buffer.from((P256_ORDER - sValue).toString(16).padStart(64, '0'), 'hex')
   return `${h}.${p}.${Buffer.concat([sig.subarray(0, 32), flipped]).toString('base64url')}`
+}
+
+/** The token with its ES256 signature in low-S form, as the issuer signs (jose/WebCrypto produce either). */
+export function lowS(token: string): string {
+  const [h, p, s] = token.split('.') as [string, string, string]
+  return `${h}.${p}.${toLowS(Buffer.from(s, 'base64url')).toString('base64url')}`
 }
 
 /** The signature's last character changed in its spare bits only: the same bytes, spelled differently. */

@@ -5,7 +5,7 @@ import { SignJWT } from 'jose'
 import { formatSessionId, issueAccessToken, newLocalSessionId, newTokenId, SIGNING_ALGORITHMS, SigningKeySet } from '@tessera/core'
 import { HeaderCache, decodeSegment, parseToken, verifyParsedToken } from '../jws.js'
 import { LocalKeySource } from '../key-source.js'
-import { AUDIENCE, ISSUER } from './fixtures.js'
+import { AUDIENCE, ISSUER, lowS } from './fixtures.js'
 
 const NOW = Date.UTC(2026, 10, 22, 12)
 const sessionId = formatSessionId('42', newLocalSessionId(NOW - 60_000))
@@ -36,7 +36,7 @@ describe('node:crypto JWS verification', () => {
     const keys = await SigningKeySet.generate()
     const { keyId, privateKey } = keys.current()
     const claims = { iss: ISSUER, aud: AUDIENCE, sub: '42', sid: sessionId, jti: newTokenId(), iat: NOW / 1000, exp: NOW / 1000 + 600 }
-    const early = await new SignJWT({ ...claims, nbf: NOW / 1000 + 60 }).setProtectedHeader({ alg: 'ES256', kid: keyId, typ: 'at+jwt' }).sign(privateKey)
+    const early = lowS(await new SignJWT({ ...claims, nbf: NOW / 1000 + 60 }).setProtectedHeader({ alg: 'ES256', kid: keyId, typ: 'at+jwt' }).sign(privateKey))
     assert.throws(() => check(keys, early), { code: 'ERR_ACCESS_TOKEN_INVALID', message: 'access token is not valid yet' })
     const crit = await new SignJWT({ ...claims, exp: NOW / 1000 + 600 })
       .setProtectedHeader({ alg: 'ES256', kid: keyId, typ: 'at+jwt', b64: true, crit: ['b64'] })

@@ -31,7 +31,7 @@ test('verifies with keys from a JWKS URL, waits for one fetch on an unknown kid 
   let now = Date.now()
   const verifier = await createVerifier({
     mode: 'signature',
-    keys: { jwksUrl: jwks.url, cooldownMs: 300, timeoutMs: 500 },
+    keys: { jwksUrl: jwks.url, cooldownMs: 300, timeoutMs: 3000 },
     issuer: ISSUER,
     audience: AUDIENCE,
     algorithms: ['ES256'],

@@ -66,17 +66,18 @@ describe('verifier against real Redis', () => {
   }
 
   for (const mode of ['strict', 'cached'] as const) {
-    test(`${mode}: refuses a revoked session's token, its re-encoded signature too, and a denied token id and a revoked user`, async () => {
+    test(`${mode}: refuses a revoked session's token, the high-S twin of its signature before and after, and a denied token id and a revoked user`, async () => {
       const verifier = await verifierFor(mode)
       const a = await tessera.createSession({ userId: `rev-${mode}` })
       const b = await tessera.createSession({ userId: `rev-${mode}` })
       const c = await tessera.createSession({ userId: `other-${mode}` })
       await verifier.verify(a.accessToken)
-      await verifier.verify(malleate(a.accessToken))
+      // (r, n - s) verifies mathematically, but only the low-S spelling the issuer makes is a token.
+      await rejectsWith(verifier.verify(malleate(a.accessToken)), 'ERR_ACCESS_TOKEN_INVALID')
       await tessera.revokeSession(a.sessionId)
       await waitFor(() => verifier.verify(a.accessToken).then(() => false, () => true), 2000, 2)
       await rejectsWith(verifier.verify(a.accessToken), 'ERR_SESSION_REVOKED')
-      await rejectsWith(verifier.verify(malleate(a.accessToken)), 'ERR_SESSION_REVOKED')
+      await rejectsWith(verifier.verify(malleate(a.accessToken)), 'ERR_ACCESS_TOKEN_INVALID')
       await verifier.verify(b.accessToken)
       await tessera.denyAccessToken(b.accessToken)
       await waitFor(() => verifier.verify(b.accessToken).then(() => false, () => true), 2000, 2)

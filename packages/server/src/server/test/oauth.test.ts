@@ -97,6 +97,18 @@ void test('introspection reports live tokens active and revoked, expired or unkn
   assert.deepEqual((await introspect(tokens.refresh_token)).json(), { active: false })
 })
 
+void test('introspection reports the high-S twin of a live ES256 token inactive (one token, one spelling)', async () => {
+  const { tokens } = await signUp(server.app)
+  assert.equal((await introspect(tokens.access_token)).json().active, true)
+  const [header, payload, signature] = tokens.access_token.split('.') as [string, string, string]
+  const bytes = Buffer.from(signature, 'base64url')
+  const order = BigInt('0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551')
+  const twinS = order - BigInt(`0x${bytes.subarray(32).toString('hex')}`)
+  const twin = `${header}.${payload}.${Buffer.concat([bytes.subarray(0, 32), Buffer.from(twinS.toString(16).padStart(64, '0'), 'hex')]).toString('base64url')}`
+  assert.deepEqual((await introspect(twin)).json(), { active: false })
+  assert.equal((await server.app.inject({ method: 'GET', url: '/demo/protected', headers: bearer(twin) })).statusCode, 401)
+})
+
 void test('revocation (RFC 7009): revoking the refresh token or the access token ends the session; unknown tokens get 200', async () => {
   const a = await signUp(server.app)
   const byRefresh = await post('/oauth2/revoke', { token: a.tokens.refresh_token, token_type_hint: 'refresh_token' })
