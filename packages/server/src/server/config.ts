@@ -15,6 +15,8 @@ export interface ServerConfig {
   redisDurability: RedisDurability | null
   redisKeyPrefix: string
   databaseUrl: string | null
+  /** PostgreSQL schema of the user tables (TESSERA_DATABASE_SCHEMA); null: the connection's search_path (`public`). */
+  databaseSchema: string | null
   dataDir: string
   issuer: string
   audience: string
@@ -61,6 +63,14 @@ type Env = Record<string, string | undefined>
 function value(env: Env, name: string): string | undefined {
   const v = env[name]
   return v === undefined || v.trim() === '' ? undefined : v.trim()
+}
+
+/** TESSERA_DATABASE_SCHEMA: a plain lower-case SQL identifier (it is put into search_path, never quoted). */
+function databaseSchema(env: Env): string | null {
+  const schema = value(env, 'TESSERA_DATABASE_SCHEMA')
+  if (schema === undefined) return null
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new ConfigError(`TESSERA_DATABASE_SCHEMA must be a lower-case SQL identifier (letters, digits, _; got "${schema.slice(0, 40)}")`)
+  return schema
 }
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
@@ -164,6 +174,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): ServerC
     redisDurability,
     redisKeyPrefix: value(env, 'TESSERA_REDIS_PREFIX') ?? 'tessera:',
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    databaseSchema: databaseSchema(env),
     dataDir,
     issuer: value(env, 'TESSERA_ISSUER') ?? publicUrl,
     audience: value(env, 'TESSERA_AUDIENCE') ?? 'tessera',

@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { type DeliveryQueue, MemoryDeliveryQueue, MemoryStore, type SessionStore, SigningKeySet, type Tessera } from '@tessera/core'
 import { createMailer } from '../mail/index.js'
 import type { Mailer } from '../mail/mailer.js'
-import { assertMemoryPolicy, RedisDeliveryQueue, RedisSessionStore } from '@tessera/redis'
+import { assertMemoryPolicy, RedisDeliveryQueue, RedisSessionStore, type RedisTopologyOptions } from '@tessera/redis'
 import { openEmbeddedUserStore } from '../users/embedded.js'
 import { closePasswordHashing, configurePasswordHashing } from '../users/password.js'
 import { openPostgresUserStore } from '../users/postgres.js'
@@ -11,6 +11,25 @@ import type { AppOptions } from './app.js'
 import type { ServerConfig } from './config.js'
 import { openEngine } from './engine.js'
 import { MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './rate-limiter.js'
+
+/** How long the server waits for Redis at start before it gives up (the library default is 10 s). */
+const START_CONNECT_TIMEOUT_MS = 3000
+
+/** What the server connects to, for the start-up line and errors: addresses, database number, never a password. */
+export function redisTarget(redis: RedisTopologyOptions & { url?: string }): string {
+  const nodes = (list: { host: string; port: number }[]) => list.map((n) => `${n.host}:${n.port}`).join(',')
+  if (redis.cluster) return `redis cluster ${nodes(redis.cluster.nodes)}`
+  if (redis.sentinel) return `redis sentinel master ${redis.sentinel.masterName} via ${nodes(redis.sentinel.nodes)}`
+  const url = new URL(redis.url ?? 'redis://127.0.0.1:6379')
+  return `redis ${url.protocol === 'rediss:' ? '(tls) ' : ''}${url.hostname}:${url.port || 6379} db ${Number(url.pathname.slice(1) || 0)}`
+}
+
+/** The PostgreSQL host, database and schema (from TESSERA_DATABASE_SCHEMA or the URL's search_path), never the user or password. */
+export function postgresTarget(databaseUrl: string, schema: string | null): string {
+  const url = new URL(databaseUrl)
+  const searchPath = /search_path=([\w,]+)/.exec(url.searchParams.get('options') ?? '')?.[1]
+  return `postgresql ${url.hostname || 'localhost'}:${url.port || 5432}/${url.pathname.slice(1) || '(default)'} schema ${schema ?? searchPath ?? 'public'}`
+}
 
 /** Everything the server opens at start; `close` shuts it in reverse order. */
 export interface ServerResources {
@@ -47,9 +66,15 @@ export async function openResources(config: ServerConfig): Promise<ServerResourc
     let webhookQueue: DeliveryQueue | null = null
     if (config.redis) {
       const redis = await RedisSessionStore.connect({
+        // A Redis that is not there at start is a configuration problem: say so in seconds, not after 10.
+        connectTimeoutMs: START_CONNECT_TIMEOUT_MS,
         ...config.redis,
         keyPrefix: config.redisKeyPrefix,
         ...(config.redisDurability ? { durability: config.redisDurability } : {}),
+      }).catch((err: unknown) => {
+        // The store's error says only that it failed; its cause says how (refused, timed out, TLS, auth).
+        const reason = err instanceof Error && err.cause instanceof Error ? err.cause.message : (err as Error).message
+        throw new Error(`could not connect to ${redisTarget(config.redis!)}: ${reason}`, { cause: err })
       })
       opened.push(() => redis.close())
       // An evicting Redis would silently drop revocations (cut-offs, bans, denied tokens): refuse to start on one.
@@ -76,13 +101,13 @@ export async function openResources(config: ServerConfig): Promise<ServerResourc
     // Password hashing runs in niced child processes; started now so the first sign-in does not pay for it.
     configurePasswordHashing({ size: config.hashingProcesses, maxQueued: config.hashingQueue }).warm()
     opened.push(() => closePasswordHashing())
-    const users = config.databaseUrl ? await openPostgresUserStore({ url: config.databaseUrl }) : await openEmbeddedUserStore(join(config.dataDir, 'users'))
+    const users = config.databaseUrl ? await openPostgresUserStore({ url: config.databaseUrl, ...(config.databaseSchema ? { schema: config.databaseSchema } : {}) }) : await openEmbeddedUserStore(join(config.dataDir, 'users'))
     opened.push(() => users.close())
     const mailer = createMailer({ smtpUrl: config.smtpUrl ?? undefined, outboxDir: config.mailOutboxDir, from: config.mailFrom })
     opened.push(() => mailer.close())
     const summary = [
-      `session store: ${config.redis ? (config.redis.cluster ? 'redis cluster' : config.redis.sentinel ? 'redis sentinel' : 'redis') : 'memory (embedded, single process)'}`,
-      `user database: ${config.databaseUrl ? 'postgresql' : `embedded (${join(config.dataDir, 'users')})`}`,
+      `session store: ${config.redis ? `${redisTarget(config.redis)} key prefix ${config.redisKeyPrefix}` : 'memory (embedded, single process)'}`,
+      `user database: ${config.databaseUrl ? postgresTarget(config.databaseUrl, config.databaseSchema) : `embedded (${join(config.dataDir, 'users')})`}`,
       `mailer: ${config.smtpUrl ? 'smtp' : `dev outbox (${config.mailOutboxDir})`}`,
       `signing keys: ${config.redis ? 'shared in the store' : keysDir ? keysFile : 'TESSERA_SIGNING_KEYS'}`,
     ].join(', ')

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { deleteKeys, SHARED_REDIS_URL, uniquePrefix } from '../../../../../test/support/redis.js'
+import { deleteKeys, freePort, SHARED_REDIS_URL, uniquePrefix } from '../../../../../test/support/redis.js'
 import { DATABASE_URL, PASSWORD, testSchema, uniqueEmail } from './helpers.js'
 
 const CLI = join(import.meta.dirname, '..', '..', 'cli', 'main.ts')
@@ -47,7 +47,8 @@ void test('serves over a real socket on Redis and PostgreSQL, names them in the 
     PORT: '0',
     REDIS_URL: SHARED_REDIS_URL,
     TESSERA_REDIS_PREFIX: prefix,
-    DATABASE_URL: `${DATABASE_URL}?options=${encodeURIComponent(`-c search_path=${schema.schema}`)}`,
+    DATABASE_URL,
+    TESSERA_DATABASE_SCHEMA: schema.schema,
     TESSERA_DATA_DIR: dataDir,
   })
   t.after(async () => {
@@ -58,7 +59,16 @@ void test('serves over a real socket on Redis and PostgreSQL, names them in the 
     rmSync(dataDir, { recursive: true, force: true })
   })
   const url = await server.listening
-  assert.match(server.output().stdout, /session store: redis, user database: postgresql, mailer: dev outbox/)
+  // The start-up line names where it connects (address, database number, key prefix, schema), never a password.
+  const redis = new URL(SHARED_REDIS_URL)
+  const database = new URL(DATABASE_URL)
+  assert.ok(
+    server.output().stdout.includes(
+      `session store: redis ${redis.hostname}:${redis.port || 6379} db ${Number(redis.pathname.slice(1) || 0)} key prefix ${prefix}, ` +
+        `user database: postgresql ${database.hostname}:${database.port || 5432}${database.pathname} schema ${schema.schema}, mailer: dev outbox`,
+    ),
+    server.output().stdout,
+  )
   const email = uniqueEmail()
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
     fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })
@@ -74,6 +84,18 @@ void test('serves over a real socket on Redis and PostgreSQL, names them in the 
   server.child.kill('SIGTERM')
   assert.equal(await server.exited, 0)
   assert.match(server.output().stdout, /SIGTERM received, shutting down/)
+})
+
+void test('an unreachable Redis at start names its address and ends the start within seconds', async () => {
+  const port = await freePort()
+  const started = Date.now()
+  const server = serve({ PORT: '0', REDIS_URL: `redis://app:hunter2hunter2@127.0.0.1:${port}/2` })
+  assert.equal(await server.exited, 1)
+  const { stderr } = server.output()
+  assert.match(stderr, new RegExp(`^tessera: could not start: could not connect to redis 127\\.0\\.0\\.1:${port} db 2: `, 'm'))
+  assert.doesNotMatch(stderr + server.output().stdout, /hunter2/, 'never the password')
+  // 3 s to connect, plus the process start-up on a busy machine; it was about 13 s.
+  assert.ok(Date.now() - started < 60_000)
 })
 
 void test('with no configuration it runs embedded, says so, and keeps users and keys across a restart', async (t) => {
