@@ -366,6 +366,37 @@ export function storeContract(factory: StoreFactory): void {
         await rejectsWith(auth.consumeOneTimeToken(current.token, 'password-reset'), 'ERR_ONE_TIME_TOKEN_INVALID')
       })
 
+      test('revoking ends the outstanding tokens of the purposes given, or all of them', async () => {
+        const auth = await engine()
+        const userId = newUser()
+        const other = newUser()
+        const reset = await auth.issueOneTimeToken(userId, 'password-reset')
+        const verify = await auth.issueOneTimeToken(userId, 'email-verification')
+        const othersReset = await auth.issueOneTimeToken(other, 'password-reset')
+        assert.equal(await auth.revokeOneTimeTokens(userId, ['password-reset']), 1)
+        await rejectsWith(auth.consumeOneTimeToken(reset.token, 'password-reset'), 'ERR_ONE_TIME_TOKEN_INVALID')
+        assert.equal((await auth.consumeOneTimeToken(othersReset.token, 'password-reset')).userId, other)
+        const again = await auth.issueOneTimeToken(userId, 'password-reset')
+        assert.equal(await auth.revokeOneTimeTokens(userId), 2)
+        await rejectsWith(auth.consumeOneTimeToken(verify.token, 'email-verification'), 'ERR_ONE_TIME_TOKEN_INVALID')
+        await rejectsWith(auth.consumeOneTimeToken(again.token, 'password-reset'), 'ERR_ONE_TIME_TOKEN_INVALID')
+        assert.equal(await auth.revokeOneTimeTokens(userId), 0)
+        // a token issued after the revocation works
+        const later = await auth.issueOneTimeToken(userId, 'password-reset')
+        await auth.consumeOneTimeToken(later.token, 'password-reset')
+      })
+
+      test('a ban ends every outstanding one-time token of the user', async () => {
+        const auth = await engine()
+        const userId = newUser()
+        const reset = await auth.issueOneTimeToken(userId, 'password-reset')
+        const verify = await auth.issueOneTimeToken(userId, 'email-verification')
+        await auth.banUser(userId)
+        await auth.unbanUser(userId)
+        await rejectsWith(auth.consumeOneTimeToken(reset.token, 'password-reset'), 'ERR_ONE_TIME_TOKEN_INVALID')
+        await rejectsWith(auth.consumeOneTimeToken(verify.token, 'email-verification'), 'ERR_ONE_TIME_TOKEN_INVALID')
+      })
+
       test('forged tokens are refused before they can burn attempts', async () => {
         const auth = await engine({ oneTimeTokenMaxAttempts: 1 })
         const userId = newUser()

@@ -21,7 +21,7 @@ function newEmail(label: string): string {
 
 async function register(server: AccountServer, email: string): Promise<void> {
   const res = await fetch(`${server.baseUrl}/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password: PASSWORD }) })
-  assert.equal(res.status, 201, await res.text())
+  assert.equal(res.status, 202, await res.text())
 }
 
 async function signIn(page: Page, server: AccountServer, email: string, password = PASSWORD, deviceName = ''): Promise<void> {
@@ -84,7 +84,7 @@ describe('account page in Chromium', { concurrency: true }, () => {
     await page.locator('#register-email').fill(email)
     await page.locator('#register-password').fill(PASSWORD)
     await page.getByRole('button', { name: 'Create account', exact: true }).click()
-    await page.getByText('Your account is ready').waitFor()
+    await page.getByText('Sign in with your new password').waitFor()
     await page.locator('#sign-in-password').fill(PASSWORD)
     await page.getByRole('button', { name: 'Sign in', exact: true }).click()
     await page.getByRole('heading', { name: 'Your account' }).waitFor()

@@ -21,6 +21,7 @@ import type {
   CreateSessionResult,
   DenyTokenRequest,
   IssueOneTimeTokenRequest,
+  RevokeOneTimeTokensRequest,
   MarkDpopProofUsedRequest,
   RevokeAllSessionsRequest,
   RevokeSessionRequest,
@@ -393,6 +394,15 @@ export class MemoryStore implements SessionStore {
     }
     this.#oneTime.delete(key)
     return token.data
+  }
+
+  async revokeOneTimeTokens(r: RevokeOneTimeTokensRequest): Promise<number> {
+    let count = 0
+    for (const key of [...this.#oneTime.keys()]) {
+      const [userId, purpose] = key.split('\0') as [string, string]
+      if (userId === r.userId && (r.purposes === undefined || r.purposes.includes(purpose)) && this.#oneTime.delete(key)) count += 1
+    }
+    return count
   }
 
   async readRevocations(after: string | null, options: { count?: number; blockMs?: number; checkGap?: boolean } = {}): Promise<RevocationLogRead> {

@@ -29,6 +29,8 @@ export interface SessionStore extends SigningKeyStore {
   listSessions(userId: string, nowMs: number): Promise<StoredSession[]>
   issueOneTimeToken(request: IssueOneTimeTokenRequest): Promise<void>
   consumeOneTimeToken(request: ConsumeOneTimeTokenRequest): Promise<string>
+  /** Ends a user's outstanding one-time tokens (of the purposes given, or all). Returns how many ended. */
+  revokeOneTimeTokens(request: RevokeOneTimeTokensRequest): Promise<number>
   /**
    * Reads log entries after `after` (null: from the oldest kept). `blockMs`
    * waits for new entries. `checkGap: false` lets a store skip the work of
@@ -223,6 +225,12 @@ export interface AppendHeartbeatRequest {
   heartbeat: IssuerHeartbeatFields
   /** How long the log keeps entries (ms): at least the longest time a revocation matters. */
   retentionMs: number
+}
+
+export interface RevokeOneTimeTokensRequest {
+  userId: string
+  /** Purposes to end; absent: every purpose. */
+  purposes?: readonly string[]
 }
 
 export interface MarkDpopProofUsedRequest {

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import { hkdfSync } from 'node:crypto'
 import { issueAccessToken, verifyAccessTokenSignature, type AccessTokenClaims } from './access-token.js'
 import { decodeDeviceMetadata, encodeDeviceMetadata, normaliseDevice, type DeviceInfo } from './device.js'
 import { checkTokenPresentation } from './dpop/dpop-binding.js'
@@ -96,6 +97,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
   /** The DPoP proof checker of this engine (replay cache in its store). */
   readonly dpop: DpopProofChecker
   readonly #secrets: TokenSecrets
+  readonly #tokenKey: Buffer
   readonly #ownsStore: boolean
   readonly #sharedKeys: SharedSigningKeys | null
   #heartbeatTimer: NodeJS.Timeout | null = null
@@ -110,9 +112,26 @@ export class Tessera extends EventEmitter<TesseraEvents> {
     this.options = parts.options
     this.#ownsStore = parts.ownsStore
     this.#secrets = new TokenSecrets(parts.tokenKey)
+    this.#tokenKey = parts.tokenKey
     this.dpop = new DpopProofChecker(parts.options.dpop, {
       markDpopProofUsed: (request) => this.#store(() => this.store.markDpopProofUsed(request)),
     })
+  }
+
+  /**
+   * A 32-byte key for the application's own MACs (rate-limiter keys, signed
+   * cookies), derived from the token key with HKDF and `label`, so every
+   * instance sharing the token key derives the same one and no label's key
+   * reveals another's or the token key.
+   *
+   * @example
+   * ```ts
+   * const key = auth.deriveKey('rate-limiter keys v1')
+   * ```
+   */
+  deriveKey(label: string): Buffer {
+    if (typeof label !== 'string' || label.length === 0 || label.length > 100) throw new TypeError('"label" must be a string of 1-100 characters')
+    return Buffer.from(hkdfSync('sha256', this.#tokenKey, Buffer.alloc(0), `tessera app key v1: ${label}`, 32))
   }
 
   /** Algorithms accepted on verification. */
@@ -471,6 +490,8 @@ export class Tessera extends EventEmitter<TesseraEvents> {
     const count = await this.#store(() =>
       this.store.banUser({ userId, untilMs, reason, nowMs, revocationTtlMs: this.options.revocationTtlMs, tokenHorizonMs: this.options.tokenHorizonMs }),
     )
+    // A reset or verification link mailed before the ban must not outlive it.
+    await this.#store(() => this.store.revokeOneTimeTokens({ userId }))
     this.emit('user_banned', { userId, untilMs, reason, sessionsRevoked: count })
     return count
   }
@@ -534,6 +555,22 @@ export class Tessera extends EventEmitter<TesseraEvents> {
     )
     this.emit('one_time_token_consumed', { userId: parts.userId, purpose })
     return { userId: parts.userId, data }
+  }
+
+  /**
+   * Ends a user's outstanding one-time tokens: those of `purposes`, or every
+   * purpose when absent. Returns how many ended.
+   *
+   * @example
+   * ```ts
+   * // after a password change, no reset link mailed earlier may set a password
+   * await auth.revokeOneTimeTokens(userId, ['password-reset'])
+   * ```
+   */
+  async revokeOneTimeTokens(userId: string, purposes?: readonly string[]): Promise<number> {
+    assertUserId(userId)
+    if (purposes !== undefined && (!Array.isArray(purposes) || !purposes.every(isPurpose))) throw new InvalidInput('purposes must be purpose names')
+    return this.#store(() => this.store.revokeOneTimeTokens({ userId, ...(purposes === undefined ? {} : { purposes }) }))
   }
 
   /** Reads the revocation log after `position` (null: from the oldest entry kept). */

@@ -23,9 +23,9 @@ export class KeyNames {
     return `${this.prefix}{${userId}}:j:${tokenId}`
   }
 
-  /** The live one-time token of a user for a purpose. */
-  oneTimeToken(userId: string, purpose: string): string {
-    return `${this.prefix}{${userId}}:o:${purpose}`
+  /** Hash of a user's live one-time tokens, four fields per purpose (see `issueOneTimeToken-1.lua`). */
+  oneTimeTokens(userId: string): string {
+    return `${this.prefix}{${userId}}:o`
   }
 
   /** The fleet's signing key set (version and sealed document). */

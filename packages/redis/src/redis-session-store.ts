@@ -24,6 +24,7 @@ import {
   type RevocationLogInfo,
   type RevocationLogRead,
   type RevokeAllSessionsRequest,
+  type RevokeOneTimeTokensRequest,
   type RevokeSessionRequest,
   type RotateRefreshTokenRequest,
   type RotateRefreshTokenResult,
@@ -366,13 +367,17 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async issueOneTimeToken(r: IssueOneTimeTokenRequest): Promise<void> {
-    await this.#run('issueOneTimeToken', [this.keys.oneTimeToken(r.userId, r.purpose)], [r.secretHash, r.expiresAtMs, r.data])
+    await this.#run('issueOneTimeToken', [this.keys.oneTimeTokens(r.userId)], [r.purpose, r.secretHash, r.expiresAtMs, r.data, r.nowMs])
   }
 
   async consumeOneTimeToken(r: ConsumeOneTimeTokenRequest): Promise<string> {
-    const reply = await this.#run('consumeOneTimeToken', [this.keys.oneTimeToken(r.userId, r.purpose)], [r.secretHash, r.nowMs, r.maxAttempts])
+    const reply = await this.#run('consumeOneTimeToken', [this.keys.oneTimeTokens(r.userId)], [r.purpose, r.secretHash, r.nowMs, r.maxAttempts])
     if (reply.code !== 1) throw new OneTimeTokenInvalid()
     return text(reply.payload[0])
+  }
+
+  async revokeOneTimeTokens(r: RevokeOneTimeTokensRequest): Promise<number> {
+    return (await this.#run('revokeOneTimeTokens', [this.keys.oneTimeTokens(r.userId)], [...(r.purposes ?? [])])).code
   }
 
   async markDpopProofUsed(r: MarkDpopProofUsedRequest): Promise<boolean> {

@@ -13,6 +13,7 @@ export type ScriptName =
   | 'denyToken'
   | 'issueOneTimeToken'
   | 'consumeOneTimeToken'
+  | 'revokeOneTimeTokens'
   | 'ackDelivery'
   | 'retryDelivery'
   | 'deadLetterDelivery'
@@ -29,6 +30,7 @@ const FILES: Record<ScriptName, string> = {
   denyToken: 'denyToken-2.lua',
   issueOneTimeToken: 'issueOneTimeToken-1.lua',
   consumeOneTimeToken: 'consumeOneTimeToken-1.lua',
+  revokeOneTimeTokens: 'revokeOneTimeTokens-1.lua',
   ackDelivery: 'ackDelivery-1.lua',
   retryDelivery: 'retryDelivery-2.lua',
   deadLetterDelivery: 'deadLetterDelivery-2.lua',

@@ -231,7 +231,8 @@ async function register(event) {
       const emailInput = /** @type {HTMLInputElement} */ ($('sign-in-email'))
       emailInput.value = email
       $('sign-in-password').focus()
-      say('Your account is ready. Sign in with your new password.')
+      // The server answers alike whether or not the address already had an account (it mails that owner instead).
+      say('Sign in with your new password. If this address already had an account, we sent a message there instead.')
     } catch (err) {
       alertError(explain(err))
     }

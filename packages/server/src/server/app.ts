@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import cookie from '@fastify/cookie'
 import swagger from '@fastify/swagger'
@@ -6,9 +7,11 @@ import type { Tessera } from '@tessera/core'
 import type { Mailer } from '../mail/mailer.js'
 import type { UserStore } from '../users/user-store.js'
 import { DEFAULT_RATE_LIMITS, type RateLimits, type ServerContext } from './context.js'
+import { DeviceCookies } from './device-cookie.js'
+import { LoginLockout } from './login-lockout.js'
 import { ServerMetrics } from './metrics.js'
 import { authenticationPlugin } from './plugins/auth.js'
-import { errorsPlugin } from './plugins/errors.js'
+import { errorsPlugin, frameworkErrors, setSecurityHeaders } from './plugins/errors.js'
 import { MemoryRateLimiter, type RateLimiter } from './rate-limiter.js'
 import { registerAccountRoutes } from './routes/account.js'
 import { registerAdminRoutes } from './routes/admin.js'
@@ -110,16 +113,23 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     requestTimeout: 15_000,
     // Ids of our own; a client-chosen request id would let callers forge log lines.
     requestIdHeader: false,
+    frameworkErrors,
   })
   const pending = new Set<Promise<void>>()
+  const limiterKeyKey = options.auth.deriveKey('rate-limiter keys v1')
+  const limiter = options.limiter ?? new MemoryRateLimiter()
+  const rateLimits = { ...DEFAULT_RATE_LIMITS, ...options.rateLimits }
   const metrics = new ServerMetrics({ defaultMetrics: options.processMetrics ?? false })
   const ctx: ServerContext = {
     auth: options.auth,
     users: options.users,
     mailer: options.mailer,
     metrics,
-    limiter: options.limiter ?? new MemoryRateLimiter(),
-    rateLimits: { ...DEFAULT_RATE_LIMITS, ...options.rateLimits },
+    limiter,
+    rateLimits,
+    loginLockout: new LoginLockout(limiter, rateLimits.loginPerAccount),
+    deviceCookies: new DeviceCookies(options.auth.deriveKey('device cookies v1')),
+    limiterKey: (value) => createHmac('sha256', limiterKeyKey).update(value).digest('base64url').slice(0, 22),
     publicUrl: (options.publicUrl ?? 'http://127.0.0.1:3000').replace(/\/+$/, ''),
     adminToken: options.adminToken ?? null,
     clients: options.clients ?? new Map(),
@@ -170,9 +180,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   })
   app.addHook('onSend', async (request, reply) => {
     if (closing) reply.header('connection', 'close')
-    reply.header('x-content-type-options', 'nosniff')
     // Answers about users, sessions and tokens are personal: no shared cache may keep them.
-    if (/^\/(auth|admin|oauth2)\//.test(request.url)) reply.header('cache-control', 'no-store')
+    setSecurityHeaders(reply, /^\/(auth|admin|oauth2)\//.test(request.url))
   })
   app.addHook('onResponse', async (request, reply) => {
     metrics.httpDuration.observe({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000)

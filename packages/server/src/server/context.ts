@@ -1,16 +1,21 @@
 import type { DeadDelivery, Tessera } from '@tessera/core'
 import type { Mailer } from '../mail/mailer.js'
 import type { UserStore } from '../users/user-store.js'
+import type { DeviceCookies } from './device-cookie.js'
+import type { LoginLockout } from './login-lockout.js'
 import type { ServerMetrics } from './metrics.js'
 import type { RateLimiter, RateLimitRule } from './rate-limiter.js'
 
 /** The rate limits the server applies. */
 export interface RateLimits {
   loginPerIp: RateLimitRule
+  /** Failed sign-ins per account from unknown clients, and per known device (lockout with back-off). */
   loginPerAccount: RateLimitRule
   refreshPerIp: RateLimitRule
   /** Register, password-reset and verification requests: things that send mail or create rows. */
   sensitivePerIp: RateLimitRule
+  /** Mails one account receives unasked (reset links, "someone tried to register"): a daily cap. */
+  mailPerAccount: RateLimitRule
 }
 
 export const DEFAULT_RATE_LIMITS: RateLimits = {
@@ -18,6 +23,7 @@ export const DEFAULT_RATE_LIMITS: RateLimits = {
   loginPerAccount: { max: 5, windowSeconds: 60 },
   refreshPerIp: { max: 120, windowSeconds: 60 },
   sensitivePerIp: { max: 10, windowSeconds: 60 },
+  mailPerAccount: { max: 5, windowSeconds: 24 * 3600 },
 }
 
 /** What every route needs, built once in `buildApp`. */
@@ -28,6 +34,16 @@ export interface ServerContext {
   metrics: ServerMetrics
   limiter: RateLimiter
   rateLimits: RateLimits
+  /**
+   * Limiter key part for a personal value (an email): a MAC under a key derived
+   * from the token key, so the limiter's store never holds the value nor a
+   * hash anyone can recompute from a list of addresses.
+   */
+  limiterKey(value: string): string
+  /** Failed sign-ins per account (unknown clients) or per known device. */
+  loginLockout: LoginLockout
+  /** Signed cookies that mark a browser which once signed in to an account. */
+  deviceCookies: DeviceCookies
   /** Base of links in mail, e.g. https://auth.example (no trailing slash). */
   publicUrl: string
   /** Null: admin routes are off. */

@@ -12,6 +12,7 @@ export type ServerErrorCode =
   | 'ERR_FORBIDDEN'
   | 'ERR_CSRF'
   | 'ERR_NOT_FOUND'
+  | 'ERR_URI_TOO_LONG'
   | 'ERR_PAYLOAD_TOO_LARGE'
   | 'ERR_UNSUPPORTED_MEDIA_TYPE'
   | 'ERR_RATE_LIMITED'
@@ -52,6 +53,7 @@ export const HTTP_ERRORS: Readonly<Record<ProblemCode, { status: number; title: 
   ERR_FORBIDDEN: { status: 403, title: 'Forbidden' },
   ERR_CSRF: { status: 403, title: 'Cross-site request refused' },
   ERR_NOT_FOUND: { status: 404, title: 'Not found' },
+  ERR_URI_TOO_LONG: { status: 414, title: 'URI too long' },
   ERR_PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
   ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
   ERR_RATE_LIMITED: { status: 429, title: 'Too many requests' },

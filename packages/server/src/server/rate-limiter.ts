@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import { HttpProblem } from './http-errors.js'
 import type { RedisConnection } from '@tessera/redis'
@@ -50,6 +49,8 @@ export interface RateLimitDecision {
 export interface RateLimiter {
   readonly kind: 'memory' | 'redis'
   hit(key: string, rule: RateLimitRule): Promise<RateLimitDecision>
+  /** Whether one more hit would be allowed, without counting one. */
+  peek(key: string, rule: RateLimitRule): Promise<RateLimitDecision>
   ping(): Promise<void>
 }
 
@@ -77,6 +78,13 @@ export class MemoryRateLimiter implements RateLimiter {
     return { allowed: window.count <= rule.max, retryAfterSeconds: Math.max(1, Math.ceil((window.resetAtMs - nowMs) / 1000)) }
   }
 
+  async peek(key: string, rule: RateLimitRule): Promise<RateLimitDecision> {
+    const nowMs = Date.now()
+    const window = this.#windows.get(key)
+    if (!window || window.resetAtMs <= nowMs) return { allowed: true, retryAfterSeconds: 0 }
+    return { allowed: window.count < rule.max, retryAfterSeconds: Math.max(1, Math.ceil((window.resetAtMs - nowMs) / 1000)) }
+  }
+
   async ping(): Promise<void> {}
 }
 
@@ -94,6 +102,9 @@ if n == tonumber(ARGV[2]) + 1 and tonumber(ARGV[3]) > 0 then
   if lock > ttl then redis.call('PEXPIRE', KEYS[1], math.floor(lock)) ttl = math.floor(lock) end
 end
 return {n, ttl}`
+
+// KEYS[1] counter. Returns {count, ttl ms}; reads only.
+const PEEK_SCRIPT = `return {tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('PTTL', KEYS[1])}`
 
 /** Counters in Redis, shared by every instance. */
 export class RedisRateLimiter implements RateLimiter {
@@ -115,14 +126,28 @@ export class RedisRateLimiter implements RateLimiter {
     return { allowed: Number(count) <= rule.max, retryAfterSeconds: Math.max(1, Math.ceil(Number(ttlMs) / 1000)) }
   }
 
+  async peek(key: string, rule: RateLimitRule): Promise<RateLimitDecision> {
+    const redisKey = `${this.#prefix}rl:{${key}}`
+    const [count, ttlMs] = (await this.#connection.send(['EVAL', PEEK_SCRIPT, '1', redisKey], { key: redisKey })) as [number, number]
+    if (Number(count) === 0 || Number(ttlMs) < 0) return { allowed: true, retryAfterSeconds: 0 }
+    return { allowed: Number(count) < rule.max, retryAfterSeconds: Math.max(1, Math.ceil(Number(ttlMs) / 1000)) }
+  }
+
   async ping(): Promise<void> {
     await this.#connection.send(['PING'])
   }
 }
 
-/** Rate-limit key part for an account: a hash, so limiter keys never hold an email. */
-export function accountKey(email: string): string {
-  return createHash('sha256').update(email).digest('base64url').slice(0, 22)
+/**
+ * Counts a hit and returns false when over the limit (for background work,
+ * which has no one to answer); throws a 503 problem when the limiter is down.
+ */
+export async function withinRateLimit(limiter: RateLimiter, key: string, rule: RateLimitRule): Promise<boolean> {
+  try {
+    return (await limiter.hit(key, rule)).allowed
+  } catch (err) {
+    throw new HttpProblem('ERR_RATE_LIMITER_UNAVAILABLE', 'the rate limiter is unavailable; try again shortly', { cause: err })
+  }
 }
 
 /**

@@ -2,6 +2,7 @@ import type {} from '@fastify/cookie'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { SessionTokens } from '@tessera/core'
 import type { ServerContext } from './context.js'
+import { DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE_SECONDS, DEVICE_COOKIE_PATH } from './device-cookie.js'
 import { HttpProblem } from './http-errors.js'
 
 /** Name and path of the browser-mode refresh cookie (the account page relies on both). */
@@ -46,6 +47,17 @@ export function sendTokens(request: FastifyRequest, reply: FastifyReply, ctx: Se
   if (nonce !== null) reply.header('dpop-nonce', nonce)
   // RFC 6749 section 5.1: token responses must not be cached.
   return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(body)
+}
+
+/** Marks this browser as one that signed in to `email` (see {@link DeviceCookies}); a new device id each time. */
+export function setDeviceCookie(request: FastifyRequest, reply: FastifyReply, ctx: ServerContext, email: string): void {
+  reply.setCookie(DEVICE_COOKIE, ctx.deviceCookies.issue(email, Date.now()), {
+    httpOnly: true,
+    sameSite: 'strict',
+    path: DEVICE_COOKIE_PATH,
+    secure: cookieSecure(request, ctx),
+    maxAge: DEVICE_COOKIE_MAX_AGE_SECONDS,
+  })
 }
 
 /** Expires the browser-mode refresh cookie. */

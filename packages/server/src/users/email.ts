@@ -15,6 +15,8 @@ const EMAIL_PATTERN = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/
 export function normaliseEmail(input: unknown): string | null {
   if (typeof input !== 'string') return null
   const email = input.normalize('NFC').trim().toLowerCase()
+  // Control characters (NUL above all: PostgreSQL refuses it in text) are never part of an address.
+  if (/\p{Cc}/u.test(email)) return null
   if (email.length === 0 || email.length > MAX_EMAIL_LENGTH || !EMAIL_PATTERN.test(email)) return null
   return email
 }

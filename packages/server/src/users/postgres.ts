@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os'
 import pg from 'pg'
 import type { SqlDatabase } from './sql-database.js'
 import { SqlUserStore } from './sql-user-store.js'
@@ -41,6 +42,35 @@ function poolDatabase(pool: pg.Pool): SqlDatabase {
 }
 
 /**
+ * The database user name for a URL without one. libpq falls back to PGUSER,
+ * then to the operating-system user; node-postgres reads PGUSER, then only the
+ * USER variable, and fails without it (under systemd, cron, a container). So
+ * when neither the URL nor PGUSER names a user, this names the one libpq
+ * would: USER, else the OS account. Undefined: node-postgres decides.
+ *
+ * @example
+ * ```ts
+ * defaultDatabaseUser('postgres://db.internal/app', {}) // 'tessera' (the OS account)
+ * ```
+ */
+export function defaultDatabaseUser(url: string, env: Record<string, string | undefined> = process.env): string | undefined {
+  let named: boolean
+  try {
+    named = new URL(url).username !== ''
+  } catch {
+    return undefined
+  }
+  if (named || env.PGUSER) return undefined
+  if (env.USER) return env.USER
+  try {
+    return userInfo().username
+  } catch {
+    // No passwd entry for this uid (some containers): node-postgres reports the missing user.
+    return undefined
+  }
+}
+
+/**
  * Opens the PostgreSQL user store and runs migrations.
  *
  * @example
@@ -50,8 +80,12 @@ function poolDatabase(pool: pg.Pool): SqlDatabase {
  */
 export async function openPostgresUserStore(options: PostgresUserStoreOptions): Promise<SqlUserStore> {
   if (options.schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(options.schema)) throw new TypeError('"schema" must be a lower-case SQL identifier')
+  const user = defaultDatabaseUser(options.url)
+  // In the URL: node-postgres lets the URL's (empty) user name override a separate `user` option.
+  const url = new URL(options.url)
+  if (user !== undefined) url.username = encodeURIComponent(user)
   const pool = new pg.Pool({
-    connectionString: options.url,
+    connectionString: url.toString(),
     max: options.maxConnections ?? 10,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 2000,
     statement_timeout: options.statementTimeoutMs ?? 5000,

@@ -104,7 +104,7 @@ after(async () => {
 
 async function signUp(): Promise<{ email: string; password: string }> {
   const account = { email: `u-${randomUUID().slice(0, 8)}@example.com`, password: 'correct horse battery staple 42' }
-  assert.equal((await call(instances[0]!, 'POST', '/auth/register', account)).status, 201)
+  assert.equal((await call(instances[0]!, 'POST', '/auth/register', account)).status, 202)
   return account
 }
 

@@ -55,7 +55,26 @@ async function errors(app: FastifyInstance): Promise<void> {
     }
     return sendProblem(reply, code, detail, headers, status)
   })
-  app.setNotFoundHandler((request, reply) => sendProblem(reply, 'ERR_NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`))
+  // The path may hold a token (a mistyped session route, a pasted link): say that nothing matched, not what was asked.
+  app.setNotFoundHandler((_request, reply) => sendProblem(reply, 'ERR_NOT_FOUND', 'no route for this method and path'))
+}
+
+/**
+ * Fastify's `frameworkErrors`: URL-level failures (a malformed percent-escape,
+ * a path parameter over the length limit) that happen before routing, so no
+ * hook runs. They get the same problem+json and headers as every other error,
+ * and never echo the URL.
+ */
+export function frameworkErrors(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  setSecurityHeaders(reply)
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') void sendProblem(reply, 'ERR_URI_TOO_LONG', 'a path segment is longer than the server accepts')
+  else void sendProblem(reply, 'ERR_BAD_REQUEST', 'the URL is malformed')
+}
+
+/** Headers every answer carries: no MIME sniffing, and no shared cache keeps an answer about a person. */
+export function setSecurityHeaders(reply: FastifyReply, personal = true): void {
+  reply.header('x-content-type-options', 'nosniff')
+  if (personal) reply.header('cache-control', 'no-store')
 }
 
 /** Turns every error into problem+json, with no stack and no echo of the request. */

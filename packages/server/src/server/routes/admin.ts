@@ -6,6 +6,7 @@ import { HttpProblem } from '../http-errors.js'
 import { bearerToken } from '../plugins/auth.js'
 import * as s from '../schemas.js'
 import { sessionView } from '../session-view.js'
+import { db } from '../user-database.js'
 
 function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest()
@@ -27,11 +28,16 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   const onRequest = async (request: FastifyRequest) => {
     if (!isAdmin(request, expected)) throw new HttpProblem('ERR_UNAUTHENTICATED', 'admin routes need "Authorization: Bearer <admin token>"')
   }
+  // A user id the database does not know is a typo, not a user with nothing to revoke.
+  const knownUser = async (userId: string) => {
+    if (!(await db(() => ctx.users.findById(userId)))) throw new HttpProblem('ERR_NOT_FOUND', 'no such user')
+  }
 
   app.get<{ Params: { user_id: string } }>('/admin/users/:user_id/sessions', {
     onRequest,
     schema: { summary: "List a user's live sessions", params: s.userIdParam, response: { 200: s.sessionList } },
   }, async (request) => {
+    await knownUser(request.params.user_id)
     const sessions = await ctx.auth.listSessions(request.params.user_id)
     return { sessions: sessions.map((info) => sessionView(info, null)) }
   })
@@ -54,6 +60,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       response: { 200: { type: 'object', properties: { revoked: { type: 'integer' } } } },
     },
   }, async (request) => {
+    await knownUser(request.params.user_id)
     return { revoked: await ctx.auth.revokeAllSessions(request.params.user_id, { reason: 'revoked' }) }
   })
 
@@ -66,6 +73,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       response: { 200: { type: 'object', properties: { revoked: { type: 'integer' }, until: { type: ['string', 'null'] } } } },
     },
   }, async (request) => {
+    await knownUser(request.params.user_id)
     const until = request.body?.until === undefined ? undefined : Date.parse(request.body.until)
     const revoked = await ctx.auth.banUser(request.params.user_id, { ...(until === undefined ? {} : { until }), reason: request.body?.reason ?? '' })
     return { revoked, until: until === undefined ? null : new Date(until).toISOString() }
@@ -75,6 +83,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     onRequest,
     schema: { summary: 'Lift a ban', params: s.userIdParam, response: { 200: { type: 'object', properties: { unbanned: { type: 'boolean' } } } } },
   }, async (request) => {
+    await knownUser(request.params.user_id)
     return { unbanned: await ctx.auth.unbanUser(request.params.user_id) }
   })
 

@@ -7,9 +7,10 @@ import type { ServerContext } from '../context.js'
 import { dpopPresentation, signInProof, tokenEndpointError } from '../dpop.js'
 import { HttpProblem } from '../http-errors.js'
 import { claimsOf } from '../plugins/auth.js'
-import { accountKey, enforceRateLimit, withBackoff } from '../rate-limiter.js'
+import { DEVICE_COOKIE } from '../device-cookie.js'
+import { enforceRateLimit, withinRateLimit } from '../rate-limiter.js'
 import * as s from '../schemas.js'
-import { clearRefreshCookie, isBrowserClient, refreshTokenFrom, sendTokens } from '../token-reply.js'
+import { clearRefreshCookie, isBrowserClient, refreshTokenFrom, sendTokens, setDeviceCookie } from '../token-reply.js'
 import { db } from '../user-database.js'
 
 function outcomeOf(err: unknown): string {
@@ -30,9 +31,9 @@ async function refreshOrRevoked(ctx: ServerContext, token: string, dpop: DpopPre
 export function registerAuthRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.post<{ Body: { email: string; password: string } }>('/auth/register', {
     schema: {
-      summary: 'Create an account',
+      summary: 'Create an account (always 202: whether the email already had one is told only to its mailbox)',
       body: { type: 'object', required: ['email', 'password'], properties: { email: s.email, password: s.password } },
-      response: { 201: { type: 'object', properties: { user_id: { type: 'string' } } } },
+      response: { 202: s.accepted },
     },
   }, async (request, reply) => {
     await enforceRateLimit(ctx.limiter, `register-ip:${request.ip}`, ctx.rateLimits.sensitivePerIp)
@@ -42,12 +43,20 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: ServerContext): vo
     if (problem) throw new HttpProblem('ERR_WEAK_PASSWORD', problem)
     const passwordHash = await hashPassword(request.body.password)
     try {
-      const user = await db(() => ctx.users.createUser({ email, passwordHash }))
-      return await reply.code(201).send({ user_id: user.userId })
+      await db(() => ctx.users.createUser({ email, passwordHash }))
     } catch (err) {
-      if (err instanceof EmailTaken) throw new HttpProblem('ERR_EMAIL_TAKEN', 'an account with this email already exists')
-      throw err
+      if (!(err instanceof EmailTaken)) throw err
+      // Same answer as for a new account; only the mailbox's owner learns that the address was tried.
+      ctx.background('account-exists mail', async () => {
+        if (!(await withinRateLimit(ctx.limiter, `mail-account:${ctx.limiterKey(email)}`, ctx.rateLimits.mailPerAccount))) return
+        await ctx.mailer.send({
+          to: email,
+          subject: 'Someone tried to register with your address',
+          text: `Someone tried to create an account with this address, which already has one. Nothing changed.\n\nIf it was you, sign in at ${ctx.publicUrl}/account (or reset your password there).\nIf not, you can ignore this message.\n`,
+        })
+      })
     }
+    return reply.code(202).send()
   })
 
   app.post<{ Body: { email: string; password: string; device_name?: string } }>('/auth/login', {
@@ -66,17 +75,25 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: ServerContext): vo
       if (!email) throw new HttpProblem('ERR_VALIDATION', 'email is not a valid address')
       // Before the rate limits: a nonce round trip must not cost the user a login attempt.
       const proof = await signInProof(request, ctx.auth)
+      // Every attempt from one address counts (each costs an argon2 run); per account, only failures do.
       await enforceRateLimit(ctx.limiter, `login-ip:${request.ip}`, ctx.rateLimits.loginPerIp)
-      await enforceRateLimit(ctx.limiter, `login-account:${accountKey(email)}`, withBackoff(ctx.rateLimits.loginPerAccount))
+      // A browser that once signed in to this account is judged on its own failures, not on a stranger's.
+      const deviceId = ctx.deviceCookies.verify(request.cookies[DEVICE_COOKIE], email, Date.now())
+      const lockoutKey = deviceId ? `login-device:${deviceId}` : `login-account:${ctx.limiterKey(email)}`
+      await ctx.loginLockout.assertOpen(lockoutKey)
       const user = await db(() => ctx.users.findByEmail(email))
       // Unknown email and wrong password take the same path, the same time and the same answer.
       const valid = user ? await verifyPassword(user.passwordHash, request.body.password) : await verifyAgainstDummy(request.body.password)
-      if (!user || !valid) throw new HttpProblem('ERR_INVALID_CREDENTIALS', 'email or password is wrong')
+      if (!user || !valid) {
+        await ctx.loginLockout.recordFailure(lockoutKey)
+        throw new HttpProblem('ERR_INVALID_CREDENTIALS', 'email or password is wrong')
+      }
       const tokens = await ctx.auth.createSession({
         userId: user.userId,
         device: { userAgent: request.headers['user-agent'] ?? '', ip: request.ip, name: request.body.device_name ?? '' },
         ...(proof ? { dpop: proof } : {}),
       })
+      setDeviceCookie(request, reply, ctx, email)
       ctx.metrics.logins.inc({ outcome: 'success' })
       return await sendTokens(request, reply, ctx, tokens, isBrowserClient(request))
     } catch (err) {

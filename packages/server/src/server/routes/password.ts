@@ -5,7 +5,7 @@ import { hashPassword, passwordProblem, verifyPassword } from '../../users/passw
 import type { ServerContext } from '../context.js'
 import { HttpProblem } from '../http-errors.js'
 import { claimsOf } from '../plugins/auth.js'
-import { accountKey, enforceRateLimit, withBackoff } from '../rate-limiter.js'
+import { enforceRateLimit, withBackoff, withinRateLimit } from '../rate-limiter.js'
 import * as s from '../schemas.js'
 import { db } from '../user-database.js'
 
@@ -33,6 +33,8 @@ export function registerPasswordRoutes(app: FastifyInstance, ctx: ServerContext)
     if (problem) throw new HttpProblem('ERR_WEAK_PASSWORD', problem)
     const passwordHash = await hashPassword(request.body.new_password)
     await db(() => ctx.users.setPasswordHash(user.userId, passwordHash))
+    // A reset link mailed before the change (seen by someone else, perhaps) must not undo it.
+    await ctx.auth.revokeOneTimeTokens(user.userId, [PURPOSE])
     await ctx.auth.revokeAllSessions(user.userId, { exceptSessionId: claims.sessionId, reason: 'password_changed' })
     ctx.securityEvents.passwordChanged(user.userId, 'changed')
     return reply.code(204).send()
@@ -50,7 +52,8 @@ export function registerPasswordRoutes(app: FastifyInstance, ctx: ServerContext)
     if (!email) throw new HttpProblem('ERR_VALIDATION', 'email is not a valid address')
     // Everything that depends on whether the account exists happens after the answer.
     ctx.background('password-reset mail', async () => {
-      await enforceRateLimit(ctx.limiter, `password-reset-account:${accountKey(email)}`, ctx.rateLimits.sensitivePerIp)
+      // A daily cap per account: the reset form must not become a way to flood someone's inbox.
+      if (!(await withinRateLimit(ctx.limiter, `mail-account:${ctx.limiterKey(email)}`, ctx.rateLimits.mailPerAccount))) return
       const user = await ctx.users.findByEmail(email)
       if (!user) return
       const { token } = await ctx.auth.issueOneTimeToken(user.userId, PURPOSE, { ttlSeconds: ctx.passwordResetTtlSeconds })
@@ -81,6 +84,8 @@ export function registerPasswordRoutes(app: FastifyInstance, ctx: ServerContext)
     await db(() => ctx.users.setPasswordHash(userId, passwordHash))
     // The mail reached the inbox, so the address is proven too.
     if (!user.emailVerified) await db(() => ctx.users.setEmailVerified(userId))
+    // A link requested again while this one was open is outstanding too.
+    await ctx.auth.revokeOneTimeTokens(userId, [PURPOSE])
     await ctx.auth.revokeAllSessions(userId, { reason: 'password_changed' })
     ctx.securityEvents.passwordChanged(userId, 'reset')
     return reply.code(204).send()

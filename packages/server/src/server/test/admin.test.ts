@@ -86,6 +86,14 @@ void test('key rotation: new tokens use the new key, old tokens still verify, th
   for (const key of jwks.keys) assert.equal(key.d, undefined)
 })
 
+void test('user routes of the admin API answer 404 for a user the database does not know', async () => {
+  for (const [method, path] of [['POST', 'ban'], ['POST', 'unban'], ['POST', 'revoke-sessions'], ['GET', 'sessions']] as const) {
+    const res = await server.app.inject({ method, url: `/admin/users/no-such-user-${path}/${path}`, headers: admin, ...(method === 'POST' ? { payload: {} } : {}) })
+    assert.equal(res.statusCode, 404, `${method} ${path}: ${res.body}`)
+    assert.equal(problemOf(res).code, 'ERR_NOT_FOUND')
+  }
+})
+
 void test('without an admin token the admin routes do not exist', async (t) => {
   const s = await testSchema()
   const plain = await testServer({ schema: s.schema })

@@ -14,14 +14,25 @@ after(async () => {
   await drop()
 })
 
-void test('register answers 201 with a user id and refuses a duplicate email with 409', async () => {
+void test('register answers 202 with no body for a new and a taken email alike (no account enumeration)', async () => {
   const email = uniqueEmail()
   const res = await server.app.inject({ method: 'POST', url: '/auth/register', payload: { email, password: PASSWORD } })
-  assert.equal(res.statusCode, 201)
-  assert.match(res.json().user_id, /^[0-9a-f-]{36}$/)
-  const again = await server.app.inject({ method: 'POST', url: '/auth/register', payload: { email: email.toUpperCase(), password: PASSWORD } })
-  assert.equal(again.statusCode, 409)
-  assert.equal(problemOf(again).code, 'ERR_EMAIL_TAKEN')
+  assert.equal(res.statusCode, 202)
+  assert.equal(res.body, '')
+  const again = await server.app.inject({ method: 'POST', url: '/auth/register', payload: { email: email.toUpperCase(), password: 'some other passphrase' } })
+  assert.equal(again.statusCode, 202)
+  assert.equal(again.body, '')
+  assert.equal((await server.app.inject({ method: 'POST', url: '/auth/login', payload: { email, password: PASSWORD } })).statusCode, 200)
+})
+
+void test('control characters in an email are a 400 at the edge, never a database error', async () => {
+  for (const email of ['a\u0000b@example.com', 'a@exam\u0000ple.com', 'a\u001b[2J@example.com', 'a@example.com\u0000']) {
+    for (const url of ['/auth/register', '/auth/login', '/auth/password-reset']) {
+      const res = await server.app.inject({ method: 'POST', url, payload: { email, password: PASSWORD } })
+      assert.equal(res.statusCode, 400, `${url} ${JSON.stringify(email)}: ${res.body}`)
+      assert.equal(problemOf(res).code, 'ERR_VALIDATION')
+    }
+  }
 })
 
 void test('register refuses a weak password and a malformed email with 400 problem+json', async () => {

@@ -28,7 +28,7 @@ describe('DPoP on the auth server', () => {
 
   async function register(app: TestServer, email = uniqueEmail('dpop')): Promise<string> {
     const registered = await app.app.inject({ method: 'POST', url: '/auth/register', payload: { email, password: PASSWORD } })
-    assert.equal(registered.statusCode, 201)
+    assert.equal(registered.statusCode, 202)
     return email
   }
 

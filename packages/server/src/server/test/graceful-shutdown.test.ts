@@ -19,7 +19,7 @@ void test('closing the app lets an in-flight login finish and refuses new connec
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
   const email = uniqueEmail()
   const post = (path: string, body: unknown) => fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
-  assert.equal((await post('/auth/register', { email, password: PASSWORD })).status, 201)
+  assert.equal((await post('/auth/register', { email, password: PASSWORD })).status, 202)
 
   // The login spends ~100 ms in argon2 after its handler starts; close right then.
   const inFlight = post('/auth/login', { email, password: PASSWORD })

@@ -118,11 +118,16 @@ export const PASSWORD = 'correct horse battery staple'
 /** Registers and signs in a fresh user; returns the ids and the token response. */
 export async function signUp(app: FastifyInstance, email = uniqueEmail(), password = PASSWORD, headers: Record<string, string> = {}) {
   const registered = await app.inject({ method: 'POST', url: '/auth/register', payload: { email, password } })
-  if (registered.statusCode !== 201) throw new Error(`register failed: ${registered.statusCode} ${registered.body}`)
+  if (registered.statusCode !== 202) throw new Error(`register failed: ${registered.statusCode} ${registered.body}`)
   const login = await app.inject({ method: 'POST', url: '/auth/login', payload: { email, password }, headers })
   if (login.statusCode !== 200) throw new Error(`login failed: ${login.statusCode} ${login.body}`)
   const tokens = login.json<{ access_token: string; refresh_token: string; session_id: string; expires_in: number; token_type: string }>()
-  return { email, userId: registered.json<{ user_id: string }>().user_id, tokens, login }
+  return { email, userId: userIdOf(tokens.access_token), tokens, login }
+}
+
+/** The user id (`sub`) of an access token, read without verifying (tests only). */
+export function userIdOf(accessToken: string): string {
+  return (JSON.parse(Buffer.from(accessToken.split('.')[1]!, 'base64url').toString('utf8')) as { sub: string }).sub
 }
 
 /** `Authorization: Bearer` header. */

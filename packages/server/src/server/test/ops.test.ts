@@ -3,7 +3,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
-import { bearer, signUp, testSchema, testServer, type TestServer } from './helpers.js'
+import { bearer, signUp, testSchema, testServer, type TestServer, problemOf } from './helpers.js'
 
 let server: TestServer
 let drop: () => Promise<void>
@@ -106,4 +106,20 @@ void test('without web/index.html the account page is 404', async (t) => {
     await s.drop()
   })
   assert.equal((await bare.app.inject({ method: 'GET', url: '/account' })).statusCode, 404)
+})
+
+void test('URL-level errors and unknown routes are problem+json with the security headers and never echo the URL', async () => {
+  const secret = 'tsr1.c2VjcmV0LXRva2Vu.1.QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo'
+  const cases = [
+    { method: 'GET', url: `/auth/sessions/${secret}%E0%A4%A`, status: 400, code: 'ERR_BAD_REQUEST' },
+    { method: 'DELETE', url: `/auth/sessions/${secret}${'a'.repeat(600)}`, status: 414, code: 'ERR_URI_TOO_LONG' },
+    { method: 'GET', url: `/no/such/route/${secret}?token=${secret}`, status: 404, code: 'ERR_NOT_FOUND' },
+  ] as const
+  for (const c of cases) {
+    const res = await server.app.inject({ method: c.method, url: c.url })
+    assert.equal(res.statusCode, c.status, c.url.slice(0, 60))
+    assert.equal(problemOf(res).code, c.code)
+    assert.equal(res.headers['x-content-type-options'], 'nosniff')
+    assert.doesNotMatch(res.body, /c2VjcmV0|QUJDREVG|no\/such|sessions/, 'the answer echoes the URL')
+  }
 })

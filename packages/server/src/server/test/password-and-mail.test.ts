@@ -4,6 +4,7 @@ import { SmtpMailer } from '../../mail/smtp-mailer.js'
 import { PASSWORD, bearer, problemOf, signUp, testSchema, testServer, uniqueEmail, type TestServer } from './helpers.js'
 import { startSmtpCapture, type SmtpCapture } from './smtp-capture.js'
 
+const ADMIN_TOKEN = 'admin-secret-of-at-least-24-chars'
 let server: TestServer
 let smtp: SmtpCapture
 let drop: () => Promise<void>
@@ -11,7 +12,7 @@ before(async () => {
   const s = await testSchema()
   drop = () => s.drop()
   smtp = await startSmtpCapture()
-  server = await testServer({ schema: s.schema, redis: true, mailer: new SmtpMailer(smtp.url, 'Tessera <auth@auth.test>') })
+  server = await testServer({ schema: s.schema, redis: true, mailer: new SmtpMailer(smtp.url, 'Tessera <auth@auth.test>'), app: { adminToken: ADMIN_TOKEN } })
 })
 after(async () => {
   await server.close()
@@ -95,6 +96,56 @@ void test('password change needs the current password, keeps this session and en
   assert.equal((await server.app.inject({ method: 'GET', url: '/auth/me', headers: bearer(tokens.access_token) })).statusCode, 200)
   assert.equal((await server.app.inject({ method: 'GET', url: '/auth/me', headers: bearer(other.access_token) })).statusCode, 401)
   assert.equal((await login(email, 'a brand new passphrase')).statusCode, 200)
+})
+
+void test('a password change ends the reset link mailed before it: seeing the mail once is not enough to take the account back', async () => {
+  const { email, tokens } = await signUp(server.app)
+  await server.app.inject({ method: 'POST', url: '/auth/password-reset', payload: { email } })
+  const token = tokenIn((await smtp.next()).text, 'reset_token')
+  const change = await server.app.inject({ method: 'POST', url: '/auth/password', headers: bearer(tokens.access_token), payload: { current_password: PASSWORD, new_password: 'the owner secured it' } })
+  assert.equal(change.statusCode, 204)
+  const stale = await server.app.inject({ method: 'POST', url: '/auth/password-reset/confirm', payload: { token, new_password: 'the attacker wants it' } })
+  assert.equal(stale.statusCode, 400)
+  assert.equal(problemOf(stale).code, 'ERR_ONE_TIME_TOKEN_INVALID')
+  assert.equal((await login(email, 'the owner secured it')).statusCode, 200)
+})
+
+void test('an admin ban ends every reset and verification link of the user', async () => {
+  const { email, userId } = await signUp(server.app)
+  const verify = await server.auth.issueOneTimeToken(userId, 'email-verification', { data: email })
+  await server.app.inject({ method: 'POST', url: '/auth/password-reset', payload: { email } })
+  const reset = tokenIn((await smtp.next()).text, 'reset_token')
+  assert.equal((await server.app.inject({ method: 'POST', url: `/admin/users/${userId}/ban`, headers: bearer(ADMIN_TOKEN), payload: { until: new Date(Date.now() + 1000).toISOString() } })).statusCode, 200)
+  await server.auth.unbanUser(userId)
+  assert.equal(problemOf(await server.app.inject({ method: 'POST', url: '/auth/password-reset/confirm', payload: { token: reset, new_password: 'the banned one resets' } })).code, 'ERR_ONE_TIME_TOKEN_INVALID')
+  assert.equal(problemOf(await server.app.inject({ method: 'POST', url: '/auth/email-verification/confirm', payload: { token: verify.token } })).code, 'ERR_ONE_TIME_TOKEN_INVALID')
+})
+
+void test('registering a taken email answers exactly as a new one and mails the owner instead', async () => {
+  const { email } = await signUp(server.app)
+  const fresh = await server.app.inject({ method: 'POST', url: '/auth/register', payload: { email: uniqueEmail('new'), password: PASSWORD } })
+  const taken = await server.app.inject({ method: 'POST', url: '/auth/register', payload: { email: email.toUpperCase(), password: 'another passphrase here' } })
+  assert.equal(fresh.statusCode, 202)
+  assert.equal(taken.statusCode, 202)
+  assert.equal(taken.body, fresh.body)
+  const strip = (h: Record<string, unknown>) => Object.keys(h).filter((k) => k !== 'date').sort()
+  assert.deepEqual(strip(taken.headers), strip(fresh.headers))
+  const mail = await smtp.next()
+  assert.deepEqual(mail.to, [email])
+  assert.equal(mail.subject, 'Someone tried to register with your address')
+  // The owner's password is unchanged.
+  assert.equal((await login(email, PASSWORD)).statusCode, 200)
+})
+
+void test('reset mails to one account are capped per day: the form cannot flood an inbox', async () => {
+  const { email } = await signUp(server.app)
+  for (let i = 0; i < 8; i++) assert.equal((await server.app.inject({ method: 'POST', url: '/auth/password-reset', payload: { email } })).statusCode, 202)
+  await server.app.backgroundSettled()
+  const sentinel = await signUp(server.app)
+  await server.app.inject({ method: 'POST', url: '/auth/password-reset', payload: { email: sentinel.email } })
+  let delivered = 0
+  for (let mail = await smtp.next(); mail.to[0] !== sentinel.email; mail = await smtp.next()) if (mail.to[0] === email) delivered += 1
+  assert.equal(delivered, 5)
 })
 
 void test('when SMTP is unreachable the verification request is a 503, not a 500', async (t) => {

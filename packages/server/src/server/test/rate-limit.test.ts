@@ -25,31 +25,60 @@ async function withServer(redis: boolean, body: (server: TestServer) => Promise<
   }
 }
 
-const login = (server: TestServer, email: string, password: string, ip = '127.0.0.1') =>
-  server.app.inject({ method: 'POST', url: '/auth/login', payload: { email, password }, remoteAddress: ip })
+const login = (server: TestServer, email: string, password: string, ip = '127.0.0.1', cookies: Record<string, string> = {}) =>
+  server.app.inject({ method: 'POST', url: '/auth/login', payload: { email, password }, remoteAddress: ip, cookies })
+
+function deviceCookieOf(res: { cookies: { name: string; value: string; path?: string; httpOnly?: boolean; sameSite?: string; maxAge?: number }[] }) {
+  const cookie = res.cookies.find((c) => c.name === 'tessera_device')
+  assert.ok(cookie, 'a successful sign-in sets the device cookie')
+  return cookie
+}
 
 for (const redis of [true, false]) {
-  void test(`login is limited per account with 429 and Retry-After (${redis ? 'Redis' : 'memory'} limiter)`, async () => {
+  void test(`a stranger's failed guesses lock the account for unknown clients, not the owner's known browser (${redis ? 'Redis' : 'memory'} limiter)`, async () => {
     await withServer(redis, async (server) => {
-      const { email } = await signUp(server.app)
-      // signUp used one attempt on this account.
-      for (let i = 0; i < 2; i++) assert.equal((await login(server, email, 'wrong password!!', `10.0.0.${i + 1}`)).statusCode, 401)
+      const { email, login: first } = await signUp(server.app)
+      const device = deviceCookieOf(first)
+      assert.equal(device.path, '/auth/login')
+      assert.equal(device.httpOnly, true)
+      assert.equal(device.sameSite, 'Strict')
+      for (let i = 0; i < 3; i++) assert.equal((await login(server, email, 'wrong password!!', `10.0.0.${i + 1}`)).statusCode, 401)
+      // Locked for clients the account has never seen, right password or not.
       const limited = await login(server, email, PASSWORD, '10.0.0.9')
       assert.equal(limited.statusCode, 429)
       assert.equal(problemOf(limited).code, 'ERR_RATE_LIMITED')
       const retryAfter = Number(limited.headers['retry-after'])
       assert.ok(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter}`)
-      // The limit is per account: another account from the same address still signs in.
+      // The owner's browser, which signed in before, still gets in.
+      const owner = await login(server, email, PASSWORD, '10.0.0.10', { tessera_device: device.value })
+      assert.equal(owner.statusCode, 200)
+      // A device cookie for another account, or a forged one, is a stranger.
       const other = await signUp(server.app)
+      assert.equal((await login(server, email, PASSWORD, '10.0.0.11', { tessera_device: deviceCookieOf(other.login).value })).statusCode, 429)
+      assert.equal((await login(server, email, PASSWORD, '10.0.0.11', { tessera_device: device.value.slice(0, -2) + 'AA' })).statusCode, 429)
+      // A known browser's own failures lock that browser only.
+      const known = deviceCookieOf(owner).value
+      for (let i = 0; i < 3; i++) assert.equal((await login(server, email, 'wrong password!!', '10.0.0.12', { tessera_device: known })).statusCode, 401)
+      assert.equal((await login(server, email, PASSWORD, '10.0.0.12', { tessera_device: known })).statusCode, 429)
+      // The limit is per account: another account from the same address still signs in.
       assert.equal(other.login.statusCode, 200)
     })
   })
 }
 
+void test('successful sign-ins do not count toward the account lockout', async () => {
+  await withServer(true, async (server) => {
+    const { email } = await signUp(server.app)
+    // Six devices signing in within a minute, the limit being three failures.
+    for (let i = 0; i < 5; i++) assert.equal((await login(server, email, PASSWORD, `10.1.0.${i + 1}`)).statusCode, 200)
+  })
+})
+
 void test('login is limited per ip whatever the accounts tried', async () => {
   await withServer(true, async (server) => {
     const statuses: number[] = []
     for (let i = 0; i < 7; i++) statuses.push((await login(server, uniqueEmail('spray'), 'wrong password!!', '10.9.9.9')).statusCode)
+    // 6 a minute from one address, each account tried once
     assert.deepEqual(statuses, [401, 401, 401, 401, 401, 401, 429])
     assert.equal((await login(server, uniqueEmail('spray'), 'wrong password!!', '10.9.9.10')).statusCode, 401)
   })

@@ -72,7 +72,7 @@ void test('serves over a real socket on Redis and PostgreSQL, names them in the 
   const email = uniqueEmail()
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
     fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })
-  assert.equal((await post('/auth/register', { email, password: PASSWORD })).status, 201)
+  assert.equal((await post('/auth/register', { email, password: PASSWORD })).status, 202)
   const login = await post('/auth/login', { email, password: PASSWORD })
   assert.equal(login.status, 200)
   const tokens = (await login.json()) as { access_token: string }
@@ -110,7 +110,7 @@ void test('with no configuration it runs embedded, says so, and keeps users and 
     try {
       const url = await server.listening
       assert.match(server.output().stdout, /session store: memory \(embedded, single process\), user database: embedded .*, mailer: dev outbox/)
-      if (round === 1) assert.equal((await post(url, '/auth/register', { email, password: PASSWORD })).status, 201)
+      if (round === 1) assert.equal((await post(url, '/auth/register', { email, password: PASSWORD })).status, 202)
       assert.equal((await post(url, '/auth/login', { email, password: PASSWORD })).status, 200, `login in round ${round}`)
       const jwks = (await (await fetch(`${url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }
       kids.push(jwks.keys[0]!.kid)

@@ -10,7 +10,7 @@ import type { UserStore } from '../../users/user-store.js'
 import { buildApp } from '../app.js'
 import { WebhookDeliverer, type WebhookDeliveryOptions } from '../webhooks/deliverer.js'
 import { resolveWebhookEndpoints, type WebhookEndpoint } from '../webhooks/endpoints.js'
-import { DATABASE_URL, MemoryMailer, PASSWORD, bearer, testSchema, uniqueEmail } from './helpers.js'
+import { DATABASE_URL, MemoryMailer, PASSWORD, bearer, testSchema, uniqueEmail, userIdOf } from './helpers.js'
 import { WebhookReceiver } from './webhook-receiver.js'
 
 // Fast retries, a short lease: the same code paths as production settings, in seconds instead of hours. The
@@ -84,11 +84,11 @@ describe('security webhooks across three server instances on one Redis', () => {
     try {
       const [a, b, c] = fleet as [Instance, Instance, Instance]
       const email = uniqueEmail('hooks')
-      const registered = await a.app.inject({ method: 'POST', url: '/auth/register', payload: { email, password: PASSWORD } })
-      const userId = registered.json<{ user_id: string }>().user_id
+      assert.equal((await a.app.inject({ method: 'POST', url: '/auth/register', payload: { email, password: PASSWORD } })).statusCode, 202)
       const login = async (app: FastifyInstance, agent: string) =>
         (await app.inject({ method: 'POST', url: '/auth/login', payload: { email, password: PASSWORD }, headers: { 'user-agent': agent } })).json<{ access_token: string; refresh_token: string; session_id: string }>()
       const phone = await login(a.app, 'Phone/1.0')
+      const userId = userIdOf(phone.access_token)
       const laptop = await login(b.app, 'Laptop/2.0')
 
       // Restart instance b while its events may still be queued or in flight.
