@@ -82,6 +82,7 @@ export const TESSERA_ACL_RULES = [
   '+hget',
   '+hmget',
   '+hgetall',
+  '+hkeys',
   '+hset',
   '+hdel',
   '+hincrby',

@@ -72,8 +72,8 @@ async function call(instance: Instance, method: string, path: string, body?: unk
 }
 
 before(async () => {
-  // The server's login rate limiter adds INCR, PEXPIRE and PTTL (in its own script) to the library's list.
-  redis = await startPrivateRedis(['--user', 'tessera', 'on', '>instances-secret', ...TESSERA_ACL_RULES, '+incr', '+pexpire', '+pttl'])
+  // The server's login rate limiter adds INCR, PEXPIRE and PTTL (in its own script), and its lockout GET, to the library's list.
+  redis = await startPrivateRedis(['--user', 'tessera', 'on', '>instances-secret', ...TESSERA_ACL_RULES, '+incr', '+pexpire', '+pttl', '+get'])
   const db = new pg.Client({ connectionString: DATABASE_URL })
   await db.connect()
   await db.query(`CREATE SCHEMA ${schema}`)
