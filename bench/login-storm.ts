@@ -15,10 +15,10 @@ const smoke = isSmoke()
 // --profile <dir>: the server writes a V8 CPU profile there when it stops (summarise with bench/lib/profile-summary.ts).
 const profileAt = process.argv.indexOf('--profile')
 const serverNodeArgs = profileAt > 0 ? ['--cpu-prof', '--cpu-prof-dir', process.argv[profileAt + 1]!] : []
-// --nice <n>: CPU priority of the server's hashing processes (default 19, the server's own default; 0 shows
+// --nice <n>: CPU priority of the server's hashing processes (default 10, the server's own default; 0 shows
 // what the priority buys). They inherit the server's pinning, so hashing and requests share one core.
 const niceAt = process.argv.indexOf('--nice')
-const nice = niceAt > 0 ? process.argv[niceAt + 1]! : '19'
+const nice = niceAt > 0 ? process.argv[niceAt + 1]! : '10'
 const ROUNDS = smoke ? 1 : 3
 const DURATION_SEC = smoke ? 1 : 5
 const CONCURRENT_LOGINS = 50

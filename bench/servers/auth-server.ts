@@ -76,7 +76,7 @@ app.post<{ Body: { count: number; user_prefix: string } }>('/bench/sessions', as
 })
 
 // As the server does at start; the pool inherits this process's pinning, so hashing shares the server's core.
-configurePasswordHashing({ nice: Number(process.env.BENCH_HASHING_NICE ?? 19) }).warm()
+configurePasswordHashing({ nice: Number(process.env.BENCH_HASHING_NICE ?? 10) }).warm()
 const emails: string[] = []
 const passwordHash = await hashPassword(BENCH_PASSWORD)
 for (let i = 0; i < Number(values.users); i++) {

@@ -58,12 +58,17 @@ export class Deadlines {
         return
       }
       const now = Date.now()
-      for (const entry of this.#pending) {
-        if (entry.atMs > now) continue
-        this.#pending.delete(entry)
-        // Say which limit passed and how long the call really waited: on a loaded machine the two differ.
-        entry.reject(new StoreUnavailable(`session store did not answer within its ${this.#timeoutMs} ms command time limit (commandTimeoutMs; waited ${now - entry.startMs} ms)`))
-      }
+      const expired = [...this.#pending].filter((entry) => entry.atMs <= now)
+      if (expired.length === 0) return
+      // Timers run before the event loop polls for I/O: after a stall (a busy or starved process) a reply may
+      // already be waiting in the socket. Let one poll phase deliver it before calling the store unavailable.
+      setImmediate(() => {
+        for (const entry of expired) {
+          if (!this.#pending.delete(entry)) continue
+          // Say which limit passed and how long the call really waited: on a loaded machine the two differ.
+          entry.reject(new StoreUnavailable(`session store did not answer within its ${this.#timeoutMs} ms command time limit (commandTimeoutMs; waited ${Date.now() - entry.startMs} ms)`))
+        }
+      })
     }, Math.max(5, Math.min(50, Math.floor(this.#timeoutMs / 4))))
     timer.unref()
     return timer

@@ -45,9 +45,12 @@ export interface HashingPoolOptions {
   size?: number
   /** Requests that may wait for a child; one more is refused with {@link HashingOverloaded}. Default 256. */
   maxQueued?: number
-  /** Nice value the children take (0-19); default 19, the lowest priority. */
+  /** Nice value the children take (0-19); default 10: the scheduler favours requests about ten to one, yet a busy host does not starve sign-ins (19 did: a hash took over a second beside other busy processes). */
   nice?: number
 }
+
+/** Nice value of the hashing processes unless configured. */
+export const DEFAULT_HASHING_NICE = 10
 
 interface Task {
   request: HashRequest
@@ -78,7 +81,7 @@ function loaderFlags(execArgv: readonly string[]): string[] {
 }
 
 /**
- * Runs argon2id in child processes at the lowest CPU priority, one hash per
+ * Runs argon2id in child processes at a low CPU priority (nice 10), one hash per
  * child at a time, with a bounded queue. Why processes: argon2 on the libuv
  * pool runs at the event loop's priority, so a login storm on one core takes
  * the core from every signed-in user's request; a niced process yields it.
@@ -105,7 +108,7 @@ export class HashingPool {
   constructor(options: HashingPoolOptions = {}) {
     this.size = options.size ?? Math.max(1, availableParallelism())
     this.maxQueued = options.maxQueued ?? 256
-    this.nice = options.nice ?? 19
+    this.nice = options.nice ?? DEFAULT_HASHING_NICE
     if (!Number.isInteger(this.size) || this.size < 1) throw new TypeError('"size" option must be a positive integer')
     if (!Number.isInteger(this.maxQueued) || this.maxQueued < 0) throw new TypeError('"maxQueued" option must be a non-negative integer')
     if (!Number.isInteger(this.nice) || this.nice < 0 || this.nice > 19) throw new TypeError('"nice" option must be an integer from 0 to 19')

@@ -5,7 +5,7 @@ import { setPriority } from 'node:os'
 import argon2 from 'argon2'
 import type { HashRequest, HashResponse } from './hashing-pool.js'
 
-const nice = Number(process.env.TESSERA_HASHING_NICE ?? '19')
+const nice = Number(process.env.TESSERA_HASHING_NICE ?? '10')
 try {
   setPriority(0, nice)
 } catch {

@@ -4,7 +4,7 @@ import { getPriority } from 'node:os'
 import { test } from 'node:test'
 import { ARGON2_OPTIONS, HashingOverloaded, HashingPool, HashingUnavailable } from '../index.js'
 
-void test('hashes in child processes that run at the lowest CPU priority', async (t) => {
+void test('hashes in child processes that run at a low CPU priority (nice 10)', async (t) => {
   const pool = new HashingPool({ size: 2 })
   t.after(() => pool.close())
   const hash = await pool.hash('correct horse battery', ARGON2_OPTIONS)
@@ -17,7 +17,7 @@ void test('hashes in child processes that run at the lowest CPU priority', async
   await Promise.all([pool.verify(hash, 'x'), pool.verify(hash, 'y')])
   for (const pid of pool.processIds) {
     assert.notEqual(pid, process.pid)
-    assert.equal(getPriority(pid), 19)
+    assert.equal(getPriority(pid), 10)
   }
 })
 

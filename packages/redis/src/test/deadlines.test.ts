@@ -1,0 +1,44 @@
+// The shared-timer deadlines against a stalled event loop: a reply that is
+// already waiting in its socket when the process wakes up wins over the
+// deadline that expired during the stall (timers run before I/O is polled).
+import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import { createConnection, createServer, type Socket } from 'node:net'
+import { test } from 'node:test'
+import { Deadlines } from '../deadlines.js'
+
+function stall(ms: number): void {
+  const until = Date.now() + ms
+  while (Date.now() < until);
+}
+
+void test('a reply that arrived during a stall of the event loop is delivered, not refused as a timeout', async (t) => {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const accepted = once(server, 'connection') as Promise<[Socket]>
+  const client = createConnection((server.address() as { port: number }).port, '127.0.0.1')
+  const [peer] = await accepted
+  t.after(() => {
+    client.destroy()
+    peer.destroy()
+    server.close()
+  })
+  const deadlines = new Deadlines(20)
+  const reply = deadlines.bound(new Promise<string>((resolve) => client.once('data', (chunk: Buffer) => resolve(chunk.toString()))))
+  peer.write('pong')
+  // The deadline passes while the process is busy; the reply is in the client's socket by then.
+  stall(150)
+  assert.equal(await reply, 'pong')
+})
+
+void test('with no reply the deadline still refuses, naming the limit and the wait', async () => {
+  const deadlines = new Deadlines(20)
+  // The deadlines' own timer never keeps a process alive; a pending command would, through its socket.
+  const socketStandIn = setInterval(() => undefined, 1000)
+  try {
+    await assert.rejects(deadlines.bound(new Promise(() => undefined)), { code: 'ERR_STORE_UNAVAILABLE', message: /within its 20 ms command time limit/ })
+  } finally {
+    clearInterval(socketStandIn)
+  }
+})
