@@ -34,6 +34,7 @@ export {
   type VerifyAccessTokenOptions,
 } from './access-token.js'
 export { MemoryStore } from './memory-store.js'
+export { PersistentMemoryStore, MemoryStoreFileError, SNAPSHOT_FILE, JOURNAL_FILE, type MemoryStoreRecovery } from './memory-store-file.js'
 export { parseSessionId, formatSessionId, newLocalSessionId, newTokenId, localIdCreatedAtMs, type SessionIdParts } from './ids.js'
 export { normaliseDevice, decodeDeviceMetadata, encodeDeviceMetadata, type DeviceInfo } from './device.js'
 export {
