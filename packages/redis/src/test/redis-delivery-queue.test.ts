@@ -34,7 +34,7 @@ describe('RedisDeliveryQueue', () => {
       assert.deepEqual(await queue.forgetIdleConsumers('alive', { idleMs: 60_000 }), [], 'not idle long enough yet')
       assert.deepEqual(await queue.forgetIdleConsumers('alive', { idleMs: 0 }), ['dead'])
       assert.deepEqual(await consumers(), ['alive'])
-      await queue.ack(item!)
+      await queue.ack(item)
       // The caller is never removed, even idle and empty; a removed consumer that takes again simply rejoins.
       assert.deepEqual(await queue.forgetIdleConsumers('alive', { idleMs: 0 }), [])
       await queue.enqueue([{ messageId: 'msg_2', destination: 'ep', payload: '{}' }], now)
