@@ -35,7 +35,7 @@ export {
 } from './access-token.js'
 export { MemoryStore } from './memory-store.js'
 export { parseSessionId, formatSessionId, newLocalSessionId, newTokenId, localIdCreatedAtMs, type SessionIdParts } from './ids.js'
-export { normaliseDevice, decodeDeviceMetadata, encodeDeviceMetadata, type DeviceInfo } from './device.js'
+export { normaliseDevice, decodeDeviceMetadata, encodeDeviceMetadata, printable, type DeviceInfo } from './device.js'
 export {
   REVOCATION_LOG_VERSION,
   classifyEntry,
