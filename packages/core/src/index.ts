@@ -37,7 +37,7 @@ export {
 export { MemoryStore } from './memory-store.js'
 export { PersistentMemoryStore, MemoryStoreFileError, SNAPSHOT_FILE, JOURNAL_FILE, type MemoryStoreRecovery } from './memory-store-file.js'
 export { parseSessionId, formatSessionId, newLocalSessionId, newTokenId, localIdCreatedAtMs, type SessionIdParts } from './ids.js'
-export { normaliseDevice, decodeDeviceMetadata, encodeDeviceMetadata, type DeviceInfo } from './device.js'
+export { normaliseDevice, decodeDeviceMetadata, encodeDeviceMetadata, printable, type DeviceInfo } from './device.js'
 export {
   REVOCATION_LOG_VERSION,
   classifyEntry,
