@@ -59,7 +59,7 @@ app.post('/bench/sign', { schema: { body: { type: 'object', properties: { refres
   })
   return { access_token: token, token_type: 'Bearer', expires_in: Math.round((expiresAt - Date.now()) / 1000) }
 })
-app.get('/bench/protected', { onRequest: app.authenticate }, async (request) => ({ user_id: request.claims?.userId }))
+app.get('/bench/protected', { config: { tessera: true } }, async (request) => ({ user_id: request.auth?.userId }))
 const verifier = await createVerifier({ mode: 'strict', keys, issuer: ISSUER, audience: AUDIENCE, algorithms: ['ES256'], store })
 app.get('/bench/protected-verifier', async (request) => {
   const header = request.headers.authorization ?? ''
