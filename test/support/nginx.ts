@@ -9,6 +9,8 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { freePort, waitFor } from './redis.js'
 
+const GATEWAY_DOC = fileURLToPath(new URL('../../docs/gateway.md', import.meta.url))
+
 export const NGINX_BIN = process.env.TESSERA_TEST_NGINX ?? '/usr/sbin/nginx'
 
 /** A process a test owns. */
@@ -209,4 +211,56 @@ export async function startGatewayProcess(env: Record<string, string>): Promise<
     throw new Error(`gateway did not start: ${output}`)
   }
   return { ...handle, port, url, output: () => output }
+}
+
+/** The first ```nginx block of docs/gateway.md, pointed at a test's gateway and upstream (NGINX listens on `LISTEN_PORT`). */
+export function documentedNginxConfig(gatewayPort: number, appPort: number): string {
+  const match = /```nginx\n([\s\S]*?)```/.exec(readFileSync(GATEWAY_DOC, 'utf8'))
+  if (!match) throw new Error('docs/gateway.md has no nginx block')
+  return match[1]!
+    .replace('listen 8000;', 'listen 127.0.0.1:LISTEN_PORT;')
+    .replace('server 127.0.0.1:4000;', `server 127.0.0.1:${gatewayPort};`)
+    .replace('server 127.0.0.1:8080;', `server 127.0.0.1:${appPort};`)
+}
+
+/** The edge a test talks to: the gateway process, the Python upstream, and NGINX (documented config) in front. */
+export interface GatewayEdge {
+  gateway: OwnedProcess & { port: number; url: string; output(): string }
+  echo: EchoUpstream
+  nginx: TestNginx
+  /** Stops NGINX, the upstream and the gateway (whatever is still running). Idempotent. */
+  stop(): Promise<void>
+}
+
+/**
+ * Starts the real `tessera-gateway` with `gatewayEnv`, the Python echo
+ * upstream and NGINX with the config of docs/gateway.md in front of both.
+ * Whatever started is stopped again when a later part fails.
+ */
+export async function startGatewayEdge(gatewayEnv: Record<string, string>): Promise<GatewayEdge> {
+  const [gateway, echo] = await Promise.allSettled([startGatewayProcess(gatewayEnv), startEchoUpstream()])
+  const stopStarted = async () => {
+    if (echo.status === 'fulfilled') await echo.value.stop()
+    if (gateway.status === 'fulfilled') await gateway.value.stop()
+  }
+  if (gateway.status === 'rejected' || echo.status === 'rejected') {
+    await stopStarted()
+    throw gateway.status === 'rejected' ? gateway.reason : (echo as PromiseRejectedResult).reason
+  }
+  let nginx: TestNginx
+  try {
+    nginx = await startNginx(documentedNginxConfig(gateway.value.port, echo.value.port))
+  } catch (err) {
+    await stopStarted()
+    throw err
+  }
+  return {
+    gateway: gateway.value,
+    echo: echo.value,
+    nginx,
+    async stop() {
+      await nginx.stop()
+      await stopStarted()
+    },
+  }
 }

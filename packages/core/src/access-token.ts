@@ -1,26 +1,13 @@
-import { SignJWT, errors as joseErrors, jwtVerify, type JWTPayload, type JWTHeaderParameters } from 'jose'
-import { isHighS, toLowS } from './ecdsa-low-s.js'
-import { AccessTokenExpired, AccessTokenInvalid } from './errors.js'
+import { SignJWT, type JWTPayload, type JWTHeaderParameters } from 'jose'
+import { toLowS } from './ecdsa-low-s.js'
+import { AccessTokenInvalid } from './errors.js'
 import { isTokenId, parseSessionId } from './ids.js'
-import type { SigningAlgorithm, SigningKeySet } from './signing-keys.js'
+import type { SigningKeySet } from './signing-keys.js'
 
 /** RFC 9068 media type of JWT access tokens. */
 export const ACCESS_TOKEN_TYPE = 'at+jwt'
 /** Longer tokens are refused before any parsing. */
 export const MAX_ACCESS_TOKEN_LENGTH = 8192
-
-// Three base64url segments, no padding or other characters (RFC 7515 section 2).
-const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
-
-/**
- * jose decodes leniently (padding, whitespace, spare bits), so one signature
- * could be spelled several ways and each spelling would verify. Only the
- * canonical spelling is accepted, as the verifier does.
- */
-function isCanonicalCompact(token: string): boolean {
-  if (!COMPACT_JWS.test(token)) return false
-  return token.split('.').every((segment) => Buffer.from(segment, 'base64url').toString('base64url') === segment)
-}
 
 const RESERVED_CLAIMS = new Set(['iss', 'aud', 'sub', 'sid', 'jti', 'iat', 'exp', 'nbf', 'typ', 'cnf', 'client_id'])
 
@@ -93,16 +80,6 @@ function withLowS(token: string): string {
   return `${token.slice(0, last)}.${toLowS(Buffer.from(token.slice(last + 1), 'base64url')).toString('base64url')}`
 }
 
-/** How to check an access token's signature and claims. */
-export interface VerifyAccessTokenOptions {
-  issuer: string
-  audience: string | string[]
-  /** Explicit allowlist; `none` and anything else are always refused. */
-  algorithms: readonly SigningAlgorithm[]
-  nowMs: number
-  clockToleranceSeconds?: number
-}
-
 /** Turns a verified payload into {@link AccessTokenClaims}, refusing anything Tessera would not have issued. */
 export function claimsFromPayload(payload: JWTPayload, header: Pick<JWTHeaderParameters, 'kid'>): AccessTokenClaims {
   const { iss, sub, sid, jti, iat, exp, cnf, aud: _aud, nbf: _nbf, ...extra } = payload
@@ -127,51 +104,4 @@ export function claimsFromPayload(payload: JWTPayload, header: Pick<JWTHeaderPar
     throw new AccessTokenInvalid('access token is missing required claims')
   }
   return { userId: sub, sessionId: sid as string, tokenId: jti, issuedAt: iat, expiresAt: exp, issuer: iss, keyId: header.kid, keyThumbprint, extra }
-}
-
-/**
- * Checks signature, `alg` allowlist, `typ`, `iss`, `aud`, `exp`, `nbf` and the
- * Tessera claims. Says nothing about revocation: that is the session layer's job.
- */
-export async function verifyAccessTokenSignature(
-  keys: SigningKeySet,
-  token: unknown,
-  options: VerifyAccessTokenOptions,
-): Promise<AccessTokenClaims> {
-  if (typeof token !== 'string' || token.length === 0 || token.length > MAX_ACCESS_TOKEN_LENGTH || !isCanonicalCompact(token)) {
-    throw new AccessTokenInvalid('access token is malformed')
-  }
-  try {
-    const { payload, protectedHeader } = await jwtVerify(
-      token,
-      (header) => {
-        const found = typeof header.kid === 'string' ? keys.verificationKey(header.kid, options.nowMs) : undefined
-        if (!found || found.alg !== header.alg) throw new AccessTokenInvalid('access token was signed by an unknown key')
-        // The high-S twin verifies mathematically; refusing it keeps one spelling per token, as the verifier does.
-        if (found.alg === 'ES256' && isHighS(Buffer.from(token.slice(token.lastIndexOf('.') + 1), 'base64url'))) {
-          throw new AccessTokenInvalid('access token signature is invalid')
-        }
-        return found.key
-      },
-      {
-        algorithms: [...options.algorithms],
-        issuer: options.issuer,
-        audience: options.audience,
-        typ: ACCESS_TOKEN_TYPE,
-        currentDate: new Date(options.nowMs),
-        clockTolerance: options.clockToleranceSeconds ?? 0,
-        requiredClaims: ['iss', 'aud', 'sub', 'jti', 'iat', 'exp'],
-      },
-    )
-    const claims = claimsFromPayload(payload, protectedHeader)
-    // jose checks iat only against maxTokenAge; a token issued in the future was not issued by a clock we trust (RFC 8725 section 3.10 spirit).
-    if (claims.issuedAt > Math.ceil(options.nowMs / 1000) + (options.clockToleranceSeconds ?? 0)) {
-      throw new AccessTokenInvalid('access token was issued in the future')
-    }
-    return claims
-  } catch (err) {
-    if (err instanceof AccessTokenInvalid) throw err
-    if (err instanceof joseErrors.JWTExpired) throw new AccessTokenExpired(undefined, { cause: err })
-    throw new AccessTokenInvalid('access token is invalid', { cause: err })
-  }
 }

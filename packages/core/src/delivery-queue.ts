@@ -21,6 +21,14 @@ export interface DeliveryQueue {
   retry(item: QueuedDelivery, options: { atMs: number; nowMs: number }): Promise<void>
   /** Give up: the item moves to the dead letters (the newest `DEAD_LETTER_LIMIT` are kept). */
   deadLetter(item: QueuedDelivery, options: { nowMs: number; error: string }): Promise<void>
+  /**
+   * Removes consumers other than `self` that hold no item and have not
+   * taken for `idleMs` (instances that are gone), so names do not pile up
+   * in the Redis group; returns their names. A gone consumer's items are
+   * first taken over by {@link take} after the lease. The memory queue keeps
+   * no consumers: it returns none.
+   */
+  forgetIdleConsumers(self: string, options: { idleMs: number }): Promise<string[]>
   /** Dead letters, newest first. */
   deadLetters(limit: number): Promise<DeadDelivery[]>
   /** Items waiting (new, taken, or scheduled for retry): for metrics. */

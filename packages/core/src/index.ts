@@ -23,19 +23,21 @@ export {
 } from './errors.js'
 export { systemClock, manualClock, type Clock } from './clock.js'
 export { SigningKeySet, SIGNING_ALGORITHMS, type SigningAlgorithm, type SigningKeyRecord } from './signing-keys.js'
+export { issueAccessToken, claimsFromPayload, ACCESS_TOKEN_TYPE, MAX_ACCESS_TOKEN_LENGTH, type AccessTokenClaims, type IssueAccessTokenInput } from './access-token.js'
 export {
-  issueAccessToken,
+  JwsVerifier,
   verifyAccessTokenSignature,
-  claimsFromPayload,
-  ACCESS_TOKEN_TYPE,
-  MAX_ACCESS_TOKEN_LENGTH,
-  type AccessTokenClaims,
-  type IssueAccessTokenInput,
+  signingKeyFor,
+  toKeyObject,
+  type JwsVerifierOptions,
+  type ParsedAccessToken,
+  type VerificationKey,
   type VerifyAccessTokenOptions,
-} from './access-token.js'
+} from './jws-verifier.js'
 export { MemoryStore } from './memory-store.js'
+export { PersistentMemoryStore, MemoryStoreFileError, SNAPSHOT_FILE, JOURNAL_FILE, type MemoryStoreRecovery } from './memory-store-file.js'
 export { parseSessionId, formatSessionId, newLocalSessionId, newTokenId, localIdCreatedAtMs, type SessionIdParts } from './ids.js'
-export { normaliseDevice, decodeDeviceMetadata, encodeDeviceMetadata, type DeviceInfo } from './device.js'
+export { normaliseDevice, decodeDeviceMetadata, encodeDeviceMetadata, printable, type DeviceInfo } from './device.js'
 export {
   REVOCATION_LOG_VERSION,
   classifyEntry,

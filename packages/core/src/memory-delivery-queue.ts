@@ -58,6 +58,11 @@ export class MemoryDeliveryQueue implements DeliveryQueue {
     if (this.#dead.length > DEAD_LETTER_LIMIT) this.#dead.shift()
   }
 
+  async forgetIdleConsumers(): Promise<string[]> {
+    // Consumers exist here only as the name on a taken item: nothing to forget.
+    return []
+  }
+
   async deadLetters(limit: number): Promise<DeadDelivery[]> {
     return this.#dead.slice(-limit).reverse()
   }

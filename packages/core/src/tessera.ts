@@ -1,10 +1,11 @@
 import { EventEmitter } from 'node:events'
 import { hkdfSync } from 'node:crypto'
-import { issueAccessToken, verifyAccessTokenSignature, type AccessTokenClaims } from './access-token.js'
+import { issueAccessToken, type AccessTokenClaims } from './access-token.js'
 import { decodeDeviceMetadata, encodeDeviceMetadata, normaliseDevice, type DeviceInfo } from './device.js'
 import { checkTokenPresentation } from './dpop/dpop-binding.js'
 import { DpopProofChecker, type DpopPresentation, type VerifiedDpopProof } from './dpop/dpop-proof.js'
 import {
+  AccessTokenInvalid,
   AccessTokenRevoked,
   AuthError,
   DpopKeyMismatch,
@@ -24,7 +25,7 @@ import { resolveOptions, resolveTokenKey, type AuthOptions, type ResolvedAuthOpt
 import { formatRefreshToken, parseRefreshToken } from './refresh-token.js'
 import type { RevocationLogInfo, RevocationLogRead, RevocationReason } from './revocation-log.js'
 import type { SessionStore, StoredSession, UserState } from './session-store.js'
-import { decodeProtectedHeader } from 'jose'
+import { JwsVerifier, signingKeyFor } from './jws-verifier.js'
 import { SharedSigningKeys } from './shared-signing-keys.js'
 import { SigningKeySet, type SigningAlgorithm } from './signing-keys.js'
 import { TokenSecrets, hashSecret } from './token-secrets.js'
@@ -97,6 +98,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
   /** The DPoP proof checker of this engine (replay cache in its store). */
   readonly dpop: DpopProofChecker
   readonly #secrets: TokenSecrets
+  #jws: { algorithms: string; verifier: JwsVerifier } | null = null
   readonly #tokenKey: Buffer
   readonly #ownsStore: boolean
   readonly #sharedKeys: SharedSigningKeys | null
@@ -339,15 +341,17 @@ export class Tessera extends EventEmitter<TesseraEvents> {
     token: string,
     options: { mode?: VerificationMode; presentation?: { scheme: 'Bearer' } | { scheme: 'DPoP'; dpop: DpopPresentation } } = {},
   ): Promise<AccessTokenClaims> {
-    await this.#learnKeyOf(token)
+    const jws = this.#jwsVerifier()
+    const parsed = jws.parse(token)
+    let key = signingKeyFor(this.keys, parsed.keyId, this.#now())
+    if (!key && this.#sharedKeys) {
+      // A token naming a key this instance does not know yet may come from a rotation on another instance: look before refusing.
+      await this.refreshSigningKeys()
+      key = signingKeyFor(this.keys, parsed.keyId, this.#now())
+    }
+    if (!key) throw new AccessTokenInvalid('access token was signed by an unknown key')
     const nowMs = this.#now()
-    const claims = await verifyAccessTokenSignature(this.keys, token, {
-      issuer: this.options.issuer,
-      audience: this.options.audience,
-      algorithms: this.algorithms,
-      nowMs,
-      clockToleranceSeconds: this.options.clockToleranceSeconds,
-    })
+    const claims = jws.verify(parsed, key, nowMs)
     const mode = options.mode ?? 'strict'
     if (mode !== 'signature' && mode !== 'strict') throw new TypeError('"mode" must be "signature" or "strict"')
     const presentation = options.presentation
@@ -657,16 +661,12 @@ export class Tessera extends EventEmitter<TesseraEvents> {
     if (this.#sharedKeys) await this.#store(() => this.#sharedKeys!.refresh())
   }
 
-  /** A token naming a key this instance does not know yet may come from a rotation on another instance: look before refusing. */
-  async #learnKeyOf(token: string): Promise<void> {
-    if (!this.#sharedKeys) return
-    let keyId: unknown
-    try {
-      keyId = decodeProtectedHeader(token).kid
-    } catch {
-      return // malformed: verification refuses it with the right error
-    }
-    if (typeof keyId === 'string' && !this.keys.verificationKey(keyId, this.#now())) await this.refreshSigningKeys()
+  /** The engine's {@link JwsVerifier}, made again only when the allowlist changes (a shared key set learned a new algorithm). */
+  #jwsVerifier(): JwsVerifier {
+    const algorithms = this.algorithms
+    const id = algorithms.join(',')
+    if (this.#jws?.algorithms !== id) this.#jws = { algorithms: id, verifier: new JwsVerifier({ issuer: this.options.issuer, audience: this.options.audience, algorithms, clockToleranceSeconds: this.options.clockToleranceSeconds }) }
+    return this.#jws.verifier
   }
 
   /** Stops the heartbeat and closes the store if this instance created it. Idempotent. */

@@ -47,7 +47,8 @@ function items(entries: unknown): QueuedDelivery[] {
  * holds retries until their time; a capped stream keeps the dead letters. All
  * three keys share one hash tag (Cluster-safe scripts). A taken item that is
  * not settled within `leaseMs` (its taker crashed) is claimed by another
- * instance (XAUTOCLAIM; the lease is measured on the Redis server's clock).
+ * instance (XAUTOCLAIM; the lease is measured on the Redis server's clock);
+ * once it holds nothing, its name leaves the group ({@link forgetIdleConsumers}).
  *
  * @example
  * ```ts
@@ -123,6 +124,11 @@ export class RedisDeliveryQueue implements DeliveryQueue {
   async deadLetter(item: QueuedDelivery, options: { nowMs: number; error: string }): Promise<void> {
     const dead: DeadDelivery = { messageId: item.messageId, destination: item.destination, payload: item.payload, attempt: item.attempt, queuedAtMs: item.queuedAtMs, failedAtMs: options.nowMs, error: options.error }
     await this.#scripts.run(this.#connection, 'deadLetterDelivery', [this.#keys.stream, this.#keys.dead], [GROUP, item.receipt, JSON.stringify(dead), String(DEAD_LETTER_LIMIT)])
+  }
+
+  async forgetIdleConsumers(self: string, options: { idleMs: number }): Promise<string[]> {
+    const reply = await this.#scripts.run(this.#connection, 'forgetIdleConsumers', [this.#keys.stream], [GROUP, String(options.idleMs), self])
+    return reply.payload.map(String)
   }
 
   async deadLetters(limit: number): Promise<DeadDelivery[]> {

@@ -18,6 +18,7 @@ export type ScriptName =
   | 'retryDelivery'
   | 'deadLetterDelivery'
   | 'promoteDeliveries'
+  | 'forgetIdleConsumers'
   | 'writeSigningKeys'
 
 const FILES: Record<ScriptName, string> = {
@@ -35,6 +36,7 @@ const FILES: Record<ScriptName, string> = {
   retryDelivery: 'retryDelivery-2.lua',
   deadLetterDelivery: 'deadLetterDelivery-2.lua',
   promoteDeliveries: 'promoteDeliveries-2.lua',
+  forgetIdleConsumers: 'forgetIdleConsumers-1.lua',
   writeSigningKeys: 'writeSigningKeys-1.lua',
 }
 

@@ -1,14 +1,7 @@
-import { KeyObject, createSecretKey } from 'node:crypto'
-import type { CryptoKey } from 'jose'
-import type { SigningAlgorithm, SigningKeySet } from '@tessera/core'
+import { signingKeyFor, type SigningKeySet, type VerificationKey } from '@tessera/core'
 
-/** A key that may verify access tokens signed under `keyId`. */
-export interface VerificationKey {
-  keyId: string
-  alg: SigningAlgorithm
-  /** node:crypto form, so verification needs no WebCrypto round trip. */
-  key: KeyObject
-}
+export type { VerificationKey } from '@tessera/core'
+export { toKeyObject } from '@tessera/core'
 
 /**
  * Where a verifier finds keys. `get` is synchronous so a cached token costs a
@@ -35,8 +28,6 @@ export interface KeySource {
  */
 export class LocalKeySource implements KeySource {
   readonly #set: SigningKeySet
-  // One KeyObject per key the set hands out, so the cache can compare keys by identity.
-  readonly #converted = new WeakMap<object, VerificationKey>()
   /** Present only when the set can learn keys (a shared set that follows the store). */
   readonly refresh?: (keyId: string) => Promise<boolean>
 
@@ -53,20 +44,7 @@ export class LocalKeySource implements KeySource {
   }
 
   get(keyId: string, nowMs: number): VerificationKey | undefined {
-    const found = this.#set.verificationKey(keyId, nowMs)
-    if (!found) return undefined
-    let converted = this.#converted.get(found.key)
-    if (!converted) {
-      converted = { keyId, alg: found.alg, key: toKeyObject(found.key) }
-      this.#converted.set(found.key, converted)
-    }
-    return converted
+    // The same object per key on every call: the verification cache compares keys by identity.
+    return signingKeyFor(this.#set, keyId, nowMs)
   }
-}
-
-/** Turns what jose hands out (a WebCrypto key or the raw HMAC secret) into a node:crypto key. */
-export function toKeyObject(key: CryptoKey | Uint8Array | KeyObject): KeyObject {
-  if (key instanceof KeyObject) return key
-  if (key instanceof Uint8Array) return createSecretKey(key)
-  return KeyObject.from(key)
 }

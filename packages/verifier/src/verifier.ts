@@ -5,6 +5,7 @@ import {
   AccessTokenRevoked,
   type AccessTokenStatus,
   type IssuerHeartbeat,
+  JwsVerifier,
   AuthError,
   checkTokenPresentation,
   DpopKeyMismatch,
@@ -12,15 +13,15 @@ import {
   DpopProofChecker,
   localIdCreatedAtMs,
   MemoryStore,
+  type ParsedAccessToken,
   type RevocationLogEntry,
   SessionRevoked,
   type SessionStore,
-  type SigningAlgorithm,
   StoreUnavailable,
+  type VerificationKey,
 } from '@tessera/core'
 import { RedisSessionStore } from '@tessera/redis'
-import { HeaderCache, parseToken, verifyParsedToken, type JwsCheckOptions, type ParsedToken } from './jws.js'
-import { LocalKeySource, type KeySource, type VerificationKey } from './key-source.js'
+import { LocalKeySource, type KeySource } from './key-source.js'
 import { RevocationLogFollower } from './log-follower.js'
 import { isSigningKeySet, resolveVerifierOptions, type ResolvedVerifierOptions, type VerifierMode, type VerifierOptions } from './options.js'
 import { RemoteJwksKeySource } from './remote-jwks.js'
@@ -103,8 +104,7 @@ export class Verifier extends EventEmitter<VerifierEvents> {
   readonly #cache: VerificationCache | null
   readonly #set: RevocationSet | null
   readonly #follower: RevocationLogFollower | null
-  readonly #jws: JwsCheckOptions
-  readonly #headers: HeaderCache
+  readonly #jws: JwsVerifier
   readonly #dpop: DpopProofChecker | null
   /** In-process replay cache of a `signature` verifier without a store. */
   readonly #localReplay: MemoryStore | null
@@ -131,9 +131,7 @@ export class Verifier extends EventEmitter<VerifierEvents> {
     this.#store = parts.store
     this.#ownsStore = parts.ownsStore
     this.#cache = o.cacheMax > 0 ? new VerificationCache(o.cacheMax) : null
-    const algorithms = new Set<SigningAlgorithm>(o.algorithms)
-    this.#headers = new HeaderCache(algorithms)
-    this.#jws = { issuer: o.issuer, audiences: o.audiences, algorithms, clockToleranceSeconds: o.clockToleranceSeconds }
+    this.#jws = new JwsVerifier({ issuer: o.issuer, audience: o.audiences, algorithms: o.algorithms, clockToleranceSeconds: o.clockToleranceSeconds })
     const given = o.dpop instanceof DpopProofChecker ? o.dpop : null
     this.#localReplay = o.dpop && !given && !parts.store ? new MemoryStore() : null
     const replay = parts.store ?? this.#localReplay
@@ -313,7 +311,7 @@ export class Verifier extends EventEmitter<VerifierEvents> {
 
   /** Verifies a token not in the cache; undefined when its key is unknown but the key source could learn it. */
   #verifyCold(token: string, nowMs: number): VerifiedToken | undefined {
-    const parsed = parseToken(token, this.#headers)
+    const parsed = this.#jws.parse(token)
     const key = this.#keys.get(parsed.keyId, nowMs)
     if (!key) {
       if (this.#keys.refresh) return undefined
@@ -323,14 +321,14 @@ export class Verifier extends EventEmitter<VerifierEvents> {
   }
 
   async #verifyAfterKeyRefresh(token: string, nowMs: number): Promise<VerifiedToken> {
-    const parsed = parseToken(token, this.#headers)
+    const parsed = this.#jws.parse(token)
     const key = (await this.#keys.refresh!(parsed.keyId)) ? this.#keys.get(parsed.keyId, nowMs) : undefined
     if (!key) throw new AccessTokenInvalid('access token was signed by an unknown key')
     return this.#finishCold(token, parsed, key, nowMs)
   }
 
-  #finishCold(token: string, parsed: ParsedToken, key: VerificationKey, nowMs: number): VerifiedToken {
-    const claims = verifyParsedToken(parsed, key, this.#jws, nowMs)
+  #finishCold(token: string, parsed: ParsedAccessToken, key: VerificationKey, nowMs: number): VerifiedToken {
+    const claims = this.#jws.verify(parsed, key, nowMs)
     // claimsFromPayload already refused a sid that is not `<16-char localId>.<user>` for this user.
     const localId = claims.sessionId.slice(0, 16)
     const verified: VerifiedToken = {

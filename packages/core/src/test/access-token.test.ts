@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { SignJWT, base64url } from 'jose'
-import { issueAccessToken, verifyAccessTokenSignature } from '../access-token.js'
+import { issueAccessToken } from '../access-token.js'
+import { verifyAccessTokenSignature } from '../jws-verifier.js'
 import { formatSessionId, newLocalSessionId, newTokenId } from '../ids.js'
 import { SIGNING_ALGORITHMS, SigningKeySet, type SigningAlgorithm } from '../signing-keys.js'
 

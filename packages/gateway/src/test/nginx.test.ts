@@ -3,29 +3,16 @@
 // is the one docs/gateway.md gives, read from the doc itself.
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import { after, before, describe, test } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import { createTessera, SigningKeySet, type Tessera } from '@tessera/core'
 import { RedisSessionStore } from '@tessera/redis'
-import { startEchoUpstream, startGatewayProcess, startNginx, type EchoUpstream, type Echoed, type OwnedProcess, type TestNginx } from '../../../../test/support/nginx.js'
+import { startGatewayEdge, type EchoUpstream, type Echoed, type GatewayEdge, type OwnedProcess, type TestNginx } from '../../../../test/support/nginx.js'
 import { startPrivateRedis, waitFor, type PrivateRedis } from '../../../../test/support/redis.js'
 
-const DOC = fileURLToPath(new URL('../../../../docs/gateway.md', import.meta.url))
 const ISSUER = 'https://auth.test'
 const AUDIENCE = 'api'
 /** How long a revocation may take to reach the edge here: generous, for a busy shared machine (bench/ measures the real figure). */
 const PROPAGATION_BOUND_MS = 1000
-
-/** The first ```nginx block of docs/gateway.md, pointed at this test's processes. */
-export function documentedNginxConfig(gatewayPort: number, appPort: number): string {
-  const match = /```nginx\n([\s\S]*?)```/.exec(readFileSync(DOC, 'utf8'))
-  if (!match) throw new Error('docs/gateway.md has no nginx block')
-  return match[1]!
-    .replace('listen 8000;', 'listen 127.0.0.1:LISTEN_PORT;')
-    .replace('server 127.0.0.1:4000;', `server 127.0.0.1:${gatewayPort};`)
-    .replace('server 127.0.0.1:8080;', `server 127.0.0.1:${appPort};`)
-}
 
 function headerValues(echoed: Echoed, name: string): string[] {
   return echoed.headers.filter(([k]) => k === name).map(([, v]) => v)
@@ -38,11 +25,10 @@ describe('forward-auth gateway behind real NGINX', () => {
   let gateway: OwnedProcess & { url: string; output(): string }
   let echo: EchoUpstream
   let nginx: TestNginx
+  let edge: GatewayEdge | undefined
 
   async function cleanup(): Promise<void> {
-    await nginx?.stop()
-    await echo?.stop()
-    await gateway?.stop()
+    await edge?.stop()
     await auth?.close().catch(() => undefined)
     await store?.close().catch(() => undefined)
     await redis?.stop()
@@ -56,23 +42,17 @@ describe('forward-auth gateway behind real NGINX', () => {
       store = await RedisSessionStore.connect({ url: redis.url, keyPrefix })
       const keys = await SigningKeySet.generate({ alg: 'ES256' })
       auth = await createTessera({ store, keys, issuer: ISSUER, audience: AUDIENCE, tokenKey: randomBytes(32), accessTokenTtlSeconds: 300 })
-      const [started, upstream] = await Promise.allSettled([
-        startGatewayProcess({
-          REDIS_URL: redis.url,
-          TESSERA_REDIS_PREFIX: keyPrefix,
-          TESSERA_ISSUER: ISSUER,
-          TESSERA_AUDIENCE: AUDIENCE,
-          TESSERA_SIGNING_KEYS: JSON.stringify(keys.toJSON()),
-          ACCESS_TOKEN_TTL: '300',
-        }),
-        startEchoUpstream(),
-      ])
-      // Kept even when the other one failed, so after() stops whatever did start.
-      if (started.status === 'fulfilled') gateway = started.value
-      if (upstream.status === 'fulfilled') echo = upstream.value
-      if (started.status === 'rejected') throw started.reason
-      if (upstream.status === 'rejected') throw upstream.reason
-      nginx = await startNginx(documentedNginxConfig(Number(new URL(gateway.url).port), echo.port))
+      edge = await startGatewayEdge({
+        REDIS_URL: redis.url,
+        TESSERA_REDIS_PREFIX: keyPrefix,
+        TESSERA_ISSUER: ISSUER,
+        TESSERA_AUDIENCE: AUDIENCE,
+        TESSERA_SIGNING_KEYS: JSON.stringify(keys.toJSON()),
+        ACCESS_TOKEN_TTL: '300',
+      })
+      gateway = edge.gateway
+      echo = edge.echo
+      nginx = edge.nginx
     } catch (err) {
       await cleanup()
       throw err

@@ -65,6 +65,14 @@ describe('verifier against real Redis', () => {
     })
   }
 
+  test("the engine's verifyAccessToken refuses the same tokens with the same codes (one JWS verifier for both)", async () => {
+    const { accessToken } = await tessera.createSession({ userId: 'u-engine' })
+    assert.equal((await tessera.verifyAccessToken(accessToken, { mode: 'signature' })).userId, 'u-engine')
+    // A jku header or an unknown extra header was ignored by jose; the one verifier refuses it everywhere.
+    for (const bad of await badTokens(keys, accessToken)) await rejectsWith(tessera.verifyAccessToken(bad.token, { mode: 'signature' }), bad.code, `engine ${bad.name}`)
+    await rejectsWith(tessera.verifyAccessToken(malleate(accessToken), { mode: 'signature' }), 'ERR_ACCESS_TOKEN_INVALID')
+  })
+
   for (const mode of ['strict', 'cached'] as const) {
     test(`${mode}: refuses a revoked session's token, the high-S twin of its signature before and after, and a denied token id and a revoked user`, async () => {
       const verifier = await verifierFor(mode)

@@ -52,6 +52,46 @@ describe('security webhooks and mails on one instance (memory store)', () => {
     }
   })
 
+  test('a session ended by the session limit and a password reset are delivered too (session.revoked "evicted", user.password_changed "reset")', async () => {
+    const receiver = new WebhookReceiver(generateWebhookSecret())
+    await receiver.listen()
+    const mailer = new MemoryMailer()
+    const server = await testServer({
+      schema: schema.schema,
+      mailer,
+      auth: { maxSessions: 1 },
+      app: {
+        webhooks: {
+          queue: new MemoryDeliveryQueue(),
+          endpoints: resolveWebhookEndpoints([{ id: 'r', url: receiver.url, secret: receiver.secret, events: ['session.revoked', 'user.password_changed'] }]),
+          delivery: { baseDelayMs: 5, maxDelayMs: 20, requestTimeoutMs: 2000, leaseMs: 5000, pollMs: 10 },
+        },
+      },
+    })
+    try {
+      await server.app.ready()
+      const { email, tokens } = await signUp(server.app)
+      // A second sign-in with a limit of one ends the first session: the user must hear of it like any revocation.
+      assert.equal((await server.app.inject({ method: 'POST', url: '/auth/login', payload: { email, password: PASSWORD } })).statusCode, 200)
+      await waitFor(() => [...receiver.events.values()].some((e) => e.type === 'session.revoked'), 10_000, 10)
+      const revoked = [...receiver.events.values()].find((e) => e.type === 'session.revoked')!
+      assert.equal(revoked.data.sessionId, tokens.session_id)
+      assert.equal(revoked.data.reason, 'evicted')
+      assert.equal((await server.app.inject({ method: 'POST', url: '/auth/password-reset', payload: { email } })).statusCode, 202)
+      await waitFor(() => mailer.sent.length >= 1, 10_000, 10)
+      const token = /reset_token=([A-Za-z0-9._-]+)/.exec(mailer.sent[0]!.text)?.[1]
+      assert.ok(token, 'a reset link was mailed')
+      const confirm = await server.app.inject({ method: 'POST', url: '/auth/password-reset/confirm', payload: { token, new_password: 'a brand new passphrase' } })
+      assert.equal(confirm.statusCode, 204)
+      await waitFor(() => [...receiver.events.values()].some((e) => e.type === 'user.password_changed'), 10_000, 10)
+      assert.equal([...receiver.events.values()].find((e) => e.type === 'user.password_changed')?.data.how, 'reset')
+      assert.equal(receiver.badSignatures, 0)
+    } finally {
+      await server.close()
+      await receiver.close()
+    }
+  })
+
   test('mails the user on a sign-in from a new device and on a password change, with the device, the time and the account link', async () => {
     const mailer = new MemoryMailer()
     const server = await testServer({ schema: schema.schema, mailer, app: { securityMail: { newDevice: true, passwordChanged: true }, backgroundDelayMs: [0, 1] } })

@@ -139,7 +139,7 @@ describe('security webhooks across three server instances on one Redis', () => {
     }
   })
 
-  test('an item taken by an instance that died is delivered by another after the lease, once', async () => {
+  test('an item taken by an instance that died is delivered by another after the lease, once; the dead consumer then leaves the group', async () => {
     const store = await RedisSessionStore.connect({ url: SHARED_REDIS_URL, keyPrefix: prefix })
     const receiver = new WebhookReceiver(generateWebhookSecret())
     await receiver.listen()
@@ -154,6 +154,12 @@ describe('security webhooks across three server instances on one Redis', () => {
       try {
         await waitFor(() => receiver.acknowledged.size === 1, 10_000, 10)
         await waitFor(() => receiver.acknowledged.size === 3, 30_000, 20)
+        // Twice the lease without a read and nothing held: the dead instance's name is removed from the group.
+        const { stream } = store.keys.deliveryQueue('orphans')
+        const consumers = async () =>
+          ((await store.connection.send(['XINFO', 'CONSUMERS', stream, 'deliverers'], { key: stream })) as unknown[][]).map((flat) => String(flat[flat.indexOf('name') + 1]))
+        await waitFor(async () => !(await consumers()).includes('dead-instance'), 30_000, 50)
+        assert.deepEqual(await consumers(), [deliverer.consumer])
       } finally {
         await deliverer.stop()
       }

@@ -58,6 +58,7 @@ export class WebhookDeliverer {
   #running: Promise<void> | null = null
   #stopping = false
   #wake: (() => void) | null = null
+  #lastForgetMs = 0
 
   constructor(input: {
     queue: DeliveryQueue
@@ -98,6 +99,7 @@ export class WebhookDeliverer {
       let took = 0
       try {
         took = await this.runOnce()
+        await this.#forgetGoneConsumers()
       } catch (err) {
         // The store is down: report and poll again later; items stay queued.
         this.#onError(err)
@@ -120,6 +122,18 @@ export class WebhookDeliverer {
     const items = await this.#queue.take(this.consumer, { count: this.#options.batch, nowMs: this.#clock.nowMs(), leaseMs: this.#options.leaseMs })
     await Promise.all(items.map((item) => this.#deliver(item).catch((err: unknown) => this.#onError(err))))
     return items.length
+  }
+
+  /**
+   * Once per lease: names of instances that are gone leave the consumer group. A live instance reads at least
+   * every lease (a poll, or the end of a batch bounded by the request timeout), so twice the lease idle means gone;
+   * one only slow is simply added again by its next read.
+   */
+  async #forgetGoneConsumers(): Promise<void> {
+    const nowMs = this.#clock.nowMs()
+    if (nowMs - this.#lastForgetMs < this.#options.leaseMs) return
+    this.#lastForgetMs = nowMs
+    await this.#queue.forgetIdleConsumers(this.consumer, { idleMs: 2 * this.#options.leaseMs })
   }
 
   async #deliver(item: QueuedDelivery): Promise<void> {

@@ -69,6 +69,8 @@ export class SecurityEventPublisher {
       this.publish('refresh_token.reuse_detected', { userId: e.userId, sessionId: e.sessionId, generation: e.generation, presentedBy: options.requestDevice?.() ?? null }),
     )
     on('session_revoked', (e) => this.publish('session.revoked', { userId: e.userId, sessionId: e.sessionId, reason: e.reason }))
+    // A sign-in past the session limit ends the oldest session: a revocation like any other for the user.
+    on('session_evicted', (e) => this.publish('session.revoked', { userId: e.userId, sessionId: e.sessionId, reason: 'evicted' }))
     on('sessions_revoked', (e) => this.publish('user.sessions_revoked', { userId: e.userId, count: e.count, exceptSessionId: e.exceptSessionId, reason: e.reason }))
     on('user_banned', (e) =>
       this.publish('user.banned', { userId: e.userId, until: e.untilMs === null ? null : new Date(e.untilMs).toISOString(), reason: e.reason, sessionsRevoked: e.sessionsRevoked }),

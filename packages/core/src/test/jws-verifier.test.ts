@@ -2,21 +2,28 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import fc from 'fast-check'
 import { SignJWT } from 'jose'
-import { formatSessionId, issueAccessToken, newLocalSessionId, newTokenId, SIGNING_ALGORITHMS, SigningKeySet } from '@tessera/core'
-import { HeaderCache, decodeSegment, parseToken, verifyParsedToken } from '../jws.js'
-import { LocalKeySource } from '../key-source.js'
-import { AUDIENCE, ISSUER, lowS } from './fixtures.js'
+import { issueAccessToken } from '../access-token.js'
+import { toLowS } from '../ecdsa-low-s.js'
+import { formatSessionId, newLocalSessionId, newTokenId } from '../ids.js'
+import { JwsVerifier, decodeSegment, signingKeyFor } from '../jws-verifier.js'
+import { SIGNING_ALGORITHMS, SigningKeySet } from '../signing-keys.js'
+
+const ISSUER = 'https://auth.test'
+const AUDIENCE = 'api'
+function lowS(token: string): string {
+  const [h, p, s] = token.split('.') as [string, string, string]
+  return `${h}.${p}.${toLowS(Buffer.from(s, 'base64url')).toString('base64url')}`
+}
 
 const NOW = Date.UTC(2026, 10, 22, 12)
 const sessionId = formatSessionId('42', newLocalSessionId(NOW - 60_000))
-const options = (algs = SIGNING_ALGORITHMS) => ({ issuer: ISSUER, audiences: [AUDIENCE, 'other'], algorithms: new Set(algs), clockToleranceSeconds: 0 })
+const jws = new JwsVerifier({ issuer: ISSUER, audience: [AUDIENCE, 'other'], algorithms: SIGNING_ALGORITHMS, clockToleranceSeconds: 0 })
 
 function check(keys: SigningKeySet, token: string, nowMs = NOW) {
-  const o = options()
-  const parsed = parseToken(token, new HeaderCache(o.algorithms))
-  const key = new LocalKeySource(keys).get(parsed.keyId, nowMs)
+  const parsed = jws.parse(token)
+  const key = signingKeyFor(keys, parsed.keyId, nowMs)
   assert.ok(key, 'key known')
-  return verifyParsedToken(parsed, key, o, nowMs)
+  return jws.verify(parsed, key, nowMs)
 }
 
 describe('node:crypto JWS verification', () => {
