@@ -6,6 +6,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { Tessera } from '@tessera/core'
 import type { Mailer } from '../mail/mailer.js'
 import type { UserStore } from '../users/user-store.js'
+import type { TrustProxy } from './client-address.js'
 import { DEFAULT_RATE_LIMITS, type RateLimits, type ServerContext } from './context.js'
 import { DeviceCookies } from './device-cookie.js'
 import { LoginLockout } from './login-lockout.js'
@@ -43,8 +44,11 @@ export interface AppOptions {
   clients?: ReadonlyMap<string, string>
   /** Mark the refresh cookie Secure even over plain http (behind a TLS proxy). */
   cookieSecure?: boolean
-  /** Trust X-Forwarded-* (only behind a proxy you run). Default false. */
-  trustProxy?: boolean
+  /**
+   * Follow X-Forwarded-* through these proxy addresses/CIDRs (only proxies you
+   * run). Default false: the peer is the client.
+   */
+  trustProxy?: TrustProxy
   /** Also export Node.js process metrics (one process, one app). Default false. */
   processMetrics?: boolean
   /** Fastify/pino logger options; default off. */
@@ -108,7 +112,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimitBytes ?? 16 * 1024,
-    trustProxy: options.trustProxy ?? false,
+    // Fastify (proxy-addr) matches the list; a copy, since its type wants a mutable array.
+    trustProxy: options.trustProxy ? [...options.trustProxy] : false,
     routerOptions: { maxParamLength: 500 },
     requestTimeout: 15_000,
     // Ids of our own; a client-chosen request id would let callers forge log lines.

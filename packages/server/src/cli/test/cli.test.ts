@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createTessera, type Tessera } from '@tessera/core'
+import { createClient } from 'redis'
+import { createTessera, encodeDeviceMetadata, parseSessionId, type Tessera } from '@tessera/core'
 import { freePort, redisStoreForTest, SHARED_REDIS_URL, waitFor } from '../../../../../test/support/redis.js'
 import type { RedisSessionStore } from '@tessera/redis'
 import { openPostgresUserStore } from '../../users/postgres.js'
@@ -66,12 +67,14 @@ describe('tessera CLI against real Redis', { concurrency: true }, () => {
   let cleanup: () => Promise<void>
   let auth: Tessera
   let env: Record<string, string>
+  let prefix: string
   const dataDir = mkdtempSync(join(tmpdir(), 'tessera-cli-'))
 
   before(async () => {
     const r = await redisStoreForTest('cli')
     store = r.store
     cleanup = r.cleanup
+    prefix = r.prefix
     auth = await createTessera({ store, tokenKey: CLI_TOKEN_KEY })
     env = { REDIS_URL: SHARED_REDIS_URL, TESSERA_REDIS_PREFIX: r.prefix, TESSERA_DATA_DIR: dataDir, TESSERA_TOKEN_KEY: CLI_TOKEN_KEY }
   })
@@ -108,6 +111,28 @@ describe('tessera CLI against real Redis', { concurrency: true }, () => {
     const again = await cli(['sessions', 'revoke', laptop.sessionId, '--json'], env)
     assert.equal(again.code, 3)
     assert.equal(jsonError(again).code, 'ERR_SESSION_NOT_FOUND')
+  })
+
+  test('sessions list prints device names and user agents without terminal escapes, even ones stored before they were stripped', async () => {
+    const stored = await auth.createSession({ userId: 'u-escape', device: { name: 'Laptop\u001b[2J\u001b]0;owned\u0007', userAgent: 'curl/8.0' } })
+    // A session written by an older version, which stored the name raw: put its bytes in place as that version did.
+    const older = await auth.createSession({ userId: 'u-escape' })
+    const raw = encodeDeviceMetadata({ name: 'Old\u001b[31m\u009b2J\u202ename\r', userAgent: 'evil\u001b]8;;http://x\u0007agent', ip: '', deviceClass: 'default' })
+    const client = createClient({ url: SHARED_REDIS_URL })
+    await client.connect()
+    try {
+      await client.hSet(`${prefix}{u-escape}:s`, `${parseSessionId(older.sessionId)!.localId}.`, raw)
+    } finally {
+      await client.close()
+    }
+    const text = await cli(['sessions', 'list', 'u-escape'], env)
+    assert.equal(text.code, 0, text.stderr)
+    assert.doesNotMatch(text.stdout, /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u, 'no control or bidi character reaches the terminal')
+    assert.match(text.stdout, new RegExp(`${stored.sessionId}  Laptop`))
+    assert.match(text.stdout, /Oldname/)
+    // JSON escapes what it carries; the stored name itself was cleaned at sign-in.
+    const json = JSON.parse((await cli(['sessions', 'list', 'u-escape', '--json'], env)).stdout) as { sessions: { session_id: string; device_name: string }[] }
+    assert.equal(json.sessions.find((s) => s.session_id === stored.sessionId)?.device_name, 'Laptop')
   })
 
   test('revoke-all ends every session; ban refuses sign-in until unban', async () => {

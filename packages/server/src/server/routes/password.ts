@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { OneTimeTokenInvalid } from '@tessera/core'
 import { normaliseEmail } from '../../users/email.js'
 import { hashPassword, passwordProblem, verifyPassword } from '../../users/password.js'
+import { clientBucket } from '../client-address.js'
 import type { ServerContext } from '../context.js'
 import { HttpProblem } from '../http-errors.js'
 import { claimsOf } from '../plugins/auth.js'
@@ -47,7 +48,7 @@ export function registerPasswordRoutes(app: FastifyInstance, ctx: ServerContext)
       response: { 202: s.accepted },
     },
   }, async (request, reply) => {
-    await enforceRateLimit(ctx.limiter, `password-reset-ip:${request.ip}`, ctx.rateLimits.sensitivePerIp)
+    await enforceRateLimit(ctx.limiter, `password-reset-ip:${clientBucket(request)}`, ctx.rateLimits.sensitivePerIp)
     const email = normaliseEmail(request.body.email)
     if (!email) throw new HttpProblem('ERR_VALIDATION', 'email is not a valid address')
     // Everything that depends on whether the account exists happens after the answer.
