@@ -35,6 +35,7 @@ export {
   type VerifyAccessTokenOptions,
 } from './jws-verifier.js'
 export { MemoryStore } from './memory-store.js'
+export { PersistentMemoryStore, MemoryStoreFileError, SNAPSHOT_FILE, JOURNAL_FILE, type MemoryStoreRecovery } from './memory-store-file.js'
 export { parseSessionId, formatSessionId, newLocalSessionId, newTokenId, localIdCreatedAtMs, type SessionIdParts } from './ids.js'
 export { normaliseDevice, decodeDeviceMetadata, encodeDeviceMetadata, printable, type DeviceInfo } from './device.js'
 export {

@@ -44,6 +44,7 @@ export async function startServer(env: Record<string, string | undefined> = proc
   const port = typeof address === 'object' && address ? address.port : config.port
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
   app.log.info(`tessera listening on ${url}; ${resources.summary}`)
+  for (const notice of resources.notices) app.log.warn(notice)
   let stopping: Promise<void> | null = null
   return {
     app,

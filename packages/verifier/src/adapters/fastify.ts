@@ -1,7 +1,8 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import type { AccessTokenClaims } from '@tessera/core'
-import { PROBLEM_CONTENT_TYPE, decide, type AuthOutcome, type AuthProblem } from '../http-problem.js'
+import { decide, type AuthOutcome } from '../http-problem.js'
+import { PROBLEM_CONTENT_TYPE, type AuthProblem } from '../problem-details.js'
 import type { Verifier } from '../verifier.js'
 
 declare module 'fastify' {

@@ -29,7 +29,7 @@ export function bearerToken(request: FastifyRequest): string | null {
 
 /** The claims of an authenticated request; only call it on routes that use `app.authenticate`. */
 export function claimsOf(request: FastifyRequest): AccessTokenClaims {
-  if (!request.claims) throw new HttpProblem('ERR_UNAUTHENTICATED', 'this route needs a Bearer access token')
+  if (!request.claims) throw new HttpProblem('ERR_ACCESS_TOKEN_MISSING', 'this route needs a Bearer access token')
   return request.claims
 }
 
@@ -58,7 +58,7 @@ async function authPlugin(app: FastifyInstance, ctx: ServerContext): Promise<voi
   app.decorate('authenticate', async (request: FastifyRequest) => {
     const credentials = credentialsOf(request.headers.authorization)
     if (!credentials?.token) {
-      throw new HttpProblem('ERR_UNAUTHENTICATED', 'send the access token as "Authorization: Bearer <token>" (or "DPoP <token>" with a DPoP proof)', {
+      throw new HttpProblem('ERR_ACCESS_TOKEN_MISSING', 'send the access token as "Authorization: Bearer <token>" (or "DPoP <token>" with a DPoP proof)', {
         headers: { 'www-authenticate': missing },
       })
     }

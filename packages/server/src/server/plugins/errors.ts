@@ -4,7 +4,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin'
 import { AuthError, UserBanned } from '@tessera/core'
 import { HashingUnavailable } from '../../users/hashing-pool.js'
-import { HttpProblem, problemBody, UNAVAILABLE_RETRY_AFTER_SECONDS, type ProblemCode } from '../http-errors.js'
+import { authProblem, HttpProblem, problemBody, UNAVAILABLE_RETRY_AFTER_SECONDS, type ProblemCode } from '../http-errors.js'
 
 /** Sends an RFC 9457 problem+json reply. */
 export function sendProblem(reply: FastifyReply, code: ProblemCode, detail: string, headers: Record<string, string> = {}, status?: number): FastifyReply {
@@ -24,11 +24,12 @@ export function classify(err: unknown): { code: ProblemCode; detail: string; hea
     // Shed before the queue makes everyone wait: the client learns when to come back.
     return { code: 'ERR_PASSWORD_CHECKS_BUSY', detail: err.message, headers: { 'retry-after': String(err.retryAfterSeconds) } }
   }
-  if (err instanceof UserBanned) {
-    return { code: err.code, detail: err.until === null ? 'this account is banned' : `this account is banned until ${new Date(err.until).toISOString()}`, headers: {} }
+  if (err instanceof AuthError) {
+    // Core messages are written to be shown: they never hold a token or a secret.
+    const detail = err instanceof UserBanned ? (err.until === null ? 'this account is banned' : `this account is banned until ${new Date(err.until).toISOString()}`) : undefined
+    const problem = authProblem(err, { endpoint: 'api' }, detail)
+    return { code: problem.code, detail: problem.message, headers: problem.headers, status: problem.status }
   }
-  // Core messages are written to be shown: they never hold a token or a secret.
-  if (err instanceof AuthError) return { code: err.code, detail: err.message, headers: {} }
   const fastifyError = err as Partial<FastifyError>
   if (fastifyError.validation) return { code: 'ERR_VALIDATION', detail: fastifyError.message ?? 'invalid request', headers: {} }
   switch (fastifyError.code) {

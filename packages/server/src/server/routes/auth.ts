@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { AuthError, SessionNotFound, type DpopPresentation } from '@tessera/core'
+import { AuthError, type DpopPresentation } from '@tessera/core'
 import { normaliseEmail } from '../../users/email.js'
 import { hashPassword, passwordProblem, verifyAgainstDummy, verifyPassword } from '../../users/password.js'
 import { EmailTaken } from '../../users/user-store.js'
@@ -18,12 +18,11 @@ function outcomeOf(err: unknown): string {
   return err instanceof AuthError || err instanceof HttpProblem ? err.code : 'error'
 }
 
-/** Refreshes; a session that no longer exists is a 401 here (sign in again), not a 404. */
+/** Refreshes; errors answer as at a token endpoint (a session that no longer exists is 401 ERR_SESSION_REVOKED: sign in again). */
 async function refreshOrRevoked(ctx: ServerContext, token: string, dpop: DpopPresentation | undefined) {
   try {
     return await ctx.auth.refreshSession(token, dpop ? { dpop } : {})
   } catch (err) {
-    if (err instanceof SessionNotFound) throw new HttpProblem('ERR_SESSION_REVOKED', 'the session of this refresh token has ended; sign in again')
     throw tokenEndpointError(err)
   }
 }

@@ -114,7 +114,9 @@ void test('logout ends this session only; logout-all with except_current keeps t
 void test('protected routes refuse a missing, malformed or foreign token with 401 and WWW-Authenticate', async () => {
   const none = await server.app.inject({ method: 'GET', url: '/demo/protected' })
   assert.equal(none.statusCode, 401)
-  assert.equal(problemOf(none).code, 'ERR_UNAUTHENTICATED')
+  // One dialect with the verifier's adapters (docs/server.md "Changes"): the code and type every middleware sends.
+  assert.equal(problemOf(none).code, 'ERR_ACCESS_TOKEN_MISSING')
+  assert.equal(problemOf(none).type, 'urn:tessera:error:access-token-missing')
   // RFC 9449 section 7.1: the server takes DPoP too, so the challenge names both schemes.
   assert.equal(none.headers['www-authenticate'], 'Bearer, DPoP algs="ES256 ES384 EdDSA Ed25519 PS256 RS256"')
   const junk = await server.app.inject({ method: 'GET', url: '/demo/protected', headers: bearer('abc.def.ghi') })
@@ -172,7 +174,7 @@ void test('bad input never gets a 500: bad JSON, wrong content type, huge body, 
   for (const res of [badJson, text, huge, missing, wrongType]) assert.doesNotMatch(res.body, /at .*\.(ts|js):\d+/)
 })
 
-void test('every Bearer route refuses a request without a token with 401 ERR_UNAUTHENTICATED', async () => {
+void test('every Bearer route refuses a request without a token with 401 ERR_ACCESS_TOKEN_MISSING', async () => {
   const routes: [string, string][] = [
     ['POST', '/auth/logout'],
     ['POST', '/auth/logout-all'],
@@ -186,7 +188,7 @@ void test('every Bearer route refuses a request without a token with 401 ERR_UNA
   for (const [method, url] of routes) {
     const res = await server.app.inject({ method: method as 'GET', url, headers: { authorization: 'Basic abc' } })
     assert.equal(res.statusCode, 401, `${method} ${url}`)
-    assert.equal(problemOf(res).code, 'ERR_UNAUTHENTICATED')
+    assert.equal(problemOf(res).code, 'ERR_ACCESS_TOKEN_MISSING')
     if (url.startsWith('/auth/')) assert.equal(res.headers['cache-control'], 'no-store')
   }
 })
