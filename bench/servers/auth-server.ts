@@ -1,7 +1,7 @@
 // The auth server under test, run as its own (pinned) process: buildApp() over
 // a Redis session store and PostgreSQL users, plus three bench-only routes:
 //   POST /bench/sign       signs one access token (the refresh baseline)
-//   GET  /bench/protected  strict verification through the server's own hook (app.authenticate)
+//   GET  /bench/protected  strict verification through the server's own hook (the Fastify adapter, config: { tessera: true })
 //   GET  /bench/protected-verifier  strict verification through src/verifier
 //                          (node:crypto, synchronous signature check)
 //   POST /bench/sessions   creates sessions directly, so the load generator
