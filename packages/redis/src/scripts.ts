@@ -1,52 +1,26 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { StoreUnavailable } from '@tessera/core'
 import type { RedisArg, RedisConnection, SendOptions } from './connection.js'
+import { SCRIPTS, type ArgOf, type ReplyOf, type ScriptDescriptor, type ScriptName } from './script-descriptors.js'
 
-/** Names of the commands in `lua/`, each file `<name>-<number of KEYS>.lua`. */
-export type ScriptName =
-  | 'createSession'
-  | 'rotateRefreshToken'
-  | 'checkAccessToken'
-  | 'revokeSession'
-  | 'revokeAllSessions'
-  | 'unbanUser'
-  | 'denyToken'
-  | 'issueOneTimeToken'
-  | 'consumeOneTimeToken'
-  | 'revokeOneTimeTokens'
-  | 'ackDelivery'
-  | 'retryDelivery'
-  | 'deadLetterDelivery'
-  | 'promoteDeliveries'
-  | 'forgetIdleConsumers'
-  | 'writeSigningKeys'
+export type { ScriptName } from './script-descriptors.js'
 
-const FILES: Record<ScriptName, string> = {
-  createSession: 'createSession-2.lua',
-  rotateRefreshToken: 'rotateRefreshToken-2.lua',
-  checkAccessToken: 'checkAccessToken-2.lua',
-  revokeSession: 'revokeSession-2.lua',
-  revokeAllSessions: 'revokeAllSessions-2.lua',
-  unbanUser: 'unbanUser-1.lua',
-  denyToken: 'denyToken-2.lua',
-  issueOneTimeToken: 'issueOneTimeToken-1.lua',
-  consumeOneTimeToken: 'consumeOneTimeToken-1.lua',
-  revokeOneTimeTokens: 'revokeOneTimeTokens-1.lua',
-  ackDelivery: 'ackDelivery-1.lua',
-  retryDelivery: 'retryDelivery-2.lua',
-  deadLetterDelivery: 'deadLetterDelivery-2.lua',
-  promoteDeliveries: 'promoteDeliveries-2.lua',
-  forgetIdleConsumers: 'forgetIdleConsumers-1.lua',
-  writeSigningKeys: 'writeSigningKeys-1.lua',
-}
-
-/** A script's reply: `{ code, payload, pending events }` (see `lua/includes/common.lua`). */
+/** A script's raw reply: `{ code, payload, pending events }` (see `lua/includes/common.lua`). */
 export interface ScriptReply {
   code: number
   payload: unknown[]
   /** Events the script could not append itself (Cluster): flat field lists. */
   pending: RedisArg[][]
 }
+
+/** A reply read through its descriptor: the code's name (`count` for a count). */
+export interface DescribedReply<Reply extends string> extends ScriptReply {
+  reply: Reply
+}
+
+/** Arguments of a script by name (or, for a variadic one, a list). */
+export type ScriptArgs<D> = D extends { argv: 'variadic' } ? readonly RedisArg[] : Readonly<Record<ArgOf<D>, RedisArg | number>>
 
 interface LoadedScript {
   source: string
@@ -56,6 +30,25 @@ interface LoadedScript {
 function load(file: string, common: string): LoadedScript {
   const source = `${common}\n${readFileSync(new URL(`./lua/${file}`, import.meta.url), 'utf8')}`
   return { source, sha: createHash('sha1').update(source).digest('hex') }
+}
+
+/** The ARGV of a call, in the descriptor's order. */
+export function argvOf(descriptor: ScriptDescriptor, args: Readonly<Record<string, RedisArg | number>> | readonly RedisArg[]): RedisArg[] {
+  const list = descriptor.argv === 'variadic' ? (args as readonly RedisArg[]) : descriptor.argv.map((name) => (args as Record<string, RedisArg | number>)[name]!)
+  return list.map((a) => (typeof a === 'number' ? String(a) : a))
+}
+
+/**
+ * The name of a reply code; a code the descriptor does not list is a
+ * {@link StoreUnavailable}: a script and its caller that disagree (a
+ * half-deployed upgrade, a hand-loaded script) must not be read as an answer.
+ */
+export function replyName<D extends ScriptDescriptor>(name: ScriptName, descriptor: D, code: number): ReplyOf<D> {
+  for (const [reply, value] of Object.entries<number>(descriptor.replies)) {
+    if (value === code) return reply as ReplyOf<D>
+  }
+  if (descriptor.counts && Number.isSafeInteger(code) && code >= 0) return 'count' as ReplyOf<D>
+  throw new StoreUnavailable(`unexpected reply ${code} from ${name}`)
 }
 
 /**
@@ -68,7 +61,7 @@ export class Scripts {
 
   constructor() {
     const common = readFileSync(new URL('./lua/includes/common.lua', import.meta.url), 'utf8')
-    this.#scripts = Object.fromEntries(Object.entries(FILES).map(([name, file]) => [name, load(file, common)])) as Record<ScriptName, LoadedScript>
+    this.#scripts = Object.fromEntries(Object.entries(SCRIPTS).map(([name, d]) => [name, load(d.file, common)])) as Record<ScriptName, LoadedScript>
   }
 
   /** Loads every script into the server's cache, so the first request pays nothing. */
@@ -77,7 +70,31 @@ export class Scripts {
     await Promise.all(Object.values(this.#scripts).map((s) => connection.send(['SCRIPT', 'LOAD', s.source])))
   }
 
-  /** Runs a script; `readOnly` scripts use EVALSHA_RO so they may run on replicas. */
+  /**
+   * Runs a script by its descriptor: arguments by name, the reply by name.
+   *
+   * @example
+   * ```ts
+   * const { reply } = await scripts.call(connection, 'unbanUser', [keys.user(userId)], { nowMs, revocationTtlMs })
+   * if (reply === 'lifted') ...
+   * ```
+   * @throws {StoreUnavailable} for a reply code the descriptor does not list
+   */
+  async call<N extends ScriptName>(
+    connection: RedisConnection,
+    name: N,
+    keys: string[],
+    args: ScriptArgs<(typeof SCRIPTS)[N]>,
+    options: SendOptions = {},
+  ): Promise<DescribedReply<ReplyOf<(typeof SCRIPTS)[N]>>> {
+    const descriptor: ScriptDescriptor = SCRIPTS[name]
+    const required = descriptor.keys.filter((k) => !k.endsWith('?')).length
+    if (keys.length < required || keys.length > descriptor.keys.length) throw new TypeError(`${name} takes ${descriptor.keys.join(', ')} as KEYS`)
+    const raw = await this.run(connection, name, keys, argvOf(descriptor, args), { ...options, readOnly: descriptor.readOnly, buffers: descriptor.buffers ?? options.buffers })
+    return { ...raw, reply: replyName(name, SCRIPTS[name], raw.code) }
+  }
+
+  /** Runs a script with positional ARGV (the Lua tests use it); `readOnly` scripts use EVALSHA_RO so they may run on replicas. */
   async run(connection: RedisConnection, name: ScriptName, keys: string[], args: RedisArg[], options: SendOptions & { readOnly?: boolean } = {}): Promise<ScriptReply> {
     const script = this.#scripts[name]
     const tail = [String(keys.length), ...keys, ...args]
