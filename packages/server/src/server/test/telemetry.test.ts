@@ -8,7 +8,7 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type Re
 import { createTessera, MemoryStore, SigningKeySet } from '@tessera/core'
 import { createVerifier } from '@tessera/verifier'
 import { waitFor } from '../../../../../test/support/redis.js'
-import { PASSWORD, bearer, signUp, testSchema, testServer, uniqueEmail, userIdOf, type TestServer } from './helpers.js'
+import { MemoryMailer, PASSWORD, bearer, signUp, testSchema, testServer, uniqueEmail, userIdOf, type TestServer } from './helpers.js'
 
 const ADMIN = 'admin-token-of-the-telemetry-test-00000'
 const exporter = new InMemorySpanExporter()
@@ -175,7 +175,7 @@ describe('OpenTelemetry spans', () => {
     assert.equal(one('tessera.user.unban').attributes['tessera.outcome'], 'unbanned')
 
     // Password reset by mail: the one-time token's issue and consume, and the reset flow span.
-    const mailer = server.mailer as { sent: { text: string }[] }
+    const mailer = server.mailer as MemoryMailer
     mailer.sent.length = 0
     assert.equal((await app.inject({ method: 'POST', url: '/auth/password-reset', payload: { email: second.email } })).statusCode, 202)
     await waitFor(() => mailer.sent.length >= 1, 10_000, 10)
@@ -220,7 +220,7 @@ describe('OpenTelemetry spans', () => {
       assert.equal(first?.attributes['tessera.verify.mode'], mode)
       assert.equal(first?.attributes['tessera.verify.cache_hit'], false)
       assert.equal(second?.attributes['tessera.verify.cache_hit'], true)
-      assert.equal(childrenOf(first!).length, mode === 'strict' ? 1 : 0)
+      assert.equal(childrenOf(first).length, mode === 'strict' ? 1 : 0)
       await verifier.close()
     }
     const cached = await createVerifier({ ...common, mode: 'cached' })
@@ -231,7 +231,7 @@ describe('OpenTelemetry spans', () => {
       const [hit] = spans('tessera.verify')
       assert.equal(hit?.attributes['tessera.verify.mode'], 'cached')
       assert.equal(hit?.attributes['tessera.verify.store_check'], undefined, 'decided from the set: no store call')
-      assert.equal(childrenOf(hit!).length, 0)
+      assert.equal(childrenOf(hit).length, 0)
       await server.auth.revokeSession(tokens.session_id)
       // The follower's read that applied the revocation is a span of its own (a root: background work); idle reads make none.
       await waitFor(() => spans('tessera.revocation_log.read').some((s) => s.attributes['tessera.revocation_log.entries'] === 1), 10_000, 10)
