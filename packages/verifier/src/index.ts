@@ -2,6 +2,7 @@ export { createVerifier, Verifier, RevocationLogSilent, type VerifierMetrics, ty
 export { resolveVerifierOptions, DEFAULT_VERIFIER_OPTIONS, type VerifierOptions, type ResolvedVerifierOptions, type VerifierMode } from './options.js'
 export { LocalKeySource, toKeyObject, type KeySource, type VerificationKey } from './key-source.js'
 export { RemoteJwksKeySource, importJwks, DEFAULT_REMOTE_JWKS, type RemoteJwksOptions } from './remote-jwks.js'
+export { fetchIssuerMetadata, type IssuerMetadata } from './issuer-metadata.js'
 export { authenticate, decide, problemFor, bearerToken, credentialsOf, type AuthOutcome, type AuthRequest, type DecidingVerifier } from './http-problem.js'
 export {
   problemForAuthError,
