@@ -15,7 +15,7 @@ const PURPOSE = 'password-reset'
 /** Password change (signed in) and password reset by mail. */
 export function registerPasswordRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.post<{ Body: { current_password: string; new_password: string } }>('/auth/password', {
-    onRequest: app.authenticate,
+    config: { tessera: true },
     schema: {
       summary: 'Change my password; every other session ends',
       body: { type: 'object', required: ['current_password', 'new_password'], properties: { current_password: s.password, new_password: s.password } },
