@@ -54,7 +54,7 @@ export const CODE_FLAGS: readonly string[] = process.execArgv.filter((a) => a.st
 /** A child process that announced readiness; stop it by PID. */
 export interface BenchChild {
   pid: number
-  /** Fields of the `READY {json}` line the child printed. */
+  /** Fields of the `READY {json}` line the child printed (`{ url }` for a `READY <url>` line). */
   ready: Record<string, unknown>
   stop(): Promise<void>
 }
@@ -98,7 +98,9 @@ export async function startNodeChild(
       lines.on('line', (line) => {
         if (line.startsWith('READY ')) {
           clearTimeout(timer)
-          resolve(JSON.parse(line.slice(6)) as Record<string, unknown>)
+          // `READY {json}`, or `READY <url>` from the older servers (bench/protected-server.ts).
+          const rest = line.slice(6).trim()
+          resolve(rest.startsWith('{') ? (JSON.parse(rest) as Record<string, unknown>) : { url: rest })
         } else {
           process.stdout.write(`[${script}] ${line}\n`)
         }

@@ -12,7 +12,7 @@ import { DeviceCookies } from './device-cookie.js'
 import { LoginLockout } from './login-lockout.js'
 import { ServerMetrics } from './metrics.js'
 import { authenticationPlugin } from './plugins/auth.js'
-import { errorsPlugin, frameworkErrors, setSecurityHeaders } from './plugins/errors.js'
+import { clientErrors, errorsPlugin, frameworkErrors, setSecurityHeaders } from './plugins/errors.js'
 import { MemoryRateLimiter, type RateLimiter } from './rate-limiter.js'
 import { registerAccountRoutes } from './routes/account.js'
 import { registerAdminRoutes } from './routes/admin.js'
@@ -80,6 +80,13 @@ export interface AppOptions {
   securityMail?: SecurityMailOptions | null
 }
 
+/**
+ * What every log line of the server hides: credentials in headers, and the raw
+ * request bytes Node attaches to parser errors (`rawPacket`) should any error
+ * carrying them reach a log line. main.ts uses this; the secrets test too.
+ */
+export const LOG_REDACT: readonly string[] = ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', 'err.rawPacket', 'error.rawPacket']
+
 /** Logs what an operator must see (reuse, bans, mass revocations); ids only, never tokens. */
 function logSecurityEvents(app: FastifyInstance, auth: Tessera): () => void {
   const onReuse = (e: { userId: string; sessionId: string }) => app.log.warn({ event: 'refresh_reuse_detected', userId: e.userId, sessionId: e.sessionId }, 'refresh token reuse detected; session revoked')
@@ -119,6 +126,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Ids of our own; a client-chosen request id would let callers forge log lines.
     requestIdHeader: false,
     frameworkErrors,
+    clientErrorHandler: clientErrors,
   })
   const pending = new Set<Promise<void>>()
   const limiterKeyKey = options.auth.deriveKey('rate-limiter keys v1')

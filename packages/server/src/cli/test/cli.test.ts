@@ -43,8 +43,9 @@ function startCli(args: string[], env: Record<string, string>) {
   const run: Run = { code: null, stdout: '', stderr: '' }
   child.stdout.setEncoding('utf8').on('data', (d: string) => (run.stdout += d))
   child.stderr.setEncoding('utf8').on('data', (d: string) => (run.stderr += d))
-  // A command that hangs fails its test with what it printed, instead of stalling the suite.
-  const killer = setTimeout(() => child.kill('SIGKILL'), 60_000).unref()
+  // A command that hangs fails its test with what it printed, instead of stalling the suite. Generous: a dozen
+  // CLI processes start at once here, each loading TypeScript through tsx, on a machine that may be busy.
+  const killer = setTimeout(() => child.kill('SIGKILL'), 240_000).unref()
   const done = new Promise<Run>((resolve) =>
     child.once('close', (code) => {
       clearTimeout(killer)
@@ -163,7 +164,7 @@ describe('tessera CLI against real Redis', { concurrency: true }, () => {
   test('events tail prints revocations and refresh-token reuse live, one JSON line each', async () => {
     const tail = startCli(['events', 'tail', '--json', '--user', 'u-tail', '--count', '2'], env)
     try {
-      await waitFor(() => tail.run.stderr.includes('following'), 30_000)
+      await waitFor(() => tail.run.stderr.includes('following'), 180_000)
       const s = await auth.createSession({ userId: 'u-tail' })
       const next = await auth.refreshSession(s.refreshToken)
       await auth.refreshSession(next.refreshToken)
@@ -172,7 +173,7 @@ describe('tessera CLI against real Redis', { concurrency: true }, () => {
       await auth.banUser('u-tail')
       const finished = await Promise.race([
         tail.done,
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`tail did not finish: stdout=${tail.run.stdout} stderr=${tail.run.stderr}`)), 30_000).unref()),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`tail did not finish: stdout=${tail.run.stdout} stderr=${tail.run.stderr}`)), 180_000).unref()),
       ])
       assert.equal(finished.code, 0, finished.stderr)
       const lines = finished.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
@@ -282,11 +283,36 @@ describe('tessera CLI against real Redis', { concurrency: true }, () => {
       const user = await users.createUser({ email: 'ada@example.com', passwordHash: 'not-a-real-hash' }).finally(() => users.close())
       await auth.createSession({ userId: user.userId, device: { name: 'Ada laptop' } })
       const dbEnv = { ...env, DATABASE_URL: `${DATABASE_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}` }
-      const [listed, unknown, noDb] = await Promise.all([
+      const tail = startCli(['events', 'tail', '--json', '--user', 'ada@example.com', '--count', '1'], dbEnv)
+      const [listed, unknown, noDb, unknownId, unknownEmail, stats] = await Promise.all([
         cli(['sessions', 'list', 'ADA@example.com', '--json'], dbEnv),
         cli(['users', 'revoke-all', 'nobody@example.com', '--json'], dbEnv),
         cli(['users', 'revoke-all', 'ada@example.com', '--json'], env),
+        cli(['sessions', 'list', 'no-such-user-id', '--json'], dbEnv),
+        cli(['sessions', 'list', 'nobody@example.com', '--json'], dbEnv),
+        cli(['stats', '--user', 'ada@example.com', '--json'], dbEnv),
       ])
+      // An unknown id and an unknown email: the same exit code, error code and message shape.
+      for (const [run, what] of [
+        [unknownId, 'id no-such-user-id'],
+        [unknownEmail, 'email nobody@example.com'],
+      ] as const) {
+        assert.equal(run.code, 3, run.stderr)
+        assert.deepEqual(jsonError(run), { code: 'ERR_USER_NOT_FOUND', message: `no user with ${what}` })
+      }
+      assert.equal(stats.code, 0, stats.stderr)
+      assert.deepEqual((JSON.parse(stats.stdout) as { sample: { users: { user_id: string }[] } }).sample.users.map((u) => u.user_id), [user.userId])
+      // events tail --user <email> follows that user's id (it used to wait forever for events naming the email).
+      await waitFor(() => tail.run.stderr.includes('following'), 180_000)
+      const ended = await auth.createSession({ userId: user.userId })
+      await auth.revokeSession(ended.sessionId)
+      const tailed = await Promise.race([
+        tail.done,
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`tail did not finish: stdout=${tail.run.stdout} stderr=${tail.run.stderr}`)), 180_000).unref()),
+      ]).finally(() => tail.child.kill('SIGKILL'))
+      assert.equal(tailed.code, 0, tailed.stderr)
+      const event = JSON.parse(tailed.stdout) as { type: string; user_id: string; session_id: string }
+      assert.deepEqual([event.type, event.user_id, event.session_id], ['session_revoked', user.userId, ended.sessionId])
       assert.equal(listed.code, 0, listed.stderr)
       const body = JSON.parse(listed.stdout) as { user_id: string; sessions: { device_name: string }[] }
       assert.equal(body.user_id, user.userId)
@@ -323,6 +349,49 @@ describe('tessera CLI against real Redis', { concurrency: true }, () => {
     assert.equal(unknown.code, 2)
     assert.match(unknown.stderr, /unknown command/)
     for (const run of [noRedis, down, badId, badUntil, unknown]) assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack traces')
+  })
+
+  test('--json covers usage errors too: one JSON error object on stderr, exit 2', async () => {
+    const [unknownCommand, unknownOption, missingArgument] = await Promise.all([
+      cli(['users', 'frobnicate', '--json'], env),
+      cli(['sessions', 'list', 'u1', '--bogus', '--json'], env),
+      cli(['sessions', 'list', '--json'], env),
+    ])
+    for (const [run, message] of [
+      [unknownCommand, /unknown command 'frobnicate'/],
+      [unknownOption, /unknown option '--bogus'/],
+      [missingArgument, /missing required argument 'user'/],
+    ] as const) {
+      assert.equal(run.code, 2, run.stderr)
+      assert.equal(run.stdout, '')
+      assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr)
+      assert.equal(jsonError(run).code, 'ERR_USAGE')
+      assert.match(jsonError(run).message, message)
+    }
+  })
+
+  test('stats counts keys only in its own Redis database, never in other applications\' databases', async () => {
+    const own = Number(new URL(SHARED_REDIS_URL).pathname.slice(1) || 0)
+    const other = (own + 1) % 16
+    const otherUrl = new URL(SHARED_REDIS_URL)
+    otherUrl.pathname = `/${other}`
+    // One short-lived key of ours in the next database, standing in for another application's data.
+    const client = createClient({ url: otherUrl.toString() })
+    await client.connect()
+    const key = `${prefix}other-app`
+    await client.set(key, 'x', { EX: 120 })
+    try {
+      const stats = await cli(['stats', '--json'], env)
+      assert.equal(stats.code, 0, stats.stderr)
+      const report = JSON.parse(stats.stdout) as { redis: { keyspace: Record<string, { keys: number }> } }
+      assert.deepEqual(Object.keys(report.redis.keyspace), [`db${own}`])
+      const text = await cli(['stats'], env)
+      assert.doesNotMatch(text.stdout, new RegExp(`db${other}:`))
+      assert.match(text.stdout, new RegExp(`db${own}: \\d+ keys`))
+    } finally {
+      await client.del(key)
+      await client.quit()
+    }
   })
 
   test('every command answers --help with its usage, --json option and exit code 0', async () => {
