@@ -1,3 +1,4 @@
+export { createEngineVerifier } from './engine-verifier.js'
 export { createVerifier, Verifier, RevocationLogSilent, type VerifierMetrics, type VerifierEvents } from './verifier.js'
 export { resolveVerifierOptions, DEFAULT_VERIFIER_OPTIONS, type VerifierOptions, type ResolvedVerifierOptions, type VerifierMode } from './options.js'
 export { LocalKeySource, toKeyObject, type KeySource, type VerificationKey } from './key-source.js'
