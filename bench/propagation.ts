@@ -10,6 +10,7 @@ import { once } from 'node:events'
 import { createTessera, SigningKeySet } from '@tessera/core'
 import { RedisSessionStore } from '@tessera/redis'
 import { deleteKeys, startPrivateRedis, type PrivateRedis } from '../test/support/redis.js'
+import { CODE_FLAGS } from './lib/processes.js'
 
 const arg = (name: string, fallback: number) => {
   const at = process.argv.indexOf(`--${name}`)
@@ -44,7 +45,7 @@ try {
     sessions.push(...(await Promise.all(Array.from({ length: Math.min(100, REVOCATIONS - i) }, (_, j) => tessera.createSession({ userId: `user-${(i + j) % 500}` })))))
   }
   const env = { ...process.env, BENCH_KEYS: JSON.stringify(keys.toJSON()), BENCH_REDIS_URL: REDIS_URL, BENCH_PREFIX: PREFIX, BENCH_ISSUER: ISSUER, BENCH_AUDIENCE: AUDIENCE }
-  for (let i = 0; i < VERIFIERS; i++) children.push(fork('bench/propagation-verifier.ts', [], { env, execArgv: ['--conditions=tessera-source', '--import', 'tsx'] }))
+  for (let i = 0; i < VERIFIERS; i++) children.push(fork('bench/propagation-verifier.ts', [], { env, execArgv: [...CODE_FLAGS, '--import', 'tsx'] }))
 
   // One waiter per (kind, id): resolves when every child has sent it, with each child's stamp and when it arrived.
   interface Arrivals {

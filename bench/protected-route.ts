@@ -2,14 +2,21 @@
 // revocation check) vs Tessera in signature, strict and cached mode, with
 // 10,000 distinct live tokens in rotation, autocannon 100 connections, several
 // rounds, median. Servers run pinned to core 0; run this driver pinned to core 1:
-//   taskset -c 1 node --conditions=tessera-source --import tsx bench/protected-route.ts [--rounds 5] [--seconds 5] [--tokens 10000]
+//   taskset -c 1 node --conditions=tessera-source --import tsx bench/protected-route.ts [--rounds 5] [--seconds 5] [--tokens 10000] [--profile <dir>]
+// --profile <dir>: after the rounds, one more load of each of no-auth and strict under the V8
+// profiler (warm processes: no start-up or JIT in it), written to <dir>/<variant>.cpuprofile and
+// summarised (self time by owner and function), to show where strict mode's extra time goes.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
+import { mkdirSync, readFileSync } from 'node:fs'
+import { join, resolve as resolvePath } from 'node:path'
 import autocannon from 'autocannon'
 import { createTessera, SigningKeySet } from '@tessera/core'
 import { RedisSessionStore } from '@tessera/redis'
 import { deleteKeys, startPrivateRedis, type PrivateRedis } from '../test/support/redis.js'
+import { CODE_FLAGS } from './lib/processes.js'
+import { summarise } from './lib/profile-summary.js'
 
 const arg = (name: string, fallback: number) => {
   const at = process.argv.indexOf(`--${name}`)
@@ -19,6 +26,11 @@ const ROUNDS = arg('rounds', 5)
 const SECONDS = arg('seconds', 5)
 const TOKENS = arg('tokens', 10_000)
 const CONNECTIONS = 100
+const PROFILE_DIR = (() => {
+  const at = process.argv.indexOf('--profile')
+  return at > 0 ? resolvePath(process.argv[at + 1]!) : null
+})()
+const PROFILED: readonly Variant[] = ['none', 'strict']
 const PREFIX = `bench:route:${randomBytes(4).toString('hex')}:`
 const ISSUER = 'https://auth.bench'
 const AUDIENCE = 'api'
@@ -32,8 +44,8 @@ const hasTaskset = await new Promise<boolean>((resolve) => {
 })
 
 async function startServer(variant: Variant, keysJson: string): Promise<{ url: string; child: ChildProcess }> {
-  const command = [process.execPath, '--conditions=tessera-source', '--import', 'tsx', 'bench/protected-server.ts', variant]
-  const child = hasTaskset ? spawn('taskset', ['-c', '0', ...command], { stdio: ['ignore', 'pipe', 'inherit'], env: childEnv(keysJson) }) : spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'], env: childEnv(keysJson) })
+  const command = [process.execPath, ...CODE_FLAGS, '--import', 'tsx', 'bench/protected-server.ts', variant]
+  const child = hasTaskset ? spawn('taskset', ['-c', '0', ...command], { stdio: ['ignore', 'pipe', 'inherit'], env: childEnv(keysJson, variant) }) : spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'], env: childEnv(keysJson, variant) })
   let output = ''
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${variant} server did not start`)), 30_000)
@@ -50,8 +62,27 @@ async function startServer(variant: Variant, keysJson: string): Promise<{ url: s
   return { url, child }
 }
 
-function childEnv(keysJson: string): NodeJS.ProcessEnv {
-  return { ...process.env, BENCH_KEYS: keysJson, BENCH_REDIS_URL: REDIS_URL, BENCH_PREFIX: PREFIX, BENCH_ISSUER: ISSUER, BENCH_AUDIENCE: AUDIENCE }
+function childEnv(keysJson: string, variant: Variant): NodeJS.ProcessEnv {
+  const profile = PROFILE_DIR && PROFILED.includes(variant) ? { BENCH_PROFILE: join(PROFILE_DIR, `${variant}.cpuprofile`) } : {}
+  return { ...process.env, BENCH_KEYS: keysJson, BENCH_REDIS_URL: REDIS_URL, BENCH_PREFIX: PREFIX, BENCH_ISSUER: ISSUER, BENCH_AUDIENCE: AUDIENCE, ...profile }
+}
+
+/** One more load of each profiled variant under the V8 profiler, then the summary of where the time went. */
+async function profileRuns(tokens: string[]): Promise<void> {
+  mkdirSync(PROFILE_DIR!, { recursive: true })
+  for (const variant of PROFILED) {
+    const { url } = servers.get(variant)!
+    await fetch(`${url}/__profile/start`, { method: 'POST' })
+    const r = await load(url, tokens, SECONDS)
+    await fetch(`${url}/__profile/stop`, { method: 'POST' })
+    const file = join(PROFILE_DIR!, `${variant}.cpuprofile`)
+    const { totalMs, functions, owners } = summarise(JSON.parse(readFileSync(file, 'utf8')))
+    const pct = (ms: number) => `${((100 * ms) / totalMs).toFixed(1)}%`.padStart(6)
+    console.log(`\nCPU profile of ${variant} (${file}), ${Math.round(r.rps)} req/s, ${r.cpuPerRequestUs.toFixed(1)} us CPU/req; self time by owner:`)
+    for (const [name, ms] of owners.slice(0, 12)) console.log(`  ${pct(ms)}  ${name}`)
+    console.log('self time by function:')
+    for (const [name, ms] of functions.slice(0, 25)) console.log(`  ${pct(ms)}  ${name}`)
+  }
 }
 
 async function cpuMicros(url: string): Promise<number> {
@@ -157,6 +188,7 @@ try {
       `| ${label[s.variant]} | ${Math.round(s.rps)} | ${(s.rps / base.rps).toFixed(2)} | ${(s.rps / jwt.rps).toFixed(2)} | ${s.cpu.toFixed(1)} | ${(base.cpu / s.cpu).toFixed(2)} | ${(jwt.cpu / s.cpu).toFixed(2)} | ${s.bad} |`,
     )
   }
+  if (PROFILE_DIR) await profileRuns(tokens)
 } finally {
   for (const { child } of servers.values()) {
     if (child.exitCode === null && child.pid) {

@@ -2,6 +2,8 @@
 // Usage: node --conditions=tessera-source --import tsx bench/protected-server.ts <none|fastify-jwt|signature|strict|cached>
 // Environment: BENCH_KEYS (SigningKeySet JSON), BENCH_REDIS_URL, BENCH_PREFIX, BENCH_ISSUER, BENCH_AUDIENCE.
 import { createPublicKey } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
+import { Session } from 'node:inspector/promises'
 import fastifyJwt from '@fastify/jwt'
 import Fastify from 'fastify'
 import { SigningKeySet } from '@tessera/core'
@@ -46,6 +48,23 @@ if (variant === 'fastify-jwt') {
 app.get('/hello', async () => ({ hello: 'world' }))
 // Not protected: the driver reads this process's CPU time around each run.
 app.get('/__cpu', { config: { tessera: false } }, async () => process.cpuUsage())
+// Not protected: with BENCH_PROFILE set (a file path), the driver profiles a window it
+// chooses (after warm-up), not the start-up and JIT that `node --cpu-prof` would include.
+const profileTo = process.env.BENCH_PROFILE
+if (profileTo) {
+  const inspector = new Session()
+  inspector.connect()
+  app.post('/__profile/start', { config: { tessera: false } }, async () => {
+    await inspector.post('Profiler.enable')
+    await inspector.post('Profiler.start')
+    return {}
+  })
+  app.post('/__profile/stop', { config: { tessera: false } }, async () => {
+    const { profile } = await inspector.post('Profiler.stop')
+    writeFileSync(profileTo, JSON.stringify(profile))
+    return {}
+  })
+}
 
 const address = await app.listen({ port: 0, host: '127.0.0.1' })
 process.stdout.write(`READY ${address}\n`)

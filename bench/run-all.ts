@@ -1,7 +1,10 @@
 // Runs every benchmark, each bounded in time, one after another (never two at
 // once: they share two cores), and rewrites the results section of
 // bench/README.md. `--smoke` runs the few-second variants and prints instead
-// of writing. Run: npm run bench  (or node --conditions=tessera-source --import tsx bench/run-all.ts [--smoke] [--only a,b])
+// of writing. Run: npm run bench  (or node --conditions=tessera-source --import tsx bench/run-all.ts [--smoke] [--only a,b] [--source])
+// A full run first builds the packages (`npm run build`) and measures their dist/, the code an
+// installed package runs; `--smoke` (what `npm test` runs) and `--source` use src/ through tsx,
+// whose transform (source maps, esbuild keepNames) costs a little on every call.
 import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, totalmem } from 'node:os'
@@ -51,6 +54,7 @@ export const JOBS: Job[] = [
   own('login-storm', 'login-storm.ts', 150),
   own('growth', 'growth.ts', 180),
   own('peer better-auth', 'peer-better-auth.ts', 300),
+  own('dpop', 'dpop.ts', 300),
   own('otel-overhead', 'otel-overhead.ts', 400),
 ]
 
@@ -66,17 +70,20 @@ export interface JobResult {
   rows: BenchRow[]
 }
 
+/** Node flags that choose where the @tessera packages load from: src/ (smoke, --source) or the built dist/. */
+const codeFlags = (fromSource: boolean): string[] => (fromSource ? ['--conditions=tessera-source'] : [])
+
 /** Command line of a job as a person would type it (from the repository root). */
-export function commandOf(job: Job, smoke: boolean): string {
+export function commandOf(job: Job, smoke: boolean, fromSource = smoke): string {
   const pin = taskset() ? `taskset -c ${LOAD_CORE} ` : ''
-  return `${pin}node ${[...(job.nodeArgs ?? []), '--conditions=tessera-source', '--import', 'tsx'].join(' ')} bench/${job.script} ${(smoke ? job.smokeArgs : job.args).join(' ')}`.trim()
+  return `${pin}node ${[...(job.nodeArgs ?? []), ...codeFlags(fromSource), '--import', 'tsx'].join(' ')} bench/${job.script} ${(smoke ? job.smokeArgs : job.args).join(' ')}`.trim()
 }
 
 /** Runs one job pinned to the load core, killing it by PID at its time bound. */
-export async function runJob(job: Job, smoke: boolean): Promise<JobResult> {
+export async function runJob(job: Job, smoke: boolean, fromSource = smoke): Promise<JobResult> {
   const path = BENCH_DIR + job.script
   if (!existsSync(path)) return { job, status: 'missing', seconds: 0, stdout: '', rows: [] }
-  const argv = [process.execPath, ...(job.nodeArgs ?? []), '--conditions=tessera-source', '--import', 'tsx', path, ...(smoke ? job.smokeArgs : job.args)]
+  const argv = [process.execPath, ...(job.nodeArgs ?? []), ...codeFlags(fromSource), '--import', 'tsx', path, ...(smoke ? job.smokeArgs : job.args)]
   const pin = taskset()
   const child = pin ? spawn(pin, ['-c', String(LOAD_CORE), ...argv], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(argv[0]!, argv.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
   const started = Date.now()
@@ -111,9 +118,12 @@ function machine(): string {
 }
 
 /** The generated part of bench/README.md. */
-export function resultsSection(results: readonly JobResult[], meta: { date: string; machine: string; loadBefore: string; loadAfter: string; seconds: number }): string {
+export function resultsSection(
+  results: readonly JobResult[],
+  meta: { date: string; machine: string; loadBefore: string; loadAfter: string; seconds: number; fromSource?: boolean },
+): string {
   const out: string[] = [
-    `Run ${meta.date} by \`npm run bench\` in ${Math.round(meta.seconds)} s on ${meta.machine}.`,
+    `Run ${meta.date} by \`npm run bench\` in ${Math.round(meta.seconds)} s on ${meta.machine}, measuring ${meta.fromSource ? 'the packages\' src/ through tsx (--source)' : 'the built packages (dist/, as installed)'}.`,
     `Load average (1/5/15 min) before: ${meta.loadBefore}; after: ${meta.loadAfter}.`,
     `Pinning: each script runs under \`taskset -c ${LOAD_CORE}\` with its load generator; servers it starts run under \`taskset -c 0\`; private redis-servers are pinned with \`taskset -a -c -p\` (see each table title).`,
     '',
@@ -121,7 +131,7 @@ export function resultsSection(results: readonly JobResult[], meta: { date: stri
     '| --- | --- | --- | --- | --- | --- |',
   ]
   for (const r of results) {
-    const command = `\`${commandOf(r.job, false)}\``
+    const command = `\`${commandOf(r.job, false, meta.fromSource)}\``
     if (r.rows.length === 0) {
       out.push(`| ${r.job.name} | ${command} | ${r.status === 'ok' ? 'printed no rows run-all can read (see its output below)' : r.status} | | | |`)
     }
@@ -153,6 +163,11 @@ export function spliceResults(readme: string, section: string): string {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const smoke = isSmoke()
+  const fromSource = smoke || process.argv.includes('--source')
+  if (!fromSource) {
+    console.log('== npm run build (the benchmarks measure the built packages)')
+    execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' })
+  }
   const onlyAt = process.argv.indexOf('--only')
   const only = onlyAt > 0 ? process.argv[onlyAt + 1]!.split(',') : null
   const jobs = only ? JOBS.filter((j) => only.some((o) => j.name.startsWith(o))) : JOBS
@@ -167,12 +182,12 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       results.push({ job, status: 'skipped (over the 15 min budget)', seconds: 0, stdout: '', rows: [] })
       continue
     }
-    console.log(`== ${job.name}: ${commandOf(job, smoke)}`)
-    const result = await runJob(job, smoke)
+    console.log(`== ${job.name}: ${commandOf(job, smoke, fromSource)}`)
+    const result = await runJob(job, smoke, fromSource)
     results.push(result)
     console.log(`   ${result.status} in ${result.seconds.toFixed(1)} s, ${result.rows.length} rows`)
   }
-  const section = resultsSection(results, { date: new Date().toISOString(), machine: machine(), loadBefore, loadAfter: load(), seconds: (Date.now() - started) / 1000 })
+  const section = resultsSection(results, { date: new Date().toISOString(), machine: machine(), loadBefore, loadAfter: load(), seconds: (Date.now() - started) / 1000, fromSource })
   if (smoke || only) console.log(section)
   else {
     const readmePath = BENCH_DIR + 'README.md'

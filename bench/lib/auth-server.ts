@@ -6,6 +6,9 @@ import { startNodeChild, SERVER_CORE, type BenchChild } from './processes.js'
 /** PostgreSQL for the users table (own schema per run, dropped at stop). */
 export const BENCH_DATABASE_URL = process.env.TESSERA_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 
+/** The URL the proofs for DPoP-bound bench sessions name (POST); no request goes there. */
+export const BENCH_DPOP_SIGN_IN_URL = 'https://auth.bench/auth/login'
+
 /** Password of every user the server creates at start. */
 export const BENCH_PASSWORD = 'correct horse battery staple'
 
@@ -15,8 +18,11 @@ export interface AuthServer {
   pid: number
   /** Emails of the users created at start (password BENCH_PASSWORD). */
   emails: string[]
-  /** Creates `count` sessions of users `<userPrefix>0..` and returns their tokens. */
-  createSessions(count: number, userPrefix: string): Promise<{ access_token: string; refresh_token: string }[]>
+  /**
+   * Creates `count` sessions of users `<userPrefix>0..` and returns their tokens;
+   * with `dpopProofs` (one per session, for POST {@link BENCH_DPOP_SIGN_IN_URL}) each is bound to its proof's key.
+   */
+  createSessions(count: number, userPrefix: string, dpopProofs?: readonly string[]): Promise<{ access_token: string; refresh_token: string }[]>
   stop(): Promise<void>
 }
 
@@ -38,14 +44,15 @@ export async function startAuthServer(options: { redisUrl: string; users?: numbe
     url,
     pid: child.pid,
     emails: child.ready.emails as string[],
-    async createSessions(count, userPrefix) {
+    async createSessions(count, userPrefix, dpopProofs) {
       const tokens: { access_token: string; refresh_token: string }[] = []
-      // Chunks keep each request short and under the body limit of the reply.
-      for (let done = 0; done < count; done += 500) {
+      // Chunks keep each request short and under the body limit of the reply (and, with proofs, of the request).
+      const chunk = dpopProofs ? 10 : 500
+      for (let done = 0; done < count; done += chunk) {
         const res = await fetch(`${url}/bench/sessions`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ count: Math.min(500, count - done), user_prefix: `${userPrefix}${done}-` }),
+          body: JSON.stringify({ count: Math.min(chunk, count - done), user_prefix: `${userPrefix}${done}-`, ...(dpopProofs ? { dpop_proofs: dpopProofs.slice(done, done + chunk) } : {}) }),
           signal: AbortSignal.timeout(60_000),
         })
         if (!res.ok) throw new Error(`POST /bench/sessions: ${res.status}`)

@@ -43,16 +43,24 @@ process.once('exit', () => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
 })
 
+/**
+ * How this process loads the @tessera packages, for the node processes it starts:
+ * `['--conditions=tessera-source']` from their src/ (the tests, `--smoke`, `--source`),
+ * none from the built dist/, which is what an installed package runs and what
+ * `npm run bench` measures.
+ */
+export const CODE_FLAGS: readonly string[] = process.execArgv.filter((a) => a.startsWith('--conditions='))
+
 /** A child process that announced readiness; stop it by PID. */
 export interface BenchChild {
   pid: number
-  /** Fields of the `READY {json}` line the child printed. */
+  /** Fields of the `READY {json}` line the child printed (`{ url }` for a `READY <url>` line). */
   ready: Record<string, unknown>
   stop(): Promise<void>
 }
 
 /**
- * Starts `node --conditions=tessera-source --import tsx <script> ...args` pinned to `core`, waits (at most
+ * Starts `node [CODE_FLAGS] --import tsx <script> ...args` pinned to `core`, waits (at most
  * `timeoutMs`) for it to print `READY {json}` on stdout, and returns a handle
  * that stops it by PID (SIGTERM, then SIGKILL after 5 s).
  *
@@ -67,7 +75,7 @@ export async function startNodeChild(
   args: readonly string[],
   options: { core?: number; timeoutMs?: number; nodeArgs?: readonly string[]; env?: NodeJS.ProcessEnv } = {},
 ): Promise<BenchChild> {
-  const nodeArgv = [...(options.nodeArgs ?? []), '--conditions=tessera-source', '--import', 'tsx', script, ...args]
+  const nodeArgv = [...(options.nodeArgs ?? []), ...CODE_FLAGS, '--import', 'tsx', script, ...args]
   const path = options.core === undefined ? null : taskset()
   const child = path
     ? spawn(path, ['-c', String(options.core), process.execPath, ...nodeArgv], { stdio: ['ignore', 'pipe', 'inherit'], env: options.env ?? process.env })
@@ -90,7 +98,9 @@ export async function startNodeChild(
       lines.on('line', (line) => {
         if (line.startsWith('READY ')) {
           clearTimeout(timer)
-          resolve(JSON.parse(line.slice(6)) as Record<string, unknown>)
+          // `READY {json}`, or `READY <url>` from the older servers (bench/protected-server.ts).
+          const rest = line.slice(6).trim()
+          resolve(rest.startsWith('{') ? (JSON.parse(rest) as Record<string, unknown>) : { url: rest })
         } else {
           process.stdout.write(`[${script}] ${line}\n`)
         }

@@ -1,11 +1,12 @@
 // The auth server under test, run as its own (pinned) process: buildApp() over
 // a Redis session store and PostgreSQL users, plus three bench-only routes:
 //   POST /bench/sign       signs one access token (the refresh baseline)
-//   GET  /bench/protected  strict verification through the server's own hook (app.authenticate)
+//   GET  /bench/protected  strict verification through the server's own hook (the Fastify adapter, config: { tessera: true })
 //   GET  /bench/protected-verifier  strict verification through src/verifier
 //                          (node:crypto, synchronous signature check)
 //   POST /bench/sessions   creates sessions directly, so the load generator
 //                          gets tokens without paying argon2 for each
+//                          (DPoP-bound ones when it sends a proof per session)
 // Args: --redis <url> --database <url> [--users <n>]. Prints READY {port}.
 import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
@@ -13,7 +14,7 @@ import pg from 'pg'
 import { createTessera, issueAccessToken, newTokenId, SigningKeySet } from '@tessera/core'
 import { RedisSessionStore } from '@tessera/redis'
 import { buildApp, configurePasswordHashing, hashPassword, type Mailer, openPostgresUserStore } from '@tessera/server'
-import { BENCH_PASSWORD } from '../lib/auth-server.js'
+import { BENCH_DPOP_SIGN_IN_URL, BENCH_PASSWORD } from '../lib/auth-server.js'
 import { createVerifier } from '@tessera/verifier'
 import { announceReady } from '../lib/processes.js'
 
@@ -59,17 +60,20 @@ app.post('/bench/sign', { schema: { body: { type: 'object', properties: { refres
   })
   return { access_token: token, token_type: 'Bearer', expires_in: Math.round((expiresAt - Date.now()) / 1000) }
 })
-app.get('/bench/protected', { onRequest: app.authenticate }, async (request) => ({ user_id: request.claims?.userId }))
+app.get('/bench/protected', { config: { tessera: true } }, async (request) => ({ user_id: request.auth?.userId }))
 const verifier = await createVerifier({ mode: 'strict', keys, issuer: ISSUER, audience: AUDIENCE, algorithms: ['ES256'], store })
 app.get('/bench/protected-verifier', async (request) => {
   const header = request.headers.authorization ?? ''
   const claims = await verifier.verify(header.slice('Bearer '.length))
   return { user_id: claims.userId }
 })
-app.post<{ Body: { count: number; user_prefix: string } }>('/bench/sessions', async (request) => {
+// With `dpop_proofs` (one per session, for POST BENCH_DPOP_SIGN_IN_URL) each session is bound to its proof's key, as a sign-in with that proof would bind it.
+app.post<{ Body: { count: number; user_prefix: string; dpop_proofs?: string[] } }>('/bench/sessions', async (request) => {
   const tokens = []
   for (let i = 0; i < request.body.count; i++) {
-    const s = await auth.createSession({ userId: `${request.body.user_prefix}${i}`, device: { userAgent: 'bench' } })
+    const proof = request.body.dpop_proofs?.[i]
+    const dpop = proof === undefined ? {} : { dpop: { proof, method: 'POST', url: BENCH_DPOP_SIGN_IN_URL } }
+    const s = await auth.createSession({ userId: `${request.body.user_prefix}${i}`, device: { userAgent: 'bench' }, ...dpop })
     tokens.push({ access_token: s.accessToken, refresh_token: s.refreshToken })
   }
   return tokens

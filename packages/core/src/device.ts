@@ -1,4 +1,5 @@
 import { isIP } from 'node:net'
+import { stripVTControlCharacters } from 'node:util'
 import { deflateRawSync, inflateRawSync } from 'node:zlib'
 import { InvalidInput } from './errors.js'
 
@@ -8,7 +9,10 @@ export interface DeviceInfo {
   userAgent?: string
   /** Client address, IPv4 or IPv6. */
   ip?: string
-  /** A name the user gave the device ("Work laptop"), at most 64 characters. */
+  /**
+   * A name the user gave the device ("Work laptop"), at most 64 characters;
+   * control characters and bidi overrides are removed when stored.
+   */
   name?: string
   /** Class used for per-class session limits (`mobile`, `desktop`, ...): 1-8 of a-z, 0-9, -. */
   deviceClass?: string
@@ -18,6 +22,39 @@ const MAX_USER_AGENT = 512
 const MAX_NAME = 64
 const CLASS_PATTERN = /^[a-z0-9-]{1,8}$/
 const FORMAT_VERSION = 1
+/** Each variable field carries a one-byte length. */
+const MAX_FIELD_BYTES = 255
+
+/**
+ * C0/C1 controls (after whole escape sequences), and the bidi embeddings,
+ * overrides, isolates and marks that reorder what a terminal or page shows.
+ */
+const UNPRINTABLE = /[\p{Cc}\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/gu
+
+/**
+ * Text without terminal escape sequences, control characters or bidi
+ * controls: safe to print on an operator's terminal or a page. Device names
+ * and user agents are stored this way; printers apply it again, since older
+ * sessions were stored raw.
+ *
+ * @example
+ * ```ts
+ * printable('laptop\u001b[2J') // 'laptop'
+ * ```
+ */
+export function printable(text: string): string {
+  return stripVTControlCharacters(text).replace(UNPRINTABLE, '')
+}
+
+/** The longest prefix of `text` that fits `maxBytes` of UTF-8, cut between characters. */
+function utf8Prefix(text: string, maxBytes: number): Buffer {
+  const bytes = Buffer.from(text, 'utf8')
+  if (bytes.length <= maxBytes) return bytes
+  let end = maxBytes
+  // Back up over continuation bytes (10xxxxxx) to the start of the cut character.
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--
+  return bytes.subarray(0, end)
+}
 
 /**
  * Typical user agents repeat the same fragments, so a preset dictionary lets
@@ -41,17 +78,20 @@ export function normaliseDevice(device: DeviceInfo | undefined): Required<Device
   const deviceClass = device?.deviceClass ?? 'default'
   if (typeof userAgent !== 'string') throw new InvalidInput('device.userAgent must be a string')
   if (typeof ip !== 'string' || (ip !== '' && isIP(ip) === 0)) throw new InvalidInput('device.ip must be an IPv4 or IPv6 address')
-  if (typeof name !== 'string' || name.length > MAX_NAME) throw new InvalidInput(`device.name must be a string of at most ${MAX_NAME} characters`)
+  // Characters as the HTTP schema counts them (code points), not UTF-16 units.
+  if (typeof name !== 'string' || [...name].length > MAX_NAME) throw new InvalidInput(`device.name must be a string of at most ${MAX_NAME} characters`)
   if (typeof deviceClass !== 'string' || !CLASS_PATTERN.test(deviceClass)) {
     throw new InvalidInput('device.deviceClass must be 1-8 characters of a-z, 0-9 and -')
   }
-  return { userAgent: userAgent.slice(0, MAX_USER_AGENT), ip, name, deviceClass }
+  // A zone id (fe80::1%eth0) means nothing off this host and has no length limit: dropped.
+  return { userAgent: printable(userAgent).slice(0, MAX_USER_AGENT), ip: ip.replace(/%.*$/s, ''), name: printable(name), deviceClass }
 }
 
 function packIp(ip: string): Buffer {
   if (ip === '') return Buffer.from([0])
   if (isIP(ip) === 4) return Buffer.from([4, ...ip.split('.').map(Number)])
-  const text = Buffer.from(ip, 'utf8')
+  // An IPv6 text is at most 45 bytes; the cap guards callers that skip normaliseDevice (zone ids).
+  const text = utf8Prefix(ip.replace(/%.*$/s, ''), MAX_FIELD_BYTES)
   return Buffer.concat([Buffer.from([6, text.length]), text])
 }
 
@@ -60,7 +100,8 @@ function packIp(ip: string): Buffer {
  * version, ip, name, then the user agent (deflated when that is shorter).
  */
 export function encodeDeviceMetadata(device: Required<DeviceInfo>): Buffer {
-  const name = Buffer.from(device.name, 'utf8')
+  // 64 characters of 4-byte UTF-8 are 256 bytes: cut by bytes, or the length byte wraps and corrupts the record.
+  const name = utf8Prefix(device.name, MAX_FIELD_BYTES)
   const rawAgent = Buffer.from(device.userAgent, 'utf8')
   const deflated = rawAgent.length > 0 ? deflateRawSync(rawAgent, { dictionary: USER_AGENT_DICTIONARY, level: 9 }) : rawAgent
   const compressed = deflated.length < rawAgent.length

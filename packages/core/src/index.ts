@@ -35,8 +35,9 @@ export {
   type VerifyAccessTokenOptions,
 } from './jws-verifier.js'
 export { MemoryStore } from './memory-store.js'
+export { PersistentMemoryStore, MemoryStoreFileError, SNAPSHOT_FILE, JOURNAL_FILE, type MemoryStoreRecovery } from './memory-store-file.js'
 export { parseSessionId, formatSessionId, newLocalSessionId, newTokenId, localIdCreatedAtMs, type SessionIdParts } from './ids.js'
-export { normaliseDevice, decodeDeviceMetadata, encodeDeviceMetadata, type DeviceInfo } from './device.js'
+export { normaliseDevice, decodeDeviceMetadata, encodeDeviceMetadata, printable, type DeviceInfo } from './device.js'
 export {
   REVOCATION_LOG_VERSION,
   classifyEntry,
@@ -52,6 +53,7 @@ export {
   type RevocationLogInfo,
   type RevocationReason,
 } from './revocation-log.js'
+export { ISSUER_LIMIT_METADATA_FIELDS, issuerLimitsFromMetadata, issuerLimitsToMetadata, revocationHorizonMs, type IssuerLimits } from './issuer-limits.js'
 export type * from './session-store.js'
 export type * from './signing-key-store.js'
 export { isHighS, toLowS } from './ecdsa-low-s.js'

@@ -16,6 +16,7 @@ import type {
   AppendHeartbeatRequest,
   BanUserRequest,
   CheckAccessTokenRequest,
+  CheckOneTimeTokenRequest,
   ConsumeOneTimeTokenRequest,
   CreateSessionRequest,
   CreateSessionResult,
@@ -33,7 +34,7 @@ import type {
 } from './session-store.js'
 import type { StoredSigningKeys, WriteSigningKeysRequest, WriteSigningKeysResult } from './signing-key-store.js'
 
-interface MemorySession extends StoredSession {
+export interface MemorySession extends StoredSession {
   hash: Buffer
   previousHash: Buffer | null
 }
@@ -45,7 +46,7 @@ interface MemoryUser {
   ban?: { untilMs: number | null; reason: string }
 }
 
-interface MemoryOneTimeToken {
+export interface MemoryOneTimeToken {
   hash: Buffer
   expiresAtMs: number
   attempts: number
@@ -56,7 +57,23 @@ interface MemoryOneTimeToken {
 const LOG_RETENTION_SLACK_MS = 60_000
 
 /** One log entry: a revocation or a heartbeat, at its position. */
-type LogItem = { position: string; entry: RevocationLogEntry; heartbeat?: never } | { position: string; heartbeat: IssuerHeartbeat; entry?: never }
+export type LogItem = { position: string; entry: RevocationLogEntry; heartbeat?: never } | { position: string; heartbeat: IssuerHeartbeat; entry?: never }
+
+/**
+ * Everything a {@link MemoryStore} holds, as plain data, for `memory-store-file.ts`
+ * to write to disk. The Buffers are hashes (of refresh and one-time secrets), never secrets.
+ */
+export interface MemoryStoreState {
+  users: { userId: string; sessions: MemorySession[]; cutoffMs: number | null; ban?: { untilMs: number | null; reason: string } }[]
+  denied: [string, number][]
+  oneTime: [string, MemoryOneTimeToken][]
+  dpopProofs: [string, number][]
+  log: LogItem[]
+  trimmedThrough: string | null
+  lastPosition: { ms: number; seq: number }
+  logRetentionMs: number
+  signingKeys: StoredSigningKeys | null
+}
 
 function same(a: Buffer | null, b: Buffer | null): boolean {
   return a !== null && b !== null && a.length === b.length && timingSafeEqual(a, b)
@@ -75,7 +92,8 @@ function publicSession(s: MemorySession): StoredSession {
  * The embedded {@link SessionStore}: everything in this process's memory, with
  * the same semantics as the Redis store (limits, rotation, TTLs, the
  * revocation log). The default when no Redis is configured; it serves one
- * process, and its state ends with it.
+ * process, and its state ends with it unless it is a `PersistentMemoryStore`
+ * (memory-store-file.ts), which keeps it in a directory across restarts.
  *
  * @example
  * ```ts
@@ -137,6 +155,44 @@ export class MemoryStore implements SessionStore {
       logEntries: this.#log.length,
       dpopProofs: this.#dpopProofs.size,
     }
+  }
+
+  /** A copy-free view of the whole state, to be serialised at once (see memory-store-file.ts). */
+  exportState(): MemoryStoreState {
+    return {
+      users: [...this.#users].map(([userId, u]) => ({ userId, sessions: [...u.sessions.values()], cutoffMs: u.cutoffMs, ...(u.ban ? { ban: u.ban } : {}) })),
+      denied: [...this.#denied],
+      oneTime: [...this.#oneTime],
+      dpopProofs: [...this.#dpopProofs],
+      log: this.#log,
+      trimmedThrough: this.#trimmedThrough,
+      lastPosition: this.#lastPosition,
+      logRetentionMs: this.#logRetentionMs,
+      signingKeys: this.#signingKeys,
+    }
+  }
+
+  /** Replaces everything with a state {@link exportState} produced (on start, before any call). */
+  importState(state: MemoryStoreState): void {
+    this.#users.clear()
+    for (const u of state.users) {
+      this.#users.set(u.userId, { sessions: new Map(u.sessions.map((s) => [s.localId, s])), cutoffMs: u.cutoffMs, ...(u.ban ? { ban: u.ban } : {}) })
+    }
+    for (const [map, entries] of [
+      [this.#denied, state.denied],
+      [this.#dpopProofs, state.dpopProofs],
+    ] as const) {
+      map.clear()
+      for (const [k, v] of entries) map.set(k, v)
+    }
+    this.#oneTime.clear()
+    for (const [k, v] of state.oneTime) this.#oneTime.set(k, v)
+    this.#log.length = 0
+    for (const item of state.log) this.#log.push(item)
+    this.#trimmedThrough = state.trimmedThrough
+    this.#lastPosition = { ...state.lastPosition }
+    this.#logRetentionMs = state.logRetentionMs
+    this.#signingKeys = state.signingKeys
   }
 
   #user(userId: string): MemoryUser {
@@ -395,6 +451,11 @@ export class MemoryStore implements SessionStore {
     }
     this.#oneTime.delete(key)
     return token.data
+  }
+
+  async checkOneTimeToken(r: CheckOneTimeTokenRequest): Promise<boolean> {
+    const token = this.#oneTime.get(`${r.userId}\0${r.purpose}`)
+    return token !== undefined && token.expiresAtMs > r.nowMs && same(r.secretHash, token.hash)
   }
 
   async revokeOneTimeTokens(r: RevokeOneTimeTokensRequest): Promise<number> {

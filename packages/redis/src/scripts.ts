@@ -4,11 +4,12 @@ import type { Span } from '@opentelemetry/api'
 import type { RedisArg, RedisConnection, SendOptions } from './connection.js'
 import { DB_ATTR, traceCommand } from './telemetry.js'
 
-/** Names of the commands in `lua/`, each file `<name>-<number of KEYS>.lua`. */
+/** Names of the commands in `lua/`, each file `<name>-<number of KEYS, or n when it varies>.lua`. */
 export type ScriptName =
   | 'createSession'
   | 'rotateRefreshToken'
   | 'checkAccessToken'
+  | 'checkAccessTokens'
   | 'revokeSession'
   | 'revokeAllSessions'
   | 'unbanUser'
@@ -27,6 +28,7 @@ const FILES: Record<ScriptName, string> = {
   createSession: 'createSession-2.lua',
   rotateRefreshToken: 'rotateRefreshToken-2.lua',
   checkAccessToken: 'checkAccessToken-2.lua',
+  checkAccessTokens: 'checkAccessTokens-n.lua',
   revokeSession: 'revokeSession-2.lua',
   revokeAllSessions: 'revokeAllSessions-2.lua',
   unbanUser: 'unbanUser-1.lua',

@@ -3,13 +3,19 @@
 // The refresh token lives only in the HttpOnly `tessera_refresh` cookie (path
 // /auth/refresh, SameSite=Strict) that the server sets in browser mode; no
 // script sees it. The access token lives only in this module's memory. Every
-// other call carries it as a Bearer header, so no state-changing request rides
+// other call carries it in the Authorization header, so no state-changing request rides
 // on a cookie; the one that does (refresh) also sends the X-Tessera-CSRF
 // header, which a cross-site form cannot.
+//
+// DPoP: where this browser can keep a non-extractable key (dpop.js), sign-in
+// binds the session to it and every refresh and API call carries a proof, so
+// the cookie copied into another browser refreshes nothing.
 //
 // Tabs: refreshes go through one Web Lock, so at most one tab refreshes at a
 // time; the winner shares the new access token over a BroadcastChannel and the
 // others use it instead of refreshing again.
+
+import { dpopLearn, dpopProof, prepareDpopKey } from '/account/dpop.js'
 
 const LOCK_NAME = 'tessera-refresh'
 const CHANNEL_NAME = 'tessera-auth'
@@ -18,13 +24,14 @@ const REFRESH_MARGIN_MS = 60_000
 /** How long a tab that waited for the lock waits for the winner's token before refreshing itself. */
 const SHARED_TOKEN_WAIT_MS = 300
 
-/** @type {{ token: string, expiresAtMs: number, lifetimeMs: number, sessionId: string } | null} */
+/** @type {{ token: string, tokenType: 'Bearer' | 'DPoP', expiresAtMs: number, lifetimeMs: number, sessionId: string } | null} */
 let access = null
 /** @type {ReturnType<typeof setTimeout> | undefined} */
 let refreshTimer
 /** @type {Promise<boolean> | null} */
 let refreshing = null
 const channel = 'BroadcastChannel' in window ? new BroadcastChannel(CHANNEL_NAME) : null
+prepareDpopKey()
 
 /** A failed API call: HTTP status and the problem's stable `code`. */
 export class ApiError extends Error {
@@ -37,23 +44,41 @@ export class ApiError extends Error {
 
 // ---------------------------------------------------------------- HTTP
 
+/** Where tokens are issued: a proof there binds the session (sign-in) or shows its key (refresh). */
+const TOKEN_PATHS = new Set(['/auth/login', '/auth/refresh'])
+
+/**
+ * One call to the server. `bearer` is an access token: a bound one (token
+ * type DPoP) goes with the DPoP scheme and a proof of this browser's key. A
+ * refusal that asks for a server nonce is retried once with the nonce.
+ */
 export async function send(path, { method = 'GET', body, bearer, headers = {} } = {}) {
-  const init = { method, headers: { accept: 'application/json', ...headers }, credentials: 'same-origin', cache: 'no-store' }
-  if (body !== undefined) {
-    init.headers['content-type'] = 'application/json'
-    init.body = JSON.stringify(body)
+  for (let attempt = 0; ; attempt++) {
+    const init = { method, headers: { accept: 'application/json', ...headers }, credentials: 'same-origin', cache: 'no-store' }
+    if (body !== undefined) {
+      init.headers['content-type'] = 'application/json'
+      init.body = JSON.stringify(body)
+    }
+    const bound = bearer && access?.token === bearer && access.tokenType === 'DPoP'
+    if (bearer) init.headers.authorization = `${bound ? 'DPoP' : 'Bearer'} ${bearer}`
+    if (bound || TOKEN_PATHS.has(path)) {
+      const proof = await dpopProof(method, path, bound ? bearer : undefined)
+      if (proof) init.headers.dpop = proof
+    }
+    const res = await fetch(path, init)
+    let data = null
+    if (res.status !== 204 && res.status !== 202) {
+      try {
+        data = await res.json()
+      } catch {
+        data = null
+      }
+    }
+    const retry = dpopLearn(res, res.ok ? '' : (data?.code ?? ''))
+    if (res.ok) return data
+    if (retry && attempt === 0) continue
+    throw new ApiError(res.status, data?.code ?? '', data?.detail ?? data?.title ?? '')
   }
-  if (bearer) init.headers.authorization = `Bearer ${bearer}`
-  const res = await fetch(path, init)
-  if (res.status === 204 || res.status === 202) return null
-  let data = null
-  try {
-    data = await res.json()
-  } catch {
-    data = null
-  }
-  if (!res.ok) throw new ApiError(res.status, data?.code ?? '', data?.detail ?? data?.title ?? '')
-  return data
 }
 
 /** A call as the signed-in user: refreshes first when the token is stale, and once more on a 401. */
@@ -81,7 +106,7 @@ function signedOutError() {
 /** Takes a token response (login or refresh) and shares it with the other tabs. */
 export function adopt(reply) {
   const lifetimeMs = reply.expires_in * 1000
-  access = { token: reply.access_token, expiresAtMs: Date.now() + lifetimeMs, lifetimeMs, sessionId: reply.session_id }
+  access = { token: reply.access_token, tokenType: reply.token_type === 'DPoP' ? 'DPoP' : 'Bearer', expiresAtMs: Date.now() + lifetimeMs, lifetimeMs, sessionId: reply.session_id }
   scheduleRefresh()
   channel?.postMessage({ type: 'token', access })
 }
@@ -102,6 +127,19 @@ function scheduleRefresh() {
       },
     )
   }, Math.max(lifetime - margin, 0))
+}
+
+/** Set by the server beside the HttpOnly refresh cookie; says only that a session may exist. */
+const SESSION_HINT = 'tessera_session_hint'
+
+/** False when this browser holds no session: no refresh call is worth making. */
+function sessionHinted() {
+  return document.cookie.split('; ').includes(`${SESSION_HINT}=1`)
+}
+
+/** Drops the hint after a refused refresh, so later visits do not ask again. */
+function dropSessionHint() {
+  document.cookie = `${SESSION_HINT}=; Max-Age=0; Path=/; SameSite=Strict`
 }
 
 /** Drops the access token (the cookie stays until the server clears it). */
@@ -146,6 +184,11 @@ export function refresh({ force = false } = {}) {
       if (waited && access?.token === stale) await sharedToken(SHARED_TOKEN_WAIT_MS)
       if (access && access.token !== stale && access.expiresAtMs - Date.now() > access.lifetimeMs / 2) return true
       if (!force && access && access.expiresAtMs - Date.now() > Math.min(REFRESH_MARGIN_MS, access.lifetimeMs / 4)) return true
+      // Signed out (never signed in, or the server cleared the cookies): a normal state, not a failed request.
+      if (!sessionHinted()) {
+        forget()
+        return false
+      }
       try {
         const reply = await send('/auth/refresh', {
           method: 'POST',
@@ -157,6 +200,7 @@ export function refresh({ force = false } = {}) {
       } catch (err) {
         if (err instanceof ApiError && err.status < 500) {
           forget()
+          dropSessionHint()
           return false
         }
         throw err

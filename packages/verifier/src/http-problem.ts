@@ -1,66 +1,14 @@
-import { type AccessTokenClaims, AccessTokenInvalid, AuthError, DpopNonceRequired, type DpopPresentation } from '@tessera/core'
+import { type AccessTokenClaims, AccessTokenInvalid, AuthError, type DpopPresentation } from '@tessera/core'
+import { missingTokenProblem, problemBody, problemForAuthError, UNAVAILABLE_RETRY_AFTER_SECONDS, type AuthProblem, type ChallengeOptions } from './problem-details.js'
 import { RevocationLogSilent, type Verifier } from './verifier.js'
 
 /**
- * The HTTP answer for a request a verifier refused, shared by every adapter so
- * they all answer alike: 401 with an RFC 6750 (Bearer) or RFC 9449 (DPoP)
- * challenge for a missing or bad token or proof, 503 when revocation state
- * cannot be read. Bodies are RFC 9457 problem details and never echo the token.
- */
-export interface AuthProblem {
-  status: 401 | 503
-  headers: Record<string, string>
-  body: { type: string; title: string; status: number; detail: string; code: string }
-}
-
-export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
-
-/** The code in the body when no access token was sent (not an {@link AuthError}: nothing was verified). */
-export const MISSING_TOKEN_CODE = 'ERR_ACCESS_TOKEN_MISSING'
-
-const TYPE_BASE = 'https://tessera.dev/problems/'
-
-/** How a refusal is challenged: the scheme the token came with, and the DPoP algorithms when DPoP is accepted. */
-export interface ChallengeOptions {
-  realm?: string
-  /** The scheme of the refused request. Default `Bearer`. */
-  scheme?: 'Bearer' | 'DPoP'
-  /** Algorithms for the DPoP challenge's `algs`; null or absent when the verifier does not accept DPoP. */
-  dpopAlgorithms?: readonly string[] | null
-}
-
-function realmPart(realm: string | undefined): string {
-  return realm ? `realm="${realm}", ` : ''
-}
-
-function dpopChallenge(options: ChallengeOptions, error?: string): string {
-  return `DPoP ${realmPart(options.realm)}${error ?? ''}algs="${(options.dpopAlgorithms ?? []).join(' ')}"`
-}
-
-/** 401 for a request without an access token: bare challenges, as RFC 6750 section 3.1 and RFC 9449 section 7.1 ask. */
-export function missingTokenProblem(options: ChallengeOptions | string = {}): AuthProblem {
-  const o = typeof options === 'string' ? { realm: options } : options
-  const bearer = o.realm ? `Bearer realm="${o.realm}"` : 'Bearer'
-  return {
-    status: 401,
-    headers: { 'www-authenticate': o.dpopAlgorithms ? `${bearer}, ${dpopChallenge(o)}` : bearer, 'cache-control': 'no-store' },
-    body: { type: `${TYPE_BASE}missing-token`, title: 'Unauthorized', status: 401, detail: 'an access token is required', code: MISSING_TOKEN_CODE },
-  }
-}
-
-/** RFC 9449 section 7.1 and 9 error codes for what went wrong with a DPoP request. */
-function dpopError(err: AuthError): string {
-  if (err.code === 'ERR_DPOP_PROOF_INVALID') return 'invalid_dpop_proof'
-  if (err.code === 'ERR_DPOP_NONCE_REQUIRED') return 'use_dpop_nonce'
-  return 'invalid_token'
-}
-
-/**
- * Maps what the verifier threw to an answer. Anything that is not an
- * {@link AuthError} is a fault on our side, not a bad token: it fails closed
- * with 503, never 2xx and never a 500 with a stack. A refused DPoP request
- * (or any DPoP error) gets a `DPoP` challenge with the RFC 9449 error code,
- * and `DPoP-Nonce` when a nonce is required.
+ * Maps what the verifier threw to an answer on a protected route (see
+ * `problemForAuthError`, the one mapping the auth server and the gateway use
+ * too). Anything that is not an {@link AuthError} is a fault on our side, not
+ * a bad token: it fails closed with 503, never 2xx and never a 500 with a
+ * stack. A refused DPoP request (or any DPoP error) gets a `DPoP` challenge
+ * with the RFC 9449 error code, and `DPoP-Nonce` when a nonce is required.
  *
  * @example
  * ```ts
@@ -70,32 +18,16 @@ function dpopError(err: AuthError): string {
  */
 export function problemFor(err: unknown, options: ChallengeOptions | string = {}): AuthProblem {
   const o = typeof options === 'string' ? { realm: options } : options
-  // Store and key outages are ours to fix, not the token's: 503, never a 401 that tells the client to sign in again.
-  if (err instanceof AuthError && err.code !== 'ERR_STORE_UNAVAILABLE' && err.code !== 'ERR_KEYS_UNAVAILABLE') {
-    // The message is one of ours and carries no token text, so it may go into the challenge and the body.
-    const description = err.message.replace(/["\\]/g, '')
-    const dpop = o.scheme === 'DPoP' || err.code.startsWith('ERR_DPOP_')
-    const headers: Record<string, string> = {
-      'www-authenticate': dpop
-        ? dpopChallenge(o, `error="${dpopError(err)}", error_description="${description}", `)
-        : `Bearer ${realmPart(o.realm)}error="invalid_token", error_description="${description}"`,
-      'cache-control': 'no-store',
-    }
-    if (err instanceof DpopNonceRequired) headers['dpop-nonce'] = err.nonce
-    const type = dpop && err.code !== 'ERR_DPOP_KEY_MISMATCH' && err.code.startsWith('ERR_DPOP_') ? 'invalid-dpop-proof' : 'invalid-token'
-    return { status: 401, headers, body: { type: `${TYPE_BASE}${type}`, title: 'Unauthorized', status: 401, detail: err.message, code: err.code } }
+  if (err instanceof AuthError) {
+    const problem = problemForAuthError(err, { ...o, endpoint: 'resource' })
+    // Outage messages may describe our setup; the silent-log one is ours, names no configuration and tells an operator what to look at.
+    if (problem.status === 503) problem.body.detail = err instanceof RevocationLogSilent ? `${err.message}; try again shortly` : 'revocation state cannot be checked right now; try again shortly'
+    return problem
   }
   return {
     status: 503,
-    headers: { 'retry-after': '1', 'cache-control': 'no-store' },
-    body: {
-      type: `${TYPE_BASE}auth-unavailable`,
-      title: 'Service Unavailable',
-      status: 503,
-      // The silent-log message is ours and names no configuration; it tells an operator what to look at.
-      detail: err instanceof RevocationLogSilent ? `${err.message}; try again shortly` : 'revocation state cannot be checked right now; try again shortly',
-      code: 'ERR_STORE_UNAVAILABLE',
-    },
+    headers: { 'retry-after': String(UNAVAILABLE_RETRY_AFTER_SECONDS), 'cache-control': 'no-store' },
+    body: problemBody('ERR_STORE_UNAVAILABLE', 'revocation state cannot be checked right now; try again shortly', 503),
   }
 }
 

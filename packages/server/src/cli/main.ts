@@ -28,9 +28,19 @@ if (first === undefined || first === 'gateway' || first === 'help' || first.star
 }
 for (const command of [keysCommand(), sessionsCommand(), usersCommand(), eventsCommand(), statsCommand()]) program.addCommand(command)
 
+// --json asks for machine-readable output, usage errors included: then a usage
+// error is one `{"error":{"code":"ERR_USAGE","message"}}` line on stderr (as every
+// other error), still exit 2. Read from argv: commander reports the error before it has parsed options.
+const wantsJson = process.argv.slice(2).includes('--json')
+
+function outputError(text: string, write: (text: string) => void): void {
+  write(wantsJson ? `${JSON.stringify({ error: { code: 'ERR_USAGE', message: text.replace(/^error: /, '').trim() } })}\n` : text)
+}
+
 // addCommand() does not pass settings down, so apply them to every command of the tree.
 function configure(command: Command): void {
-  command.showHelpAfterError('(add --help for usage)').exitOverride((err) => {
+  command.showHelpAfterError(wantsJson ? false : '(add --help for usage)').configureOutput({ outputError })
+  command.exitOverride((err) => {
     // Usage mistakes exit 2, like other Unix tools; --help and --version exit 0.
     process.exit(err.exitCode === 0 ? 0 : 2)
   })

@@ -6,12 +6,13 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { Tessera } from '@tessera/core'
 import type { Mailer } from '../mail/mailer.js'
 import type { UserStore } from '../users/user-store.js'
+import type { TrustProxy } from './client-address.js'
 import { DEFAULT_RATE_LIMITS, type RateLimits, type ServerContext } from './context.js'
 import { DeviceCookies } from './device-cookie.js'
 import { LoginLockout } from './login-lockout.js'
 import { ServerMetrics } from './metrics.js'
 import { authenticationPlugin } from './plugins/auth.js'
-import { errorsPlugin, frameworkErrors, setSecurityHeaders } from './plugins/errors.js'
+import { clientErrors, errorsPlugin, frameworkErrors, setSecurityHeaders } from './plugins/errors.js'
 import { MemoryRateLimiter, type RateLimiter } from './rate-limiter.js'
 import { registerAccountRoutes } from './routes/account.js'
 import { registerAdminRoutes } from './routes/admin.js'
@@ -43,8 +44,11 @@ export interface AppOptions {
   clients?: ReadonlyMap<string, string>
   /** Mark the refresh cookie Secure even over plain http (behind a TLS proxy). */
   cookieSecure?: boolean
-  /** Trust X-Forwarded-* (only behind a proxy you run). Default false. */
-  trustProxy?: boolean
+  /**
+   * Follow X-Forwarded-* through these proxy addresses/CIDRs (only proxies you
+   * run). Default false: the peer is the client.
+   */
+  trustProxy?: TrustProxy
   /** Also export Node.js process metrics (one process, one app). Default false. */
   processMetrics?: boolean
   /** Fastify/pino logger options; default off. */
@@ -75,6 +79,13 @@ export interface AppOptions {
   /** Mails to the user on a new device and a password change; default none. */
   securityMail?: SecurityMailOptions | null
 }
+
+/**
+ * What every log line of the server hides: credentials in headers, and the raw
+ * request bytes Node attaches to parser errors (`rawPacket`) should any error
+ * carrying them reach a log line. main.ts uses this; the secrets test too.
+ */
+export const LOG_REDACT: readonly string[] = ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', 'err.rawPacket', 'error.rawPacket']
 
 /** Logs what an operator must see (reuse, bans, mass revocations); ids only, never tokens. */
 function logSecurityEvents(app: FastifyInstance, auth: Tessera): () => void {
@@ -108,12 +119,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimitBytes ?? 16 * 1024,
-    trustProxy: options.trustProxy ?? false,
+    // Fastify (proxy-addr) matches the list; a copy, since its type wants a mutable array.
+    trustProxy: options.trustProxy ? [...options.trustProxy] : false,
     routerOptions: { maxParamLength: 500 },
     requestTimeout: 15_000,
     // Ids of our own; a client-chosen request id would let callers forge log lines.
     requestIdHeader: false,
     frameworkErrors,
+    clientErrorHandler: clientErrors,
   })
   const pending = new Set<Promise<void>>()
   const limiterKeyKey = options.auth.deriveKey('rate-limiter keys v1')

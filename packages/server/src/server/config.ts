@@ -1,7 +1,9 @@
+import { isIP } from 'node:net'
 import { availableParallelism } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
 import { identityHeadersFromEnv, type IdentityHeaderOptions } from '@tessera/gateway'
 import { type RedisDurability, redisOptionsFromEnv, type RedisTopologyOptions } from '@tessera/redis'
+import type { TrustProxy } from './client-address.js'
 import { resolveWebhookEndpoints, type WebhookEndpoint } from './webhooks/endpoints.js'
 import type { SecurityMailOptions } from './webhooks/security-mail.js'
 
@@ -32,7 +34,8 @@ export interface ServerConfig {
   mailOutboxDir: string
   publicUrl: string
   cookieSecure: boolean
-  trustProxy: boolean
+  /** TESSERA_TRUST_PROXY: the proxies' addresses/CIDRs; false: none. */
+  trustProxy: TrustProxy
   signingKeysJson: string | null
   tokenKey: string | null
   logLevel: string
@@ -106,6 +109,40 @@ function boolean(env: Env, name: string): boolean {
   if (['true', '1', 'yes'].includes(text.toLowerCase())) return true
   if (['false', '0', 'no'].includes(text.toLowerCase())) return false
   throw new ConfigError(`${name} must be true or false`)
+}
+
+const TRUST_PROXY_FORM = "a comma list of your proxies' addresses or CIDRs (e.g. 10.0.0.0/8,fd00::/8, or loopback)"
+
+/** One entry of a proxy list: an address, a CIDR, or one of proxy-addr's names. */
+function proxyEntry(entry: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true
+  const [address = '', prefix, ...rest] = entry.split('/')
+  const family = isIP(address)
+  if (family === 0 || rest.length > 0) return false
+  if (prefix === undefined) return true
+  return /^[0-9]{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128)
+}
+
+/**
+ * TESSERA_TRUST_PROXY: the addresses of the proxies whose X-Forwarded-* to
+ * follow. `true` is refused: it trusted every hop, so any client could choose
+ * its own address and escape every per-address limit. A hop count is refused
+ * too: it cannot tell our proxy from a client that reaches the port directly
+ * and writes the header itself (Fastify 5 ignores hop counts for that reason).
+ */
+function trustProxy(env: Env): TrustProxy {
+  const text = value(env, 'TESSERA_TRUST_PROXY')
+  if (text === undefined || ['false', 'no', '0'].includes(text.toLowerCase())) return false
+  if (['true', 'yes', '1'].includes(text.toLowerCase())) {
+    throw new ConfigError(`TESSERA_TRUST_PROXY=${text} would trust every X-Forwarded-For hop, so any client could choose its own address; set ${TRUST_PROXY_FORM}`)
+  }
+  if (/^[0-9]+$/.test(text)) {
+    throw new ConfigError(`TESSERA_TRUST_PROXY=${text}: a hop count cannot tell your proxy from a client that connects directly and writes X-Forwarded-For itself; set ${TRUST_PROXY_FORM}`)
+  }
+  const entries = text.split(',').map((e) => e.trim()).filter(Boolean)
+  const bad = entries.find((e) => !proxyEntry(e))
+  if (bad !== undefined) throw new ConfigError(`TESSERA_TRUST_PROXY: "${bad.slice(0, 60)}" is not an address or CIDR; set ${TRUST_PROXY_FORM}`)
+  return entries
 }
 
 function clients(env: Env): Map<string, string> {
@@ -205,7 +242,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): ServerC
     mailOutboxDir: outbox ? resolve(cwd, outbox) : join(dataDir, 'outbox'),
     publicUrl: publicUrl.replace(/\/+$/, ''),
     cookieSecure: boolean(env, 'TESSERA_COOKIE_SECURE'),
-    trustProxy: boolean(env, 'TESSERA_TRUST_PROXY'),
+    trustProxy: trustProxy(env),
     signingKeysJson: value(env, 'TESSERA_SIGNING_KEYS') ?? null,
     tokenKey,
     logLevel,

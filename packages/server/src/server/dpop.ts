@@ -1,7 +1,6 @@
 import type { FastifyRequest } from 'fastify'
-import { AuthError, DpopNonceRequired, type DpopPresentation, DpopProofInvalid, type Tessera, type VerifiedDpopProof } from '@tessera/core'
-import { problemFor } from '@tessera/verifier'
-import { HttpProblem } from './http-errors.js'
+import { AuthError, type DpopPresentation, DpopProofInvalid, type Tessera, type VerifiedDpopProof } from '@tessera/core'
+import { authProblem } from './http-errors.js'
 
 /**
  * The request's DPoP proof with the method and URL it must name, or undefined
@@ -15,14 +14,13 @@ export function dpopPresentation(request: FastifyRequest): DpopPresentation | un
 }
 
 /**
- * Sign-in and refresh are token endpoints: a bad proof or a missing nonce is a
- * 400 there (RFC 9449 sections 5 and 8), with `DPoP-Nonce` when a nonce is
- * needed. A refresh token used without its key stays a 401, like reuse.
+ * Sign-in and refresh are token endpoints: the shared mapping answers there
+ * (a bad proof or a missing nonce is a 400, RFC 9449 sections 5 and 8, with
+ * `DPoP-Nonce` when a nonce is needed; a refresh token whose session ended is
+ * 401 `ERR_SESSION_REVOKED`; a refresh token used without its key stays a 401).
  */
 export function tokenEndpointError(err: unknown): unknown {
-  if (!(err instanceof AuthError) || (err.code !== 'ERR_DPOP_PROOF_INVALID' && err.code !== 'ERR_DPOP_NONCE_REQUIRED')) return err
-  const headers: Record<string, string> = err instanceof DpopNonceRequired ? { 'dpop-nonce': err.nonce } : {}
-  return new HttpProblem(err.code, err.message, { status: 400, headers, cause: err })
+  return err instanceof AuthError ? authProblem(err, { endpoint: 'token' }) : err
 }
 
 /**
@@ -41,14 +39,6 @@ export async function signInProof(request: FastifyRequest, auth: Tessera): Promi
   } catch (err) {
     throw tokenEndpointError(err)
   }
-}
-
-/** A DPoP failure on a protected route: 401 with the RFC 9449 challenge (and `DPoP-Nonce`) of the shared verifier. */
-export function resourceError(err: unknown, scheme: 'Bearer' | 'DPoP', auth: Tessera): unknown {
-  if (!(err instanceof AuthError) || (scheme !== 'DPoP' && !err.code.startsWith('ERR_DPOP_'))) return err
-  const { headers } = problemFor(err, { scheme, dpopAlgorithms: auth.dpop.options.algorithms })
-  delete headers['cache-control']
-  return new HttpProblem(err.code, err.message, { status: 401, headers, cause: err })
 }
 
 /** The `DPoP-Nonce` to hand out with a token response, or null when nonces are off. */

@@ -1,10 +1,12 @@
-import type { AuthErrorCode } from '@tessera/core'
+import type { AuthError } from '@tessera/core'
+import { AUTH_ERROR_HTTP, problemBody as sharedProblemBody, problemForAuthError, type AuthProblemCode, type ProblemBody, type ProblemOptions } from '@tessera/verifier'
 
 /** Codes the server adds to the core's {@link AuthErrorCode}s. */
 export type ServerErrorCode =
   | 'ERR_VALIDATION'
   | 'ERR_BAD_REQUEST'
   | 'ERR_UNAUTHENTICATED'
+  | 'ERR_REFRESH_TOKEN_MISSING'
   | 'ERR_INVALID_CREDENTIALS'
   | 'ERR_WRONG_PASSWORD'
   | 'ERR_EMAIL_TAKEN'
@@ -22,30 +24,19 @@ export type ServerErrorCode =
   | 'ERR_MAIL_UNAVAILABLE'
   | 'ERR_INTERNAL'
 
-export type ProblemCode = AuthErrorCode | ServerErrorCode
+export type ProblemCode = AuthProblemCode | ServerErrorCode
 
-/** The one table from error code to HTTP status and problem title. */
+/**
+ * The one table from error code to HTTP status and problem title: the shared
+ * `AUTH_ERROR_HTTP` of `@tessera/verifier` (what every adapter and the gateway
+ * answer) and the server's own codes.
+ */
 export const HTTP_ERRORS: Readonly<Record<ProblemCode, { status: number; title: string }>> = {
-  ERR_ACCESS_TOKEN_INVALID: { status: 401, title: 'Invalid access token' },
-  ERR_ACCESS_TOKEN_EXPIRED: { status: 401, title: 'Access token expired' },
-  ERR_ACCESS_TOKEN_REVOKED: { status: 401, title: 'Access token revoked' },
-  ERR_REFRESH_TOKEN_INVALID: { status: 401, title: 'Invalid refresh token' },
-  ERR_REFRESH_TOKEN_EXPIRED: { status: 401, title: 'Refresh token expired' },
-  ERR_REFRESH_TOKEN_REUSED: { status: 401, title: 'Refresh token reused' },
-  ERR_SESSION_NOT_FOUND: { status: 404, title: 'Session not found' },
-  ERR_SESSION_REVOKED: { status: 401, title: 'Session revoked' },
-  ERR_SESSION_LIMIT_REACHED: { status: 409, title: 'Too many sessions' },
-  ERR_USER_BANNED: { status: 403, title: 'User banned' },
-  ERR_ONE_TIME_TOKEN_INVALID: { status: 400, title: 'Invalid or expired token' },
-  ERR_INVALID_INPUT: { status: 400, title: 'Invalid input' },
-  ERR_STORE_UNAVAILABLE: { status: 503, title: 'Session store unavailable' },
-  ERR_KEYS_UNAVAILABLE: { status: 503, title: 'Verification keys unavailable' },
-  ERR_DPOP_PROOF_INVALID: { status: 401, title: 'Invalid DPoP proof' },
-  ERR_DPOP_NONCE_REQUIRED: { status: 401, title: 'DPoP nonce required' },
-  ERR_DPOP_KEY_MISMATCH: { status: 401, title: 'DPoP key mismatch' },
+  ...AUTH_ERROR_HTTP,
   ERR_VALIDATION: { status: 400, title: 'Invalid request' },
   ERR_BAD_REQUEST: { status: 400, title: 'Bad request' },
   ERR_UNAUTHENTICATED: { status: 401, title: 'Authentication required' },
+  ERR_REFRESH_TOKEN_MISSING: { status: 401, title: 'No refresh token' },
   ERR_INVALID_CREDENTIALS: { status: 401, title: 'Invalid email or password' },
   ERR_WRONG_PASSWORD: { status: 403, title: 'Current password is wrong' },
   ERR_EMAIL_TAKEN: { status: 409, title: 'Email already registered' },
@@ -64,8 +55,7 @@ export const HTTP_ERRORS: Readonly<Record<ProblemCode, { status: number; title: 
   ERR_INTERNAL: { status: 500, title: 'Internal error' },
 }
 
-/** Seconds a client should wait after a 503 from an unreachable dependency. */
-export const UNAVAILABLE_RETRY_AFTER_SECONDS = 1
+export { UNAVAILABLE_RETRY_AFTER_SECONDS } from '@tessera/verifier'
 
 /**
  * An error a route throws to answer with a problem+json body.
@@ -90,9 +80,20 @@ export class HttpProblem extends Error {
   }
 }
 
-/** RFC 9457 body for a code. */
-export function problemBody(code: ProblemCode, detail: string, statusOverride?: number): { type: string; title: string; status: number; detail: string; code: ProblemCode } {
-  const { title } = HTTP_ERRORS[code]
-  const status = statusOverride ?? HTTP_ERRORS[code].status
-  return { type: `urn:tessera:error:${code.slice(4).toLowerCase().replace(/_/g, '-')}`, title, status, detail, code }
+/** RFC 9457 body for a code, in the one dialect (`type` is `urn:tessera:error:<code>`). */
+export function problemBody(code: ProblemCode, detail: string, statusOverride?: number): ProblemBody {
+  const { title, status } = HTTP_ERRORS[code]
+  return sharedProblemBody(code, detail, statusOverride ?? status, title)
+}
+
+/**
+ * An {@link AuthError} as the shared mapping answers it (`problemForAuthError`
+ * of `@tessera/verifier`: status, code, `WWW-Authenticate`, `DPoP-Nonce`),
+ * for where it was met: a protected route, a token endpoint or any other route.
+ */
+export function authProblem(err: AuthError, options: ProblemOptions, detail?: string): HttpProblem {
+  const problem = problemForAuthError(err, options)
+  // Cache-Control is the security-headers hook's; everything else is the mapping's.
+  const { 'cache-control': _cacheControl, ...headers } = problem.headers
+  return new HttpProblem(problem.body.code as ProblemCode, detail ?? problem.body.detail, { status: problem.status, headers, cause: err })
 }

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { buildApp } from './app.js'
+import { buildApp, LOG_REDACT } from './app.js'
 import { ConfigError, loadConfig } from './config.js'
 import { appOptions, openResources } from './resources.js'
 
@@ -32,7 +32,7 @@ export async function startServer(env: Record<string, string | undefined> = proc
       logger: {
         level: config.logLevel,
         // Belt and braces: no credential ever reaches a log line.
-        redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'],
+        redact: [...LOG_REDACT],
       },
     })
     await app.listen({ port: config.port, host: config.host })
@@ -44,6 +44,7 @@ export async function startServer(env: Record<string, string | undefined> = proc
   const port = typeof address === 'object' && address ? address.port : config.port
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
   app.log.info(`tessera listening on ${url}; ${resources.summary}`)
+  for (const notice of resources.notices) app.log.warn(notice)
   let stopping: Promise<void> | null = null
   return {
     app,

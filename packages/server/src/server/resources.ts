@@ -1,8 +1,9 @@
 import { join } from 'node:path'
-import { type DeliveryQueue, MemoryDeliveryQueue, MemoryStore, type SessionStore, SigningKeySet, type Tessera } from '@tessera/core'
+import { type DeliveryQueue, MemoryDeliveryQueue, PersistentMemoryStore, type SessionStore, SigningKeySet, type Tessera } from '@tessera/core'
 import { createMailer } from '../mail/index.js'
 import type { Mailer } from '../mail/mailer.js'
 import { assertMemoryPolicy, RedisDeliveryQueue, RedisSessionStore, type RedisTopologyOptions } from '@tessera/redis'
+import { assertPrivateDirectory } from '../users/private-directory.js'
 import { openEmbeddedUserStore } from '../users/embedded.js'
 import { closePasswordHashing, configurePasswordHashing } from '../users/password.js'
 import { openPostgresUserStore } from '../users/postgres.js'
@@ -42,6 +43,8 @@ export interface ServerResources {
   saveKeys: (() => Promise<void>) | null
   /** One line saying which store, user database and mailer are in use. */
   summary: string
+  /** What start-up found worth a warning (a crash recovered from), one line each. */
+  notices: string[]
   close(): Promise<void>
 }
 
@@ -61,9 +64,13 @@ export async function openResources(config: ServerConfig): Promise<ServerResourc
     for (const step of opened.reverse()) await step().catch(() => undefined)
   }
   try {
+    // Keys and the user database live there: refuse one that others could write into before reading anything.
+    await assertPrivateDirectory(config.dataDir)
     let store: SessionStore
     let limiter: RateLimiter
     let webhookQueue: DeliveryQueue | null = null
+    const notices: string[] = []
+    const sessionsDir = join(config.dataDir, 'sessions')
     if (config.redis) {
       const redis = await RedisSessionStore.connect({
         // A Redis that is not there at start is a configuration problem: say so in seconds, not after 10.
@@ -83,8 +90,12 @@ export async function openResources(config: ServerConfig): Promise<ServerResourc
       limiter = new RedisRateLimiter(redis.connection, config.redisKeyPrefix)
       if (config.webhooks.length > 0) webhookQueue = await RedisDeliveryQueue.open(redis.connection, { keyPrefix: config.redisKeyPrefix, name: 'webhooks' })
     } else {
-      const memory = new MemoryStore()
+      // Kept in the data dir, so a restart signs nobody out and a crash forgets no revocation.
+      const memory = await PersistentMemoryStore.open(sessionsDir)
       opened.push(() => memory.close())
+      const { replayedRecords, droppedTornRecord } = memory.recovery
+      if (replayedRecords > 0) notices.push(`session store: recovered ${replayedRecords} changes from ${sessionsDir} after an unclean stop`)
+      if (droppedTornRecord) notices.push(`session store: dropped a journal record cut short by the unclean stop (its call never returned)`)
       store = memory
       limiter = new MemoryRateLimiter()
       if (config.webhooks.length > 0) webhookQueue = new MemoryDeliveryQueue()
@@ -106,7 +117,7 @@ export async function openResources(config: ServerConfig): Promise<ServerResourc
     const mailer = createMailer({ smtpUrl: config.smtpUrl ?? undefined, outboxDir: config.mailOutboxDir, from: config.mailFrom })
     opened.push(() => mailer.close())
     const summary = [
-      `session store: ${config.redis ? `${redisTarget(config.redis)} key prefix ${config.redisKeyPrefix}` : 'memory (embedded, single process)'}`,
+      `session store: ${config.redis ? `${redisTarget(config.redis)} key prefix ${config.redisKeyPrefix}` : `memory (embedded, single process, kept in ${sessionsDir})`}`,
       `user database: ${config.databaseUrl ? postgresTarget(config.databaseUrl, config.databaseSchema) : `embedded (${join(config.dataDir, 'users')})`}`,
       `mailer: ${config.smtpUrl ? 'smtp' : `dev outbox (${config.mailOutboxDir})`}`,
       `signing keys: ${config.redis ? 'shared in the store' : keysDir ? keysFile : 'TESSERA_SIGNING_KEYS'}`,
@@ -119,6 +130,7 @@ export async function openResources(config: ServerConfig): Promise<ServerResourc
       webhookQueue,
       saveKeys: keysDir && keys ? () => keys.save(keysDir) : null,
       summary,
+      notices,
       close,
     }
   } catch (err) {

@@ -1,6 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import type { AccessTokenClaims } from '@tessera/core'
-import { PROBLEM_CONTENT_TYPE, decide, type AuthOutcome } from '../http-problem.js'
+import { decide, type AuthOutcome } from '../http-problem.js'
+import { PROBLEM_CONTENT_TYPE } from '../problem-details.js'
 import type { Verifier } from '../verifier.js'
 
 declare module 'express-serve-static-core' {

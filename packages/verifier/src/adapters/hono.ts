@@ -1,6 +1,8 @@
 import type { Context, MiddlewareHandler } from 'hono'
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { AccessTokenClaims } from '@tessera/core'
-import { PROBLEM_CONTENT_TYPE, decide, type AuthProblem } from '../http-problem.js'
+import { decide } from '../http-problem.js'
+import { PROBLEM_CONTENT_TYPE, type AuthProblem } from '../problem-details.js'
 import type { Verifier } from '../verifier.js'
 
 /** The context variables the middleware sets: `c.get('auth')` / `c.var.auth`. */
@@ -24,7 +26,8 @@ export interface TesseraHonoOptions {
 }
 
 function refuse(c: Context, problem: AuthProblem): Response {
-  return c.body(JSON.stringify(problem.body), problem.status, { ...problem.headers, 'content-type': PROBLEM_CONTENT_TYPE })
+  // Statuses of the mapping are 4xx and 5xx, all with a body.
+  return c.body(JSON.stringify(problem.body), problem.status as ContentfulStatusCode, { ...problem.headers, 'content-type': PROBLEM_CONTENT_TYPE })
 }
 
 /**

@@ -14,7 +14,8 @@ import {
 } from '@nestjs/common'
 import { APP_FILTER, APP_GUARD, HttpAdapterHost, Reflector } from '@nestjs/core'
 import type { AccessTokenClaims } from '@tessera/core'
-import { PROBLEM_CONTENT_TYPE, decide, type AuthOutcome, type AuthProblem } from '../http-problem.js'
+import { decide, type AuthOutcome } from '../http-problem.js'
+import { PROBLEM_CONTENT_TYPE, type AuthProblem } from '../problem-details.js'
 import type { Verifier } from '../verifier.js'
 
 // NestJS uses legacy (experimentalDecorators) decorators. This file applies them as plain function calls

@@ -1,7 +1,7 @@
 // `tessera events tail`: follows the revocation log live, one line per event.
 import { Command, InvalidArgumentError } from 'commander'
 import { formatSessionId, type RevocationLogEntry } from '@tessera/core'
-import { runAction, withAdmin, withJson } from './runtime.js'
+import { resolveUser, runAction, withAdmin, withJson } from './runtime.js'
 
 /** How long one blocking read waits; also the longest delay before a stop signal takes effect. */
 const BLOCK_MS = 500
@@ -50,10 +50,12 @@ export function eventsCommand(): Command {
 
   withJson(events.command('tail').description('follow the revocation log live (session and user revocations, bans, denied tokens, reuse detections) until Ctrl-C'))
     .option('--from-start', 'print every event still in the log before following')
-    .option('--user <id>', "only this user's events")
+    .option('--user <user>', "only this user's events (user id, or email when DATABASE_URL is set)")
     .option('--count <n>', 'exit after n events', positiveInt)
     .action(
       runAction(async ({ out, config }, options: { fromStart?: boolean; count?: number; user?: string }) => {
+        // Log entries name user ids: an email must become one first, or nothing would ever match.
+        const userId = options.user === undefined ? undefined : await resolveUser(config(), options.user)
         await withAdmin(config(), async ({ auth, store }) => {
           let stopping = false
           const stop = (): void => {
@@ -72,7 +74,7 @@ export function eventsCommand(): Command {
               if (read.gap) process.stderr.write(`tessera: warning: some events after ${position ?? 'the start'} were trimmed from the log before they were read\n`)
               for (const entry of read.entries) {
                 position = entry.position
-                if (options.user !== undefined && entry.event.userId !== options.user) continue
+                if (userId !== undefined && entry.event.userId !== userId) continue
                 out.line(eventLine(entry), eventJson(entry))
                 printed += 1
                 if (options.count !== undefined && printed >= options.count) return

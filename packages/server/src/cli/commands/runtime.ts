@@ -158,9 +158,11 @@ export async function withAdmin<T>(config: CliConfig, body: (admin: AdminHandle)
 }
 
 /**
- * The user id for a `<user>` argument: an id as given, or an email looked up in
- * the server's PostgreSQL user database. The embedded database belongs to the
- * server process, so email lookup needs DATABASE_URL.
+ * The user id for a `<user>` argument: an email looked up in the server's
+ * PostgreSQL user database, or an id, checked there too when DATABASE_URL is
+ * set (an unknown one fails as an unknown email does) and taken as given
+ * otherwise. The embedded database belongs to the server process, so email
+ * lookup needs DATABASE_URL.
  *
  * @example
  * ```ts
@@ -168,7 +170,9 @@ export async function withAdmin<T>(config: CliConfig, body: (admin: AdminHandle)
  * ```
  */
 export async function resolveUser(config: CliConfig, user: string): Promise<string> {
-  if (!user.includes('@')) return user
+  const byEmail = user.includes('@')
+  // Without the user database an id cannot be checked: it is taken as given (the store knows sessions, not users).
+  if (!byEmail && !config.databaseUrl) return user
   if (!config.databaseUrl) {
     throw new CliError('finding a user by email needs DATABASE_URL (the embedded user database belongs to the server process); pass the user id instead', {
       code: 'ERR_DATABASE_REQUIRED',
@@ -177,8 +181,8 @@ export async function resolveUser(config: CliConfig, user: string): Promise<stri
   }
   // Loaded only here: most commands never touch the user database.
   const [{ openPostgresUserStore }, { normaliseEmail }] = await Promise.all([import('../../users/postgres.js'), import('../../users/email.js')])
-  const email = normaliseEmail(user)
-  if (!email) throw new CliError(`"${user.slice(0, 80)}" is not a valid email address`, { code: 'ERR_INVALID_INPUT', exitCode: EXIT.usage })
+  const email = byEmail ? normaliseEmail(user) : null
+  if (byEmail && !email) throw new CliError(`"${user.slice(0, 80)}" is not a valid email address`, { code: 'ERR_INVALID_INPUT', exitCode: EXIT.usage })
   let users
   try {
     users = await openPostgresUserStore({ url: config.databaseUrl, maxConnections: 1 })
@@ -186,8 +190,9 @@ export async function resolveUser(config: CliConfig, user: string): Promise<stri
     throw new CliError(`cannot reach the user database: ${err instanceof Error ? err.message : String(err)}`, { code: 'ERR_DATABASE_UNAVAILABLE', cause: err })
   }
   try {
-    const found = await users.findByEmail(email)
-    if (!found) throw new CliError(`no user with email ${email}`, { code: 'ERR_USER_NOT_FOUND', exitCode: EXIT.notFound })
+    // An unknown id and an unknown email are the same failure: exit 3, "no user with ...".
+    const found = email ? await users.findByEmail(email) : await users.findById(user)
+    if (!found) throw new CliError(email ? `no user with email ${email}` : `no user with id ${user.slice(0, 80)}`, { code: 'ERR_USER_NOT_FOUND', exitCode: EXIT.notFound })
     return found.userId
   } finally {
     await users.close()

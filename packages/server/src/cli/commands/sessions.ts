@@ -1,7 +1,7 @@
 // `tessera sessions list <user>` and `tessera sessions revoke <session>`.
 import { Command } from 'commander'
 import { UAParser } from 'ua-parser-js'
-import { parseSessionId, type SessionInfo } from '@tessera/core'
+import { parseSessionId, printable, type SessionInfo } from '@tessera/core'
 import { CliError, EXIT, resolveUser, runAction, withAdmin, withJson } from './runtime.js'
 
 /** "Chrome 120" and "Linux" from a user agent; empty strings when unknown. */
@@ -33,10 +33,11 @@ function sessionJson(s: SessionInfo): Record<string, unknown> {
   }
 }
 
+/** One line per session; what the client chose (name, user agent) is made printable, as sessions stored before that rule may hold escapes. */
 function sessionLine(s: SessionInfo): string {
   const { browser, os } = describeUserAgent(s.device.userAgent)
   const device = [s.device.name || null, [browser, os].filter(Boolean).join(' on ') || null].filter(Boolean).join(', ') || 'unknown device'
-  return `  ${s.sessionId}  ${device}  ip ${s.device.ip || '-'}  signed in ${iso(s.createdAtMs)}  last active ${iso(s.lastSeenAtMs)}`
+  return printable(`  ${s.sessionId}  ${device}  ip ${s.device.ip || '-'}  signed in ${iso(s.createdAtMs)}  last active ${iso(s.lastSeenAtMs)}`)
 }
 
 /**

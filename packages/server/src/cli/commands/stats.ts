@@ -2,8 +2,8 @@
 // per live session measured on a sample of users. Never SCAN: a sample is named
 // with --user or taken from the users in the newest revocation-log entries.
 import { Command } from 'commander'
-import type { RedisSessionStore } from '@tessera/redis'
-import { runAction, withAdmin, withJson } from './runtime.js'
+import type { RedisSessionStore, RedisTopologyOptions } from '@tessera/redis'
+import { resolveUser, runAction, withAdmin, withJson } from './runtime.js'
 
 const MAX_SAMPLE_USERS = 20
 const LOG_SAMPLE_ENTRIES = 200
@@ -35,6 +35,13 @@ async function recentUsers(store: RedisSessionStore): Promise<string[]> {
   return [...users]
 }
 
+/** The `INFO keyspace` name of the database the store uses (`db3`): other databases belong to other applications. */
+export function ownDatabase(redis: (RedisTopologyOptions & { url?: string }) | null): string {
+  // Cluster has only database 0; Sentinel connections here select none.
+  const path = redis?.url ? new URL(redis.url).pathname.slice(1) : ''
+  return `db${Number(path || 0)}`
+}
+
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value]
 }
@@ -49,14 +56,16 @@ function collect(value: string, previous: string[] = []): string[] {
  */
 export function statsCommand(): Command {
   return withJson(new Command('stats').description('revocation-log length, Redis memory, and memory per live session on a sample of users (needs REDIS_URL)'))
-    .option('--user <id>', 'measure this user (repeatable); default: users in the newest revocation-log entries', collect)
+    .option('--user <user>', 'measure this user (id, or email when DATABASE_URL is set; repeatable); default: users in the newest revocation-log entries', collect)
     .action(
       runAction(async ({ out, config }, options: { user?: string[] }) => {
+        const named = options.user === undefined ? undefined : await Promise.all(options.user.map((user) => resolveUser(config(), user)))
+        const database = ownDatabase(config().redis)
         const report = await withAdmin(config(), async ({ auth, store }) => {
           const log = await auth.revocationLogInfo()
           const memory = await info(store, 'memory')
           const keyspace = await info(store, 'keyspace')
-          const sampleUsers = (options.user ?? (await recentUsers(store))).slice(0, MAX_SAMPLE_USERS)
+          const sampleUsers = (named ?? (await recentUsers(store))).slice(0, MAX_SAMPLE_USERS)
           let sampledSessions = 0
           let sampledBytes = 0
           const users: { user_id: string; live_sessions: number; key_bytes: number }[] = []
@@ -72,9 +81,12 @@ export function statsCommand(): Command {
           }
           const dbs: Record<string, { keys: number; expires: number }> = {}
           for (const [db, value] of keyspace) {
+            if (db !== database) continue
             const fields = Object.fromEntries(value.split(',').map((kv) => kv.split('=') as [string, string]))
             dbs[db] = { keys: Number(fields.keys ?? 0), expires: Number(fields.expires ?? 0) }
           }
+          // INFO leaves out an empty database; say 0 rather than nothing.
+          dbs[database] ??= { keys: 0, expires: 0 }
           return {
             key_prefix: store.keys.prefix,
             revocation_log: { length: log.length, last_position: log.lastPosition },
@@ -87,7 +99,7 @@ export function statsCommand(): Command {
           }
         })
         const perSession = report.sample.bytes_per_session
-        const keyLines = Object.entries(report.redis.keyspace).map(([db, v]) => `  ${db}: ${v.keys} keys, ${v.expires} with a TTL (whole database, every prefix)`)
+        const keyLines = Object.entries(report.redis.keyspace).map(([db, v]) => `  ${db}: ${v.keys} keys, ${v.expires} with a TTL (this database, every key prefix in it)`)
         out.result(
           [
             `key prefix            ${report.key_prefix}`,

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createTessera, type Tessera } from '@tessera/core'
+import { createClient } from 'redis'
+import { createTessera, encodeDeviceMetadata, parseSessionId, type Tessera } from '@tessera/core'
 import { freePort, redisStoreForTest, SHARED_REDIS_URL, waitFor } from '../../../../../test/support/redis.js'
 import type { RedisSessionStore } from '@tessera/redis'
 import { openPostgresUserStore } from '../../users/postgres.js'
@@ -42,8 +43,9 @@ function startCli(args: string[], env: Record<string, string>) {
   const run: Run = { code: null, stdout: '', stderr: '' }
   child.stdout.setEncoding('utf8').on('data', (d: string) => (run.stdout += d))
   child.stderr.setEncoding('utf8').on('data', (d: string) => (run.stderr += d))
-  // A command that hangs fails its test with what it printed, instead of stalling the suite.
-  const killer = setTimeout(() => child.kill('SIGKILL'), 60_000).unref()
+  // A command that hangs fails its test with what it printed, instead of stalling the suite. Generous: a dozen
+  // CLI processes start at once here, each loading TypeScript through tsx, on a machine that may be busy.
+  const killer = setTimeout(() => child.kill('SIGKILL'), 240_000).unref()
   const done = new Promise<Run>((resolve) =>
     child.once('close', (code) => {
       clearTimeout(killer)
@@ -66,12 +68,14 @@ describe('tessera CLI against real Redis', { concurrency: true }, () => {
   let cleanup: () => Promise<void>
   let auth: Tessera
   let env: Record<string, string>
+  let prefix: string
   const dataDir = mkdtempSync(join(tmpdir(), 'tessera-cli-'))
 
   before(async () => {
     const r = await redisStoreForTest('cli')
     store = r.store
     cleanup = r.cleanup
+    prefix = r.prefix
     auth = await createTessera({ store, tokenKey: CLI_TOKEN_KEY })
     env = { REDIS_URL: SHARED_REDIS_URL, TESSERA_REDIS_PREFIX: r.prefix, TESSERA_DATA_DIR: dataDir, TESSERA_TOKEN_KEY: CLI_TOKEN_KEY }
   })
@@ -110,6 +114,28 @@ describe('tessera CLI against real Redis', { concurrency: true }, () => {
     assert.equal(jsonError(again).code, 'ERR_SESSION_NOT_FOUND')
   })
 
+  test('sessions list prints device names and user agents without terminal escapes, even ones stored before they were stripped', async () => {
+    const stored = await auth.createSession({ userId: 'u-escape', device: { name: 'Laptop\u001b[2J\u001b]0;owned\u0007', userAgent: 'curl/8.0' } })
+    // A session written by an older version, which stored the name raw: put its bytes in place as that version did.
+    const older = await auth.createSession({ userId: 'u-escape' })
+    const raw = encodeDeviceMetadata({ name: 'Old\u001b[31m\u009b2J\u202ename\r', userAgent: 'evil\u001b]8;;http://x\u0007agent', ip: '', deviceClass: 'default' })
+    const client = createClient({ url: SHARED_REDIS_URL })
+    await client.connect()
+    try {
+      await client.hSet(`${prefix}{u-escape}:s`, `${parseSessionId(older.sessionId)!.localId}.`, raw)
+    } finally {
+      await client.close()
+    }
+    const text = await cli(['sessions', 'list', 'u-escape'], env)
+    assert.equal(text.code, 0, text.stderr)
+    assert.doesNotMatch(text.stdout, /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u, 'no control or bidi character reaches the terminal')
+    assert.match(text.stdout, new RegExp(`${stored.sessionId}  Laptop`))
+    assert.match(text.stdout, /Oldname/)
+    // JSON escapes what it carries; the stored name itself was cleaned at sign-in.
+    const json = JSON.parse((await cli(['sessions', 'list', 'u-escape', '--json'], env)).stdout) as { sessions: { session_id: string; device_name: string }[] }
+    assert.equal(json.sessions.find((s) => s.session_id === stored.sessionId)?.device_name, 'Laptop')
+  })
+
   test('revoke-all ends every session; ban refuses sign-in until unban', async () => {
     const a = await auth.createSession({ userId: 'u-ban' })
     await auth.createSession({ userId: 'u-ban' })
@@ -138,7 +164,7 @@ describe('tessera CLI against real Redis', { concurrency: true }, () => {
   test('events tail prints revocations and refresh-token reuse live, one JSON line each', async () => {
     const tail = startCli(['events', 'tail', '--json', '--user', 'u-tail', '--count', '2'], env)
     try {
-      await waitFor(() => tail.run.stderr.includes('following'), 30_000)
+      await waitFor(() => tail.run.stderr.includes('following'), 180_000)
       const s = await auth.createSession({ userId: 'u-tail' })
       const next = await auth.refreshSession(s.refreshToken)
       await auth.refreshSession(next.refreshToken)
@@ -147,7 +173,7 @@ describe('tessera CLI against real Redis', { concurrency: true }, () => {
       await auth.banUser('u-tail')
       const finished = await Promise.race([
         tail.done,
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`tail did not finish: stdout=${tail.run.stdout} stderr=${tail.run.stderr}`)), 30_000).unref()),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`tail did not finish: stdout=${tail.run.stdout} stderr=${tail.run.stderr}`)), 180_000).unref()),
       ])
       assert.equal(finished.code, 0, finished.stderr)
       const lines = finished.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
@@ -257,11 +283,36 @@ describe('tessera CLI against real Redis', { concurrency: true }, () => {
       const user = await users.createUser({ email: 'ada@example.com', passwordHash: 'not-a-real-hash' }).finally(() => users.close())
       await auth.createSession({ userId: user.userId, device: { name: 'Ada laptop' } })
       const dbEnv = { ...env, DATABASE_URL: `${DATABASE_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}` }
-      const [listed, unknown, noDb] = await Promise.all([
+      const tail = startCli(['events', 'tail', '--json', '--user', 'ada@example.com', '--count', '1'], dbEnv)
+      const [listed, unknown, noDb, unknownId, unknownEmail, stats] = await Promise.all([
         cli(['sessions', 'list', 'ADA@example.com', '--json'], dbEnv),
         cli(['users', 'revoke-all', 'nobody@example.com', '--json'], dbEnv),
         cli(['users', 'revoke-all', 'ada@example.com', '--json'], env),
+        cli(['sessions', 'list', 'no-such-user-id', '--json'], dbEnv),
+        cli(['sessions', 'list', 'nobody@example.com', '--json'], dbEnv),
+        cli(['stats', '--user', 'ada@example.com', '--json'], dbEnv),
       ])
+      // An unknown id and an unknown email: the same exit code, error code and message shape.
+      for (const [run, what] of [
+        [unknownId, 'id no-such-user-id'],
+        [unknownEmail, 'email nobody@example.com'],
+      ] as const) {
+        assert.equal(run.code, 3, run.stderr)
+        assert.deepEqual(jsonError(run), { code: 'ERR_USER_NOT_FOUND', message: `no user with ${what}` })
+      }
+      assert.equal(stats.code, 0, stats.stderr)
+      assert.deepEqual((JSON.parse(stats.stdout) as { sample: { users: { user_id: string }[] } }).sample.users.map((u) => u.user_id), [user.userId])
+      // events tail --user <email> follows that user's id (it used to wait forever for events naming the email).
+      await waitFor(() => tail.run.stderr.includes('following'), 180_000)
+      const ended = await auth.createSession({ userId: user.userId })
+      await auth.revokeSession(ended.sessionId)
+      const tailed = await Promise.race([
+        tail.done,
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`tail did not finish: stdout=${tail.run.stdout} stderr=${tail.run.stderr}`)), 180_000).unref()),
+      ]).finally(() => tail.child.kill('SIGKILL'))
+      assert.equal(tailed.code, 0, tailed.stderr)
+      const event = JSON.parse(tailed.stdout) as { type: string; user_id: string; session_id: string }
+      assert.deepEqual([event.type, event.user_id, event.session_id], ['session_revoked', user.userId, ended.sessionId])
       assert.equal(listed.code, 0, listed.stderr)
       const body = JSON.parse(listed.stdout) as { user_id: string; sessions: { device_name: string }[] }
       assert.equal(body.user_id, user.userId)
@@ -298,6 +349,49 @@ describe('tessera CLI against real Redis', { concurrency: true }, () => {
     assert.equal(unknown.code, 2)
     assert.match(unknown.stderr, /unknown command/)
     for (const run of [noRedis, down, badId, badUntil, unknown]) assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack traces')
+  })
+
+  test('--json covers usage errors too: one JSON error object on stderr, exit 2', async () => {
+    const [unknownCommand, unknownOption, missingArgument] = await Promise.all([
+      cli(['users', 'frobnicate', '--json'], env),
+      cli(['sessions', 'list', 'u1', '--bogus', '--json'], env),
+      cli(['sessions', 'list', '--json'], env),
+    ])
+    for (const [run, message] of [
+      [unknownCommand, /unknown command 'frobnicate'/],
+      [unknownOption, /unknown option '--bogus'/],
+      [missingArgument, /missing required argument 'user'/],
+    ] as const) {
+      assert.equal(run.code, 2, run.stderr)
+      assert.equal(run.stdout, '')
+      assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr)
+      assert.equal(jsonError(run).code, 'ERR_USAGE')
+      assert.match(jsonError(run).message, message)
+    }
+  })
+
+  test('stats counts keys only in its own Redis database, never in other applications\' databases', async () => {
+    const own = Number(new URL(SHARED_REDIS_URL).pathname.slice(1) || 0)
+    const other = (own + 1) % 16
+    const otherUrl = new URL(SHARED_REDIS_URL)
+    otherUrl.pathname = `/${other}`
+    // One short-lived key of ours in the next database, standing in for another application's data.
+    const client = createClient({ url: otherUrl.toString() })
+    await client.connect()
+    const key = `${prefix}other-app`
+    await client.set(key, 'x', { EX: 120 })
+    try {
+      const stats = await cli(['stats', '--json'], env)
+      assert.equal(stats.code, 0, stats.stderr)
+      const report = JSON.parse(stats.stdout) as { redis: { keyspace: Record<string, { keys: number }> } }
+      assert.deepEqual(Object.keys(report.redis.keyspace), [`db${own}`])
+      const text = await cli(['stats'], env)
+      assert.doesNotMatch(text.stdout, new RegExp(`db${other}:`))
+      assert.match(text.stdout, new RegExp(`db${own}: \\d+ keys`))
+    } finally {
+      await client.del(key)
+      await client.quit()
+    }
   })
 
   test('every command answers --help with its usage, --json option and exit code 0', async () => {

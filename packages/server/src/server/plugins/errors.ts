@@ -1,8 +1,10 @@
+import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AuthError, UserBanned } from '@tessera/core'
 import { HashingUnavailable } from '../../users/hashing-pool.js'
-import { HttpProblem, problemBody, UNAVAILABLE_RETRY_AFTER_SECONDS, type ProblemCode } from '../http-errors.js'
+import { authProblem, HttpProblem, problemBody, UNAVAILABLE_RETRY_AFTER_SECONDS, type ProblemCode } from '../http-errors.js'
 
 /** Sends an RFC 9457 problem+json reply. */
 export function sendProblem(reply: FastifyReply, code: ProblemCode, detail: string, headers: Record<string, string> = {}, status?: number): FastifyReply {
@@ -22,11 +24,12 @@ export function classify(err: unknown): { code: ProblemCode; detail: string; hea
     // Shed before the queue makes everyone wait: the client learns when to come back.
     return { code: 'ERR_PASSWORD_CHECKS_BUSY', detail: err.message, headers: { 'retry-after': String(err.retryAfterSeconds) } }
   }
-  if (err instanceof UserBanned) {
-    return { code: err.code, detail: err.until === null ? 'this account is banned' : `this account is banned until ${new Date(err.until).toISOString()}`, headers: {} }
+  if (err instanceof AuthError) {
+    // Core messages are written to be shown: they never hold a token or a secret.
+    const detail = err instanceof UserBanned ? (err.until === null ? 'this account is banned' : `this account is banned until ${new Date(err.until).toISOString()}`) : undefined
+    const problem = authProblem(err, { endpoint: 'api' }, detail)
+    return { code: problem.code, detail: problem.message, headers: problem.headers, status: problem.status }
   }
-  // Core messages are written to be shown: they never hold a token or a secret.
-  if (err instanceof AuthError) return { code: err.code, detail: err.message, headers: {} }
   const fastifyError = err as Partial<FastifyError>
   if (fastifyError.validation) return { code: 'ERR_VALIDATION', detail: fastifyError.message ?? 'invalid request', headers: {} }
   switch (fastifyError.code) {
@@ -69,6 +72,26 @@ export function frameworkErrors(err: FastifyError, _request: FastifyRequest, rep
   setSecurityHeaders(reply)
   if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') void sendProblem(reply, 'ERR_URI_TOO_LONG', 'a path segment is longer than the server accepts')
   else void sendProblem(reply, 'ERR_BAD_REQUEST', 'the URL is malformed')
+}
+
+/**
+ * Fastify's `clientErrorHandler`: a request Node's HTTP parser refused (bad
+ * syntax, headers too large, too slow). Fastify's default logs the error
+ * whole, and Node puts the raw request bytes on it (`rawPacket`,
+ * Authorization header included): we log the parser's code only, and answer
+ * problem+json like every other error.
+ */
+export function clientErrors(this: FastifyInstance, err: Error & { code?: string }, socket: Socket): void {
+  // A reset connection has nobody to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400
+  this.log.trace({ clientError: { code: err.code ?? 'unknown', status } }, 'client error')
+  if (socket.writable) {
+    const detail = status === 408 ? 'the request took too long to arrive' : status === 431 ? 'the request headers are larger than the server accepts' : 'the request is not valid HTTP'
+    const body = JSON.stringify(problemBody('ERR_BAD_REQUEST', detail, status))
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`)
+  }
+  socket.destroy()
 }
 
 /** Headers every answer carries: no MIME sniffing, and no shared cache keeps an answer about a person. */

@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify'
 import { SPAN, tracer } from '../../telemetry.js'
-import { ATTR, AuthError, inSpan, SessionNotFound, type DpopPresentation } from '@tessera/core'
+import { ATTR, AuthError, inSpan, type DpopPresentation } from '@tessera/core'
 import { normaliseEmail } from '../../users/email.js'
 import { hashPassword, passwordProblem, verifyAgainstDummy, verifyPassword } from '../../users/password.js'
 import { EmailTaken } from '../../users/user-store.js'
+import { clientAddress, clientBucket } from '../client-address.js'
 import type { ServerContext } from '../context.js'
 import { dpopPresentation, signInProof, tokenEndpointError } from '../dpop.js'
 import { HttpProblem } from '../http-errors.js'
@@ -18,12 +19,11 @@ function outcomeOf(err: unknown): string {
   return err instanceof AuthError || err instanceof HttpProblem ? err.code : 'error'
 }
 
-/** Refreshes; a session that no longer exists is a 401 here (sign in again), not a 404. */
+/** Refreshes; errors answer as at a token endpoint (a session that no longer exists is 401 ERR_SESSION_REVOKED: sign in again). */
 async function refreshOrRevoked(ctx: ServerContext, token: string, dpop: DpopPresentation | undefined) {
   try {
     return await ctx.auth.refreshSession(token, dpop ? { dpop } : {})
   } catch (err) {
-    if (err instanceof SessionNotFound) throw new HttpProblem('ERR_SESSION_REVOKED', 'the session of this refresh token has ended; sign in again')
     throw tokenEndpointError(err)
   }
 }
@@ -38,7 +38,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: ServerContext): vo
     },
   }, (request, reply) =>
     inSpan(tracer, SPAN.register, undefined, async (span) => {
-      await enforceRateLimit(ctx.limiter, `register-ip:${request.ip}`, ctx.rateLimits.sensitivePerIp)
+      await enforceRateLimit(ctx.limiter, `register-ip:${clientBucket(request)}`, ctx.rateLimits.sensitivePerIp)
       const email = normaliseEmail(request.body.email)
       if (!email) throw new HttpProblem('ERR_VALIDATION', 'email is not a valid address')
       const problem = passwordProblem(request.body.password, email)
@@ -81,7 +81,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: ServerContext): vo
         // Before the rate limits: a nonce round trip must not cost the user a login attempt.
         const proof = await signInProof(request, ctx.auth)
         // Every attempt from one address counts (each costs an argon2 run); per account, only failures do.
-        await enforceRateLimit(ctx.limiter, `login-ip:${request.ip}`, ctx.rateLimits.loginPerIp)
+        await enforceRateLimit(ctx.limiter, `login-ip:${clientBucket(request)}`, ctx.rateLimits.loginPerIp)
         // A browser that once signed in to this account is judged on its own failures, not on a stranger's.
         const deviceId = ctx.deviceCookies.verify(request.cookies[DEVICE_COOKIE], email, Date.now())
         const lockoutKey = deviceId ? `login-device:${deviceId}` : `login-account:${ctx.limiterKey(email)}`
@@ -95,7 +95,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: ServerContext): vo
         }
         const tokens = await ctx.auth.createSession({
           userId: user.userId,
-          device: { userAgent: request.headers['user-agent'] ?? '', ip: request.ip, name: request.body.device_name ?? '' },
+          device: { userAgent: request.headers['user-agent'] ?? '', ip: clientAddress(request), name: request.body.device_name ?? '' },
           ...(proof ? { dpop: proof } : {}),
         })
         setDeviceCookie(request, reply, ctx, email)
@@ -118,7 +118,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: ServerContext): vo
   }, async (request, reply) => {
     try {
       const { token, fromCookie } = refreshTokenFrom(request, ctx, request.body?.refresh_token)
-      await enforceRateLimit(ctx.limiter, `refresh-ip:${request.ip}`, ctx.rateLimits.refreshPerIp)
+      await enforceRateLimit(ctx.limiter, `refresh-ip:${clientBucket(request)}`, ctx.rateLimits.refreshPerIp)
       const tokens = await refreshOrRevoked(ctx, token, dpopPresentation(request))
       ctx.metrics.refreshes.inc({ outcome: 'success' })
       return await sendTokens(request, reply, ctx, tokens, fromCookie || isBrowserClient(request))
@@ -129,7 +129,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: ServerContext): vo
   })
 
   app.post('/auth/logout', {
-    onRequest: app.authenticate,
+    config: { tessera: true },
     schema: { summary: 'End this session', response: { 204: s.noContent } },
   }, async (request, reply) => {
     await ctx.auth.revokeSession(claimsOf(request).sessionId, { reason: 'logout' })
@@ -138,7 +138,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: ServerContext): vo
   })
 
   app.post<{ Body: { except_current?: boolean } | undefined }>('/auth/logout-all', {
-    onRequest: app.authenticate,
+    config: { tessera: true },
     schema: {
       summary: 'End every session of this user (optionally all but this one)',
       body: { type: 'object', properties: { except_current: { type: 'boolean' } } },
@@ -153,7 +153,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: ServerContext): vo
   })
 
   app.get('/auth/me', {
-    onRequest: app.authenticate,
+    config: { tessera: true },
     schema: {
       summary: 'Who the access token belongs to',
       response: {

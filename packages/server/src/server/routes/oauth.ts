@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import formbody from '@fastify/formbody'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AuthError, DpopNonceRequired } from '@tessera/core'
+import { clientBucket } from '../client-address.js'
 import type { ServerContext } from '../context.js'
 import { dpopPresentation } from '../dpop.js'
 import { classify } from '../plugins/errors.js'
@@ -111,7 +112,7 @@ export async function oauthRoutes(app: FastifyInstance, ctx: ServerContext): Pro
     if (!form.grant_type) throw new OAuthError('invalid_request', 400, 'grant_type is required')
     if (form.grant_type !== 'refresh_token') throw new OAuthError('unsupported_grant_type', 400, 'only grant_type=refresh_token is supported')
     if (!form.refresh_token) throw new OAuthError('invalid_request', 400, 'refresh_token is required')
-    await enforceRateLimit(ctx.limiter, `refresh-ip:${request.ip}`, ctx.rateLimits.refreshPerIp)
+    await enforceRateLimit(ctx.limiter, `refresh-ip:${clientBucket(request)}`, ctx.rateLimits.refreshPerIp)
     try {
       const dpop = dpopPresentation(request)
       const tokens = await ctx.auth.refreshSession(form.refresh_token, dpop ? { dpop } : {})

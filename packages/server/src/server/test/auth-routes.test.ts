@@ -114,7 +114,9 @@ void test('logout ends this session only; logout-all with except_current keeps t
 void test('protected routes refuse a missing, malformed or foreign token with 401 and WWW-Authenticate', async () => {
   const none = await server.app.inject({ method: 'GET', url: '/demo/protected' })
   assert.equal(none.statusCode, 401)
-  assert.equal(problemOf(none).code, 'ERR_UNAUTHENTICATED')
+  // One dialect with the verifier's adapters (docs/server.md "Changes"): the code and type every middleware sends.
+  assert.equal(problemOf(none).code, 'ERR_ACCESS_TOKEN_MISSING')
+  assert.equal(problemOf(none).type, 'urn:tessera:error:access-token-missing')
   // RFC 9449 section 7.1: the server takes DPoP too, so the challenge names both schemes.
   assert.equal(none.headers['www-authenticate'], 'Bearer, DPoP algs="ES256 ES384 EdDSA Ed25519 PS256 RS256"')
   const junk = await server.app.inject({ method: 'GET', url: '/demo/protected', headers: bearer('abc.def.ghi') })
@@ -172,7 +174,7 @@ void test('bad input never gets a 500: bad JSON, wrong content type, huge body, 
   for (const res of [badJson, text, huge, missing, wrongType]) assert.doesNotMatch(res.body, /at .*\.(ts|js):\d+/)
 })
 
-void test('every Bearer route refuses a request without a token with 401 ERR_UNAUTHENTICATED', async () => {
+void test('every Bearer route refuses a request without a token with 401 ERR_ACCESS_TOKEN_MISSING', async () => {
   const routes: [string, string][] = [
     ['POST', '/auth/logout'],
     ['POST', '/auth/logout-all'],
@@ -186,7 +188,7 @@ void test('every Bearer route refuses a request without a token with 401 ERR_UNA
   for (const [method, url] of routes) {
     const res = await server.app.inject({ method: method as 'GET', url, headers: { authorization: 'Basic abc' } })
     assert.equal(res.statusCode, 401, `${method} ${url}`)
-    assert.equal(problemOf(res).code, 'ERR_UNAUTHENTICATED')
+    assert.equal(problemOf(res).code, 'ERR_ACCESS_TOKEN_MISSING')
     if (url.startsWith('/auth/')) assert.equal(res.headers['cache-control'], 'no-store')
   }
 })
@@ -209,4 +211,29 @@ void test('an unknown email costs the same argon2 work as a wrong password', asy
   // Without the dummy hash the unknown-email path would be ~100x faster; medians keep scheduler noise out.
   const ratio = median(unknown) / median(wrong)
   assert.ok(ratio > 0.5 && ratio < 2, `unknown/wrong median ratio ${ratio.toFixed(2)} (${median(unknown).toFixed(1)} vs ${median(wrong).toFixed(1)} ms)`)
+})
+
+void test("protected routes answer exactly as the Fastify adapter users get (same verifier construction, same refusals)", async () => {
+  const { default: Fastify } = await import('fastify')
+  const { createEngineVerifier } = await import('@tessera/verifier')
+  const { tesseraFastify } = await import('@tessera/verifier/fastify')
+  const user = Fastify()
+  await user.register(tesseraFastify, { verifier: await createEngineVerifier(server.auth, { mode: 'strict', dpop: true }), closeVerifier: true })
+  user.get('/demo/protected', async (request) => ({ user_id: request.auth!.userId, session_id: request.auth!.sessionId }))
+  try {
+    const { tokens } = await signUp(server.app)
+    const ended = (await signUp(server.app)).tokens
+    await server.app.inject({ method: 'POST', url: '/auth/logout', headers: bearer(ended.access_token) })
+    const cases: Record<string, string>[] = [{}, { authorization: 'Basic abc' }, bearer('abc.def.ghi'), bearer(ended.access_token), { authorization: `DPoP ${tokens.access_token}` }, bearer(tokens.access_token)]
+    for (const headers of cases) {
+      const ours = await server.app.inject({ method: 'GET', url: '/demo/protected', headers })
+      const theirs = await user.inject({ method: 'GET', url: '/demo/protected', headers })
+      const label = JSON.stringify(headers).slice(0, 60)
+      assert.equal(ours.statusCode, theirs.statusCode, label)
+      assert.equal(ours.headers['www-authenticate'], theirs.headers['www-authenticate'], label)
+      assert.deepEqual(ours.json(), theirs.json(), label)
+    }
+  } finally {
+    await user.close()
+  }
 })

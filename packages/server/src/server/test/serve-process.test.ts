@@ -1,37 +1,13 @@
 // The real thing: `tessera serve` as a child process on a real socket, against
 // real Redis and PostgreSQL, stopped with SIGTERM.
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { deleteKeys, freePort, SHARED_REDIS_URL, uniquePrefix } from '../../../../../test/support/redis.js'
 import { DATABASE_URL, PASSWORD, testSchema, uniqueEmail } from './helpers.js'
-
-const CLI = join(import.meta.dirname, '..', '..', 'cli', 'main.ts')
-
-function serve(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--conditions=tessera-source', '--import', 'tsx', CLI, 'serve'], {
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()))
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()))
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-  const listening = new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', () => {
-      const match = /tessera listening on (http:\/\/[^;]+);/.exec(stdout)
-      if (match) resolve(match[1]!)
-    })
-    void exited.then(() => reject(new Error(`exited early: ${stderr}`)))
-  })
-  // Tests that expect an early exit never await it.
-  listening.catch(() => undefined)
-  return { child, exited, listening, output: () => ({ stdout, stderr }) }
-}
+import { serve } from './serve-child.js'
 
 void test('bad configuration prints a clear message and exits 1', async () => {
   const server = serve({ PORT: 'eighty' })
@@ -109,7 +85,7 @@ void test('with no configuration it runs embedded, says so, and keeps users and 
     const server = serve({ PORT: '0', TESSERA_DATA_DIR: dataDir })
     try {
       const url = await server.listening
-      assert.match(server.output().stdout, /session store: memory \(embedded, single process\), user database: embedded .*, mailer: dev outbox/)
+      assert.match(server.output().stdout, /session store: memory \(embedded, single process, kept in .*sessions\), user database: embedded .*, mailer: dev outbox/)
       if (round === 1) assert.equal((await post(url, '/auth/register', { email, password: PASSWORD })).status, 202)
       assert.equal((await post(url, '/auth/login', { email, password: PASSWORD })).status, 200, `login in round ${round}`)
       const jwks = (await (await fetch(`${url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type { FastifyInstance } from 'fastify'
 import type { DeliveryQueue } from '@tessera/core'
+import { clientAddress } from '../client-address.js'
 import type { ServerContext } from '../context.js'
 import { WebhookDeliverer, type DeliveryReport, type WebhookDeliveryOptions } from './deliverer.js'
 import type { WebhookEndpoint } from './endpoints.js'
@@ -27,7 +28,7 @@ export function registerSecurityEvents(app: FastifyInstance, ctx: ServerContext,
   // The device of the request being served, for events raised inside it (who presented a reused refresh token).
   const requestDevice = new AsyncLocalStorage<RequestDevice>()
   app.addHook('preHandler', (request, _reply, done) => {
-    requestDevice.run({ ip: request.ip, userAgent: String(request.headers['user-agent'] ?? '').slice(0, 512) }, done)
+    requestDevice.run({ ip: clientAddress(request), userAgent: String(request.headers['user-agent'] ?? '').slice(0, 512) }, done)
   })
   const publisher = new SecurityEventPublisher({
     auth: ctx.auth,

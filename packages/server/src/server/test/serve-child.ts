@@ -1,0 +1,29 @@
+// `tessera serve` as a child process, for the tests that start, stop and kill it.
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+
+const CLI = join(import.meta.dirname, '..', '..', 'cli', 'main.ts')
+
+/** Starts `tessera serve` with exactly this environment (and PATH); `listening` resolves to its URL. */
+export function serve(env: Record<string, string>) {
+  const child = spawn(process.execPath, ['--conditions=tessera-source', '--import', 'tsx', CLI, 'serve'], {
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()))
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()))
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  const listening = new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', () => {
+      const match = /tessera listening on (http:\/\/[^;]+);/.exec(stdout)
+      if (match) resolve(match[1]!)
+    })
+    void exited.then(() => reject(new Error(`exited early: ${stderr}`)))
+  })
+  // Tests that expect an early exit never await it.
+  listening.catch(() => undefined)
+  return { child, exited, listening, output: () => ({ stdout, stderr }) }
+}
+
