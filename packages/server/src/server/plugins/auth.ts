@@ -16,6 +16,8 @@ declare module 'fastify' {
     authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
     /** Resolves when no background work (reset mails, ...) is left. */
     backgroundSettled: () => Promise<void>
+    /** The app's Prometheus registry (counters of sign-ins, refreshes, reuse, revocations). */
+    metricsRegistry: import('prom-client').Registry
   }
 }
 
