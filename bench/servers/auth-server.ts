@@ -1,7 +1,7 @@
 // The auth server under test, run as its own (pinned) process: buildApp() over
 // a Redis session store and PostgreSQL users, plus three bench-only routes:
 //   POST /bench/sign       signs one access token (the refresh baseline)
-//   GET  /bench/protected  strict verification through the server's own hook (app.authenticate)
+//   GET  /bench/protected  strict verification through the server's own hook (the Fastify adapter, config: { tessera: true })
 //   GET  /bench/protected-verifier  strict verification through src/verifier
 //                          (node:crypto, synchronous signature check)
 //   POST /bench/sessions   creates sessions directly, so the load generator
@@ -60,7 +60,7 @@ app.post('/bench/sign', { schema: { body: { type: 'object', properties: { refres
   })
   return { access_token: token, token_type: 'Bearer', expires_in: Math.round((expiresAt - Date.now()) / 1000) }
 })
-app.get('/bench/protected', { onRequest: app.authenticate }, async (request) => ({ user_id: request.claims?.userId }))
+app.get('/bench/protected', { config: { tessera: true } }, async (request) => ({ user_id: request.auth?.userId }))
 const verifier = await createVerifier({ mode: 'strict', keys, issuer: ISSUER, audience: AUDIENCE, algorithms: ['ES256'], store })
 app.get('/bench/protected-verifier', async (request) => {
   const header = request.headers.authorization ?? ''

@@ -53,6 +53,7 @@ export {
   type RevocationLogInfo,
   type RevocationReason,
 } from './revocation-log.js'
+export { ISSUER_LIMIT_METADATA_FIELDS, issuerLimitsFromMetadata, issuerLimitsToMetadata, revocationHorizonMs, type IssuerLimits } from './issuer-limits.js'
 export type * from './session-store.js'
 export type * from './signing-key-store.js'
 export { isHighS, toLowS } from './ecdsa-low-s.js'

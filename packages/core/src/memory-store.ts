@@ -16,6 +16,7 @@ import type {
   AppendHeartbeatRequest,
   BanUserRequest,
   CheckAccessTokenRequest,
+  CheckOneTimeTokenRequest,
   ConsumeOneTimeTokenRequest,
   CreateSessionRequest,
   CreateSessionResult,
@@ -449,6 +450,11 @@ export class MemoryStore implements SessionStore {
     }
     this.#oneTime.delete(key)
     return token.data
+  }
+
+  async checkOneTimeToken(r: CheckOneTimeTokenRequest): Promise<boolean> {
+    const token = this.#oneTime.get(`${r.userId}\0${r.purpose}`)
+    return token !== undefined && token.expiresAtMs > r.nowMs && same(r.secretHash, token.hash)
   }
 
   async revokeOneTimeTokens(r: RevokeOneTimeTokensRequest): Promise<number> {

@@ -562,6 +562,27 @@ export class Tessera extends EventEmitter<TesseraEvents> {
   }
 
   /**
+   * Whether {@link consumeOneTimeToken} would accept `token` for `purpose` now,
+   * without using it up or counting an attempt: lets a page say a mailed link is
+   * dead before it asks for a new password. A forged or malformed token is false.
+   *
+   * @example
+   * ```ts
+   * if (!(await auth.checkOneTimeToken(token, 'password-reset'))) showDeadLink()
+   * ```
+   */
+  async checkOneTimeToken(token: string, purpose: string): Promise<boolean> {
+    let parts: ReturnType<typeof parseOneTimeToken>
+    try {
+      parts = parseOneTimeToken(this.#secrets, token)
+    } catch {
+      return false
+    }
+    if (parts.purpose !== purpose) return false
+    return this.#store(() => this.store.checkOneTimeToken({ userId: parts.userId, purpose, secretHash: hashSecret(parts.secret), nowMs: this.#now() }))
+  }
+
+  /**
    * Ends a user's outstanding one-time tokens: those of `purposes`, or every
    * purpose when absent. Returns how many ended.
    *

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto'
 import {
   type AccessTokenStatus,
   type AppendHeartbeatRequest,
@@ -8,6 +9,7 @@ import {
   type BanUserRequest,
   type CheckAccessTokenRequest,
   comparePositions,
+  type CheckOneTimeTokenRequest,
   type ConsumeOneTimeTokenRequest,
   type CreateSessionRequest,
   type CreateSessionResult,
@@ -374,6 +376,19 @@ export class RedisSessionStore implements SessionStore {
     const reply = await this.#run('consumeOneTimeToken', [this.keys.oneTimeTokens(r.userId)], [r.purpose, r.secretHash, r.nowMs, r.maxAttempts])
     if (reply.code !== 1) throw new OneTimeTokenInvalid()
     return text(reply.payload[0])
+  }
+
+  async checkOneTimeToken(r: CheckOneTimeTokenRequest): Promise<boolean> {
+    const key = this.keys.oneTimeTokens(r.userId)
+    let hash: Buffer | null
+    let expiresAt: Buffer | null
+    try {
+      // A plain read (fields as issueOneTimeToken-1.lua writes them): a check changes nothing, so it needs no script.
+      ;[hash, expiresAt] = (await this.#connection.send(['HMGET', key, `${r.purpose}:h`, `${r.purpose}:x`], { key, buffers: true })) as (Buffer | null)[] as [Buffer | null, Buffer | null]
+    } catch (err) {
+      throw unavailable(err, 'session store is unavailable')
+    }
+    return hash !== null && expiresAt !== null && Number(expiresAt.toString('latin1')) > r.nowMs && hash.length === r.secretHash.length && timingSafeEqual(hash, r.secretHash)
   }
 
   async revokeOneTimeTokens(r: RevokeOneTimeTokensRequest): Promise<number> {

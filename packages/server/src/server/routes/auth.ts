@@ -122,7 +122,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: ServerContext): vo
   })
 
   app.post('/auth/logout', {
-    onRequest: app.authenticate,
+    config: { tessera: true },
     schema: { summary: 'End this session', response: { 204: s.noContent } },
   }, async (request, reply) => {
     await ctx.auth.revokeSession(claimsOf(request).sessionId, { reason: 'logout' })
@@ -131,7 +131,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: ServerContext): vo
   })
 
   app.post<{ Body: { except_current?: boolean } | undefined }>('/auth/logout-all', {
-    onRequest: app.authenticate,
+    config: { tessera: true },
     schema: {
       summary: 'End every session of this user (optionally all but this one)',
       body: { type: 'object', properties: { except_current: { type: 'boolean' } } },
@@ -146,7 +146,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: ServerContext): vo
   })
 
   app.get('/auth/me', {
-    onRequest: app.authenticate,
+    config: { tessera: true },
     schema: {
       summary: 'Who the access token belongs to',
       response: {

@@ -15,7 +15,7 @@ const PURPOSE = 'password-reset'
 /** Password change (signed in) and password reset by mail. */
 export function registerPasswordRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.post<{ Body: { current_password: string; new_password: string } }>('/auth/password', {
-    onRequest: app.authenticate,
+    config: { tessera: true },
     schema: {
       summary: 'Change my password; every other session ends',
       body: { type: 'object', required: ['current_password', 'new_password'], properties: { current_password: s.password, new_password: s.password } },
@@ -66,6 +66,19 @@ export function registerPasswordRoutes(app: FastifyInstance, ctx: ServerContext)
       })
     })
     return reply.code(202).send()
+  })
+
+  // The page checks a mailed link before it shows the form, so a used or expired one is said to be dead at once.
+  app.post<{ Body: { token: string } }>('/auth/password-reset/check', {
+    schema: {
+      summary: 'Check a mailed reset token without using it: {valid: false} when used, expired, replaced or not ours',
+      body: { type: 'object', required: ['token'], properties: { token: s.opaqueToken } },
+      response: { 200: { type: 'object', required: ['valid'], properties: { valid: { type: 'boolean' } } } },
+    },
+  }, async (request) => {
+    await enforceRateLimit(ctx.limiter, `password-reset-check-ip:${clientBucket(request)}`, ctx.rateLimits.sensitivePerIp)
+    // An answer, not an error: a dead link is an expected state, and a 4xx would be a console error on the page.
+    return { valid: await ctx.auth.checkOneTimeToken(request.body.token, PURPOSE) }
   })
 
   app.post<{ Body: { token: string; new_password: string } }>('/auth/password-reset/confirm', {
