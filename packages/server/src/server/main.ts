@@ -93,10 +93,11 @@ export async function startServer(env: Record<string, string | undefined> = proc
     stop() {
       stopping ??= (async () => {
         try {
-          if (metricsServer) {
-            const closed = new Promise<void>((resolve) => metricsServer!.close(() => resolve()))
+          const metrics = metricsServer
+          if (metrics) {
+            const closed = new Promise<void>((resolve) => metrics.close(() => resolve()))
             // A scraper's idle keep-alive connection would otherwise hold the shutdown.
-            metricsServer.closeAllConnections()
+            metrics.closeAllConnections()
             await closed
           }
           await app.close()
