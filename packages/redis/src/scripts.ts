@@ -2,11 +2,12 @@ import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { RedisArg, RedisConnection, SendOptions } from './connection.js'
 
-/** Names of the commands in `lua/`, each file `<name>-<number of KEYS>.lua`. */
+/** Names of the commands in `lua/`, each file `<name>-<number of KEYS, or n when it varies>.lua`. */
 export type ScriptName =
   | 'createSession'
   | 'rotateRefreshToken'
   | 'checkAccessToken'
+  | 'checkAccessTokens'
   | 'revokeSession'
   | 'revokeAllSessions'
   | 'unbanUser'
@@ -25,6 +26,7 @@ const FILES: Record<ScriptName, string> = {
   createSession: 'createSession-2.lua',
   rotateRefreshToken: 'rotateRefreshToken-2.lua',
   checkAccessToken: 'checkAccessToken-2.lua',
+  checkAccessTokens: 'checkAccessTokens-n.lua',
   revokeSession: 'revokeSession-2.lua',
   revokeAllSessions: 'revokeAllSessions-2.lua',
   unbanUser: 'unbanUser-1.lua',
