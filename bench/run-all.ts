@@ -55,6 +55,7 @@ export const JOBS: Job[] = [
   own('growth', 'growth.ts', 180),
   own('peer better-auth', 'peer-better-auth.ts', 300),
   own('dpop', 'dpop.ts', 300),
+  own('gateway', 'gateway.ts', 300),
 ]
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url))
