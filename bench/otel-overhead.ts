@@ -4,7 +4,7 @@
 // exporter behind a batch processor). Servers on core 0, autocannon and a private Redis on core 1; the three
 // variants of a mode take turns in rotated order each round; the figure is the median over rounds of each
 // round's ratio to "off" (server CPU per request, which a shared machine moves less than req/s).
-//   node --conditions=tessera-source --import tsx bench/otel-overhead.ts [--rounds 7] [--seconds 5] [--tokens 1000] [--smoke]
+//   node --conditions=tessera-source --import tsx bench/otel-overhead.ts [--rounds 5] [--seconds 5] [--tokens 1000] [--smoke]
 import { randomBytes } from 'node:crypto'
 import { loadavg } from 'node:os'
 import { createTessera, SigningKeySet } from '@tessera/core'
@@ -20,7 +20,7 @@ const arg = (name: string, fallback: number) => {
   const at = process.argv.indexOf(`--${name}`)
   return at > 0 ? Number(process.argv[at + 1]) : fallback
 }
-const ROUNDS = arg('rounds', smoke ? 1 : 7)
+const ROUNDS = arg('rounds', smoke ? 1 : 5)
 const SECONDS = arg('seconds', smoke ? 1 : 5)
 const TOKENS = arg('tokens', smoke ? 50 : 1000)
 const CONNECTIONS = smoke ? 10 : 50
