@@ -12,8 +12,8 @@
 export interface ScriptDescriptor<Arg extends string = string, Reply extends string = string> {
   /** `<name>-<number of KEYS>.lua` in `lua/`. */
   file: string
-  /** KEYS in order; a name ending in `?` may be left off (the revocation log, absent on Cluster). */
-  keys: readonly string[]
+  /** KEYS in order; a name ending in `?` may be left off (the revocation log, absent on Cluster). `variadic`: repeated groups. */
+  keys: readonly string[] | 'variadic'
   /** ARGV in order, by name. `variadic`: ARGV is a list of any length instead. */
   argv: readonly Arg[] | 'variadic'
   /** Named reply codes. */
@@ -71,6 +71,15 @@ export const SCRIPTS = {
     keys: ['user hash', 'denied token id'],
     argv: ['localId', 'sessionCreatedAtMs', 'nowMs'],
     replies: { active: 1, sessionEnded: -1, tokenDenied: -2, userRevoked: -3 },
+    readOnly: true,
+  }),
+  checkAccessTokens: defineScript({
+    file: 'checkAccessTokens-n.lua',
+    // Per check i: KEYS user hash, denied token id; ARGV localId, session creation (ms), now (ms).
+    keys: 'variadic',
+    argv: 'variadic',
+    // The payload holds one checkAccessToken reply code per check, in order.
+    replies: { checked: 1 },
     readOnly: true,
   }),
   revokeSession: defineScript({
