@@ -56,6 +56,7 @@ export const JOBS: Job[] = [
   own('peer better-auth', 'peer-better-auth.ts', 300),
   own('dpop', 'dpop.ts', 300),
   own('gateway', 'gateway.ts', 300),
+  own('otel-overhead', 'otel-overhead.ts', 400),
 ]
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url))

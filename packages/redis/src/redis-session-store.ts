@@ -49,6 +49,7 @@ import { Scripts, type ScriptName, type ScriptReply } from './scripts.js'
 import { ReplicationWait, resolveDurability, type RedisDurability } from './replication-wait.js'
 import { decodeSessionState } from './session-state.js'
 import { SigningKeyStorage } from './signing-key-storage.js'
+import { traceCommand } from './telemetry.js'
 
 /**
  * The error a failed Redis call becomes. A deadline that passed is already a
@@ -93,6 +94,7 @@ function text(value: unknown): string {
 export class RedisSessionStore implements SessionStore {
   /** Several processes share a Redis store: the engine requires a `tokenKey` with it. */
   readonly shared = true
+  readonly kind = 'redis'
   readonly keys: KeyNames
   readonly #connection: RedisConnection
   readonly #scripts = new Scripts()
@@ -326,7 +328,7 @@ export class RedisSessionStore implements SessionStore {
     const key = this.keys.user(userId)
     let values: (string | null)[]
     try {
-      values = (await this.#connection.send(['HMGET', key, '!ban', '!why', '!cut'], { key })) as (string | null)[]
+      values = (await traceCommand('HMGET user', 'HMGET', null, () => this.#connection.send(['HMGET', key, '!ban', '!why', '!cut'], { key }))) as (string | null)[]
     } catch (err) {
       throw unavailable(err, 'session store is unavailable')
     }
@@ -345,7 +347,7 @@ export class RedisSessionStore implements SessionStore {
     const key = this.keys.user(userId)
     let flat: Buffer[]
     try {
-      flat = (await this.#connection.send(['HGETALL', key], { key, buffers: true })) as Buffer[]
+      flat = (await traceCommand('HGETALL user', 'HGETALL', null, () => this.#connection.send(['HGETALL', key], { key, buffers: true }))) as Buffer[]
     } catch (err) {
       throw unavailable(err, 'session store is unavailable')
     }
@@ -391,7 +393,7 @@ export class RedisSessionStore implements SessionStore {
     const key = this.keys.dpopProof(r.proofKey)
     try {
       // SET NX is atomic on its own; PX uses Redis's clock, so instances with different clocks expire it alike.
-      return (await this.#connection.send(['SET', key, '1', 'NX', 'PX', String(r.ttlMs)], { key })) !== null
+      return (await traceCommand('SET dpop-proof', 'SET', null, () => this.#connection.send(['SET', key, '1', 'NX', 'PX', String(r.ttlMs)], { key }))) !== null
     } catch (err) {
       throw new StoreUnavailable('session store is unavailable', { cause: err })
     }

@@ -151,6 +151,7 @@ export function appOptions(config: ServerConfig, resources: ServerResources): Om
     clients: config.clients,
     cookieSecure: config.cookieSecure,
     trustProxy: config.trustProxy,
+    metricsAccess: config.metricsToken ? { token: config.metricsToken } : 'off',
     saveKeys: resources.saveKeys,
     forwardAuth: config.forwardAuth,
     webhooks: resources.webhookQueue
