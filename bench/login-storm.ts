@@ -71,7 +71,7 @@ const clientPinning = pinSelfToLoadCore()
 const redis = await startPrivateRedis()
 pinProcess(redis.pid, LOAD_CORE)
 let server: AuthServer | null = null
-// The server's own hook (app.authenticate; until commit 7de075a core's jose/WebCrypto
+// The server's own hook (the Fastify adapter since issue 14; until commit 7de075a core's jose/WebCrypto
 // verify, a libuv pool job per request) and src/verifier (node:crypto, main thread).
 const ROUTES = ['/bench/protected', '/bench/protected-verifier'] as const
 const idle = new Map<string, LoadFigures[]>(ROUTES.map((r) => [r, []]))

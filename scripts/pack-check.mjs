@@ -37,6 +37,13 @@ try {
   step('build')
   run('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] })
 
+  step('pack --dry-run --workspaces: no packed path of any workspace is test code')
+  // What `npm pack --dry-run --workspaces` lists is what would ship (bench/ included): no test directory in it.
+  for (const report of JSON.parse(run('npm', ['pack', '--dry-run', '--json', '--workspaces', '--ignore-scripts'], { cwd: ROOT }))) {
+    const tests = report.files.map((f) => f.path).filter((f) => `/${f}`.includes('/test/') || /\.test\.[cm]?[jt]s$/.test(f))
+    if (tests.length) fail(`${report.name} would pack test code: ${tests.slice(0, 5).join(', ')}`)
+  }
+
   step('pack')
   const tarballs = {}
   for (const name of PACKAGES) {
@@ -47,7 +54,7 @@ try {
     const missing = ['README.md', 'LICENSE', 'SECURITY.md', 'package.json', 'dist/index.js', 'dist/index.d.ts'].filter((f) => !files.includes(f))
     if (!files.some((f) => f.startsWith('docs/'))) missing.push('docs/')
     if (missing.length) fail(`${report.name} is missing ${missing.join(', ')}`)
-    const tests = files.filter((f) => /(^|\/)test(\/|s?\.)|\.test\.|test-support|hardening|web-test/.test(f))
+    const tests = files.filter((f) => `/${f}`.includes('/test/') || /(^|\/)test(\/|s?\.)|\.test\.|test-support|hardening|web-test/.test(f))
     if (tests.length) fail(`${report.name} ships test code: ${tests.slice(0, 5).join(', ')}`)
     // A source map is only useful (and only honest) when the source it names is shipped.
     for (const map of files.filter((f) => f.endsWith('.map'))) {

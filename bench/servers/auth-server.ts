@@ -1,7 +1,7 @@
 // The auth server under test, run as its own (pinned) process: buildApp() over
 // a Redis session store and PostgreSQL users, plus three bench-only routes:
 //   POST /bench/sign       signs one access token (the refresh baseline)
-//   GET  /bench/protected  strict verification through the server's own hook (app.authenticate)
+//   GET  /bench/protected  strict verification through the server's own hook (the Fastify adapter, config: { tessera: true })
 //   GET  /bench/protected-verifier  strict verification through src/verifier
 //                          (node:crypto, synchronous signature check)
 //   POST /bench/sessions   creates sessions directly, so the load generator
@@ -14,7 +14,7 @@ import pg from 'pg'
 import { createTessera, issueAccessToken, newTokenId, SigningKeySet } from '@tessera/core'
 import { RedisSessionStore } from '@tessera/redis'
 import { buildApp, configurePasswordHashing, hashPassword, type Mailer, openPostgresUserStore } from '@tessera/server'
-import { BENCH_DPOP_SIGN_IN_URL, BENCH_PASSWORD } from '../lib/auth-server.js'
+import { BENCH_DPOP_SIGN_IN_URL, BENCH_INTROSPECTION_CLIENT, BENCH_PASSWORD } from '../lib/auth-server.js'
 import { createVerifier } from '@tessera/verifier'
 import { announceReady } from '../lib/processes.js'
 
@@ -45,6 +45,8 @@ const app = await buildApp({
   webDir: null,
   // The load generator is one IP: the limits would measure the limiter, not the route.
   rateLimits: { loginPerIp: unlimited, loginPerAccount: unlimited, refreshPerIp: unlimited, sensitivePerIp: unlimited },
+  // The introspecting gateway of bench/gateway.ts (RFC 7662 needs a client).
+  clients: new Map([[BENCH_INTROSPECTION_CLIENT.id, BENCH_INTROSPECTION_CLIENT.secret]]),
 })
 
 // Same body shape and validation as /auth/refresh, then only the signing step.
@@ -60,7 +62,7 @@ app.post('/bench/sign', { schema: { body: { type: 'object', properties: { refres
   })
   return { access_token: token, token_type: 'Bearer', expires_in: Math.round((expiresAt - Date.now()) / 1000) }
 })
-app.get('/bench/protected', { onRequest: app.authenticate }, async (request) => ({ user_id: request.claims?.userId }))
+app.get('/bench/protected', { config: { tessera: true } }, async (request) => ({ user_id: request.auth?.userId }))
 const verifier = await createVerifier({ mode: 'strict', keys, issuer: ISSUER, audience: AUDIENCE, algorithms: ['ES256'], store })
 app.get('/bench/protected-verifier', async (request) => {
   const header = request.headers.authorization ?? ''

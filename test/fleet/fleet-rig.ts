@@ -153,6 +153,8 @@ export async function startFleet(skewsMs: number[]): Promise<Fleet> {
         algorithms: ['ES256'],
         redis: { url: SHARED_REDIS_URL, keyPrefix: prefix },
         clockToleranceSeconds: CLOCK_TOLERANCE_SECONDS,
+        // The limits are checked against the instance's RFC 8414 metadata at start.
+        issuerMetadataUrl: `${instance.url}/.well-known/oauth-authorization-server`,
       })
       verifiers.push(verifier)
       cleanups.push(() => verifier.close())
@@ -165,6 +167,9 @@ export async function startFleet(skewsMs: number[]): Promise<Fleet> {
       TESSERA_ALGORITHMS: 'ES256',
       TESSERA_JWKS_URL: `${instances[1 % instances.length]!.url}/.well-known/jwks.json`,
       TESSERA_CLOCK_TOLERANCE: String(CLOCK_TOLERANCE_SECONDS),
+      TESSERA_ISSUER_METADATA_URL: `${instances[1 % instances.length]!.url}/.well-known/oauth-authorization-server`,
+      // Checked at start against what the issuer advertises (a mismatch would stop the gateway).
+      ACCESS_TOKEN_TTL: String(ACCESS_TOKEN_TTL_SECONDS),
     })
     cleanups.push(() => edge.stop())
     const checkers: Checker[] = [

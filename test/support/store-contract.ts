@@ -355,6 +355,24 @@ export function storeContract(factory: StoreFactory): void {
         await rejectsWith(auth.consumeOneTimeToken(second.token, 'email-verification'), 'ERR_ONE_TIME_TOKEN_INVALID')
       })
 
+      test('a check says whether a token would be accepted, and uses nothing up: no consumption, no attempt counted', async () => {
+        const auth = await engine({ oneTimeTokenMaxAttempts: 1 })
+        const userId = newUser()
+        const old = await auth.issueOneTimeToken(userId, 'password-reset', { ttlSeconds: 60 })
+        const current = await auth.issueOneTimeToken(userId, 'password-reset', { ttlSeconds: 60 })
+        // With one attempt allowed, a check that counted the superseded token as a guess would destroy the current one.
+        assert.equal(await auth.checkOneTimeToken(old.token, 'password-reset'), false)
+        assert.equal(await auth.checkOneTimeToken(current.token, 'email-verification'), false)
+        assert.equal(await auth.checkOneTimeToken('tot1.forged', 'password-reset'), false)
+        assert.equal(await auth.checkOneTimeToken(current.token, 'password-reset'), true)
+        assert.equal(await auth.checkOneTimeToken(current.token, 'password-reset'), true)
+        assert.equal((await auth.consumeOneTimeToken(current.token, 'password-reset')).userId, userId)
+        assert.equal(await auth.checkOneTimeToken(current.token, 'password-reset'), false, 'used')
+        const expiring = await auth.issueOneTimeToken(userId, 'password-reset', { ttlSeconds: 60 })
+        clock.advance(60_001)
+        assert.equal(await auth.checkOneTimeToken(expiring.token, 'password-reset'), false, 'expired')
+      })
+
       test('a token is destroyed after too many wrong attempts', async () => {
         const auth = await engine({ oneTimeTokenMaxAttempts: 2 })
         const userId = newUser()

@@ -102,12 +102,54 @@ describe('account page in Chromium', { concurrency: true }, () => {
     assert.equal(refresh.sameSite, 'Strict')
     assert.equal(refresh.path, '/auth/refresh')
     const stored = await page.evaluate('JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) + document.cookie')
-    assert.equal(stored, '{}{}', 'no token in web storage or script-readable cookies')
+    // The one script-readable cookie is the session hint, which holds no secret (docs/server.md, browser cookie mode).
+    assert.equal(stored, '{}{}tessera_session_hint=1', 'no token in web storage or script-readable cookies')
 
     // A reload resumes from the cookie: the access token was in memory only.
     await page.reload()
     await page.getByRole('heading', { name: 'Your account' }).waitFor()
     await screenshot(page, 'signed-in-one-device')
+  })
+
+  test('a signed-out visit makes no refresh call and logs no error, before signing in and after signing out', async () => {
+    const context = await device()
+    const page = await context.newPage()
+    const problems: string[] = []
+    const refreshes: number[] = []
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(`console: ${m.text()}`)
+    })
+    page.on('pageerror', (e) => problems.push(`page: ${e.message}`))
+    page.on('requestfailed', (r) => problems.push(`failed: ${r.url()}`))
+    page.on('response', (r) => {
+      if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`)
+    })
+    page.on('request', (r) => {
+      if (new URL(r.url()).pathname === '/auth/refresh') refreshes.push(Date.now())
+    })
+    const visitSignedOut = async () => {
+      refreshes.length = 0
+      await page.goto(`${server.baseUrl}/account`)
+      await page.getByRole('heading', { name: 'Your Tessera account' }).waitFor()
+      await page.waitForLoadState('networkidle')
+      assert.deepEqual(refreshes, [], 'no refresh call')
+      assert.deepEqual(problems, [])
+    }
+    await visitSignedOut()
+
+    const email = newEmail('hint')
+    await register(server, email)
+    await signIn(page, server, email)
+    const hint = (await context.cookies()).find((c) => c.name === 'tessera_session_hint')
+    assert.equal(hint?.value, '1', 'the page may try a refresh now')
+    assert.equal(hint.httpOnly, false)
+    // Signed in, a reload refreshes from the cookie and stays signed in.
+    await page.reload()
+    await page.getByRole('heading', { name: 'Your account' }).waitFor()
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click()
+    await page.getByRole('heading', { name: 'Your Tessera account' }).waitFor()
+    assert.equal((await context.cookies()).find((c) => c.name === 'tessera_session_hint'), undefined, 'logout clears the hint')
+    await visitSignedOut()
   })
 
   test('works with the keyboard alone and labels every field', async () => {
@@ -231,12 +273,22 @@ describe('account page in Chromium', { concurrency: true }, () => {
     await expectRejected(old)
     await signIn(page, server, email, newPassword)
 
-    // The link works once.
+    // The link works once. Opened again, the page checks it first (without using anything up) and says it is
+    // dead, with the ways on (a new link, or sign in) instead of a form that cannot work.
     const again = await (await device()).newPage()
+    const consoleErrors: string[] = []
+    again.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text())
+    })
     await again.goto(accountLink(mail, server.baseUrl))
-    await again.locator('#reset-password').fill('yet another passphrase')
-    await again.getByRole('button', { name: 'Set new password' }).click()
-    await again.getByText('expired or was already used').waitFor()
+    await again.getByText('This reset link has expired or was already used. Request a new one below, or sign in.').waitFor()
+    assert.equal(await again.getByRole('heading', { name: 'Choose a new password' }).isVisible(), false, 'no form for a dead link')
+    assert.equal(await again.locator('#reset-password').isVisible(), false)
+    assert.equal(await again.getByRole('button', { name: 'Email me a reset link' }).isVisible(), true, 'a new link is one click away')
+    assert.equal(await again.getByRole('button', { name: 'Sign in', exact: true }).isVisible(), true)
+    assert.equal(await again.evaluate('document.activeElement?.id'), 'reset-email')
+    assert.deepEqual(consoleErrors, [])
+    await screenshot(again, 'reset-link-dead')
   })
 
   test('verifies the email address from the mailed link', async () => {

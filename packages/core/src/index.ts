@@ -53,6 +53,7 @@ export {
   type RevocationLogInfo,
   type RevocationReason,
 } from './revocation-log.js'
+export { ISSUER_LIMIT_METADATA_FIELDS, issuerLimitsFromMetadata, issuerLimitsToMetadata, revocationHorizonMs, type IssuerLimits } from './issuer-limits.js'
 export type * from './session-store.js'
 export type * from './signing-key-store.js'
 export { isHighS, toLowS } from './ecdsa-low-s.js'
@@ -86,3 +87,4 @@ export {
 } from './webhook-signature.js'
 export { MemoryDeliveryQueue } from './memory-delivery-queue.js'
 export { DEAD_LETTER_LIMIT, type DeliveryQueue, type NewDelivery, type QueuedDelivery, type DeadDelivery } from './delivery-queue.js'
+export { ATTR, errorType, failSpan, inSpan, tesseraTracer, TRACING_ON, withActiveSpan } from './telemetry.js'

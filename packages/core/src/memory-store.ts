@@ -16,6 +16,7 @@ import type {
   AppendHeartbeatRequest,
   BanUserRequest,
   CheckAccessTokenRequest,
+  CheckOneTimeTokenRequest,
   ConsumeOneTimeTokenRequest,
   CreateSessionRequest,
   CreateSessionResult,
@@ -100,6 +101,7 @@ function publicSession(s: MemorySession): StoredSession {
  * ```
  */
 export class MemoryStore implements SessionStore {
+  readonly kind = 'memory'
   readonly #users = new Map<string, MemoryUser>()
   readonly #denied = new Map<string, number>()
   readonly #oneTime = new Map<string, MemoryOneTimeToken>()
@@ -449,6 +451,11 @@ export class MemoryStore implements SessionStore {
     }
     this.#oneTime.delete(key)
     return token.data
+  }
+
+  async checkOneTimeToken(r: CheckOneTimeTokenRequest): Promise<boolean> {
+    const token = this.#oneTime.get(`${r.userId}\0${r.purpose}`)
+    return token !== undefined && token.expiresAtMs > r.nowMs && same(r.secretHash, token.hash)
   }
 
   async revokeOneTimeTokens(r: RevokeOneTimeTokensRequest): Promise<number> {

@@ -15,6 +15,8 @@ export interface SessionStore extends SigningKeyStore {
    * refresh tokens of the others. Absent or false for a single-process store.
    */
   readonly shared?: boolean
+  /** What the store is, for telemetry (`tessera.store.kind`: `memory`, `redis`); absent: `custom`. */
+  readonly kind?: string
   createSession(request: CreateSessionRequest): Promise<CreateSessionResult>
   rotateRefreshToken(request: RotateRefreshTokenRequest): Promise<RotateRefreshTokenResult>
   /** Read-only check behind strict verification. */
@@ -29,6 +31,8 @@ export interface SessionStore extends SigningKeyStore {
   listSessions(userId: string, nowMs: number): Promise<StoredSession[]>
   issueOneTimeToken(request: IssueOneTimeTokenRequest): Promise<void>
   consumeOneTimeToken(request: ConsumeOneTimeTokenRequest): Promise<string>
+  /** Whether consuming the token now would succeed; changes nothing (no attempt counted), so a page can check a link before it shows a form. */
+  checkOneTimeToken(request: CheckOneTimeTokenRequest): Promise<boolean>
   /** Ends a user's outstanding one-time tokens (of the purposes given, or all). Returns how many ended. */
   revokeOneTimeTokens(request: RevokeOneTimeTokensRequest): Promise<number>
   /**
@@ -220,6 +224,9 @@ export interface ConsumeOneTimeTokenRequest {
   nowMs: number
   maxAttempts: number
 }
+
+/** The same as consuming asks, minus the attempt limit: a check changes nothing. */
+export type CheckOneTimeTokenRequest = Omit<ConsumeOneTimeTokenRequest, 'maxAttempts'>
 
 export interface AppendHeartbeatRequest {
   heartbeat: IssuerHeartbeatFields

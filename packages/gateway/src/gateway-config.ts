@@ -14,8 +14,14 @@ export interface GatewayConfig {
   algorithms: SigningAlgorithm[]
   /** The auth server's JWKS, or the key set itself (public halves are enough). */
   keys: { jwksUrl: string } | { signingKeysJson: string }
-  /** The auth server's ACCESS_TOKEN_TTL: revocations are remembered at least this long. */
-  accessTokenTtlSeconds: number
+  /**
+   * The auth server's ACCESS_TOKEN_TTL when set: checked at start against the
+   * lifetime the issuer advertises (metadata, heartbeats); a mismatch is a
+   * configuration error. Null: follow the issuer.
+   */
+  accessTokenTtlSeconds: number | null
+  /** The auth server's RFC 8414 metadata, read at start (issuer and limits checked); null when not set. */
+  issuerMetadataUrl: string | null
   clockToleranceSeconds: number
   onStale: 'strict' | 'fail'
   headers: IdentityHeaderOptions
@@ -47,7 +53,8 @@ export const GATEWAY_SETTINGS = [
   { env: 'TESSERA_JWKS_URL', flag: '--jwks-url <url>', help: 'the auth server\'s /.well-known/jwks.json' },
   { env: 'TESSERA_SIGNING_KEYS', flag: '--signing-keys <json>', help: 'the key set as JSON, instead of --jwks-url' },
   { env: 'TESSERA_ALGORITHMS', flag: '--algorithms <list>', help: 'accepted `alg` values, comma-separated (default ES256,EdDSA)' },
-  { env: 'ACCESS_TOKEN_TTL', flag: '--access-token-ttl <seconds>', help: 'the auth server\'s access-token lifetime (default 900)' },
+  { env: 'TESSERA_ISSUER_METADATA_URL', flag: '--issuer-metadata-url <url>', help: 'the auth server\'s /.well-known/oauth-authorization-server: issuer and token limits checked at start' },
+  { env: 'ACCESS_TOKEN_TTL', flag: '--access-token-ttl <seconds>', help: 'the auth server\'s access-token lifetime, checked at start against what the issuer advertises (default: follow the issuer)' },
   { env: 'TESSERA_CLOCK_TOLERANCE', flag: '--clock-tolerance <seconds>', help: 'accepted clock skew on exp/nbf (default 0)' },
   { env: 'TESSERA_GATEWAY_ON_STALE', flag: '--on-stale <mode>', help: 'when the revocation log is not current: strict (check Redis per request, default) or fail (503)' },
   { env: 'TESSERA_GATEWAY_USER_HEADER', flag: '--user-header <name>', help: 'header that carries the user id (default X-Tessera-User)' },
@@ -70,6 +77,19 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   if (text === undefined) return fallback
   if (!/^[0-9]+$/.test(text) || Number(text) < min || Number(text) > max) throw new GatewayConfigError(`${name} must be an integer from ${min} to ${max} (got "${text.slice(0, 40)}")`)
   return Number(text)
+}
+
+function httpUrl(env: Env, name: string): string | null {
+  const text = value(env, name)
+  if (text === undefined) return null
+  let parsed: URL
+  try {
+    parsed = new URL(text)
+  } catch {
+    throw new GatewayConfigError(`${name} is not a valid URL`)
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new GatewayConfigError(`${name} must start with https:// or http://`)
+  return text
 }
 
 function list(text: string): string[] {
@@ -134,15 +154,7 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
   const jwksUrl = value(env, 'TESSERA_JWKS_URL')
   const signingKeysJson = value(env, 'TESSERA_SIGNING_KEYS')
   if (!jwksUrl === !signingKeysJson) throw new GatewayConfigError('set exactly one of TESSERA_JWKS_URL and TESSERA_SIGNING_KEYS')
-  if (jwksUrl) {
-    let parsed: URL
-    try {
-      parsed = new URL(jwksUrl)
-    } catch {
-      throw new GatewayConfigError('TESSERA_JWKS_URL is not a valid URL')
-    }
-    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new GatewayConfigError('TESSERA_JWKS_URL must start with https:// or http://')
-  }
+  httpUrl(env, 'TESSERA_JWKS_URL')
   const algorithms = list(value(env, 'TESSERA_ALGORITHMS') ?? 'ES256,EdDSA')
   for (const alg of algorithms) {
     if (!SIGNING_ALGORITHMS.includes(alg as SigningAlgorithm)) throw new GatewayConfigError(`TESSERA_ALGORITHMS: "${alg.slice(0, 20)}" is not one of ${SIGNING_ALGORITHMS.join(', ')}`)
@@ -164,7 +176,8 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     audience,
     algorithms: algorithms as SigningAlgorithm[],
     keys: jwksUrl ? { jwksUrl } : { signingKeysJson: signingKeysJson! },
-    accessTokenTtlSeconds: integer(env, 'ACCESS_TOKEN_TTL', 900, 1, 24 * 3600),
+    accessTokenTtlSeconds: value(env, 'ACCESS_TOKEN_TTL') === undefined ? null : integer(env, 'ACCESS_TOKEN_TTL', 0, 1, 24 * 3600),
+    issuerMetadataUrl: httpUrl(env, 'TESSERA_ISSUER_METADATA_URL'),
     clockToleranceSeconds: integer(env, 'TESSERA_CLOCK_TOLERANCE', 0, 0, 300),
     onStale,
     headers,

@@ -14,10 +14,15 @@ export interface RunningGateway {
   stop(): Promise<void>
 }
 
-/** The cached verifier a gateway configuration describes; it reads the live revocation log before it resolves. */
+/**
+ * The cached verifier a gateway configuration describes; it reads the live
+ * revocation log (and the issuer's metadata, when configured) before it
+ * resolves. An ACCESS_TOKEN_TTL that disagrees with the issuer's advertised
+ * lifetime is a {@link GatewayConfigError}.
+ */
 export async function createGatewayVerifier(config: GatewayConfig): Promise<Verifier> {
   const keys = 'jwksUrl' in config.keys ? { jwksUrl: config.keys.jwksUrl } : await SigningKeySet.fromJSON(config.keys.signingKeysJson)
-  return createVerifier({
+  const verifier = await createVerifier({
     mode: 'cached',
     keys,
     issuer: config.issuer,
@@ -25,9 +30,16 @@ export async function createGatewayVerifier(config: GatewayConfig): Promise<Veri
     algorithms: config.algorithms,
     redis: { ...config.redis, keyPrefix: config.redisKeyPrefix },
     clockToleranceSeconds: config.clockToleranceSeconds,
-    // No revocationTtlMs: the verifier keeps each revocation as long as the issuer's heartbeats say its tokens may live.
+    // No revocationTtlMs: the verifier keeps each revocation as long as the issuer's metadata and heartbeats say its tokens may live.
+    ...(config.issuerMetadataUrl ? { issuerMetadataUrl: config.issuerMetadataUrl } : {}),
     onStale: config.onStale,
   })
+  const advertised = verifier.issuerLimits()?.accessTokenTtlSeconds
+  if (config.accessTokenTtlSeconds !== null && advertised !== undefined && advertised !== config.accessTokenTtlSeconds) {
+    await verifier.close()
+    throw new GatewayConfigError(`ACCESS_TOKEN_TTL is ${config.accessTokenTtlSeconds} s but the issuer advertises ${advertised} s; set it to the auth server's value or leave it unset`)
+  }
+  return verifier
 }
 
 /**

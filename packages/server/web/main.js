@@ -326,7 +326,7 @@ async function confirmReset(event, token) {
       resetToken = ''
       showSignedOut('Your password was changed and every device was signed out. Sign in with the new password.')
     } catch (err) {
-      if (err instanceof ApiError && err.code === 'ERR_ONE_TIME_TOKEN_INVALID') alertError('This reset link has expired or was already used. Request a new one.')
+      if (err instanceof ApiError && err.code === 'ERR_ONE_TIME_TOKEN_INVALID') showDeadResetLink()
       else alertError(explain(err))
     }
   })
@@ -389,12 +389,35 @@ function takeHashToken() {
 /** The reset token of the link being followed; it stays in memory, never in the URL. */
 let resetToken = ''
 
-/** Handles a mailed link's token in the fragment. True when the page now shows the reset form. */
+/** Asks whether a mailed reset link still works, without using it. When unsure (server trouble), the form may try. */
+async function resetLinkAlive(token) {
+  try {
+    return (await send('/auth/password-reset/check', { method: 'POST', body: { token } })).valid !== false
+  } catch {
+    return true
+  }
+}
+
+/** A used or expired reset link: say so, and offer the ways on (a new link, or sign in) instead of a form that cannot work. */
+function showDeadResetLink() {
+  resetToken = ''
+  showSignedOut()
+  selectTab('tab-sign-in')
+  $('forgot').open = true
+  alertError('This reset link has expired or was already used. Request a new one below, or sign in.')
+  $('reset-email').focus()
+}
+
+/** Handles a mailed link's token in the fragment. True when the page now shows the reset form or the dead-link notice. */
 async function followMailLink() {
   const { reset, verify } = takeHashToken()
   if (reset) {
-    resetToken = reset
     clearMessages()
+    if (!(await resetLinkAlive(reset))) {
+      showDeadResetLink()
+      return true
+    }
+    resetToken = reset
     show('view-reset')
     $('reset-password').focus()
     return true

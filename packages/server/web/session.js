@@ -129,6 +129,19 @@ function scheduleRefresh() {
   }, Math.max(lifetime - margin, 0))
 }
 
+/** Set by the server beside the HttpOnly refresh cookie; says only that a session may exist. */
+const SESSION_HINT = 'tessera_session_hint'
+
+/** False when this browser holds no session: no refresh call is worth making. */
+function sessionHinted() {
+  return document.cookie.split('; ').includes(`${SESSION_HINT}=1`)
+}
+
+/** Drops the hint after a refused refresh, so later visits do not ask again. */
+function dropSessionHint() {
+  document.cookie = `${SESSION_HINT}=; Max-Age=0; Path=/; SameSite=Strict`
+}
+
 /** Drops the access token (the cookie stays until the server clears it). */
 export function forget() {
   access = null
@@ -171,6 +184,11 @@ export function refresh({ force = false } = {}) {
       if (waited && access?.token === stale) await sharedToken(SHARED_TOKEN_WAIT_MS)
       if (access && access.token !== stale && access.expiresAtMs - Date.now() > access.lifetimeMs / 2) return true
       if (!force && access && access.expiresAtMs - Date.now() > Math.min(REFRESH_MARGIN_MS, access.lifetimeMs / 4)) return true
+      // Signed out (never signed in, or the server cleared the cookies): a normal state, not a failed request.
+      if (!sessionHinted()) {
+        forget()
+        return false
+      }
       try {
         const reply = await send('/auth/refresh', {
           method: 'POST',
@@ -182,6 +200,7 @@ export function refresh({ force = false } = {}) {
       } catch (err) {
         if (err instanceof ApiError && err.status < 500) {
           forget()
+          dropSessionHint()
           return false
         }
         throw err

@@ -46,6 +46,15 @@ export interface VerifierOptions {
    * shorter than the issuer advertises is refused at start.
    */
   revocationTtlMs?: number
+  /**
+   * The auth server's RFC 8414 metadata (`https://auth.example/.well-known/oauth-authorization-server`),
+   * read once at start: its `issuer` must be `issuer`, and its Tessera limits
+   * (access-token lifetime, refresh grace, clock tolerance) set how long
+   * revocations are remembered from the first request on; a `revocationTtlMs`
+   * shorter than they need is refused at start. Default: none (cached mode
+   * learns the same limits from the issuer's heartbeats in the log).
+   */
+  issuerMetadataUrl?: string | URL
   /** Verified-token cache (any mode); `false` turns it off. Default `{ max: 20000 }`. */
   cache?: { max?: number } | false
   /** Following the revocation log (`cached` mode). */
@@ -96,6 +105,7 @@ export interface ResolvedVerifierOptions {
   revocationTtlMs: number
   /** True when `revocationTtlMs` was given (checked against the issuer's limits at start). */
   revocationTtlGiven: boolean
+  issuerMetadataUrl: string | null
   cacheMax: number
   log: { blockMs: number; maxStalenessMs: number; batchSize: number; retryMs: number; issuerSilenceMs: number; gapCheckIntervalMs: number }
   onWarning: (message: string) => void
@@ -120,6 +130,12 @@ function nonNegative(name: string, value: unknown, fallback: number, integer = f
     throw new TypeError(`"${name}" option must be a non-negative ${integer ? 'integer' : 'number'}`)
   }
   return value
+}
+
+function issuerMetadataUrl(value: unknown): string | null {
+  if (value === undefined) return null
+  if (!(value instanceof URL) && (typeof value !== 'string' || !URL.canParse(value))) throw new TypeError('"issuerMetadataUrl" option must be a URL')
+  return String(value)
 }
 
 /** Checks options once, at construction, and fills in defaults. Bad options throw a `TypeError` naming the option. */
@@ -166,6 +182,7 @@ export function resolveVerifierOptions(input: VerifierOptions): ResolvedVerifier
     clockToleranceSeconds: nonNegative('clockToleranceSeconds', input.clockToleranceSeconds, DEFAULT_VERIFIER_OPTIONS.clockToleranceSeconds),
     revocationTtlMs: nonNegative('revocationTtlMs', input.revocationTtlMs, DEFAULT_VERIFIER_OPTIONS.revocationTtlMs),
     revocationTtlGiven: input.revocationTtlMs !== undefined,
+    issuerMetadataUrl: issuerMetadataUrl(input.issuerMetadataUrl),
     cacheMax,
     log,
     onWarning: input.onWarning ?? (() => undefined),

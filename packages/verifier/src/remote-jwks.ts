@@ -74,12 +74,13 @@ export function importJwks(document: unknown, algorithms: readonly SigningAlgori
   return keys
 }
 
-function isLoopback(hostname: string): boolean {
+/** True for a loopback host name (plain http is allowed only there). */
+export function isLoopback(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname)
 }
 
 /** The body as text, refused past `maxBytes` without reading the rest. */
-async function readCapped(response: Response, maxBytes: number): Promise<string> {
+export async function readCapped(response: Response, maxBytes: number): Promise<string> {
   const declared = Number(response.headers.get('content-length') ?? NaN)
   if (declared > maxBytes) throw new Error(`its body of ${declared} bytes is over the ${maxBytes}-byte limit`)
   const chunks: Uint8Array[] = []

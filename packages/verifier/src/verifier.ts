@@ -1,10 +1,14 @@
 import { EventEmitter } from 'node:events'
 import {
+  ATTR,
+  failSpan,
+  withActiveSpan,
   type AccessTokenClaims,
   AccessTokenInvalid,
   AccessTokenRevoked,
   type AccessTokenStatus,
   type IssuerHeartbeat,
+  type IssuerLimits,
   JwsVerifier,
   AuthError,
   checkTokenPresentation,
@@ -12,6 +16,7 @@ import {
   type DpopPresentation,
   DpopProofChecker,
   localIdCreatedAtMs,
+  revocationHorizonMs,
   MemoryStore,
   type ParsedAccessToken,
   type RevocationLogEntry,
@@ -21,12 +26,15 @@ import {
   type VerificationKey,
 } from '@tessera/core'
 import { RedisSessionStore } from '@tessera/redis'
+import type { Span } from '@opentelemetry/api'
 import { LocalKeySource, type KeySource } from './key-source.js'
 import { RevocationLogFollower } from './log-follower.js'
+import { fetchIssuerMetadata } from './issuer-metadata.js'
 import { isSigningKeySet, resolveVerifierOptions, type ResolvedVerifierOptions, type VerifierMode, type VerifierOptions } from './options.js'
 import { RemoteJwksKeySource } from './remote-jwks.js'
 import { RevocationSet } from './revocation-set.js'
 import { VerificationCache, type VerifiedToken } from './verification-cache.js'
+import { EVENT, SPAN, tracer, VERIFIER_ATTR } from './telemetry.js'
 
 /** A snapshot of what a verifier has been doing; times in ms, null when not applicable. */
 export interface VerifierMetrics {
@@ -117,8 +125,10 @@ export class Verifier extends EventEmitter<VerifierEvents> {
   #storeChecks = 0
   #issuerSilentRefusals = 0
   #issuerWasLive: boolean | null = null
-  /** Longest access-token lifetime the issuer's heartbeats advertised (s), null until one is seen. */
+  /** Longest access-token lifetime the issuer's heartbeats or metadata advertised (s), null until one is seen. */
   #issuerTtlSeconds: number | null = null
+  /** The greatest of each limit the issuer advertised (metadata, heartbeats); null until one is seen. */
+  #issuerLimits: IssuerLimits | null = null
   #closed = false
 
   /** Use {@link createVerifier}, which also loads keys and the revocation log. */
@@ -157,34 +167,65 @@ export class Verifier extends EventEmitter<VerifierEvents> {
     }
   }
 
-  /** How long the issuer says a revocation matters (ms): its token lifetime plus refresh grace plus tolerance. */
-  static #issuerRevocationTtlMs(h: IssuerHeartbeat): number {
-    return (h.accessTokenTtlSeconds + h.refreshGraceSeconds + h.clockToleranceSeconds) * 1000
+  /** Keeps the greatest of each limit the issuer advertised: the longest-lived tokens are the ones to remember for. */
+  #adoptLimits(limits: IssuerLimits): void {
+    const known = this.#issuerLimits
+    this.#issuerLimits = known
+      ? {
+          accessTokenTtlSeconds: Math.max(known.accessTokenTtlSeconds, limits.accessTokenTtlSeconds),
+          clockToleranceSeconds: Math.max(known.clockToleranceSeconds, limits.clockToleranceSeconds),
+          refreshGraceSeconds: Math.max(known.refreshGraceSeconds, limits.refreshGraceSeconds),
+        }
+      : { accessTokenTtlSeconds: limits.accessTokenTtlSeconds, clockToleranceSeconds: limits.clockToleranceSeconds, refreshGraceSeconds: limits.refreshGraceSeconds }
+    this.#set?.raiseHorizon(revocationHorizonMs(limits))
+    this.#issuerTtlSeconds = Math.max(this.#issuerTtlSeconds ?? 0, limits.accessTokenTtlSeconds)
+  }
+
+  /** A `revocationTtlMs` that was given must cover what the issuer's tokens need; said at start as a configuration error. */
+  #checkRevocationTtl(limits: IssuerLimits, source: string): void {
+    const o = this.#o
+    const needed = revocationHorizonMs(limits)
+    if (o.revocationTtlGiven && o.revocationTtlMs < needed) {
+      throw new TypeError(
+        `"revocationTtlMs" option (${o.revocationTtlMs} ms) is shorter than the issuer's tokens may live ` +
+          `(${needed} ms: access-token lifetime ${limits.accessTokenTtlSeconds} s + refresh grace ` +
+          `${limits.refreshGraceSeconds} s + tolerance ${limits.clockToleranceSeconds} s, from its ${source}); leave it unset to follow the issuer`,
+      )
+    }
   }
 
   #heardIssuer(heartbeat: IssuerHeartbeat): void {
-    const needed = Verifier.#issuerRevocationTtlMs(heartbeat)
+    const needed = revocationHorizonMs(heartbeat)
     const set = this.#set!
     if (needed > set.horizonMs && this.#o.revocationTtlGiven && this.#follower?.status().state !== 'starting') {
       this.#o.onWarning(`the issuer's tokens may live ${needed} ms (lifetime + refresh grace + tolerance), longer than "revocationTtlMs" (${this.#o.revocationTtlMs}); remembering revocations that long instead`)
     }
-    set.raiseHorizon(needed)
-    this.#issuerTtlSeconds = Math.max(this.#issuerTtlSeconds ?? 0, heartbeat.accessTokenTtlSeconds)
+    this.#adoptLimits(heartbeat)
+  }
+
+  /** The issuer's limits as advertised by its metadata (`issuerMetadataUrl`) and heartbeats, the greatest of each; null when neither was seen. */
+  issuerLimits(): Readonly<IssuerLimits> | null {
+    return this.#issuerLimits
+  }
+
+  async #loadIssuerMetadata(url: string): Promise<void> {
+    const metadata = await fetchIssuerMetadata(url)
+    if (metadata.issuer !== this.#o.issuer) {
+      throw new TypeError(`issuer metadata at ${new URL(url).origin} is for issuer ${JSON.stringify(metadata.issuer)}, not the "issuer" option ${JSON.stringify(this.#o.issuer)}`)
+    }
+    if (!metadata.limits) return
+    this.#checkRevocationTtl(metadata.limits, 'metadata')
+    this.#adoptLimits(metadata.limits)
   }
 
   /** Loads the live revocation log (cached mode) before the first token is accepted. */
   async start(): Promise<void> {
+    if (this.#o.issuerMetadataUrl) await this.#loadIssuerMetadata(this.#o.issuerMetadataUrl)
     if (!this.#follower || !this.#set) return
     await this.#follower.start()
     const o = this.#o
     const heartbeat = this.#follower.status().issuerHeartbeat
-    if (heartbeat && o.revocationTtlGiven && o.revocationTtlMs < Verifier.#issuerRevocationTtlMs(heartbeat)) {
-      throw new TypeError(
-        `"revocationTtlMs" option (${o.revocationTtlMs} ms) is shorter than the issuer's tokens may live ` +
-          `(${Verifier.#issuerRevocationTtlMs(heartbeat)} ms: access-token lifetime ${heartbeat.accessTokenTtlSeconds} s + refresh grace ` +
-          `${heartbeat.refreshGraceSeconds} s + tolerance ${heartbeat.clockToleranceSeconds} s); leave it unset to follow the issuer`,
-      )
-    }
+    if (heartbeat) this.#checkRevocationTtl(heartbeat, 'heartbeat in the revocation log')
     this.#issuerLive(o.clock.nowMs())
     const set = this.#set
     this.#sweeper = setInterval(() => set.sweep(this.#o.clock.nowMs()), Math.min(5000, this.#o.revocationTtlMs || 5000))
@@ -213,10 +254,45 @@ export class Verifier extends EventEmitter<VerifierEvents> {
    * ```
    */
   verifyMaybeSync(token: string): AccessTokenClaims | Promise<AccessTokenClaims> {
+    const span = tracer.startSpan(SPAN.verify)
+    // The hot path with no SDK (or a trace not sampled): nothing more than the span above. A non-recording span needs no end.
+    if (!span.isRecording()) return this.#verify(token, null)
+    span.setAttribute(ATTR.verifyMode, this.mode)
+    if (this.#store) span.setAttribute(ATTR.storeKind, this.#store.kind ?? 'custom')
+    let result: AccessTokenClaims | Promise<AccessTokenClaims>
+    try {
+      result = withActiveSpan(span, () => this.#verify(token, span))
+    } catch (err) {
+      failSpan(span, err)
+      span.end()
+      throw err
+    }
+    if (!(result instanceof Promise)) {
+      span.setAttribute(ATTR.outcome, 'valid')
+      span.end()
+      return result
+    }
+    return result.then(
+      (claims) => {
+        span.setAttribute(ATTR.outcome, 'valid')
+        span.end()
+        return claims
+      },
+      (err: unknown) => {
+        failSpan(span, err)
+        span.end()
+        throw err
+      },
+    )
+  }
+
+  #verify(token: string, span: Span | null): AccessTokenClaims | Promise<AccessTokenClaims> {
     const nowMs = this.#o.clock.nowMs()
-    const verified = this.#fromCache(token, nowMs) ?? this.#verifyCold(token, nowMs)
-    if (verified === undefined) return this.#verifyAfterKeyRefresh(token, nowMs).then((v) => this.#decide(v, nowMs))
-    return this.#decide(verified, nowMs)
+    const cached = this.#fromCache(token, nowMs)
+    span?.setAttribute(VERIFIER_ATTR.cacheHit, cached !== undefined)
+    const verified = cached ?? this.#verifyCold(token, nowMs)
+    if (verified === undefined) return this.#verifyAfterKeyRefresh(token, nowMs).then((v) => this.#decide(v, nowMs, span))
+    return this.#decide(verified, nowMs, span)
   }
 
   /**
@@ -240,17 +316,20 @@ export class Verifier extends EventEmitter<VerifierEvents> {
   }
 
   /** The revocation half: decided here when the mode allows, otherwise by one store check. */
-  #decide(verified: VerifiedToken, nowMs: number): AccessTokenClaims | Promise<AccessTokenClaims> {
+  #decide(verified: VerifiedToken, nowMs: number, span: Span | null): AccessTokenClaims | Promise<AccessTokenClaims> {
     if (this.mode === 'signature') return verified.claims
     if (this.#follower && this.#set) {
       if (!this.#issuerLive(nowMs)) {
         this.#issuerSilentRefusals++
+        span?.addEvent(EVENT.issuerSilent)
         throw new RevocationLogSilent()
       }
       const trusted = this.#follower.trusted(nowMs)
       if (trusted !== this.#wasTrusted) {
         if (!trusted) this.#fallbacks++
         this.#wasTrusted = trusted
+        // Once per change, on the request that noticed it: where a trace shows why latency moved.
+        span?.addEvent(trusted ? EVENT.setTrusted : EVENT.setUntrusted)
       }
       if (trusted && !this.#outlivesIssuerLimit(verified)) {
         const error = errorFor(this.#set.status(verified))
@@ -258,8 +337,10 @@ export class Verifier extends EventEmitter<VerifierEvents> {
         return verified.claims
       }
       this.#fallbackChecks++
+      span?.setAttribute(VERIFIER_ATTR.fallback, trusted ? 'outlives_issuer_limit' : 'untrusted')
       if (!trusted && this.#o.onStale === 'fail') throw new StoreUnavailable('revocation state is not current')
     }
+    span?.setAttribute(VERIFIER_ATTR.storeCheck, true)
     return this.#checkInStore(verified, nowMs).then((status) => {
       const error = errorFor(status)
       if (error) throw error

@@ -2,9 +2,11 @@
 // (trace level, the production redaction) and every response body of a full
 // flow is searched for each token, password and secret the flow handled.
 import assert from 'node:assert/strict'
+import { connect } from 'node:net'
 import { after, before, test } from 'node:test'
 import type { InjectOptions, LightMyRequestResponse } from 'fastify'
 import type { MemoryMailer } from '../../../packages/server/src/server/test/helpers.js'
+import { LOG_REDACT } from '../../../packages/server/src/server/app.js'
 import { PASSWORD, bearer, signUp, testSchema, testServer, uniqueEmail, type TestServer } from '../../../packages/server/src/server/test/helpers.js'
 import { forgedTokens, spareBitVariant } from '../forged-tokens.js'
 
@@ -23,7 +25,7 @@ before(async () => {
       // The redaction main.ts uses, at the most talkative level.
       logger: {
         level: 'trace',
-        redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'],
+        redact: [...LOG_REDACT],
         stream: { write: (line: string) => void lines.push(line) },
       },
     },
@@ -123,6 +125,18 @@ void test('no token, password, refresh secret or one-time token appears in any l
   secrets.push(login.access_token, login.refresh_token)
   await inject({ method: 'POST', url: '/auth/logout', headers: bearer(login.access_token) })
   await inject({ method: 'GET', url: '/auth/me', headers: bearer(login.access_token) })
+  // Requests Node's HTTP parser refuses, carrying a bearer token and a password: Node puts the raw bytes on the error.
+  await server.app.listen({ port: 0, host: '127.0.0.1' })
+  const port = (server.app.server.address() as { port: number }).port
+  for (const malformed of [
+    `GET /auth/me HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${login.access_token}\r\nBad Header Line\r\n\r\n`,
+    `POST /auth/login HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${login.refresh_token}\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n{"password":"${resetPassword}"}`,
+  ]) {
+    const answer = await rawRequest(port, malformed)
+    assert.match(answer, /^HTTP\/1\.1 400 /)
+    assert.match(answer, /content-type: application\/problem\+json/i)
+  }
+  assert.ok(lines.some((l) => l.includes('client error')), 'the refused requests were logged (at trace)')
 
   // Each token's secret parts too: the refresh secret and tag, the one-time secret and tag, the JWT signature.
   // Session ids and claims are not secret, so those segments are not searched on their own.
@@ -135,12 +149,47 @@ void test('no token, password, refresh secret or one-time token appears in any l
   }
   assert.ok(lines.length > 20, `only ${lines.length} log lines`)
   const leaks: string[] = []
+  const readable = lines.map(decodeBytes)
   for (const needle of needles) {
-    const hits = [...lines.filter((l) => l.includes(needle)).map((l) => `log: ${l.slice(0, 160)}`), ...bodies.filter((b) => b.includes(needle) && !isTokenReply(b)).map((b) => `body: ${b.slice(0, 160)}`)]
+    const hits = [...readable.filter((l) => l.includes(needle)).map((l) => `log: ${l.slice(0, 160)}`), ...bodies.filter((b) => b.includes(needle) && !isTokenReply(b)).map((b) => `body: ${b.slice(0, 160)}`)]
     if (hits.length) leaks.push(`${needle.slice(0, 12)}...: ${hits[0]}`)
   }
   assert.deepEqual(leaks, [])
 })
+
+/**
+ * A log line with every byte field spelled out as text: pino writes a Buffer as
+ * `{"type":"Buffer","data":[71,69,...]}` and a Uint8Array as an array of numbers,
+ * which a plain text search would miss. Kept beside the raw line.
+ */
+function decodeBytes(line: string): string {
+  const texts: string[] = [line]
+  const visit = (value: unknown): void => {
+    if (Array.isArray(value)) {
+      if (value.length > 0 && value.every((n) => Number.isInteger(n) && n >= 0 && n <= 255)) texts.push(Buffer.from(value as number[]).toString('latin1'))
+      else value.forEach(visit)
+    } else if (value && typeof value === 'object') {
+      Object.values(value).forEach(visit)
+    }
+  }
+  try {
+    visit(JSON.parse(line))
+  } catch {
+    // Not JSON: the raw line is searched as it is.
+  }
+  return texts.join('\n')
+}
+
+/** Sends bytes on a fresh connection; resolves with what came back when the server closes it. */
+function rawRequest(port: number, bytes: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let answer = ''
+    const socket = connect(port, '127.0.0.1', () => socket.end(bytes))
+    socket.setEncoding('latin1').on('data', (d: string) => (answer += d))
+    socket.once('close', () => resolve(answer))
+    socket.once('error', reject)
+  })
+}
 
 /** The one body allowed to carry tokens: a token response to login or refresh. */
 function isTokenReply(body: string): boolean {

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { describe, test } from 'node:test'
+import { createTessera, SigningKeySet } from '@tessera/core'
+import { redisStoreForTest, SHARED_REDIS_URL } from '../../../../test/support/redis.js'
 import { originalRequest } from '../forwarded-request.js'
 import { GatewayConfigError, loadGatewayConfig } from '../gateway-config.js'
+import { createGatewayVerifier } from '../gateway-main.js'
 import { headerValue } from '../identity-headers.js'
 
 const BASE = { REDIS_URL: 'redis://127.0.0.1:6379', TESSERA_ISSUER: 'https://auth.test', TESSERA_JWKS_URL: 'https://auth.test/.well-known/jwks.json' }
@@ -11,7 +15,8 @@ describe('gateway configuration', () => {
     const config = loadGatewayConfig(BASE)
     assert.equal(config.redisKeyPrefix, 'tessera:')
     assert.deepEqual(config.audience, ['tessera'])
-    assert.equal(config.accessTokenTtlSeconds, 900)
+    assert.equal(config.accessTokenTtlSeconds, null, 'unset: follow the issuer')
+    assert.equal(config.issuerMetadataUrl, null)
     assert.deepEqual(config.algorithms, ['ES256', 'EdDSA'])
     assert.equal(config.port, 4000)
     assert.equal(config.path, '/forward-auth')
@@ -58,5 +63,29 @@ describe('gateway configuration', () => {
     })
     assert.deepEqual(originalRequest('DELETE', '/forward-auth/orders/1?x=2', { host: 'api.test' }, '/forward-auth'), { method: 'DELETE', uri: '/orders/1?x=2', host: 'api.test', proto: null })
     assert.equal(originalRequest('GET', '/forward-auth?x=1', {}, '/forward-auth').uri, '/?x=1')
+  })
+})
+
+describe('gateway start against the issuer it follows', () => {
+  test('an ACCESS_TOKEN_TTL that disagrees with the lifetime the issuer advertises is a configuration error at start', async (t) => {
+    const made = await redisStoreForTest('gateway-ttl')
+    const keys = await SigningKeySet.generate({ alg: 'ES256' })
+    // Its heartbeat in the log advertises a 300 s token lifetime.
+    const auth = await createTessera({ store: made.store, keys, issuer: BASE.TESSERA_ISSUER, audience: 'api', tokenKey: randomBytes(32), accessTokenTtlSeconds: 300 })
+    t.after(async () => {
+      await auth.close()
+      await made.cleanup()
+    })
+    const env = { REDIS_URL: SHARED_REDIS_URL, TESSERA_REDIS_PREFIX: made.prefix, TESSERA_ISSUER: BASE.TESSERA_ISSUER, TESSERA_AUDIENCE: 'api', TESSERA_SIGNING_KEYS: JSON.stringify(keys.toJSON()), TESSERA_ALGORITHMS: 'ES256' }
+    await assert.rejects(createGatewayVerifier(loadGatewayConfig({ ...env, ACCESS_TOKEN_TTL: '900' })), (err: Error) => {
+      assert.ok(err instanceof GatewayConfigError)
+      assert.match(err.message, /ACCESS_TOKEN_TTL is 900 s but the issuer advertises 300 s/)
+      return true
+    })
+    for (const ttl of ['300', undefined]) {
+      const verifier = await createGatewayVerifier(loadGatewayConfig({ ...env, ...(ttl ? { ACCESS_TOKEN_TTL: ttl } : {}) }))
+      assert.equal(verifier.issuerLimits()?.accessTokenTtlSeconds, 300)
+      await verifier.close()
+    }
   })
 })

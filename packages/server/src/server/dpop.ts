@@ -41,11 +41,6 @@ export async function signInProof(request: FastifyRequest, auth: Tessera): Promi
   }
 }
 
-/** A refusal on a protected route: 401 with the RFC 6750 or RFC 9449 challenge (and `DPoP-Nonce`), as every verifier adapter answers. */
-export function resourceError(err: unknown, scheme: 'Bearer' | 'DPoP', auth: Tessera): unknown {
-  return err instanceof AuthError ? authProblem(err, { endpoint: 'resource', scheme, dpopAlgorithms: auth.dpop.options.algorithms }) : err
-}
-
 /** The `DPoP-Nonce` to hand out with a token response, or null when nonces are off. */
 export function currentNonce(auth: Tessera): string | null {
   return auth.dpop.nonce(auth.options.clock.nowMs())

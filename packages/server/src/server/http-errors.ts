@@ -6,6 +6,7 @@ export type ServerErrorCode =
   | 'ERR_VALIDATION'
   | 'ERR_BAD_REQUEST'
   | 'ERR_UNAUTHENTICATED'
+  | 'ERR_REFRESH_TOKEN_MISSING'
   | 'ERR_INVALID_CREDENTIALS'
   | 'ERR_WRONG_PASSWORD'
   | 'ERR_EMAIL_TAKEN'
@@ -35,6 +36,7 @@ export const HTTP_ERRORS: Readonly<Record<ProblemCode, { status: number; title: 
   ERR_VALIDATION: { status: 400, title: 'Invalid request' },
   ERR_BAD_REQUEST: { status: 400, title: 'Bad request' },
   ERR_UNAUTHENTICATED: { status: 401, title: 'Authentication required' },
+  ERR_REFRESH_TOKEN_MISSING: { status: 401, title: 'No refresh token' },
   ERR_INVALID_CREDENTIALS: { status: 401, title: 'Invalid email or password' },
   ERR_WRONG_PASSWORD: { status: 403, title: 'Current password is wrong' },
   ERR_EMAIL_TAKEN: { status: 409, title: 'Email already registered' },

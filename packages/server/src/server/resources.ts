@@ -3,6 +3,7 @@ import { type DeliveryQueue, MemoryDeliveryQueue, PersistentMemoryStore, type Se
 import { createMailer } from '../mail/index.js'
 import type { Mailer } from '../mail/mailer.js'
 import { assertMemoryPolicy, RedisDeliveryQueue, RedisSessionStore, type RedisTopologyOptions } from '@tessera/redis'
+import { assertPrivateDirectory } from '../users/private-directory.js'
 import { openEmbeddedUserStore } from '../users/embedded.js'
 import { closePasswordHashing, configurePasswordHashing } from '../users/password.js'
 import { openPostgresUserStore } from '../users/postgres.js'
@@ -63,6 +64,8 @@ export async function openResources(config: ServerConfig): Promise<ServerResourc
     for (const step of opened.reverse()) await step().catch(() => undefined)
   }
   try {
+    // Keys and the user database live there: refuse one that others could write into before reading anything.
+    await assertPrivateDirectory(config.dataDir)
     let store: SessionStore
     let limiter: RateLimiter
     let webhookQueue: DeliveryQueue | null = null
@@ -148,6 +151,7 @@ export function appOptions(config: ServerConfig, resources: ServerResources): Om
     clients: config.clients,
     cookieSecure: config.cookieSecure,
     trustProxy: config.trustProxy,
+    metricsAccess: config.metricsToken ? { token: config.metricsToken } : 'off',
     saveKeys: resources.saveKeys,
     forwardAuth: config.forwardAuth,
     webhooks: resources.webhookQueue

@@ -8,6 +8,12 @@ import { HttpProblem } from './http-errors.js'
 /** Name and path of the browser-mode refresh cookie (the account page relies on both). */
 export const REFRESH_COOKIE = 'tessera_refresh'
 export const REFRESH_COOKIE_PATH = '/auth/refresh'
+/**
+ * Set and cleared with the refresh cookie, readable by page scripts and holding
+ * nothing secret ("1"): it tells the account page a session may exist, so a
+ * signed-out visit makes no refresh call at all.
+ */
+export const SESSION_HINT_COOKIE = 'tessera_session_hint'
 
 /** True when the client asked for browser cookie mode. */
 export function isBrowserClient(request: FastifyRequest): boolean {
@@ -39,6 +45,7 @@ export function sendTokens(request: FastifyRequest, reply: FastifyReply, ctx: Se
       secure: cookieSecure(request, ctx),
       maxAge: ctx.auth.options.refreshIdleTtlSeconds,
     })
+    reply.setCookie(SESSION_HINT_COOKIE, '1', { sameSite: 'strict', path: '/', secure: cookieSecure(request, ctx), maxAge: ctx.auth.options.refreshIdleTtlSeconds })
   } else {
     body.refresh_token = tokens.refreshToken
   }
@@ -60,9 +67,10 @@ export function setDeviceCookie(request: FastifyRequest, reply: FastifyReply, ct
   })
 }
 
-/** Expires the browser-mode refresh cookie. */
+/** Expires the browser-mode refresh cookie and its hint. */
 export function clearRefreshCookie(request: FastifyRequest, reply: FastifyReply, ctx: ServerContext): void {
   reply.setCookie(REFRESH_COOKIE, '', { httpOnly: true, sameSite: 'strict', path: REFRESH_COOKIE_PATH, secure: cookieSecure(request, ctx), maxAge: 0 })
+  reply.setCookie(SESSION_HINT_COOKIE, '', { sameSite: 'strict', path: '/', secure: cookieSecure(request, ctx), maxAge: 0 })
 }
 
 /**
@@ -72,7 +80,8 @@ export function clearRefreshCookie(request: FastifyRequest, reply: FastifyReply,
 export function refreshTokenFrom(request: FastifyRequest, ctx: ServerContext, bodyToken: string | undefined): { token: string; fromCookie: boolean } {
   if (bodyToken) return { token: bodyToken, fromCookie: false }
   const cookie = request.cookies[REFRESH_COOKIE]
-  if (!cookie) throw new HttpProblem('ERR_VALIDATION', 'send refresh_token in the body (or the tessera_refresh cookie in browser mode)')
+  // Not a malformed request: a signed-out browser simply has no cookie. Say so with a code of its own.
+  if (!cookie) throw new HttpProblem('ERR_REFRESH_TOKEN_MISSING', 'no refresh token: send refresh_token in the body, or the tessera_refresh cookie in browser mode (this browser is not signed in)')
   if (request.headers['x-tessera-csrf'] !== '1') throw new HttpProblem('ERR_CSRF', 'a cookie refresh needs the header "X-Tessera-CSRF: 1"')
   const origin = request.headers.origin
   if (origin !== undefined) {

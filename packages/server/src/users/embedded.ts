@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises'
 import { PGlite } from '@electric-sql/pglite'
+import { assertPrivateDirectory, tightenTree } from './private-directory.js'
 import type { SqlDatabase } from './sql-database.js'
 import { SqlUserStore } from './sql-user-store.js'
 
@@ -30,7 +31,12 @@ function pgliteDatabase(db: PGlite): SqlDatabase {
  * ```
  */
 export async function openEmbeddedUserStore(dir: string): Promise<SqlUserStore> {
+  // The data dir above is checked at start (openResources); this one may be any path a library user chose.
+  await assertPrivateDirectory(dir)
   await mkdir(dir, { recursive: true, mode: 0o700 })
   const db = await PGlite.create(dir)
-  return SqlUserStore.open(pgliteDatabase(db), 'embedded')
+  // PGlite writes its files 0666 whatever the umask; owner-only, as the rest of the data dir.
+  const store = await SqlUserStore.open(pgliteDatabase(db), 'embedded')
+  await tightenTree(dir)
+  return store
 }

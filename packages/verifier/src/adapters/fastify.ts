@@ -28,20 +28,31 @@ export interface TesseraFastifyOptions {
   realm?: string
   /** Close the verifier when the Fastify instance closes (when you made it only for this app). Default false. */
   closeVerifier?: boolean
+  /** Called with every decision and how long it took (seconds), e.g. for metrics. Must not throw. */
+  onDecision?: (outcome: AuthOutcome, seconds: number, request: FastifyRequest) => void
 }
 
 function send(reply: FastifyReply, problem: AuthProblem): void {
   reply.code(problem.status).headers(problem.headers).type(PROBLEM_CONTENT_TYPE).send(problem.body)
 }
 
-function hookFor(verifier: Verifier, options: { optional: boolean; realm: string | undefined }): onRequestHookHandler {
-  const apply = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction, outcome: AuthOutcome) => {
+interface HookOptions {
+  optional: boolean
+  realm: string | undefined
+  onDecision: TesseraFastifyOptions['onDecision']
+}
+
+function hookFor(verifier: Verifier, options: HookOptions): onRequestHookHandler {
+  const { onDecision } = options
+  const apply = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction, outcome: AuthOutcome, startedMs: number) => {
+    if (onDecision) onDecision(outcome, (performance.now() - startedMs) / 1000, request)
     if (!outcome.ok) return send(reply, outcome.problem)
     request.auth = outcome.claims
     done()
   }
   // Callback style, not async: a token decided from the caches costs no promise at all.
   return function tesseraOnRequest(request, reply, done) {
+    const startedMs = onDecision ? performance.now() : 0
     // request.protocol and request.host follow X-Forwarded-* only when the app sets trustProxy.
     const outcome = decide(
       verifier,
@@ -50,9 +61,9 @@ function hookFor(verifier: Verifier, options: { optional: boolean; realm: string
     )
     if (outcome instanceof Promise) {
       // decide() never rejects; a throw from apply() would be Fastify's own and is reported to it.
-      outcome.then((o) => apply(request, reply, done, o)).catch((err: unknown) => done(err as Error))
+      outcome.then((o) => apply(request, reply, done, o, startedMs)).catch((err: unknown) => done(err as Error))
     } else {
-      apply(request, reply, done, outcome)
+      apply(request, reply, done, outcome, startedMs)
     }
   }
 }
@@ -61,8 +72,8 @@ const plugin: FastifyPluginAsync<TesseraFastifyOptions> = async (app, options) =
   const { verifier, realm } = options
   if (!verifier || typeof verifier.verifyMaybeSync !== 'function') throw new TypeError('"verifier" option is required')
   const fallback = options.protectByDefault ?? true
-  const required = hookFor(verifier, { optional: false, realm })
-  const optional = hookFor(verifier, { optional: true, realm })
+  const required = hookFor(verifier, { optional: false, realm, onDecision: options.onDecision })
+  const optional = hookFor(verifier, { optional: true, realm, onDecision: options.onDecision })
   // Declared up front (null) so every request object has the same shape.
   app.decorateRequest('auth', null)
   // Decided once per route, when it is added, instead of reading the route's config on every request.

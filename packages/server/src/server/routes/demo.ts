@@ -4,7 +4,7 @@ import { claimsOf } from '../plugins/auth.js'
 /** An example protected route: strict verification, then the caller's ids. */
 export function registerDemoRoutes(app: FastifyInstance): void {
   app.get('/demo/protected', {
-    onRequest: app.authenticate,
+    config: { tessera: true },
     schema: {
       summary: 'Example protected route (strict verification)',
       response: { 200: { type: 'object', properties: { user_id: { type: 'string' }, session_id: { type: 'string' } } } },

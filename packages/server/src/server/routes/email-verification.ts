@@ -12,7 +12,7 @@ const PURPOSE = 'email-verification'
 /** Email verification: request a mail (signed in), confirm with its token. */
 export function registerEmailVerificationRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.post('/auth/email-verification', {
-    onRequest: app.authenticate,
+    config: { tessera: true },
     schema: { summary: 'Mail me a verification link', response: { 202: s.accepted } },
   }, async (request, reply) => {
     const claims = claimsOf(request)

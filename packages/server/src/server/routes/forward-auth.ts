@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { registerForwardAuth, type IdentityHeaderOptions } from '@tessera/gateway'
-import { createVerifier, LocalKeySource } from '@tessera/verifier'
+import { createEngineVerifier } from '@tessera/verifier'
 import type { ServerContext } from '../context.js'
 
 /** Options of the forward-auth endpoint mounted in the auth server. */
@@ -18,19 +18,8 @@ export const SERVER_FORWARD_AUTH_PATH = '/auth/forward'
  * store, so it follows revocations as the gateway does.
  */
 export async function registerForwardAuthRoute(app: FastifyInstance, ctx: ServerContext, options: ServerForwardAuthOptions): Promise<void> {
-  const o = ctx.auth.options
-  const verifier = await createVerifier({
-    mode: 'cached',
-    // As the server's own verifier: with a shared key set, an unknown kid makes the engine look in the store first.
-    keys: ctx.auth.sharesSigningKeys ? new LocalKeySource(ctx.auth.keys, { refresh: () => ctx.auth.refreshSigningKeys() }) : ctx.auth.keys,
-    store: ctx.auth.store,
-    issuer: o.issuer,
-    audience: o.audience,
-    algorithms: ctx.auth.algorithms,
-    clockToleranceSeconds: o.clockToleranceSeconds,
-    // No revocationTtlMs: the verifier keeps each revocation as long as the issuer's heartbeats say its tokens may live.
-    clock: o.clock,
-  })
+  // Built as the server's own verifier is (createEngineVerifier), in cached mode: it follows revocations as the gateway does.
+  const verifier = await createEngineVerifier(ctx.auth, { mode: 'cached' })
   app.addHook('onClose', () => verifier.close())
   registerForwardAuth(app, { verifier, path: SERVER_FORWARD_AUTH_PATH, headers: options.headers, realm: options.realm })
 }

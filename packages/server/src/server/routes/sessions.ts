@@ -9,7 +9,7 @@ import { sessionView } from '../session-view.js'
 /** The signed-in user's own sessions: list and revoke. */
 export function registerSessionRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get('/auth/sessions', {
-    onRequest: app.authenticate,
+    config: { tessera: true },
     schema: { summary: 'List my live sessions, newest first', response: { 200: s.sessionList } },
   }, async (request) => {
     const claims = claimsOf(request)
@@ -18,7 +18,7 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: ServerContext):
   })
 
   app.delete<{ Params: { session_id: string } }>('/auth/sessions/:session_id', {
-    onRequest: app.authenticate,
+    config: { tessera: true },
     schema: { summary: 'End one of my sessions', params: s.sessionIdParam, response: { 204: s.noContent } },
   }, async (request, reply) => {
     const claims = claimsOf(request)

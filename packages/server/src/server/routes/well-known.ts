@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import { issuerLimitsToMetadata } from '@tessera/core'
 import type { ServerContext } from '../context.js'
 
 /** JWKS and RFC 8414 authorization-server metadata. */
@@ -31,6 +32,9 @@ export function registerWellKnownRoutes(app: FastifyInstance, ctx: ServerContext
       service_documentation: `${base}/openapi.json`,
       // RFC 9449 section 5.1.
       dpop_signing_alg_values_supported: ctx.auth.dpop.options.algorithms,
+      // Tessera extensions (docs/verifiers.md, "Issuer limits"): how long this issuer's access tokens may live, so a
+      // verifier can check at start that it remembers revocations long enough (the log's heartbeats say the same).
+      ...issuerLimitsToMetadata(ctx.auth.options),
     }
   })
 }

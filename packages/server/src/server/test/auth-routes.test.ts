@@ -212,3 +212,28 @@ void test('an unknown email costs the same argon2 work as a wrong password', asy
   const ratio = median(unknown) / median(wrong)
   assert.ok(ratio > 0.5 && ratio < 2, `unknown/wrong median ratio ${ratio.toFixed(2)} (${median(unknown).toFixed(1)} vs ${median(wrong).toFixed(1)} ms)`)
 })
+
+void test("protected routes answer exactly as the Fastify adapter users get (same verifier construction, same refusals)", async () => {
+  const { default: Fastify } = await import('fastify')
+  const { createEngineVerifier } = await import('@tessera/verifier')
+  const { tesseraFastify } = await import('@tessera/verifier/fastify')
+  const user = Fastify()
+  await user.register(tesseraFastify, { verifier: await createEngineVerifier(server.auth, { mode: 'strict', dpop: true }), closeVerifier: true })
+  user.get('/demo/protected', async (request) => ({ user_id: request.auth!.userId, session_id: request.auth!.sessionId }))
+  try {
+    const { tokens } = await signUp(server.app)
+    const ended = (await signUp(server.app)).tokens
+    await server.app.inject({ method: 'POST', url: '/auth/logout', headers: bearer(ended.access_token) })
+    const cases: Record<string, string>[] = [{}, { authorization: 'Basic abc' }, bearer('abc.def.ghi'), bearer(ended.access_token), { authorization: `DPoP ${tokens.access_token}` }, bearer(tokens.access_token)]
+    for (const headers of cases) {
+      const ours = await server.app.inject({ method: 'GET', url: '/demo/protected', headers })
+      const theirs = await user.inject({ method: 'GET', url: '/demo/protected', headers })
+      const label = JSON.stringify(headers).slice(0, 60)
+      assert.equal(ours.statusCode, theirs.statusCode, label)
+      assert.equal(ours.headers['www-authenticate'], theirs.headers['www-authenticate'], label)
+      assert.deepEqual(ours.json(), theirs.json(), label)
+    }
+  } finally {
+    await user.close()
+  }
+})

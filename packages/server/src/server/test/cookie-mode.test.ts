@@ -88,6 +88,34 @@ void test('logout clears the refresh cookie', async () => {
   assert.equal(cleared.path, '/auth/refresh')
 })
 
+void test('a readable, secret-free session hint cookie comes and goes with the refresh cookie', async () => {
+  const { res } = await browserLogin()
+  const hint = res.cookies.find((c) => c.name === 'tessera_session_hint')
+  assert.ok(hint, 'sets tessera_session_hint')
+  assert.equal(hint.value, '1')
+  assert.equal(hint.httpOnly, undefined, 'page scripts read it')
+  assert.equal(hint.sameSite, 'Strict')
+  assert.equal(hint.path, '/')
+  assert.equal(hint.maxAge, 3600)
+  const out = await server.app.inject({ method: 'POST', url: '/auth/logout', headers: bearer(res.json().access_token) })
+  assert.equal(out.statusCode, 204)
+  assert.equal(out.cookies.find((c) => c.name === 'tessera_session_hint')?.maxAge, 0, 'logout clears it')
+  // Body mode sets neither cookie.
+  const { email } = await signUp(server.app)
+  const api = await server.app.inject({ method: 'POST', url: '/auth/login', payload: { email, password: PASSWORD } })
+  assert.deepEqual(api.cookies.map((c) => c.name).filter((n) => n.startsWith('tessera_s') || n === 'tessera_refresh'), [])
+})
+
+void test('a refresh with neither a body token nor the cookie is 401 ERR_REFRESH_TOKEN_MISSING, not a validation error', async () => {
+  for (const headers of [{ 'x-tessera-csrf': '1', origin: 'http://auth.test', ...BROWSER }, {}]) {
+    const res = await server.app.inject({ method: 'POST', url: '/auth/refresh', payload: {}, headers })
+    assert.equal(res.statusCode, 401, res.body)
+    const problem = problemOf(res)
+    assert.equal(problem.code, 'ERR_REFRESH_TOKEN_MISSING')
+    assert.match(problem.detail, /no refresh token/)
+  }
+})
+
 void test('the refresh cookie is Secure when TESSERA_COOKIE_SECURE is on', async (t) => {
   const s = await testSchema()
   const secure = await testServer({ schema: s.schema, app: { cookieSecure: true } })

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
+import { issuerLimitsFromMetadata } from '@tessera/core'
 import { bearer, signUp, testSchema, testServer, type TestServer } from './helpers.js'
 
 const CLIENT = { id: 'resource-api', secret: 'resource-api-secret-123' }
@@ -31,6 +32,15 @@ void test('metadata (RFC 8414) names the endpoints and the grant types', async (
   assert.equal(meta.introspection_endpoint, 'http://auth.test/oauth2/introspect')
   assert.equal(meta.revocation_endpoint, 'http://auth.test/oauth2/revoke')
   assert.deepEqual(meta.grant_types_supported, ['refresh_token'])
+})
+
+void test('metadata advertises the issuer limits a verifier needs, under Tessera extension members', async () => {
+  const meta = (await server.app.inject({ method: 'GET', url: '/.well-known/oauth-authorization-server' })).json()
+  const o = server.auth.options
+  assert.equal(meta.tessera_access_token_ttl_seconds, o.accessTokenTtlSeconds)
+  assert.equal(meta.tessera_clock_tolerance_seconds, o.clockToleranceSeconds)
+  assert.equal(meta.tessera_refresh_grace_seconds, o.refreshGraceSeconds)
+  assert.deepEqual(issuerLimitsFromMetadata(meta), { accessTokenTtlSeconds: o.accessTokenTtlSeconds, clockToleranceSeconds: o.clockToleranceSeconds, refreshGraceSeconds: o.refreshGraceSeconds })
 })
 
 void test('token endpoint: refresh_token grant answers per RFC 6749 section 5.1, errors per 5.2', async () => {

@@ -38,6 +38,16 @@ void test('password reset over real SMTP: 202, mail with a link, new password wo
   assert.equal(mail.subject, 'Reset your password')
   const token = tokenIn(mail.text, 'reset_token')
 
+  // The page checks the link before it shows the form; checking, even twice, uses nothing up.
+  const check = () => server.app.inject({ method: 'POST', url: '/auth/password-reset/check', payload: { token } })
+  for (let i = 0; i < 2; i++) {
+    const alive = await check()
+    assert.equal(alive.statusCode, 200, alive.body)
+    assert.deepEqual(alive.json(), { valid: true })
+  }
+  const forged = await server.app.inject({ method: 'POST', url: '/auth/password-reset/check', payload: { token: 'tso1.abc.password-reset.x.y' } })
+  assert.deepEqual(forged.json(), { valid: false })
+
   const weak = await server.app.inject({ method: 'POST', url: '/auth/password-reset/confirm', payload: { token, new_password: 'short' } })
   assert.equal(problemOf(weak).code, 'ERR_WEAK_PASSWORD')
   const confirm = await server.app.inject({ method: 'POST', url: '/auth/password-reset/confirm', payload: { token, new_password: 'a brand new passphrase' } })
@@ -48,6 +58,7 @@ void test('password reset over real SMTP: 202, mail with a link, new password wo
   const again = await server.app.inject({ method: 'POST', url: '/auth/password-reset/confirm', payload: { token, new_password: 'another new passphrase' } })
   assert.equal(again.statusCode, 400)
   assert.equal(problemOf(again).code, 'ERR_ONE_TIME_TOKEN_INVALID')
+  assert.deepEqual((await check()).json(), { valid: false }, 'a used link checks as dead')
 })
 
 void test('password reset for an unknown email also answers 202 and sends nothing', async () => {
