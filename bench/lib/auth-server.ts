@@ -9,6 +9,9 @@ export const BENCH_DATABASE_URL = process.env.TESSERA_TEST_DATABASE_URL ?? 'post
 /** The URL the proofs for DPoP-bound bench sessions name (POST); no request goes there. */
 export const BENCH_DPOP_SIGN_IN_URL = 'https://auth.bench/auth/login'
 
+/** The RFC 7662 client the server accepts, for a gateway that introspects every request. */
+export const BENCH_INTROSPECTION_CLIENT = { id: 'bench-gateway', secret: 'bench-gateway-introspection-secret' } as const
+
 /** Password of every user the server creates at start. */
 export const BENCH_PASSWORD = 'correct horse battery staple'
 

@@ -14,7 +14,7 @@ import pg from 'pg'
 import { createTessera, issueAccessToken, newTokenId, SigningKeySet } from '@tessera/core'
 import { RedisSessionStore } from '@tessera/redis'
 import { buildApp, configurePasswordHashing, hashPassword, type Mailer, openPostgresUserStore } from '@tessera/server'
-import { BENCH_DPOP_SIGN_IN_URL, BENCH_PASSWORD } from '../lib/auth-server.js'
+import { BENCH_DPOP_SIGN_IN_URL, BENCH_INTROSPECTION_CLIENT, BENCH_PASSWORD } from '../lib/auth-server.js'
 import { createVerifier } from '@tessera/verifier'
 import { announceReady } from '../lib/processes.js'
 
@@ -45,6 +45,8 @@ const app = await buildApp({
   webDir: null,
   // The load generator is one IP: the limits would measure the limiter, not the route.
   rateLimits: { loginPerIp: unlimited, loginPerAccount: unlimited, refreshPerIp: unlimited, sensitivePerIp: unlimited },
+  // The introspecting gateway of bench/gateway.ts (RFC 7662 needs a client).
+  clients: new Map([[BENCH_INTROSPECTION_CLIENT.id, BENCH_INTROSPECTION_CLIENT.secret]]),
 })
 
 // Same body shape and validation as /auth/refresh, then only the signing step.

@@ -24,6 +24,8 @@ export const GENEROUS_LIMITS: RateLimits = {
   refreshPerIp: { max: 1_000_000, windowSeconds: 60 },
   sensitivePerIp: { max: 1_000_000, windowSeconds: 60 },
   mailPerAccount: { max: 1_000_000, windowSeconds: 60 },
+  clientAuthPerIp: { max: 1_000_000, windowSeconds: 60 },
+  clientAuthPerClient: { max: 1_000_000, windowSeconds: 60 },
 }
 
 /** What every instance of one deployment shares: keys, token key, key prefix and schema. */

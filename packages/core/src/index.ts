@@ -87,3 +87,4 @@ export {
 } from './webhook-signature.js'
 export { MemoryDeliveryQueue } from './memory-delivery-queue.js'
 export { DEAD_LETTER_LIMIT, type DeliveryQueue, type NewDelivery, type QueuedDelivery, type DeadDelivery } from './delivery-queue.js'
+export { ATTR, errorType, failSpan, inSpan, tesseraTracer, TRACING_ON, withActiveSpan } from './telemetry.js'

@@ -101,6 +101,7 @@ function publicSession(s: MemorySession): StoredSession {
  * ```
  */
 export class MemoryStore implements SessionStore {
+  readonly kind = 'memory'
   readonly #users = new Map<string, MemoryUser>()
   readonly #denied = new Map<string, number>()
   readonly #oneTime = new Map<string, MemoryOneTimeToken>()

@@ -15,6 +15,8 @@ export interface SessionStore extends SigningKeyStore {
    * refresh tokens of the others. Absent or false for a single-process store.
    */
   readonly shared?: boolean
+  /** What the store is, for telemetry (`tessera.store.kind`: `memory`, `redis`); absent: `custom`. */
+  readonly kind?: string
   createSession(request: CreateSessionRequest): Promise<CreateSessionResult>
   rotateRefreshToken(request: RotateRefreshTokenRequest): Promise<RotateRefreshTokenResult>
   /** Read-only check behind strict verification. */

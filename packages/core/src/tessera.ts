@@ -29,6 +29,9 @@ import { JwsVerifier, signingKeyFor } from './jws-verifier.js'
 import { SharedSigningKeys } from './shared-signing-keys.js'
 import { SigningKeySet, type SigningAlgorithm } from './signing-keys.js'
 import { TokenSecrets, hashSecret } from './token-secrets.js'
+import { ATTR, CORE_ATTR, inSpan, SPAN, tracer } from './telemetry.js'
+import { createHmac } from 'node:crypto'
+import type { Span } from '@opentelemetry/api'
 
 /** How much of an access token to check. */
 export type VerificationMode = 'signature' | 'strict'
@@ -100,6 +103,8 @@ export class Tessera extends EventEmitter<TesseraEvents> {
   readonly #secrets: TokenSecrets
   #jws: { algorithms: string; verifier: JwsVerifier } | null = null
   readonly #tokenKey: Buffer
+  /** Key of {@link userHash}: derived, so a span's hash reveals neither the user id nor the token key. */
+  readonly #userHashKey: Buffer
   readonly #ownsStore: boolean
   readonly #sharedKeys: SharedSigningKeys | null
   #heartbeatTimer: NodeJS.Timeout | null = null
@@ -115,6 +120,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
     this.#ownsStore = parts.ownsStore
     this.#secrets = new TokenSecrets(parts.tokenKey)
     this.#tokenKey = parts.tokenKey
+    this.#userHashKey = this.deriveKey('telemetry user hash v1')
     this.dpop = new DpopProofChecker(parts.options.dpop, {
       markDpopProofUsed: (request) => this.#store(() => this.store.markDpopProofUsed(request)),
     })
@@ -143,6 +149,24 @@ export class Tessera extends EventEmitter<TesseraEvents> {
 
   #now(): number {
     return this.options.clock.nowMs()
+  }
+
+  /**
+   * A user as telemetry may name them: HMAC-SHA-256 of the user id under a key
+   * derived from the token key, 16 hex characters. The same for one user on
+   * every instance sharing the token key; not reversible, and not computable
+   * by whoever reads the traces (a plain hash of an email-like id would be).
+   */
+  userHash(userId: string): string {
+    return createHmac('sha256', this.#userHashKey).update(userId).digest('hex').slice(0, 16)
+  }
+
+  /** Sets the attributes every engine span carries (store kind, user hash) plus `extra`, only on a recording span. */
+  #describe(span: Span, userId: string | null, extra?: Record<string, string | number | boolean>): void {
+    if (!span.isRecording()) return
+    span.setAttribute(ATTR.storeKind, this.store.kind ?? 'custom')
+    if (userId !== null) span.setAttribute(ATTR.userHash, this.userHash(userId))
+    if (extra) span.setAttributes(extra)
   }
 
   /** Runs a store call, turning anything that is not one of our errors into {@link StoreUnavailable}. */
@@ -210,7 +234,11 @@ export class Tessera extends EventEmitter<TesseraEvents> {
    *
    * @throws {UserBanned} {@link SessionLimitReached} {@link InvalidInput} {@link DpopProofInvalid} {@link StoreUnavailable}
    */
-  async createSession(input: { userId: string; device?: DeviceInfo; dpop?: DpopPresentation | VerifiedDpopProof }): Promise<SessionTokens> {
+  createSession(input: { userId: string; device?: DeviceInfo; dpop?: DpopPresentation | VerifiedDpopProof }): Promise<SessionTokens> {
+    return inSpan(tracer, SPAN.createSession, undefined, (span) => this.#createSession(input, span))
+  }
+
+  async #createSession(input: { userId: string; device?: DeviceInfo; dpop?: DpopPresentation | VerifiedDpopProof }, span: Span): Promise<SessionTokens> {
     const { userId } = input
     assertUserId(userId)
     const device = normaliseDevice(input.device)
@@ -241,6 +269,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
       if (!result.ok) throw new StoreUnavailable('could not order the new session after a concurrent revocation')
     }
     const sessionId = formatSessionId(userId, localId)
+    this.#describe(span, userId, { [ATTR.outcome]: 'created', [CORE_ATTR.deviceClass]: device.deviceClass, [CORE_ATTR.dpopBound]: keyThumbprint !== undefined, [CORE_ATTR.evictedCount]: result.evicted.length })
     for (const evicted of result.evicted) this.emit('session_evicted', { userId, sessionId: formatSessionId(userId, evicted) })
     this.emit('session_created', { userId, sessionId, deviceClass: device.deviceClass, device })
     const access = await this.#issueAccess(userId, sessionId, nowMs, keyThumbprint)
@@ -276,11 +305,16 @@ export class Tessera extends EventEmitter<TesseraEvents> {
    *
    * @throws {RefreshTokenInvalid} {@link RefreshTokenExpired} {@link RefreshTokenReused} {@link DpopKeyMismatch} {@link DpopProofInvalid} {@link SessionNotFound} {@link StoreUnavailable}
    */
-  async refreshSession(refreshToken: string, options: { dpop?: DpopPresentation } = {}): Promise<SessionTokens> {
+  refreshSession(refreshToken: string, options: { dpop?: DpopPresentation } = {}): Promise<SessionTokens> {
+    return inSpan(tracer, SPAN.refresh, undefined, (span) => this.#refreshSession(refreshToken, options, span))
+  }
+
+  async #refreshSession(refreshToken: string, options: { dpop?: DpopPresentation }, span: Span): Promise<SessionTokens> {
     const parts = parseRefreshToken(this.#secrets, refreshToken)
     const o = this.options
     const nowMs = this.#now()
     const keyThumbprint = await this.#proofThumbprint(options.dpop, nowMs)
+    this.#describe(span, parts.userId)
     const successor = this.#secrets.successorSecret(parts.sessionId, parts.generation + 1, parts.secret)
     let rotated
     try {
@@ -312,6 +346,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
       throw err
     }
     const generation = parts.generation + 1
+    if (span.isRecording()) span.setAttribute(ATTR.outcome, rotated.outcome)
     this.emit('session_refreshed', { userId: parts.userId, sessionId: parts.sessionId, generation, retried: rotated.outcome === 'retried' })
     const access = await this.#issueAccess(parts.userId, parts.sessionId, nowMs, keyThumbprint)
     return {
@@ -337,10 +372,19 @@ export class Tessera extends EventEmitter<TesseraEvents> {
    *
    * @throws {AccessTokenInvalid} {@link AccessTokenExpired} {@link AccessTokenRevoked} {@link SessionRevoked} {@link DpopProofInvalid} {@link DpopKeyMismatch} {@link StoreUnavailable}
    */
-  async verifyAccessToken(
+  verifyAccessToken(
     token: string,
     options: { mode?: VerificationMode; presentation?: { scheme: 'Bearer' } | { scheme: 'DPoP'; dpop: DpopPresentation } } = {},
   ): Promise<AccessTokenClaims> {
+    return inSpan(tracer, SPAN.verify, undefined, (span) => this.#verifyAccessToken(token, options, span))
+  }
+
+  async #verifyAccessToken(
+    token: string,
+    options: { mode?: VerificationMode; presentation?: { scheme: 'Bearer' } | { scheme: 'DPoP'; dpop: DpopPresentation } },
+    span: Span,
+  ): Promise<AccessTokenClaims> {
+    this.#describe(span, null, { [ATTR.verifyMode]: options.mode === 'signature' ? 'signature' : 'strict' })
     const jws = this.#jwsVerifier()
     const parsed = jws.parse(token)
     let key = signingKeyFor(this.keys, parsed.keyId, this.#now())
@@ -360,6 +404,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
       if (proof) await this.dpop.markUsed(proof, nowMs)
     }
     if (mode === 'strict') await this.checkRevocation(claims)
+    if (span.isRecording()) span.setAttribute(ATTR.outcome, 'valid')
     return claims
   }
 
@@ -415,13 +460,19 @@ export class Tessera extends EventEmitter<TesseraEvents> {
   }
 
   /** Ends one session: its refresh token stops working and its access tokens fail strict and cached checks. */
-  async revokeSession(sessionId: string, options: { reason?: RevocationReason } = {}): Promise<boolean> {
+  revokeSession(sessionId: string, options: { reason?: RevocationReason } = {}): Promise<boolean> {
+    return inSpan(tracer, SPAN.revokeSession, undefined, (span) => this.#revokeSession(sessionId, options, span))
+  }
+
+  async #revokeSession(sessionId: string, options: { reason?: RevocationReason }, span: Span): Promise<boolean> {
     const session = parseSessionId(sessionId)
     if (!session) throw new InvalidInput('sessionId is not a Tessera session id')
     const reason = options.reason ?? 'revoked'
+    this.#describe(span, session.userId, { [CORE_ATTR.reason]: reason })
     const existed = await this.#store(() =>
       this.store.revokeSession({ userId: session.userId, localId: session.localId, nowMs: this.#now(), reason, revocationTtlMs: this.options.revocationTtlMs, tokenHorizonMs: this.options.tokenHorizonMs }),
     )
+    if (span.isRecording()) span.setAttribute(ATTR.outcome, existed ? 'revoked' : 'not_found')
     if (existed) this.emit('session_revoked', { userId: session.userId, sessionId, reason })
     return existed
   }
@@ -430,7 +481,11 @@ export class Tessera extends EventEmitter<TesseraEvents> {
    * Ends every session of a user in one atomic step, whatever their number;
    * with `exceptSessionId`, every session but that one ("sign out other devices").
    */
-  async revokeAllSessions(userId: string, options: { exceptSessionId?: string; reason?: RevocationReason } = {}): Promise<number> {
+  revokeAllSessions(userId: string, options: { exceptSessionId?: string; reason?: RevocationReason } = {}): Promise<number> {
+    return inSpan(tracer, SPAN.revokeAllSessions, undefined, (span) => this.#revokeAllSessions(userId, options, span))
+  }
+
+  async #revokeAllSessions(userId: string, options: { exceptSessionId?: string; reason?: RevocationReason }, span: Span): Promise<number> {
     assertUserId(userId)
     let exceptLocalId: string | undefined
     if (options.exceptSessionId !== undefined) {
@@ -439,6 +494,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
       exceptLocalId = except.localId
     }
     const reason = options.reason ?? 'revoked'
+    this.#describe(span, userId, { [CORE_ATTR.reason]: reason })
     const count = await this.#store(() =>
       this.store.revokeAllSessions({
         userId,
@@ -448,6 +504,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
         tokenHorizonMs: this.options.tokenHorizonMs,
         ...(exceptLocalId ? { exceptLocalId } : {}) }),
     )
+    if (span.isRecording()) span.setAttributes({ [ATTR.outcome]: 'revoked', [CORE_ATTR.sessionCount]: count })
     this.emit('sessions_revoked', { userId, count, exceptSessionId: options.exceptSessionId ?? null, reason })
     return count
   }
@@ -456,12 +513,17 @@ export class Tessera extends EventEmitter<TesseraEvents> {
    * Denies one access token (by `jti`) until it expires; its session stays.
    * Pass the token (verified by signature first) or its claims.
    */
-  async denyAccessToken(token: string | Pick<AccessTokenClaims, 'userId' | 'tokenId' | 'expiresAt'>): Promise<void> {
+  denyAccessToken(token: string | Pick<AccessTokenClaims, 'userId' | 'tokenId' | 'expiresAt'>): Promise<void> {
+    return inSpan(tracer, SPAN.denyAccessToken, undefined, (span) => this.#denyAccessToken(token, span))
+  }
+
+  async #denyAccessToken(token: string | Pick<AccessTokenClaims, 'userId' | 'tokenId' | 'expiresAt'>, span: Span): Promise<void> {
     const claims = typeof token === 'string' ? await this.verifyAccessToken(token, { mode: 'signature' }) : token
     assertUserId(claims.userId)
     if (!isTokenId(claims.tokenId) || !Number.isFinite(claims.expiresAt)) throw new InvalidInput('tokenId and expiresAt are required')
     const nowMs = this.#now()
     const expiresAtMs = claims.expiresAt * 1000 + this.options.clockToleranceSeconds * 1000
+    this.#describe(span, claims.userId, { [ATTR.outcome]: expiresAtMs <= nowMs ? 'expired' : 'denied' })
     if (expiresAtMs <= nowMs) return
     await this.#store(() => this.store.denyToken({ userId: claims.userId, tokenId: claims.tokenId, expiresAtMs, nowMs }))
     this.emit('access_token_denied', { userId: claims.userId, tokenId: claims.tokenId })
@@ -485,25 +547,38 @@ export class Tessera extends EventEmitter<TesseraEvents> {
    * Bans a user until `until` (a Date or epoch ms) or, without it, until
    * {@link unbanUser}. Every session ends at once and sign-in is refused.
    */
-  async banUser(userId: string, options: { until?: Date | number; reason?: string } = {}): Promise<number> {
+  banUser(userId: string, options: { until?: Date | number; reason?: string } = {}): Promise<number> {
+    return inSpan(tracer, SPAN.banUser, undefined, (span) => this.#banUser(userId, options, span))
+  }
+
+  async #banUser(userId: string, options: { until?: Date | number; reason?: string }, span: Span): Promise<number> {
     assertUserId(userId)
     const nowMs = this.#now()
     const untilMs = options.until === undefined ? null : options.until instanceof Date ? options.until.getTime() : options.until
     if (untilMs !== null && (!Number.isFinite(untilMs) || untilMs <= nowMs)) throw new InvalidInput('ban "until" must be in the future')
     const reason = (options.reason ?? '').slice(0, 200)
+    // Not the ban's reason: free text an admin typed may name people.
+    this.#describe(span, userId, { [CORE_ATTR.reason]: 'banned' })
     const count = await this.#store(() =>
       this.store.banUser({ userId, untilMs, reason, nowMs, revocationTtlMs: this.options.revocationTtlMs, tokenHorizonMs: this.options.tokenHorizonMs }),
     )
     // A reset or verification link mailed before the ban must not outlive it.
     await this.#store(() => this.store.revokeOneTimeTokens({ userId }))
+    if (span.isRecording()) span.setAttributes({ [ATTR.outcome]: 'banned', [CORE_ATTR.sessionCount]: count })
     this.emit('user_banned', { userId, untilMs, reason, sessionsRevoked: count })
     return count
   }
 
   /** Lifts a ban. Returns false when the user was not banned. */
-  async unbanUser(userId: string): Promise<boolean> {
+  unbanUser(userId: string): Promise<boolean> {
+    return inSpan(tracer, SPAN.unbanUser, undefined, (span) => this.#unbanUser(userId, span))
+  }
+
+  async #unbanUser(userId: string, span: Span): Promise<boolean> {
     assertUserId(userId)
+    this.#describe(span, userId)
     const lifted = await this.#store(() => this.store.unbanUser({ userId, nowMs: this.#now(), revocationTtlMs: this.options.revocationTtlMs }))
+    if (span.isRecording()) span.setAttribute(ATTR.outcome, lifted ? 'unbanned' : 'not_banned')
     if (lifted) this.emit('user_unbanned', { userId })
     return lifted
   }
@@ -525,7 +600,11 @@ export class Tessera extends EventEmitter<TesseraEvents> {
    * token for the same user and purpose replaces the previous one. Only its
    * hash is stored.
    */
-  async issueOneTimeToken(userId: string, purpose: string, options: { ttlSeconds?: number; data?: string } = {}): Promise<{ token: string; expiresAtMs: number }> {
+  issueOneTimeToken(userId: string, purpose: string, options: { ttlSeconds?: number; data?: string } = {}): Promise<{ token: string; expiresAtMs: number }> {
+    return inSpan(tracer, SPAN.issueOneTimeToken, undefined, (span) => this.#issueOneTimeToken(userId, purpose, options, span))
+  }
+
+  async #issueOneTimeToken(userId: string, purpose: string, options: { ttlSeconds?: number; data?: string }, span: Span): Promise<{ token: string; expiresAtMs: number }> {
     assertUserId(userId)
     if (!isPurpose(purpose)) throw new InvalidInput('purpose must be 1-32 characters of a-z, 0-9, _ and -, starting with a letter')
     const ttlSeconds = options.ttlSeconds ?? this.options.oneTimeTokenTtlSeconds
@@ -535,6 +614,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
     const nowMs = this.#now()
     const secret = newRefreshSecret()
     const expiresAtMs = nowMs + ttlSeconds * 1000
+    this.#describe(span, userId, { [CORE_ATTR.purpose]: purpose })
     await this.#store(() => this.store.issueOneTimeToken({ userId, purpose, secretHash: hashSecret(secret), expiresAtMs, nowMs, data }))
     this.emit('one_time_token_issued', { userId, purpose })
     return { token: formatOneTimeToken(this.#secrets, userId, purpose, secret), expiresAtMs }
@@ -545,9 +625,14 @@ export class Tessera extends EventEmitter<TesseraEvents> {
    *
    * @throws {OneTimeTokenInvalid} when unknown, used, expired, for another purpose or out of attempts.
    */
-  async consumeOneTimeToken(token: string, purpose: string): Promise<{ userId: string; data: string }> {
+  consumeOneTimeToken(token: string, purpose: string): Promise<{ userId: string; data: string }> {
+    return inSpan(tracer, SPAN.consumeOneTimeToken, undefined, (span) => this.#consumeOneTimeToken(token, purpose, span))
+  }
+
+  async #consumeOneTimeToken(token: string, purpose: string, span: Span): Promise<{ userId: string; data: string }> {
     const parts = parseOneTimeToken(this.#secrets, token)
     if (parts.purpose !== purpose) throw new OneTimeTokenInvalid()
+    this.#describe(span, parts.userId, { [CORE_ATTR.purpose]: purpose })
     const data = await this.#store(() =>
       this.store.consumeOneTimeToken({
         userId: parts.userId,
@@ -557,6 +642,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
         maxAttempts: this.options.oneTimeTokenMaxAttempts,
       }),
     )
+    if (span.isRecording()) span.setAttribute(ATTR.outcome, 'consumed')
     this.emit('one_time_token_consumed', { userId: parts.userId, purpose })
     return { userId: parts.userId, data }
   }

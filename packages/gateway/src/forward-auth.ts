@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { PROBLEM_CONTENT_TYPE, decide, type AuthOutcome, type DecidingVerifier } from '@tessera/verifier'
+import { PROBLEM_CONTENT_TYPE, decide, type AuthOutcome, type AuthRequest, type DecidingVerifier } from '@tessera/verifier'
+import { originalRequest } from './forwarded-request.js'
 import { identityHeaders, resolveIdentityHeaders, type IdentityHeaderOptions, type ResolvedIdentityHeaders } from './identity-headers.js'
 
 /** Decisions since start, read by the metrics at scrape time (plain numbers: nothing to allocate per request). */
@@ -43,6 +44,22 @@ function answer(reply: FastifyReply, outcome: AuthOutcome, headers: ResolvedIden
 }
 
 /**
+ * What the decision needs of a forward-auth call. A DPoP proof is checked
+ * against the ORIGINAL request (RFC 9449 `htm`/`htu`), as the proxy passes
+ * it: method and path from `X-Forwarded-Method`/`-Uri` (NGINX with the
+ * documented config, Traefik) or from the call itself (Envoy keeps the method
+ * and prepends its path prefix), scheme and host from `X-Forwarded-Proto`/
+ * `-Host`, else the call's own. Without a `DPoP` header no proof can pass, so
+ * a bearer request skips the work.
+ */
+function authRequest(request: FastifyRequest, prefix: string): AuthRequest {
+  const { authorization, dpop } = request.headers
+  if (dpop === undefined) return { authorization, method: '', url: '' }
+  const original = originalRequest(request.method, request.url, request.headers, prefix)
+  return { authorization, dpop, method: original.method, url: `${original.proto ?? request.protocol}://${original.host ?? request.host}${original.uri}` }
+}
+
+/**
  * Adds the forward-auth endpoint to a Fastify instance, for every method: 200
  * with identity headers for a live token; 401 with `WWW-Authenticate: Bearer`
  * (and problem+json) otherwise; 503 when revocation state cannot be read,
@@ -64,7 +81,7 @@ export function registerForwardAuth(app: FastifyInstance, options: ForwardAuthOp
   const decideOptions = { realm }
   // Callback style, not async: a token decided from the verifier's caches costs no promise.
   const handler = (request: FastifyRequest, reply: FastifyReply): void => {
-    const outcome = decide(verifier, request.headers.authorization, decideOptions)
+    const outcome = decide(verifier, authRequest(request, path), decideOptions)
     if (outcome instanceof Promise) {
       // decide() never rejects; a throw here would be Fastify's own and ends the request with 500, never a pass.
       outcome.then((o) => answer(reply, o, headers, counts)).catch((err: unknown) => reply.send(err))

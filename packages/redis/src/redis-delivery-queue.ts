@@ -92,7 +92,8 @@ export class RedisDeliveryQueue implements DeliveryQueue {
 
   async take(consumer: string, options: { count: number; nowMs: number; leaseMs: number }): Promise<QueuedDelivery[]> {
     const { stream, retries } = this.#keys
-    await this.#scripts.run(this.#connection, 'promoteDeliveries', [retries, stream], [String(options.nowMs), String(options.count)])
+    // Every poll runs this, work or not: no span per idle poll.
+    await this.#scripts.run(this.#connection, 'promoteDeliveries', [retries, stream], [String(options.nowMs), String(options.count)], { untraced: true })
     const claimed = (await this.#connection.send(['XAUTOCLAIM', stream, GROUP, consumer, String(options.leaseMs), '0-0', 'COUNT', String(options.count)], { key: stream })) as [string, unknown, unknown]
     const taken = items(claimed[1])
     if (taken.length >= options.count) return taken

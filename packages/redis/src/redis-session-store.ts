@@ -41,6 +41,7 @@ import {
   type WriteSigningKeysResult,
   type UserState,
 } from '@tessera/core'
+import { AccessCheckBatch } from './access-check-batch.js'
 import type { RedisArg, RedisConnection, RedisConnectionOptions } from './connection.js'
 import { KeyNames } from './key-names.js'
 import { openRedisConnection } from './open-connection.js'
@@ -48,6 +49,7 @@ import { Scripts, type ScriptName, type ScriptReply } from './scripts.js'
 import { ReplicationWait, resolveDurability, type RedisDurability } from './replication-wait.js'
 import { decodeSessionState } from './session-state.js'
 import { SigningKeyStorage } from './signing-key-storage.js'
+import { traceCommand } from './telemetry.js'
 
 /**
  * The error a failed Redis call becomes. A deadline that passed is already a
@@ -92,12 +94,14 @@ function text(value: unknown): string {
 export class RedisSessionStore implements SessionStore {
   /** Several processes share a Redis store: the engine requires a `tokenKey` with it. */
   readonly shared = true
+  readonly kind = 'redis'
   readonly keys: KeyNames
   readonly #connection: RedisConnection
   readonly #scripts = new Scripts()
   readonly #ownsConnection: boolean
   readonly #replication: ReplicationWait | null
   readonly #signingKeys: SigningKeyStorage
+  readonly #accessChecks: AccessCheckBatch
   #reader: Promise<RedisConnection> | null = null
   #closed = false
 
@@ -108,6 +112,8 @@ export class RedisSessionStore implements SessionStore {
     const durability = resolveDurability(options.durability)
     this.#replication = durability ? new ReplicationWait(connection, durability) : null
     this.#signingKeys = new SigningKeyStorage(connection, this.#scripts, this.keys.signingKeys())
+    // 64 checks per call bound the time one call holds Redis (a few µs per check).
+    this.#accessChecks = new AccessCheckBatch((name, keys, args) => this.#run(name, keys, args, { readOnly: true }), { maxBatch: connection.isCluster ? 1 : 64 })
   }
 
   /**
@@ -273,20 +279,8 @@ export class RedisSessionStore implements SessionStore {
     }
   }
 
-  async checkAccessToken(r: CheckAccessTokenRequest): Promise<AccessTokenStatus> {
-    const reply = await this.#run('checkAccessToken', [this.keys.user(r.userId), this.keys.deniedToken(r.userId, r.tokenId)], [r.localId, r.sessionCreatedAtMs, r.nowMs], {
-      readOnly: true,
-    })
-    switch (reply.code) {
-      case 1:
-        return 'active'
-      case -1:
-        return 'session_ended'
-      case -2:
-        return 'token_denied'
-      default:
-        return 'user_revoked'
-    }
+  checkAccessToken(r: CheckAccessTokenRequest): Promise<AccessTokenStatus> {
+    return this.#accessChecks.check([this.keys.user(r.userId), this.keys.deniedToken(r.userId, r.tokenId)], [r.localId, String(r.sessionCreatedAtMs), String(r.nowMs)])
   }
 
   async revokeSession(r: RevokeSessionRequest): Promise<boolean> {
@@ -334,7 +328,7 @@ export class RedisSessionStore implements SessionStore {
     const key = this.keys.user(userId)
     let values: (string | null)[]
     try {
-      values = (await this.#connection.send(['HMGET', key, '!ban', '!why', '!cut'], { key })) as (string | null)[]
+      values = (await traceCommand('HMGET user', 'HMGET', null, () => this.#connection.send(['HMGET', key, '!ban', '!why', '!cut'], { key }))) as (string | null)[]
     } catch (err) {
       throw unavailable(err, 'session store is unavailable')
     }
@@ -353,7 +347,7 @@ export class RedisSessionStore implements SessionStore {
     const key = this.keys.user(userId)
     let flat: Buffer[]
     try {
-      flat = (await this.#connection.send(['HGETALL', key], { key, buffers: true })) as Buffer[]
+      flat = (await traceCommand('HGETALL user', 'HGETALL', null, () => this.#connection.send(['HGETALL', key], { key, buffers: true }))) as Buffer[]
     } catch (err) {
       throw unavailable(err, 'session store is unavailable')
     }
@@ -399,7 +393,7 @@ export class RedisSessionStore implements SessionStore {
     const key = this.keys.dpopProof(r.proofKey)
     try {
       // SET NX is atomic on its own; PX uses Redis's clock, so instances with different clocks expire it alike.
-      return (await this.#connection.send(['SET', key, '1', 'NX', 'PX', String(r.ttlMs)], { key })) !== null
+      return (await traceCommand('SET dpop-proof', 'SET', null, () => this.#connection.send(['SET', key, '1', 'NX', 'PX', String(r.ttlMs)], { key }))) !== null
     } catch (err) {
       throw new StoreUnavailable('session store is unavailable', { cause: err })
     }

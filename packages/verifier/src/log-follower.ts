@@ -1,5 +1,7 @@
 import { comparePositions, type IssuerHeartbeat, type RevocationLogEntry, type RevocationLogRead, type SessionStore } from '@tessera/core'
+import { ATTR, failSpan, inSpan } from '@tessera/core'
 import type { RevocationSet } from './revocation-set.js'
+import { ROOT_SPAN, SPAN, tracer, VERIFIER_ATTR } from './telemetry.js'
 
 /** Options of {@link RevocationLogFollower}. */
 export interface LogFollowerOptions {
@@ -97,6 +99,8 @@ export class RevocationLogFollower {
   #lastGapCheckMs = 0
   #loop: Promise<void> | null = null
   #wake: (() => void) | null = null
+  /** Reads failed in a row: only the first of a streak and the recovery make spans, not every retry of an outage. */
+  #failedReads = 0
 
   constructor(options: LogFollowerOptions) {
     this.#o = options
@@ -104,7 +108,7 @@ export class RevocationLogFollower {
 
   /** Loads the live part of the log, then follows it in the background. Rejects when the store cannot be read. */
   async start(): Promise<void> {
-    await this.#loadAll()
+    await this.#loadAll('start')
     this.#status.state = 'live'
     this.#loop = this.#run()
   }
@@ -141,13 +145,24 @@ export class RevocationLogFollower {
   }
 
   /** Reads the whole live log from its start; used at start and after a gap. */
-  async #loadAll(): Promise<void> {
+  #loadAll(reason: 'start' | 'gap'): Promise<void> {
+    return inSpan(tracer, SPAN.logLoad, reason === 'gap' ? ROOT_SPAN : undefined, async (span) => {
+      if (span.isRecording()) span.setAttribute(VERIFIER_ATTR.loadReason, reason)
+      const entries = await this.#readAll()
+      if (span.isRecording()) span.setAttributes({ [VERIFIER_ATTR.entries]: entries, [ATTR.outcome]: 'loaded' })
+    })
+  }
+
+  /** Returns how many revocations it applied. */
+  async #readAll(): Promise<number> {
     const { store, batchSize } = this.#o
     const info = await store.revocationLogInfo()
     let position: string | null = null
+    let applied = 0
     for (;;) {
       const read = await store.readRevocations(position, { count: batchSize })
       this.#applyRead(read, true)
+      applied += read.entries.length
       if (read.lastPosition !== null) position = read.lastPosition
       if (read.count < batchSize) break
     }
@@ -155,6 +170,27 @@ export class RevocationLogFollower {
     if (position === null) position = info.lastPosition
     if (position !== null && (this.#status.position === null || comparePositions(position, this.#status.position) > 0)) this.#status.position = position
     this.#status.lastContactMs = this.#o.nowMs()
+    return applied
+  }
+
+  /**
+   * A span for a read worth seeing, made after the fact (started at `startedAtMs`): one that
+   * applied revocations, found a gap, was the first failure of a streak, or the first success after one.
+   */
+  #traceRead(startedAtMs: number, read: RevocationLogRead | null, err: unknown): void {
+    const failed = read === null
+    const interesting = failed ? this.#failedReads === 1 : read.entries.length > 0 || read.gap || this.#failedReads > 0
+    if (!interesting) return
+    const span = tracer.startSpan(SPAN.logRead, { root: true, startTime: startedAtMs })
+    if (span.isRecording()) {
+      if (failed) failSpan(span, err)
+      else {
+        span.setAttributes({ [VERIFIER_ATTR.entries]: read.entries.length, [VERIFIER_ATTR.gap]: read.gap, [ATTR.outcome]: 'read' })
+        if (this.#failedReads > 0) span.setAttribute(VERIFIER_ATTR.failedReads, this.#failedReads)
+        if (read.entries.length > 0 && this.#status.lagMs !== null) span.setAttribute(VERIFIER_ATTR.lagMs, this.#status.lagMs)
+      }
+    }
+    span.end()
   }
 
   #applyRead(read: RevocationLogRead, loading: boolean): void {
@@ -199,12 +235,14 @@ export class RevocationLogFollower {
   async #run(): Promise<void> {
     const { store, batchSize, blockMs } = this.#o
     const s = this.#status
+    let startedAtMs = Date.now()
     while (s.state !== 'closed') {
       try {
         // Trimming only reaches entries older than the log's retention, so a follower that keeps reading cannot
         // lose entries to it between two reads; a (re)connect can (a restart, a failover, a manual XTRIM), and the
         // periodic check bounds what nothing else would notice. Every other read is a single XREAD.
         const checkGap = this.#checkGapNext || this.#o.nowMs() - this.#lastGapCheckMs >= this.#o.gapCheckIntervalMs
+        startedAtMs = Date.now()
         const read = await store.readRevocations(s.position, { count: batchSize, blockMs, checkGap })
         if ((s.state as LogFollowerStatus['state']) === 'closed') return
         if (checkGap) {
@@ -216,17 +254,23 @@ export class RevocationLogFollower {
           s.gaps++
           s.gapUntilMs = this.#o.nowMs() + Math.max(this.#o.revocationTtlMs, this.#o.set.horizonMs)
           this.#applyRead(read, false)
+          this.#traceRead(startedAtMs, read, null)
+          this.#failedReads = 0
           // Entries after our position are gone for good: start over from what the log still holds.
-          await this.#loadAll()
+          await this.#loadAll('gap')
         } else {
           this.#applyRead(read, false)
+          this.#traceRead(startedAtMs, read, null)
+          this.#failedReads = 0
           if (read.lastPosition !== null) s.position = read.lastPosition
           // Only a read that drained the backlog proves the set is current.
           if (read.count < batchSize) s.lastContactMs = this.#o.nowMs()
         }
         s.state = 'live'
-      } catch {
+      } catch (err) {
         if ((s.state as LogFollowerStatus['state']) === 'closed') return
+        this.#failedReads++
+        this.#traceRead(startedAtMs, null, err)
         s.readErrors++
         s.state = 'disconnected'
         this.#checkGapNext = true

@@ -1,5 +1,8 @@
 import { EventEmitter } from 'node:events'
 import {
+  ATTR,
+  failSpan,
+  withActiveSpan,
   type AccessTokenClaims,
   AccessTokenInvalid,
   AccessTokenRevoked,
@@ -23,6 +26,7 @@ import {
   type VerificationKey,
 } from '@tessera/core'
 import { RedisSessionStore } from '@tessera/redis'
+import type { Span } from '@opentelemetry/api'
 import { LocalKeySource, type KeySource } from './key-source.js'
 import { RevocationLogFollower } from './log-follower.js'
 import { fetchIssuerMetadata } from './issuer-metadata.js'
@@ -30,6 +34,7 @@ import { isSigningKeySet, resolveVerifierOptions, type ResolvedVerifierOptions, 
 import { RemoteJwksKeySource } from './remote-jwks.js'
 import { RevocationSet } from './revocation-set.js'
 import { VerificationCache, type VerifiedToken } from './verification-cache.js'
+import { EVENT, SPAN, tracer, VERIFIER_ATTR } from './telemetry.js'
 
 /** A snapshot of what a verifier has been doing; times in ms, null when not applicable. */
 export interface VerifierMetrics {
@@ -249,10 +254,45 @@ export class Verifier extends EventEmitter<VerifierEvents> {
    * ```
    */
   verifyMaybeSync(token: string): AccessTokenClaims | Promise<AccessTokenClaims> {
+    const span = tracer.startSpan(SPAN.verify)
+    // The hot path with no SDK (or a trace not sampled): nothing more than the span above. A non-recording span needs no end.
+    if (!span.isRecording()) return this.#verify(token, null)
+    span.setAttribute(ATTR.verifyMode, this.mode)
+    if (this.#store) span.setAttribute(ATTR.storeKind, this.#store.kind ?? 'custom')
+    let result: AccessTokenClaims | Promise<AccessTokenClaims>
+    try {
+      result = withActiveSpan(span, () => this.#verify(token, span))
+    } catch (err) {
+      failSpan(span, err)
+      span.end()
+      throw err
+    }
+    if (!(result instanceof Promise)) {
+      span.setAttribute(ATTR.outcome, 'valid')
+      span.end()
+      return result
+    }
+    return result.then(
+      (claims) => {
+        span.setAttribute(ATTR.outcome, 'valid')
+        span.end()
+        return claims
+      },
+      (err: unknown) => {
+        failSpan(span, err)
+        span.end()
+        throw err
+      },
+    )
+  }
+
+  #verify(token: string, span: Span | null): AccessTokenClaims | Promise<AccessTokenClaims> {
     const nowMs = this.#o.clock.nowMs()
-    const verified = this.#fromCache(token, nowMs) ?? this.#verifyCold(token, nowMs)
-    if (verified === undefined) return this.#verifyAfterKeyRefresh(token, nowMs).then((v) => this.#decide(v, nowMs))
-    return this.#decide(verified, nowMs)
+    const cached = this.#fromCache(token, nowMs)
+    span?.setAttribute(VERIFIER_ATTR.cacheHit, cached !== undefined)
+    const verified = cached ?? this.#verifyCold(token, nowMs)
+    if (verified === undefined) return this.#verifyAfterKeyRefresh(token, nowMs).then((v) => this.#decide(v, nowMs, span))
+    return this.#decide(verified, nowMs, span)
   }
 
   /**
@@ -276,17 +316,20 @@ export class Verifier extends EventEmitter<VerifierEvents> {
   }
 
   /** The revocation half: decided here when the mode allows, otherwise by one store check. */
-  #decide(verified: VerifiedToken, nowMs: number): AccessTokenClaims | Promise<AccessTokenClaims> {
+  #decide(verified: VerifiedToken, nowMs: number, span: Span | null): AccessTokenClaims | Promise<AccessTokenClaims> {
     if (this.mode === 'signature') return verified.claims
     if (this.#follower && this.#set) {
       if (!this.#issuerLive(nowMs)) {
         this.#issuerSilentRefusals++
+        span?.addEvent(EVENT.issuerSilent)
         throw new RevocationLogSilent()
       }
       const trusted = this.#follower.trusted(nowMs)
       if (trusted !== this.#wasTrusted) {
         if (!trusted) this.#fallbacks++
         this.#wasTrusted = trusted
+        // Once per change, on the request that noticed it: where a trace shows why latency moved.
+        span?.addEvent(trusted ? EVENT.setTrusted : EVENT.setUntrusted)
       }
       if (trusted && !this.#outlivesIssuerLimit(verified)) {
         const error = errorFor(this.#set.status(verified))
@@ -294,8 +337,10 @@ export class Verifier extends EventEmitter<VerifierEvents> {
         return verified.claims
       }
       this.#fallbackChecks++
+      span?.setAttribute(VERIFIER_ATTR.fallback, trusted ? 'outlives_issuer_limit' : 'untrusted')
       if (!trusted && this.#o.onStale === 'fail') throw new StoreUnavailable('revocation state is not current')
     }
+    span?.setAttribute(VERIFIER_ATTR.storeCheck, true)
     return this.#checkInStore(verified, nowMs).then((status) => {
       const error = errorFor(status)
       if (error) throw error

@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test'
 import Fastify from 'fastify'
 import { createTessera, MemoryStore, SigningKeySet, StoreUnavailable, type Tessera } from '@tessera/core'
 import { createVerifier, type Verifier } from '@tessera/verifier'
+import { newDpopKey, proof } from '../../../../test/support/dpop.js'
 import { waitFor } from '../../../../test/support/redis.js'
 import { registerForwardAuth } from '../forward-auth.js'
 import { buildGatewayApp } from '../gateway-app.js'
@@ -71,6 +72,43 @@ describe('forward-auth gateway', () => {
       assert.equal(envoy.statusCode, 200, method)
       assert.equal(envoy.headers['x-tessera-user'], 'user-2', method)
     }
+  })
+
+  test('a DPoP-bound token: the proof is checked against the original request as NGINX/Traefik (X-Forwarded-*) and Envoy (path prefix) pass it', async () => {
+    const key = await newDpopKey()
+    const login = await auth.createSession({ userId: 'dpop-user', dpop: { proof: await proof(key, 'POST', 'https://auth.test/auth/login'), method: 'POST', url: 'https://auth.test/auth/login' } })
+    const token = login.accessToken
+    const authorization = `DPoP ${token}`
+    const forwarded = { 'x-forwarded-method': 'POST', 'x-forwarded-uri': '/orders/7?expand=items', 'x-forwarded-host': 'api.test', 'x-forwarded-proto': 'https' }
+    const call = (dpop: string, headers: Record<string, string> = forwarded, url = '/forward-auth') =>
+      app.inject({ method: 'GET', url, headers: { authorization, dpop, ...headers } })
+
+    // The proof names the client's request, not the forward-auth call; the query is not part of htu.
+    const ok = await call(await proof(key, 'POST', 'https://api.test/orders/7', { accessToken: token }))
+    assert.equal(ok.statusCode, 200, ok.body)
+    assert.equal(ok.headers['x-tessera-user'], 'dpop-user')
+    const envoy = await app.inject({ method: 'DELETE', url: '/forward-auth/orders/7', headers: { authorization, host: 'api.test', 'content-length': '0', dpop: await proof(key, 'DELETE', 'http://api.test/orders/7', { accessToken: token }) } })
+    assert.equal(envoy.statusCode, 200, envoy.body)
+
+    const refused: [string, Promise<Awaited<ReturnType<typeof call>>>][] = [
+      ['proof for another method', call(await proof(key, 'GET', 'https://api.test/orders/7', { accessToken: token }))],
+      ['proof for another path', call(await proof(key, 'POST', 'https://api.test/orders/8', { accessToken: token }))],
+      ['proof for another host', call(await proof(key, 'POST', 'https://evil.test/orders/7', { accessToken: token }))],
+      ['proof for the forward-auth call itself', call(await proof(key, 'GET', 'http://localhost:80/forward-auth', { accessToken: token }), {})],
+      ['proof by another key', call(await proof(await newDpopKey(), 'POST', 'https://api.test/orders/7', { accessToken: token }))],
+      ['no proof', app.inject({ method: 'GET', url: '/forward-auth', headers: { authorization, ...forwarded } })],
+    ]
+    for (const [label, pending] of refused) {
+      const res = await pending
+      assert.equal(res.statusCode, 401, label)
+      assert.match(String(res.headers['www-authenticate']), /^DPoP /, label)
+    }
+    const once = await proof(key, 'POST', 'https://api.test/orders/7', { accessToken: token })
+    assert.equal((await call(once)).statusCode, 200)
+    assert.equal((await call(once)).statusCode, 401, 'a replayed proof is refused')
+    // A bound token presented as a bearer token is refused whatever else is sent.
+    const bearer = await app.inject({ method: 'GET', url: '/forward-auth', headers: { authorization: `Bearer ${token}`, ...forwarded } })
+    assert.equal(bearer.statusCode, 401)
   })
 
   test('no token: 401 with a bare Bearer (and DPoP) challenge; bad token: 401 invalid_token and problem+json', async () => {

@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test'
 import { createTessera, SigningKeySet, type Tessera } from '@tessera/core'
 import { RedisSessionStore } from '@tessera/redis'
 import { startGatewayEdge, type EchoUpstream, type Echoed, type GatewayEdge, type OwnedProcess, type TestNginx } from '../../../../test/support/nginx.js'
+import { newDpopKey, proof } from '../../../../test/support/dpop.js'
 import { startPrivateRedis, waitFor, type PrivateRedis } from '../../../../test/support/redis.js'
 
 const ISSUER = 'https://auth.test'
@@ -115,6 +116,28 @@ describe('forward-auth gateway behind real NGINX', () => {
       const tookMs = performance.now() - revokedAt
       for (let i = 0; i < 5; i++) assert.equal((await through('/x', { headers })).status, 401, `${label}: accepted again after ${tookMs} ms`)
     }
+  })
+
+  test('a DPoP-bound token passes the edge only with a proof for the request the client made', async () => {
+    const key = await newDpopKey()
+    const login = await auth.createSession({ userId: 'dpop-edge', dpop: { proof: await proof(key, 'POST', `${ISSUER}/auth/login`), method: 'POST', url: `${ISSUER}/auth/login` } })
+    const token = login.accessToken
+    const url = `${nginx.url}/orders/7`
+    const send = async (dpop: string, method = 'POST') => through('/orders/7?expand=items', { method, headers: { authorization: `DPoP ${token}`, dpop, 'content-type': 'application/json' }, ...(method === 'POST' ? { body: '{}' } : {}) })
+    const ok = await send(await proof(key, 'POST', url, { accessToken: token }))
+    assert.equal(ok.status, 200, `${ok.text} ${nginx.errors()}`)
+    assert.deepEqual(headerValues(ok.echoed!, 'x-tessera-user'), ['dpop-edge'])
+    const before = await echo.count()
+    for (const [label, dpop, method] of [
+      ['another method', await proof(key, 'GET', url, { accessToken: token }), 'POST'],
+      ['another path', await proof(key, 'POST', `${nginx.url}/orders/8`, { accessToken: token }), 'POST'],
+      ['the auth subrequest', await proof(key, 'GET', `${nginx.url}/_tessera_auth`, { accessToken: token }), 'GET'],
+    ] as const) {
+      const res = await send(dpop, method)
+      assert.equal(res.status, 401, label)
+      assert.match(res.headers.get('www-authenticate') ?? '', /^DPoP .*error="invalid_dpop_proof"/, label)
+    }
+    assert.equal(await echo.count(), before, 'refused requests must not reach the upstream')
   })
 
   test('store down: 503 from the edge, never a pass', async () => {

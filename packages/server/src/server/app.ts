@@ -21,7 +21,7 @@ import { registerDemoRoutes } from './routes/demo.js'
 import { registerEmailVerificationRoutes } from './routes/email-verification.js'
 import { registerForwardAuthRoute, type ServerForwardAuthOptions } from './routes/forward-auth.js'
 import { oauthRoutes } from './routes/oauth.js'
-import { registerOpsRoutes } from './routes/ops.js'
+import { type MetricsAccess, registerOpsRoutes } from './routes/ops.js'
 import { registerPasswordRoutes } from './routes/password.js'
 import { registerSessionRoutes } from './routes/sessions.js'
 import { registerWellKnownRoutes } from './routes/well-known.js'
@@ -49,6 +49,12 @@ export interface AppOptions {
    * run). Default false: the peer is the client.
    */
   trustProxy?: TrustProxy
+  /**
+   * Who may read /metrics on this app: 'off' (404, the default: the counters
+   * show how an attack goes), 'public', or { token } for a Bearer token.
+   * `tessera serve` can also serve them on a separate address (TESSERA_METRICS_LISTEN).
+   */
+  metricsAccess?: MetricsAccess
   /** Also export Node.js process metrics (one process, one app). Default false. */
   processMetrics?: boolean
   /** Fastify/pino logger options; default off. */
@@ -204,6 +210,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     stopLogging()
     await Promise.allSettled([...pending])
   })
+  // For a metrics listener of its own (TESSERA_METRICS_LISTEN), beside the app.
+  app.decorate('metricsRegistry', metrics.registry)
   // For graceful shutdown and for tests that must time requests on a settled server.
   app.decorate('backgroundSettled', async () => {
     while (pending.size > 0) await Promise.allSettled([...pending])
@@ -226,7 +234,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerEmailVerificationRoutes(app, ctx)
   registerAdminRoutes(app, ctx)
   registerWellKnownRoutes(app, ctx)
-  registerOpsRoutes(app, ctx)
+  registerOpsRoutes(app, ctx, options.metricsAccess ?? 'off')
   if (options.forwardAuth) await registerForwardAuthRoute(app, ctx, options.forwardAuth)
   registerDemoRoutes(app)
   await registerAccountRoutes(app, options.webDir === undefined ? DEFAULT_WEB_DIR : options.webDir)

@@ -17,6 +17,8 @@ export interface ServerConfig {
   /** Revocations wait for this many replicas (TESSERA_REDIS_WAIT_REPLICAS); null: no WAIT. */
   redisDurability: RedisDurability | null
   redisKeyPrefix: string
+  /** TESSERA_REDIS_COMMAND_TIMEOUT_MS: a Redis call unanswered this long fails closed (503). */
+  redisCommandTimeoutMs: number
   databaseUrl: string | null
   /** PostgreSQL schema of the user tables (TESSERA_DATABASE_SCHEMA); null: the connection's search_path (`public`). */
   databaseSchema: string | null
@@ -58,6 +60,10 @@ export interface ServerConfig {
   webhookTimeoutMs: number
   /** TESSERA_SECURITY_MAIL: comma list of new-device, password-changed. */
   securityMail: SecurityMailOptions
+  /** TESSERA_METRICS_TOKEN: Bearer token that opens /metrics on the main port; null: /metrics is not on the main port. */
+  metricsToken: string | null
+  /** TESSERA_METRICS_LISTEN (host:port): a listener of its own that serves only /metrics; null: none. */
+  metricsListen: { host: string; port: number } | null
 }
 
 /** A bad setting: main prints the message and exits with code 1. */
@@ -185,6 +191,19 @@ function securityMail(env: Env): SecurityMailOptions {
   return { newDevice: words.includes('new-device'), passwordChanged: words.includes('password-changed') }
 }
 
+/** TESSERA_METRICS_LISTEN: `host:port` or `[v6]:port`. */
+function metricsListen(env: Env): { host: string; port: number } | null {
+  const text = value(env, 'TESSERA_METRICS_LISTEN')
+  if (text === undefined) return null
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):([0-9]{1,5})$/.exec(text)
+  const host = match?.[1] ?? match?.[2]
+  const port = Number(match?.[3])
+  if (!host || !(port >= 0 && port <= 65535) || (match?.[1] !== undefined && isIP(host) !== 6)) {
+    throw new ConfigError(`TESSERA_METRICS_LISTEN must be host:port (e.g. 127.0.0.1:9464 or [::1]:9464; got "${text.slice(0, 60)}")`)
+  }
+  return { host, port }
+}
+
 /**
  * Reads and validates the environment. Throws {@link ConfigError} naming the
  * first bad variable.
@@ -217,6 +236,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): ServerC
   } catch (err) {
     throw new ConfigError((err as Error).message)
   }
+  const metricsToken = value(env, 'TESSERA_METRICS_TOKEN') ?? null
+  if (metricsToken !== null && metricsToken.length < 24) throw new ConfigError('TESSERA_METRICS_TOKEN must be at least 24 characters (use e.g. `openssl rand -base64 32`)')
   const waitReplicas = integer(env, 'TESSERA_REDIS_WAIT_REPLICAS', 0, 0, 100)
   const redisDurability = waitReplicas > 0 ? { replicas: waitReplicas, timeoutMs: integer(env, 'TESSERA_REDIS_WAIT_TIMEOUT_MS', 500, 1, 60_000) } : null
   return {
@@ -226,6 +247,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): ServerC
     redis,
     redisDurability,
     redisKeyPrefix: value(env, 'TESSERA_REDIS_PREFIX') ?? 'tessera:',
+    redisCommandTimeoutMs: integer(env, 'TESSERA_REDIS_COMMAND_TIMEOUT_MS', 1000, 50, 60_000),
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
     databaseSchema: databaseSchema(env),
     dataDir,
@@ -257,5 +279,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): ServerC
     webhookMaxAttempts: integer(env, 'TESSERA_WEBHOOK_MAX_ATTEMPTS', 12, 1, 30),
     webhookTimeoutMs: integer(env, 'TESSERA_WEBHOOK_TIMEOUT_MS', 10_000, 100, 50_000),
     securityMail: securityMail(env),
+    metricsToken,
+    metricsListen: metricsListen(env),
   }
 }

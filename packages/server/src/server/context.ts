@@ -16,6 +16,10 @@ export interface RateLimits {
   sensitivePerIp: RateLimitRule
   /** Mails one account receives unasked (reset links, "someone tried to register"): a daily cap. */
   mailPerAccount: RateLimitRule
+  /** Failed OAuth client authentications (wrong Basic secret) per client address (lockout with back-off). */
+  clientAuthPerIp: RateLimitRule
+  /** Failed OAuth client authentications per client id, from anywhere (fixed window, no back-off). */
+  clientAuthPerClient: RateLimitRule
 }
 
 export const DEFAULT_RATE_LIMITS: RateLimits = {
@@ -24,6 +28,8 @@ export const DEFAULT_RATE_LIMITS: RateLimits = {
   refreshPerIp: { max: 120, windowSeconds: 60 },
   sensitivePerIp: { max: 10, windowSeconds: 60 },
   mailPerAccount: { max: 5, windowSeconds: 24 * 3600 },
+  clientAuthPerIp: { max: 10, windowSeconds: 60 },
+  clientAuthPerClient: { max: 30, windowSeconds: 60 },
 }
 
 /** What every route needs, built once in `buildApp`. */

@@ -22,11 +22,16 @@ export class LoginLockout {
   readonly #limiter: RateLimiter
   readonly #rule: RateLimitRule
   readonly #failureRule: RateLimitRule
+  readonly #what: string
 
-  /** `rule.max` failures per window lock the key; the failure that reaches it starts the lockout. */
-  constructor(limiter: RateLimiter, rule: RateLimitRule) {
+  /**
+   * `rule.max` failures per window lock the key; the failure that reaches it starts the lockout.
+   * `backoff: false` keeps every lockout one window long (for keys a stranger can name, such as a client id).
+   */
+  constructor(limiter: RateLimiter, rule: RateLimitRule, options: { what?: string; backoff?: boolean } = {}) {
     this.#limiter = limiter
-    this.#rule = withBackoff(rule)
+    this.#what = options.what ?? 'sign-ins'
+    this.#rule = options.backoff === false ? rule : withBackoff(rule)
     // The limiter starts a back-off lockout on the hit after `max`; one less makes it the max-th failure.
     this.#failureRule = { ...this.#rule, max: this.#rule.max - 1 }
   }
@@ -40,7 +45,7 @@ export class LoginLockout {
       throw new HttpProblem('ERR_RATE_LIMITER_UNAVAILABLE', 'the rate limiter is unavailable; try again shortly', { cause: err })
     }
     if (!decision.allowed) {
-      throw new HttpProblem('ERR_RATE_LIMITED', `too many failed sign-ins; retry in ${decision.retryAfterSeconds} s`, {
+      throw new HttpProblem('ERR_RATE_LIMITED', `too many failed ${this.#what}; retry in ${decision.retryAfterSeconds} s`, {
         headers: { 'retry-after': String(decision.retryAfterSeconds) },
       })
     }

@@ -1,12 +1,40 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { buildApp, LOG_REDACT } from './app.js'
 import { ConfigError, loadConfig } from './config.js'
 import { appOptions, openResources } from './resources.js'
 
+/**
+ * The listener of TESSERA_METRICS_LISTEN: GET /metrics and nothing else, for a
+ * Prometheus on a private address. The main port then need not expose them.
+ */
+async function listenForMetrics(app: FastifyInstance, host: string, port: number, token: string | null): Promise<Server> {
+  const digest = (text: string) => createHash('sha256').update(text).digest()
+  const expected = token === null ? null : digest(`Bearer ${token}`)
+  const server = createServer((request, response) => {
+    void (async () => {
+      // Digests first: a constant-time comparison whatever the lengths.
+      const authorized = expected === null || timingSafeEqual(digest(String(request.headers.authorization ?? '')), expected)
+      if (request.method !== 'GET' || request.url?.split('?')[0] !== '/metrics') response.writeHead(404).end()
+      else if (!authorized) response.writeHead(401, { 'www-authenticate': 'Bearer' }).end()
+      else response.writeHead(200, { 'content-type': app.metricsRegistry.contentType }).end(await app.metricsRegistry.metrics())
+    })().catch(() => response.writeHead(500).end())
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => resolve())
+  })
+  return server
+}
+
 /** A running server and how to stop it. */
 export interface RunningServer {
   app: FastifyInstance
   url: string
+  /** URL of the TESSERA_METRICS_LISTEN listener; null when there is none. */
+  metricsUrl: string | null
   /** Drains requests, then closes Redis, the database and the mailer. Idempotent. */
   stop(): Promise<void>
 }
@@ -43,18 +71,38 @@ export async function startServer(env: Record<string, string | undefined> = proc
     await resources.close()
     throw err
   }
+  let metricsServer: Server | null = null
+  if (config.metricsListen) {
+    try {
+      metricsServer = await listenForMetrics(app, config.metricsListen.host, config.metricsListen.port, config.metricsToken)
+    } catch (err) {
+      await app.close()
+      await resources.close()
+      throw err
+    }
+  }
+  const metricsAddress = metricsServer?.address() as AddressInfo | undefined
+  const metricsUrl = metricsAddress ? `http://${metricsAddress.family === 'IPv6' ? `[${metricsAddress.address}]` : metricsAddress.address}:${metricsAddress.port}/metrics` : null
   const address = app.server.address()
   const port = typeof address === 'object' && address ? address.port : config.port
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
-  app.log.info(`tessera listening on ${url}; ${resources.summary}`)
+  app.log.info(`tessera listening on ${url}; ${resources.summary}; metrics: ${metricsUrl ?? (config.metricsToken ? '/metrics with TESSERA_METRICS_TOKEN' : 'off (set TESSERA_METRICS_LISTEN or TESSERA_METRICS_TOKEN)')}`)
   for (const notice of resources.notices) app.log.warn(notice)
   let stopping: Promise<void> | null = null
   return {
     app,
     url,
+    metricsUrl,
     stop() {
       stopping ??= (async () => {
         try {
+          const metrics = metricsServer
+          if (metrics) {
+            const closed = new Promise<void>((resolve) => metrics.close(() => resolve()))
+            // A scraper's idle keep-alive connection would otherwise hold the shutdown.
+            metrics.closeAllConnections()
+            await closed
+          }
           await app.close()
         } finally {
           await resources.close()

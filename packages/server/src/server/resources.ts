@@ -79,6 +79,7 @@ export async function openResources(config: ServerConfig, options: { progress?: 
       const redis = await RedisSessionStore.connect({
         // A Redis that is not there at start is a configuration problem: say so in seconds, not after 10.
         connectTimeoutMs: START_CONNECT_TIMEOUT_MS,
+        commandTimeoutMs: config.redisCommandTimeoutMs,
         ...config.redis,
         keyPrefix: config.redisKeyPrefix,
         ...(config.redisDurability ? { durability: config.redisDurability } : {}),
@@ -161,6 +162,7 @@ export function appOptions(config: ServerConfig, resources: ServerResources): Om
     clients: config.clients,
     cookieSecure: config.cookieSecure,
     trustProxy: config.trustProxy,
+    metricsAccess: config.metricsToken ? { token: config.metricsToken } : 'off',
     saveKeys: resources.saveKeys,
     forwardAuth: config.forwardAuth,
     webhooks: resources.webhookQueue

@@ -1,5 +1,7 @@
 import argon2 from 'argon2'
 import { HashingPool, HashingUnavailable, type HashingPoolOptions } from './hashing-pool.js'
+import { ATTR, inSpan } from '@tessera/core'
+import { SPAN, tracer } from '../telemetry.js'
 
 /**
  * OWASP Password Storage Cheat Sheet, argon2id: m=19 MiB, t=2, p=1. The
@@ -67,7 +69,7 @@ export function passwordProblem(password: string, email?: string): string | null
  * ```
  */
 export function hashPassword(password: string): Promise<string> {
-  return hashingPool().hash(password, ARGON2_OPTIONS)
+  return inSpan(tracer, SPAN.passwordHash, undefined, () => hashingPool().hash(password, ARGON2_OPTIONS))
 }
 
 /**
@@ -75,13 +77,18 @@ export function hashPassword(password: string): Promise<string> {
  * malformed hash. A full queue rejects with {@link HashingUnavailable}: that is
  * "try later", never "wrong password".
  */
-export async function verifyPassword(passwordHash: string, password: string): Promise<boolean> {
-  try {
-    return await hashingPool().verify(passwordHash, password)
-  } catch (err) {
-    if (err instanceof HashingUnavailable) throw err
-    return false
-  }
+export function verifyPassword(passwordHash: string, password: string): Promise<boolean> {
+  return inSpan(tracer, SPAN.passwordVerify, undefined, async (span) => {
+    let match: boolean
+    try {
+      match = await hashingPool().verify(passwordHash, password)
+    } catch (err) {
+      if (err instanceof HashingUnavailable) throw err
+      match = false
+    }
+    if (span.isRecording()) span.setAttribute(ATTR.outcome, match ? 'match' : 'mismatch')
+    return match
+  })
 }
 
 let dummyHash: Promise<string> | null = null

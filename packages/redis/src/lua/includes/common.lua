@@ -76,6 +76,18 @@ local function delete_session(key, local_id)
   return redis.call('HDEL', key, local_id, local_id .. '.')
 end
 
+-- Strict verification of one access token (checkAccessToken, checkAccessTokens):
+--   1 active; -1 session ended (revoked, expired or never existed);
+--  -2 token id denied; -3 user revoked (all sessions or ban) after the session began.
+local function check_access(user_key, denied_key, local_id, created_ms_arg, now_arg)
+  local values = redis.call('HMGET', user_key, local_id, '!cut')
+  if values[2] and tonumber(created_ms_arg) <= tonumber(values[2]) then return -3 end
+  if not values[1] then return -1 end
+  if ends_at(unpack_state(values[1])) <= tonumber(now_arg) then return -1 end
+  if redis.call('EXISTS', denied_key) == 1 then return -2 end
+  return 1
+end
+
 local pending = {}
 local function emit(log_key, retention_ms, fields)
   if log_key == '' then

@@ -10,6 +10,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Resolves when no background work (reset mails, ...) is left. */
     backgroundSettled: () => Promise<void>
+    /** The app's Prometheus registry (counters of sign-ins, refreshes, reuse, revocations). */
+    metricsRegistry: import('prom-client').Registry
   }
 }
 

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
-import { AuthError, type DpopPresentation } from '@tessera/core'
+import { SPAN, tracer } from '../../telemetry.js'
+import { ATTR, AuthError, inSpan, type DpopPresentation } from '@tessera/core'
 import { normaliseEmail } from '../../users/email.js'
 import { hashPassword, passwordProblem, verifyAgainstDummy, verifyPassword } from '../../users/password.js'
 import { EmailTaken } from '../../users/user-store.js'
@@ -35,29 +36,32 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: ServerContext): vo
       body: { type: 'object', required: ['email', 'password'], properties: { email: s.email, password: s.password } },
       response: { 202: s.accepted },
     },
-  }, async (request, reply) => {
-    await enforceRateLimit(ctx.limiter, `register-ip:${clientBucket(request)}`, ctx.rateLimits.sensitivePerIp)
-    const email = normaliseEmail(request.body.email)
-    if (!email) throw new HttpProblem('ERR_VALIDATION', 'email is not a valid address')
-    const problem = passwordProblem(request.body.password, email)
-    if (problem) throw new HttpProblem('ERR_WEAK_PASSWORD', problem)
-    const passwordHash = await hashPassword(request.body.password)
-    try {
-      await db(() => ctx.users.createUser({ email, passwordHash }))
-    } catch (err) {
-      if (!(err instanceof EmailTaken)) throw err
-      // Same answer as for a new account; only the mailbox's owner learns that the address was tried.
-      ctx.background('account-exists mail', async () => {
-        if (!(await withinRateLimit(ctx.limiter, `mail-account:${ctx.limiterKey(email)}`, ctx.rateLimits.mailPerAccount))) return
-        await ctx.mailer.send({
-          to: email,
-          subject: 'Someone tried to register with your address',
-          text: `Someone tried to create an account with this address, which already has one. Nothing changed.\n\nIf it was you, sign in at ${ctx.publicUrl}/account (or reset your password there).\nIf not, you can ignore this message.\n`,
+  }, (request, reply) =>
+    inSpan(tracer, SPAN.register, undefined, async (span) => {
+      await enforceRateLimit(ctx.limiter, `register-ip:${clientBucket(request)}`, ctx.rateLimits.sensitivePerIp)
+      const email = normaliseEmail(request.body.email)
+      if (!email) throw new HttpProblem('ERR_VALIDATION', 'email is not a valid address')
+      const problem = passwordProblem(request.body.password, email)
+      if (problem) throw new HttpProblem('ERR_WEAK_PASSWORD', problem)
+      const passwordHash = await hashPassword(request.body.password)
+      try {
+        await db(() => ctx.users.createUser({ email, passwordHash }))
+      } catch (err) {
+        if (!(err instanceof EmailTaken)) throw err
+        // Same answer as for a new account; only the mailbox's owner learns that the address was tried.
+        ctx.background('account-exists mail', async () => {
+          if (!(await withinRateLimit(ctx.limiter, `mail-account:${ctx.limiterKey(email)}`, ctx.rateLimits.mailPerAccount))) return
+          await ctx.mailer.send({
+            to: email,
+            subject: 'Someone tried to register with your address',
+            text: `Someone tried to create an account with this address, which already has one. Nothing changed.\n\nIf it was you, sign in at ${ctx.publicUrl}/account (or reset your password there).\nIf not, you can ignore this message.\n`,
+          })
         })
-      })
-    }
-    return reply.code(202).send()
-  })
+      }
+      if (span.isRecording()) span.setAttribute(ATTR.outcome, 'accepted')
+      return reply.code(202).send()
+    }),
+  )
 
   app.post<{ Body: { email: string; password: string; device_name?: string } }>('/auth/login', {
     schema: {
@@ -69,38 +73,41 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: ServerContext): vo
       },
       response: { 200: s.tokenResponse },
     },
-  }, async (request, reply) => {
-    try {
-      const email = normaliseEmail(request.body.email)
-      if (!email) throw new HttpProblem('ERR_VALIDATION', 'email is not a valid address')
-      // Before the rate limits: a nonce round trip must not cost the user a login attempt.
-      const proof = await signInProof(request, ctx.auth)
-      // Every attempt from one address counts (each costs an argon2 run); per account, only failures do.
-      await enforceRateLimit(ctx.limiter, `login-ip:${clientBucket(request)}`, ctx.rateLimits.loginPerIp)
-      // A browser that once signed in to this account is judged on its own failures, not on a stranger's.
-      const deviceId = ctx.deviceCookies.verify(request.cookies[DEVICE_COOKIE], email, Date.now())
-      const lockoutKey = deviceId ? `login-device:${deviceId}` : `login-account:${ctx.limiterKey(email)}`
-      await ctx.loginLockout.assertOpen(lockoutKey)
-      const user = await db(() => ctx.users.findByEmail(email))
-      // Unknown email and wrong password take the same path, the same time and the same answer.
-      const valid = user ? await verifyPassword(user.passwordHash, request.body.password) : await verifyAgainstDummy(request.body.password)
-      if (!user || !valid) {
-        await ctx.loginLockout.recordFailure(lockoutKey)
-        throw new HttpProblem('ERR_INVALID_CREDENTIALS', 'email or password is wrong')
+  }, (request, reply) =>
+    inSpan(tracer, SPAN.signIn, undefined, async (span) => {
+      try {
+        const email = normaliseEmail(request.body.email)
+        if (!email) throw new HttpProblem('ERR_VALIDATION', 'email is not a valid address')
+        // Before the rate limits: a nonce round trip must not cost the user a login attempt.
+        const proof = await signInProof(request, ctx.auth)
+        // Every attempt from one address counts (each costs an argon2 run); per account, only failures do.
+        await enforceRateLimit(ctx.limiter, `login-ip:${clientBucket(request)}`, ctx.rateLimits.loginPerIp)
+        // A browser that once signed in to this account is judged on its own failures, not on a stranger's.
+        const deviceId = ctx.deviceCookies.verify(request.cookies[DEVICE_COOKIE], email, Date.now())
+        const lockoutKey = deviceId ? `login-device:${deviceId}` : `login-account:${ctx.limiterKey(email)}`
+        await ctx.loginLockout.assertOpen(lockoutKey)
+        const user = await db(() => ctx.users.findByEmail(email))
+        // Unknown email and wrong password take the same path, the same time and the same answer.
+        const valid = user ? await verifyPassword(user.passwordHash, request.body.password) : await verifyAgainstDummy(request.body.password)
+        if (!user || !valid) {
+          await ctx.loginLockout.recordFailure(lockoutKey)
+          throw new HttpProblem('ERR_INVALID_CREDENTIALS', 'email or password is wrong')
+        }
+        const tokens = await ctx.auth.createSession({
+          userId: user.userId,
+          device: { userAgent: request.headers['user-agent'] ?? '', ip: clientAddress(request), name: request.body.device_name ?? '' },
+          ...(proof ? { dpop: proof } : {}),
+        })
+        setDeviceCookie(request, reply, ctx, email)
+        if (span.isRecording()) span.setAttributes({ [ATTR.outcome]: 'success', [ATTR.userHash]: ctx.auth.userHash(user.userId) })
+        ctx.metrics.logins.inc({ outcome: 'success' })
+        return await sendTokens(request, reply, ctx, tokens, isBrowserClient(request))
+      } catch (err) {
+        ctx.metrics.logins.inc({ outcome: outcomeOf(err) })
+        throw err
       }
-      const tokens = await ctx.auth.createSession({
-        userId: user.userId,
-        device: { userAgent: request.headers['user-agent'] ?? '', ip: clientAddress(request), name: request.body.device_name ?? '' },
-        ...(proof ? { dpop: proof } : {}),
-      })
-      setDeviceCookie(request, reply, ctx, email)
-      ctx.metrics.logins.inc({ outcome: 'success' })
-      return await sendTokens(request, reply, ctx, tokens, isBrowserClient(request))
-    } catch (err) {
-      ctx.metrics.logins.inc({ outcome: outcomeOf(err) })
-      throw err
-    }
-  })
+    }),
+  )
 
   app.post<{ Body: { refresh_token?: string } | undefined }>('/auth/refresh', {
     schema: {

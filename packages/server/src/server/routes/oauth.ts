@@ -5,6 +5,7 @@ import { AuthError, DpopNonceRequired } from '@tessera/core'
 import { clientBucket } from '../client-address.js'
 import type { ServerContext } from '../context.js'
 import { dpopPresentation } from '../dpop.js'
+import { LoginLockout } from '../login-lockout.js'
 import { classify } from '../plugins/errors.js'
 import { enforceRateLimit } from '../rate-limiter.js'
 import { sendTokens } from '../token-reply.js'
@@ -40,12 +41,24 @@ function digest(text: string): Buffer {
 
 const DUMMY_SECRET = digest('no such client')
 
+/** Failed client authentications lock the address (with back-off) and the client id (one window at a time). */
+function clientAuthLockouts(ctx: ServerContext): { perIp: LoginLockout; perClient: LoginLockout } {
+  return {
+    perIp: new LoginLockout(ctx.limiter, ctx.rateLimits.clientAuthPerIp, { what: 'client authentications' }),
+    // No back-off per id: anyone can name a client id, so a stranger's failures must not lock the real client out for long.
+    perClient: new LoginLockout(ctx.limiter, ctx.rateLimits.clientAuthPerClient, { what: 'client authentications', backoff: false }),
+  }
+}
+
 /**
  * HTTP Basic client authentication (RFC 6749 section 2.3.1). Returns the client
  * id, null when the request sent no credentials, and throws invalid_client on
- * wrong ones.
+ * wrong ones. Failures count per client address and per client id; past the
+ * limit the answer is 429 with Retry-After, before the secret is compared, so
+ * a locked-out guesser learns nothing from further tries.
  */
-function authenticateClient(request: FastifyRequest, clients: ReadonlyMap<string, string>): string | null {
+async function authenticateClient(request: FastifyRequest, ctx: ServerContext, lockouts: ReturnType<typeof clientAuthLockouts>): Promise<string | null> {
+  const clients = ctx.clients
   const header = request.headers.authorization
   if (header === undefined) return null
   const match = /^Basic +([A-Za-z0-9+/]+=*) *$/i.exec(header)
@@ -59,10 +72,18 @@ function authenticateClient(request: FastifyRequest, clients: ReadonlyMap<string
   } catch {
     id = '' // malformed percent-encoding: treat as an unknown client
   }
+  const ipKey = `client-auth-ip:${clientBucket(request)}`
+  const clientKey = `client-auth-id:${ctx.limiterKey(id)}`
+  await lockouts.perIp.assertOpen(ipKey)
+  await lockouts.perClient.assertOpen(clientKey)
   const expected = clients.get(id)
   // Compare even for unknown ids so the answer takes the same time.
   const same = timingSafeEqual(digest(secret), expected === undefined ? DUMMY_SECRET : digest(expected))
-  if (colon === -1 || expected === undefined || !same) throw new OAuthError('invalid_client', 401, 'client authentication failed')
+  if (colon === -1 || expected === undefined || !same) {
+    await lockouts.perIp.recordFailure(ipKey)
+    await lockouts.perClient.recordFailure(clientKey)
+    throw new OAuthError('invalid_client', 401, 'client authentication failed')
+  }
   return id
 }
 
@@ -102,12 +123,13 @@ function sendOAuthError(reply: FastifyReply, err: unknown): FastifyReply {
 /** RFC 6749 refresh grant, RFC 7662 introspection and RFC 7009 revocation, form-encoded. */
 export async function oauthRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
   await app.register(formbody, { bodyLimit: 16 * 1024 })
+  const lockouts = clientAuthLockouts(ctx)
   app.setErrorHandler((err, _request, reply) => sendOAuthError(reply, err))
 
   app.post<{ Body: Form }>('/oauth2/token', {
     schema: { summary: 'RFC 6749 token endpoint (grant_type=refresh_token)', consumes: ['application/x-www-form-urlencoded'], body: formBody },
   }, async (request, reply) => {
-    authenticateClient(request, ctx.clients)
+    await authenticateClient(request, ctx, lockouts)
     const form = request.body ?? {}
     if (!form.grant_type) throw new OAuthError('invalid_request', 400, 'grant_type is required')
     if (form.grant_type !== 'refresh_token') throw new OAuthError('unsupported_grant_type', 400, 'only grant_type=refresh_token is supported')
@@ -127,7 +149,7 @@ export async function oauthRoutes(app: FastifyInstance, ctx: ServerContext): Pro
   app.post<{ Body: Form }>('/oauth2/introspect', {
     schema: { summary: 'RFC 7662 token introspection (HTTP Basic client authentication)', consumes: ['application/x-www-form-urlencoded'], body: formBody },
   }, async (request, reply) => {
-    const clientId = authenticateClient(request, ctx.clients)
+    const clientId = await authenticateClient(request, ctx, lockouts)
     if (clientId === null) throw new OAuthError('invalid_client', 401, 'introspection needs HTTP Basic client authentication')
     const token = request.body?.token
     if (!token) throw new OAuthError('invalid_request', 400, 'token is required')
@@ -163,7 +185,7 @@ export async function oauthRoutes(app: FastifyInstance, ctx: ServerContext): Pro
   app.post<{ Body: Form }>('/oauth2/revoke', {
     schema: { summary: 'RFC 7009 revocation: revoking a refresh or an access token ends its session', consumes: ['application/x-www-form-urlencoded'], body: formBody },
   }, async (request, reply) => {
-    authenticateClient(request, ctx.clients)
+    await authenticateClient(request, ctx, lockouts)
     const token = request.body?.token
     if (!token) throw new OAuthError('invalid_request', 400, 'token is required')
     const found = await ctx.auth.inspectToken(token)

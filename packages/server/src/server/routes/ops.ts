@@ -1,5 +1,20 @@
-import type { FastifyInstance } from 'fastify'
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { ServerContext } from '../context.js'
+import { HttpProblem } from '../http-errors.js'
+import { bearerToken } from '../plugins/auth.js'
+
+/**
+ * Who may read `/metrics` on the main port. The counters (sign-ins by outcome,
+ * refresh-token reuse) tell an outsider how an attack is going, so by default
+ * nobody: `'off'` answers 404, `{ token }` wants `Authorization: Bearer <token>`,
+ * `'public'` is for an app only reachable from a private network (tests).
+ */
+export type MetricsAccess = 'off' | 'public' | { token: string }
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest()
+}
 
 const READY_TIMEOUT_MS = 1000
 
@@ -21,7 +36,7 @@ async function reachable(check: () => Promise<unknown>): Promise<boolean> {
 }
 
 /** Health, readiness, Prometheus metrics and the OpenAPI document. */
-export function registerOpsRoutes(app: FastifyInstance, ctx: ServerContext): void {
+export function registerOpsRoutes(app: FastifyInstance, ctx: ServerContext, metricsAccess: MetricsAccess = 'off'): void {
   app.get('/healthz', { schema: { summary: 'The process is up' } }, async () => ({ status: 'ok' }))
 
   app.get('/readyz', { schema: { summary: 'The session store and the user database answer (else 503)' } }, async (_request, reply) => {
@@ -36,9 +51,17 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ServerContext): voi
     return reply.send(body)
   })
 
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
-    return reply.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics())
-  })
+  if (metricsAccess !== 'off') {
+    const expected = metricsAccess === 'public' ? null : digest(metricsAccess.token)
+    const onRequest = async (request: FastifyRequest) => {
+      const token = bearerToken(request)
+      // Digests first, so the comparison is constant-time whatever the lengths.
+      if (expected && !(token !== null && timingSafeEqual(digest(token), expected))) throw new HttpProblem('ERR_UNAUTHENTICATED', '/metrics needs "Authorization: Bearer <metrics token>"')
+    }
+    app.get('/metrics', { onRequest, schema: { hide: true } }, async (_request, reply) => {
+      return reply.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics())
+    })
+  }
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
-import { OneTimeTokenInvalid } from '@tessera/core'
+import { SPAN, tracer } from '../../telemetry.js'
+import { ATTR, inSpan, OneTimeTokenInvalid } from '@tessera/core'
 import { normaliseEmail } from '../../users/email.js'
 import { hashPassword, passwordProblem, verifyPassword } from '../../users/password.js'
 import { clientBucket } from '../client-address.js'
@@ -21,25 +22,28 @@ export function registerPasswordRoutes(app: FastifyInstance, ctx: ServerContext)
       body: { type: 'object', required: ['current_password', 'new_password'], properties: { current_password: s.password, new_password: s.password } },
       response: { 204: s.noContent },
     },
-  }, async (request, reply) => {
-    const claims = claimsOf(request)
-    // A stolen access token must not become an unlimited oracle for the current password.
-    await enforceRateLimit(ctx.limiter, `password-change:${claims.userId}`, withBackoff(ctx.rateLimits.loginPerAccount))
-    const user = await db(() => ctx.users.findById(claims.userId))
-    if (!user) throw new HttpProblem('ERR_UNAUTHENTICATED', 'the account no longer exists')
-    if (!(await verifyPassword(user.passwordHash, request.body.current_password))) throw new HttpProblem('ERR_WRONG_PASSWORD', 'current_password is wrong')
-    // A "change" to the same password changes nothing, yet would sign every other device out.
-    if (request.body.new_password === request.body.current_password) throw new HttpProblem('ERR_WEAK_PASSWORD', 'new_password is the current password; choose a different one')
-    const problem = passwordProblem(request.body.new_password, user.email)
-    if (problem) throw new HttpProblem('ERR_WEAK_PASSWORD', problem)
-    const passwordHash = await hashPassword(request.body.new_password)
-    await db(() => ctx.users.setPasswordHash(user.userId, passwordHash))
-    // A reset link mailed before the change (seen by someone else, perhaps) must not undo it.
-    await ctx.auth.revokeOneTimeTokens(user.userId, [PURPOSE])
-    await ctx.auth.revokeAllSessions(user.userId, { exceptSessionId: claims.sessionId, reason: 'password_changed' })
-    ctx.securityEvents.passwordChanged(user.userId, 'changed')
-    return reply.code(204).send()
-  })
+  }, (request, reply) =>
+    inSpan(tracer, SPAN.passwordChange, undefined, async (span) => {
+      const claims = claimsOf(request)
+      // A stolen access token must not become an unlimited oracle for the current password.
+      await enforceRateLimit(ctx.limiter, `password-change:${claims.userId}`, withBackoff(ctx.rateLimits.loginPerAccount))
+      const user = await db(() => ctx.users.findById(claims.userId))
+      if (!user) throw new HttpProblem('ERR_UNAUTHENTICATED', 'the account no longer exists')
+      if (!(await verifyPassword(user.passwordHash, request.body.current_password))) throw new HttpProblem('ERR_WRONG_PASSWORD', 'current_password is wrong')
+      // A "change" to the same password changes nothing, yet would sign every other device out.
+      if (request.body.new_password === request.body.current_password) throw new HttpProblem('ERR_WEAK_PASSWORD', 'new_password is the current password; choose a different one')
+      const problem = passwordProblem(request.body.new_password, user.email)
+      if (problem) throw new HttpProblem('ERR_WEAK_PASSWORD', problem)
+      const passwordHash = await hashPassword(request.body.new_password)
+      await db(() => ctx.users.setPasswordHash(user.userId, passwordHash))
+      // A reset link mailed before the change (seen by someone else, perhaps) must not undo it.
+      await ctx.auth.revokeOneTimeTokens(user.userId, [PURPOSE])
+      await ctx.auth.revokeAllSessions(user.userId, { exceptSessionId: claims.sessionId, reason: 'password_changed' })
+      ctx.securityEvents.passwordChanged(user.userId, 'changed')
+      if (span.isRecording()) span.setAttributes({ [ATTR.outcome]: 'changed', [ATTR.userHash]: ctx.auth.userHash(user.userId) })
+      return reply.code(204).send()
+    }),
+  )
 
   app.post<{ Body: { email: string } }>('/auth/password-reset', {
     schema: {
@@ -87,21 +91,24 @@ export function registerPasswordRoutes(app: FastifyInstance, ctx: ServerContext)
       body: { type: 'object', required: ['token', 'new_password'], properties: { token: s.opaqueToken, new_password: s.password } },
       response: { 204: s.noContent },
     },
-  }, async (request, reply) => {
-    // Check the policy first, so a weak password does not burn the token.
-    const early = passwordProblem(request.body.new_password)
-    if (early) throw new HttpProblem('ERR_WEAK_PASSWORD', early)
-    const { userId } = await ctx.auth.consumeOneTimeToken(request.body.token, PURPOSE)
-    const user = await db(() => ctx.users.findById(userId))
-    if (!user) throw new OneTimeTokenInvalid()
-    const passwordHash = await hashPassword(request.body.new_password)
-    await db(() => ctx.users.setPasswordHash(userId, passwordHash))
-    // The mail reached the inbox, so the address is proven too.
-    if (!user.emailVerified) await db(() => ctx.users.setEmailVerified(userId))
-    // A link requested again while this one was open is outstanding too.
-    await ctx.auth.revokeOneTimeTokens(userId, [PURPOSE])
-    await ctx.auth.revokeAllSessions(userId, { reason: 'password_changed' })
-    ctx.securityEvents.passwordChanged(userId, 'reset')
-    return reply.code(204).send()
-  })
+  }, (request, reply) =>
+    inSpan(tracer, SPAN.passwordReset, undefined, async (span) => {
+      // Check the policy first, so a weak password does not burn the token.
+      const early = passwordProblem(request.body.new_password)
+      if (early) throw new HttpProblem('ERR_WEAK_PASSWORD', early)
+      const { userId } = await ctx.auth.consumeOneTimeToken(request.body.token, PURPOSE)
+      const user = await db(() => ctx.users.findById(userId))
+      if (!user) throw new OneTimeTokenInvalid()
+      const passwordHash = await hashPassword(request.body.new_password)
+      await db(() => ctx.users.setPasswordHash(userId, passwordHash))
+      // The mail reached the inbox, so the address is proven too.
+      if (!user.emailVerified) await db(() => ctx.users.setEmailVerified(userId))
+      // A link requested again while this one was open is outstanding too.
+      await ctx.auth.revokeOneTimeTokens(userId, [PURPOSE])
+      await ctx.auth.revokeAllSessions(userId, { reason: 'password_changed' })
+      ctx.securityEvents.passwordChanged(userId, 'reset')
+      if (span.isRecording()) span.setAttributes({ [ATTR.outcome]: 'reset', [ATTR.userHash]: ctx.auth.userHash(userId) })
+      return reply.code(204).send()
+    }),
+  )
 }

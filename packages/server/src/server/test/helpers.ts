@@ -56,6 +56,8 @@ const RELAXED_LIMITS = {
   loginPerAccount: { max: 100, windowSeconds: 60 },
   refreshPerIp: { max: 10_000, windowSeconds: 60 },
   sensitivePerIp: { max: 10_000, windowSeconds: 60 },
+  clientAuthPerIp: { max: 10_000, windowSeconds: 60 },
+  clientAuthPerClient: { max: 10_000, windowSeconds: 60 },
 }
 
 /** Builds an app; with `redis` the session store and the limiter are on the shared Redis under a fresh prefix. */

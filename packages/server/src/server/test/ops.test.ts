@@ -18,7 +18,7 @@ writeFileSync(join(web, 'sub', 'x.js'), 'x')
 before(async () => {
   const s = await testSchema()
   drop = () => s.drop()
-  server = await testServer({ schema: s.schema, redis: true, app: { webDir: web } })
+  server = await testServer({ schema: s.schema, redis: true, app: { webDir: web, metricsAccess: 'public' } })
 })
 after(async () => {
   await server.close()

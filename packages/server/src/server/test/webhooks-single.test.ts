@@ -22,6 +22,7 @@ describe('security webhooks and mails on one instance (memory store)', () => {
       schema: schema.schema,
       app: {
         adminToken: ADMIN,
+        metricsAccess: 'public',
         webhooks: {
           queue: new MemoryDeliveryQueue(),
           endpoints: resolveWebhookEndpoints([{ id: 'broken', url: broken.url, secret: broken.secret, events: ['user.banned'] }]),

@@ -1,0 +1,136 @@
+// Strict checks issued in one turn of the event loop reach Redis as one script
+// call, and each caller still gets its own token's status; a failed call fails
+// every check in it; an unknown reply code is an error, never a status.
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { after, before, describe, test } from 'node:test'
+import { type AccessTokenStatus, createTessera, parseSessionId, SigningKeySet, StoreUnavailable, type Tessera } from '@tessera/core'
+import { redisStoreForTest } from '../../../../test/support/redis.js'
+import { AccessCheckBatch, accessStatus } from '../access-check-batch.js'
+import type { RedisArg, RedisConnection, SendOptions } from '../connection.js'
+import { RedisSessionStore } from '../redis-session-store.js'
+
+/** The store's own connection, counting the script calls that go through it. */
+function counting(inner: RedisConnection): RedisConnection & { scriptCalls: string[][] } {
+  const scriptCalls: string[][] = []
+  return {
+    isCluster: inner.isCluster,
+    scriptCalls,
+    send(args: RedisArg[], options?: SendOptions) {
+      if (String(args[0]).startsWith('EVALSHA')) scriptCalls.push(args.map(String))
+      return inner.send(args, options)
+    },
+    duplicate: () => inner.duplicate(),
+    close: () => Promise.resolve(),
+  }
+}
+
+describe('strict checks in one turn: one script call', () => {
+  let made: Awaited<ReturnType<typeof redisStoreForTest>>
+  let connection: ReturnType<typeof counting>
+  let store: RedisSessionStore
+  let tessera: Tessera
+
+  before(async () => {
+    made = await redisStoreForTest('access-batch')
+    connection = counting(made.store.connection)
+    store = new RedisSessionStore(connection, { keyPrefix: made.prefix })
+    tessera = await createTessera({ store, keys: await SigningKeySet.generate({ alg: 'ES256' }), issuer: 'https://auth.test', audience: 'api', tokenKey: randomBytes(32) })
+  })
+  after(async () => made.cleanup())
+
+  /** The store request for a session's current access token, as the verifier builds it. */
+  async function requestFor(session: { sessionId: string; accessToken: string }) {
+    const claims = await tessera.verifyAccessToken(session.accessToken, { mode: 'signature' })
+    const parts = parseSessionId(session.sessionId)!
+    return { userId: parts.userId, localId: parts.localId, sessionCreatedAtMs: parts.createdAtMs, tokenId: claims.tokenId, nowMs: Date.now() }
+  }
+
+  test('checks of every outcome, issued together, are answered by one EVALSHA_RO with the right status each', async () => {
+    const active = await tessera.createSession({ userId: 'batch-active' })
+    const ended = await tessera.createSession({ userId: 'batch-ended' })
+    await tessera.revokeSession(ended.sessionId)
+    const denied = await tessera.createSession({ userId: 'batch-denied' })
+    await tessera.denyAccessToken(denied.accessToken)
+    const revoked = await tessera.createSession({ userId: 'batch-revoked' })
+    await tessera.revokeAllSessions('batch-revoked')
+    const requests = await Promise.all([active, ended, denied, revoked].map(requestFor))
+    const expected: AccessTokenStatus[] = ['active', 'session_ended', 'token_denied', 'user_revoked']
+
+    const before = connection.scriptCalls.length
+    // Twice each, in an order that mixes them, all in one synchronous run.
+    const order = [0, 1, 2, 3, 3, 2, 1, 0]
+    const statuses = await Promise.all(order.map((i) => store.checkAccessToken(requests[i]!)))
+    assert.deepEqual(statuses, order.map((i) => expected[i]))
+    const calls = connection.scriptCalls.slice(before)
+    assert.equal(calls.length, 1, `script calls: ${calls.map((c) => c[0]).join(', ')}`)
+    assert.equal(calls[0]![0], 'EVALSHA_RO')
+    assert.equal(calls[0]![2], String(2 * order.length), 'two keys per check')
+  })
+
+  test('a lone check goes through the single-check script', async () => {
+    const request = await requestFor(await tessera.createSession({ userId: 'batch-lone' }))
+    const before = connection.scriptCalls.length
+    assert.equal(await store.checkAccessToken(request), 'active')
+    const calls = connection.scriptCalls.slice(before)
+    assert.equal(calls.length, 1)
+    assert.equal(calls[0]![2], '2', 'two keys: one check')
+  })
+
+  test('more checks than one call takes are split into calls of at most 64', async () => {
+    const request = await requestFor(await tessera.createSession({ userId: 'batch-many' }))
+    const before = connection.scriptCalls.length
+    const statuses = await Promise.all(Array.from({ length: 150 }, () => store.checkAccessToken(request)))
+    assert.ok(statuses.every((s) => s === 'active'))
+    const keyCounts = connection.scriptCalls.slice(before).map((c) => Number(c[2]) / 2)
+    assert.deepEqual(keyCounts, [64, 64, 22])
+  })
+})
+
+describe('AccessCheckBatch replies', () => {
+  const check = (batch: AccessCheckBatch) => batch.check(['u', 'd'], ['l', '1', '2'])
+
+  test('a failed call fails every check in it, with its error', async () => {
+    const down = new StoreUnavailable('down')
+    const batch = new AccessCheckBatch(() => Promise.reject(down), { maxBatch: 64 })
+    const results = await Promise.allSettled([check(batch), check(batch), check(batch)])
+    assert.deepEqual(
+      results.map((r) => r.status === 'rejected' && r.reason),
+      [down, down, down],
+    )
+  })
+
+  test('an unknown reply code is an error, never a status', async () => {
+    assert.throws(() => accessStatus(-9), StoreUnavailable)
+    assert.throws(() => accessStatus('1'), StoreUnavailable)
+    const batch = new AccessCheckBatch(async () => ({ code: 1, payload: [1, 7], pending: [] }), { maxBatch: 64 })
+    const [ok, odd] = await Promise.allSettled([check(batch), check(batch)])
+    assert.deepEqual(ok, { status: 'fulfilled', value: 'active' })
+    assert.equal(odd.status, 'rejected')
+    assert.ok(odd.status === 'rejected' && odd.reason instanceof StoreUnavailable)
+  })
+
+  test('a lone check with an unknown reply code is rejected, not left hanging', async () => {
+    const batch = new AccessCheckBatch(async () => ({ code: 5, payload: [], pending: [] }), { maxBatch: 64 })
+    await assert.rejects(check(batch), StoreUnavailable)
+  })
+
+  test('a reply with fewer results than checks fails them all', async () => {
+    const batch = new AccessCheckBatch(async () => ({ code: 1, payload: [1], pending: [] }), { maxBatch: 64 })
+    const results = await Promise.allSettled([check(batch), check(batch)])
+    assert.ok(results.every((r) => r.status === 'rejected' && r.reason instanceof StoreUnavailable))
+  })
+
+  test('maxBatch 1 (Cluster) sends each check alone, at once', async () => {
+    const names: string[] = []
+    const batch = new AccessCheckBatch(
+      async (name) => {
+        names.push(name)
+        return { code: -1, payload: [], pending: [] }
+      },
+      { maxBatch: 1 },
+    )
+    assert.deepEqual(await Promise.all([check(batch), check(batch)]), ['session_ended', 'session_ended'])
+    assert.deepEqual(names, ['checkAccessToken', 'checkAccessToken'])
+  })
+})

@@ -1,0 +1,103 @@
+// What an outsider can learn or try: OAuth client authentication is rate
+// limited (per address and per client id), and /metrics (sign-in and reuse
+// counters) is not on the public port unless a token or a listener of its
+// own is configured.
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, test } from 'node:test'
+import { freePort } from '../../../../../test/support/redis.js'
+import { ConfigError, loadConfig } from '../config.js'
+import { PASSWORD, problemOf, testSchema, testServer, uniqueEmail } from './helpers.js'
+import { serve } from './serve-child.js'
+
+let schema: Awaited<ReturnType<typeof testSchema>>
+before(async () => {
+  schema = await testSchema()
+})
+after(() => schema.drop())
+
+const CLIENT = { id: 'resource-server', secret: 'client-secret-of-enough-length' }
+const basic = (id: string, secret: string) => ({ authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}` })
+const METRICS_TOKEN = 'metrics-token-of-at-least-24-characters'
+
+void test('failed OAuth client authentications are limited per address and per client id: 429 with Retry-After, before any secret is compared', async () => {
+  const rateLimits = { clientAuthPerIp: { max: 5, windowSeconds: 60 }, clientAuthPerClient: { max: 8, windowSeconds: 60 } }
+  const server = await testServer({ schema: schema.schema, app: { clients: new Map([[CLIENT.id, CLIENT.secret]]), rateLimits } })
+  try {
+    const introspect = (headers: Record<string, string>, remoteAddress: string) =>
+      server.app.inject({ method: 'POST', url: '/oauth2/introspect', remoteAddress, headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, payload: 'token=abc' })
+    for (let i = 0; i < 5; i++) assert.equal((await introspect(basic(CLIENT.id, `wrong-secret-${i}-xxxxxxxx`), '198.51.100.1')).statusCode, 401)
+    const limited = await introspect(basic(CLIENT.id, CLIENT.secret), '198.51.100.1')
+    assert.equal(limited.statusCode, 429, 'even the right secret, from the locked address')
+    const retryAfter = Number(limited.headers['retry-after'])
+    assert.ok(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter}`)
+    assert.equal(limited.json<{ error: string }>().error, 'temporarily_unavailable')
+    // Another address still gets in with the right secret; the client id has 5 of its 8 failures.
+    assert.equal((await introspect(basic(CLIENT.id, CLIENT.secret), '198.51.100.2')).statusCode, 200)
+    // Guesses spread over addresses (one each) still lock the client id, for one window and no longer.
+    for (let i = 0; i < 3; i++) assert.equal((await introspect(basic(CLIENT.id, 'spread-guess-xxxxxxxxxx'), `203.0.113.${i + 1}`)).statusCode, 401)
+    const byClient = await introspect(basic(CLIENT.id, CLIENT.secret), '192.0.2.50')
+    assert.equal(byClient.statusCode, 429)
+    assert.ok(Number(byClient.headers['retry-after']) <= 60)
+    // The revoke endpoint shares the same locks.
+    assert.equal((await server.app.inject({ method: 'POST', url: '/oauth2/revoke', remoteAddress: '198.51.100.1', headers: { 'content-type': 'application/x-www-form-urlencoded', ...basic(CLIENT.id, CLIENT.secret) }, payload: 'token=abc' })).statusCode, 429)
+  } finally {
+    await server.close()
+  }
+})
+
+void test('/metrics is off on the app by default (404), and with a token answers only to it', async () => {
+  const off = await testServer({ schema: schema.schema })
+  try {
+    const res = await off.app.inject({ method: 'GET', url: '/metrics' })
+    assert.equal(res.statusCode, 404)
+    assert.doesNotMatch(res.body, /tessera_logins_total/)
+  } finally {
+    await off.close()
+  }
+  const guarded = await testServer({ schema: schema.schema, app: { metricsAccess: { token: METRICS_TOKEN } } })
+  try {
+    const anonymous = await guarded.app.inject({ method: 'GET', url: '/metrics' })
+    assert.equal(anonymous.statusCode, 401)
+    assert.equal(problemOf(anonymous).code, 'ERR_UNAUTHENTICATED')
+    assert.equal((await guarded.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${METRICS_TOKEN}x` } })).statusCode, 401)
+    const scraped = await guarded.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${METRICS_TOKEN}` } })
+    assert.equal(scraped.statusCode, 200)
+    assert.match(scraped.body, /tessera_logins_total/)
+  } finally {
+    await guarded.close()
+  }
+})
+
+void test('metrics settings: a short token and a malformed listen address are refused', () => {
+  assert.equal(loadConfig({}).metricsToken, null)
+  assert.equal(loadConfig({}).metricsListen, null)
+  assert.throws(() => loadConfig({ TESSERA_METRICS_TOKEN: 'short' }), ConfigError)
+  assert.deepEqual(loadConfig({ TESSERA_METRICS_LISTEN: '127.0.0.1:9464' }).metricsListen, { host: '127.0.0.1', port: 9464 })
+  assert.deepEqual(loadConfig({ TESSERA_METRICS_LISTEN: '[::1]:9464' }).metricsListen, { host: '::1', port: 9464 })
+  for (const bad of ['9464', '127.0.0.1', '127.0.0.1:99999', '[nothost]:1', 'a:b:1']) assert.throws(() => loadConfig({ TESSERA_METRICS_LISTEN: bad }), ConfigError, bad)
+})
+
+void test('tessera serve with TESSERA_METRICS_LISTEN serves /metrics there only, not on the public port', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tessera-metrics-'))
+  const metricsPort = await freePort()
+  const server = serve({ PORT: '0', TESSERA_DATA_DIR: dataDir, TESSERA_METRICS_LISTEN: `127.0.0.1:${metricsPort}` })
+  t.after(async () => {
+    if (server.child.exitCode === null) server.child.kill('SIGKILL')
+    await server.exited
+    rmSync(dataDir, { recursive: true, force: true })
+  })
+  const url = await server.listening
+  assert.match(server.output().stdout, new RegExp(`metrics: http://127\\.0\\.0\\.1:${metricsPort}/metrics`))
+  const email = uniqueEmail()
+  await fetch(`${url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password: PASSWORD }) })
+  assert.equal((await fetch(`${url}/metrics`)).status, 404)
+  const scraped = await fetch(`http://127.0.0.1:${metricsPort}/metrics`)
+  assert.equal(scraped.status, 200)
+  assert.match(await scraped.text(), /tessera_logins_total\{outcome="ERR_INVALID_CREDENTIALS"\} 1/)
+  assert.equal((await fetch(`http://127.0.0.1:${metricsPort}/auth/me`)).status, 404)
+  server.child.kill('SIGTERM')
+  assert.equal(await server.exited, 0)
+})
