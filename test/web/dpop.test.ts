@@ -160,6 +160,22 @@ describe('account page DPoP binding in Chromium', { concurrency: true }, () => {
     await page.locator('#devices > li').first().waitFor()
   })
 
+  test("a browser clock ten minutes slow still signs in: the page follows the server's Date", async () => {
+    const page = await (await device()).newPage()
+    // Date.now() in the page stays ten minutes back (timers keep running): proofs stamped with it would be too old.
+    await page.clock.setFixedTime(new Date(Date.now() - 10 * 60_000))
+    const proofs: string[] = []
+    page.on('request', (request) => {
+      if (new URL(request.url()).pathname === '/auth/login' && request.headers().dpop) proofs.push(request.headers().dpop!)
+    })
+    const logins = await signIn(page, server, await register(server, 'clock'))
+    // The page's first response (its resume attempt) carried the server's Date, so the first proof is already right.
+    assert.deepEqual(logins.map((res) => res.status()), [200])
+    assert.equal(((await logins[0]!.json()) as { token_type: string }).token_type, 'DPoP')
+    const iat = decodeJwt(proofs[0]!).iat!
+    assert.ok(Math.abs(iat - Date.now() / 1000) < 60, `proof iat ${iat} follows the server clock, not the page's`)
+  })
+
   test('with server nonces on, the page takes the nonce from the refusal and retries by itself', async () => {
     const nonced = await startAccountServer({ TESSERA_DPOP_NONCES: 'true' })
     try {

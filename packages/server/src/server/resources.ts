@@ -75,6 +75,7 @@ export async function openResources(config: ServerConfig): Promise<ServerResourc
       const redis = await RedisSessionStore.connect({
         // A Redis that is not there at start is a configuration problem: say so in seconds, not after 10.
         connectTimeoutMs: START_CONNECT_TIMEOUT_MS,
+        commandTimeoutMs: config.redisCommandTimeoutMs,
         ...config.redis,
         keyPrefix: config.redisKeyPrefix,
         ...(config.redisDurability ? { durability: config.redisDurability } : {}),
