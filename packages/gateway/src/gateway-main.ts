@@ -56,7 +56,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   // Checked before anything is opened, so a bad header name is a configuration error, not a half-started process.
   const headers = resolveIdentityHeaders(config.headers)
   // Why the verifier refuses (no live issuer in the log, settings that disagree): on stderr until the app's logger exists.
-  let warn = (message: string) => void process.stderr.write(`tessera gateway: ${message}\n`)
+  let warn: (message: string) => void = (message) => void process.stderr.write(`tessera gateway: ${message}\n`)
   const verifier = await createGatewayVerifier(config, { onWarning: (message) => warn(message) })
   let app: FastifyInstance
   try {
