@@ -16,7 +16,7 @@
 //
 // Servers: taskset -c 0; this driver (autocannon) and a private redis-server:
 // taskset -c 1. Run: node --conditions=tessera-source --import tsx bench/dpop.ts [--smoke]
-import { randomBytes } from 'node:crypto'
+import { generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import type { AutocannonRequest } from 'autocannon'
 import { createTessera, SigningKeySet } from '@tessera/core'
@@ -33,8 +33,8 @@ import { fmt } from './lib/stats.js'
 const smoke = isSmoke()
 const ROUNDS = smoke ? 1 : 3
 /** Requests per timed window on the protected route, and per refresh window. */
-const ROUTE_REQUESTS = smoke ? 500 : 20_000
-const REFRESH_REQUESTS = smoke ? 400 : 8_000
+const ROUTE_REQUESTS = smoke ? 500 : 10_000
+const REFRESH_REQUESTS = smoke ? 400 : 4_000
 /** Distinct live sessions (and DPoP keys) in rotation on the protected route. */
 const SESSIONS = smoke ? 50 : 1_000
 const CONNECTIONS = 100
@@ -238,12 +238,31 @@ async function measureRefresh(): Promise<BenchRow[]> {
   }
 }
 
+/**
+ * CPU time of one ES256 signature check with node:crypto on this machine (on
+ * the load core): the floor of what a proof adds to a request, for reading the
+ * ratios (a cached bearer request does no signature check at all).
+ */
+function es256VerifyUs(): number {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  const input = Buffer.from('x'.repeat(300))
+  const signature = sign('sha256', input, { key: privateKey, dsaEncoding: 'ieee-p1363' })
+  const check = () => verify('sha256', input, { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature)
+  for (let i = 0; i < 200; i++) check()
+  const count = smoke ? 200 : 3_000
+  const before = process.cpuUsage()
+  for (let i = 0; i < count; i++) check()
+  const used = process.cpuUsage(before)
+  return (used.user + used.system) / count
+}
+
 const clientPinning = pinSelfToLoadCore()
 const redis = await startPrivateRedis()
 pinProcess(redis.pid, LOAD_CORE)
 let rows: BenchRow[] = []
 try {
   rows = [...(await measureRoute()), ...(await measureRefresh())]
+  rows.push({ row: '15 DPoP: one ES256 signature check (node:crypto, CPU time, load core)', figure: `${fmt(es256VerifyUs())} us`, target: 'context', met: null })
 } finally {
   await redis.stop()
 }

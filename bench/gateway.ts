@@ -59,6 +59,8 @@ const noAuth: LoadFigures[] = []
 const gated: LoadFigures[] = []
 const introspected: LoadFigures[] = []
 const propagationMs: number[] = []
+/** One request through NGINX and the gateway, timed the same way: what each propagation figure includes at least once. */
+const requestMs: number[] = []
 let refusedLive = 0
 try {
   const server = await startAuthServer({ redisUrl: redis.url })
@@ -117,8 +119,10 @@ server {
   // Propagation: the token passes the edge, the auth server ends its session, the edge is asked until it refuses.
   for (const tokens of revocable) {
     const auth = { authorization: `Bearer ${tokens.access_token}` }
+    const sentAt = performance.now()
     const first = await fetch(`${viaGateway.url}/orders`, { headers: auth })
     await first.arrayBuffer()
+    requestMs.push(performance.now() - sentAt)
     if (first.status !== 200) refusedLive++
     const logout = await fetch(`${server.url}/auth/logout`, { method: 'POST', headers: auth })
     await logout.arrayBuffer()
@@ -165,7 +169,7 @@ printRows(
       figure: `p50 ${fmt(percentile(propagationMs, 50))} ms, p99 ${fmt(p99)} ms, max ${fmt(Math.max(...propagationMs))} ms over ${propagationMs.length} revocations`,
       target: `p99 <= ${TARGET_PROPAGATION_P99_MS} ms`,
       met: p99 <= TARGET_PROPAGATION_P99_MS && refusedLive === 0,
-      note: `polled with back-to-back requests through NGINX (an upper bound: includes one request's time); live tokens refused before revocation: ${refusedLive}`,
+      note: `polled with back-to-back requests through NGINX, so an upper bound that includes at least one request (one request through the edge, same timing: p50 ${fmt(percentile(requestMs, 50))} ms, p99 ${fmt(percentile(requestMs, 99))} ms); live tokens refused before revocation: ${refusedLive}`,
     },
   ],
 )

@@ -54,7 +54,7 @@ export const JOBS: Job[] = [
   own('login-storm', 'login-storm.ts', 150),
   own('growth', 'growth.ts', 180),
   own('peer better-auth', 'peer-better-auth.ts', 300),
-  own('dpop', 'dpop.ts', 300),
+  own('dpop', 'dpop.ts', 420),
   own('gateway', 'gateway.ts', 300),
   own('otel-overhead', 'otel-overhead.ts', 400),
 ]

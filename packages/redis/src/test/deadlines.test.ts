@@ -42,3 +42,35 @@ void test('with no reply the deadline still refuses, naming the limit and the wa
     clearInterval(socketStandIn)
   }
 })
+
+void test('a deadline fires at its limit, not a sweep interval later, for every call in flight', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'setImmediate', 'Date'], now: 1_000_000 })
+  const deadlines = new Deadlines(1010)
+  const refusedAt = new Map<string, number>()
+  const call = (name: string) => {
+    deadlines.bound(new Promise(() => undefined)).catch(() => refusedAt.set(name, Date.now() - 1_000_000))
+  }
+  const settle = async () => {
+    for (let i = 0; i < 5; i++) await Promise.resolve()
+  }
+  call('first')
+  t.mock.timers.tick(7)
+  call('second')
+  // One that answers in time does not disturb the others' timers.
+  let answer: (value: string) => void = () => undefined
+  const answered = deadlines.bound(new Promise<string>((resolve) => (answer = resolve)))
+  t.mock.timers.tick(1002)
+  await settle()
+  assert.equal(refusedAt.size, 0, 'nothing before its limit')
+  answer('in time')
+  assert.equal(await answered, 'in time')
+  t.mock.timers.tick(1)
+  await settle()
+  assert.equal(refusedAt.get('first'), 1010, 'the first call is refused at 1010 ms, its limit')
+  t.mock.timers.tick(6)
+  await settle()
+  assert.equal(refusedAt.has('second'), false)
+  t.mock.timers.tick(1)
+  await settle()
+  assert.equal(refusedAt.get('second'), 1017, 'the second at its own limit, 1010 ms after it started')
+})

@@ -17,6 +17,8 @@ export interface ServerConfig {
   /** Revocations wait for this many replicas (TESSERA_REDIS_WAIT_REPLICAS); null: no WAIT. */
   redisDurability: RedisDurability | null
   redisKeyPrefix: string
+  /** TESSERA_REDIS_COMMAND_TIMEOUT_MS: a Redis call unanswered this long fails closed (503). */
+  redisCommandTimeoutMs: number
   databaseUrl: string | null
   /** PostgreSQL schema of the user tables (TESSERA_DATABASE_SCHEMA); null: the connection's search_path (`public`). */
   databaseSchema: string | null
@@ -245,6 +247,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): ServerC
     redis,
     redisDurability,
     redisKeyPrefix: value(env, 'TESSERA_REDIS_PREFIX') ?? 'tessera:',
+    redisCommandTimeoutMs: integer(env, 'TESSERA_REDIS_COMMAND_TIMEOUT_MS', 1000, 50, 60_000),
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
     databaseSchema: databaseSchema(env),
     dataDir,
