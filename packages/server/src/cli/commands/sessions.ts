@@ -1,43 +1,19 @@
 // `tessera sessions list <user>` and `tessera sessions revoke <session>`.
 import { Command } from 'commander'
-import { UAParser } from 'ua-parser-js'
 import { parseSessionId, printable, type SessionInfo } from '@tessera/core'
+import { sessionView } from '../../server/session-view.js'
 import { CliError, EXIT, resolveUser, runAction, withAdmin, withJson } from './runtime.js'
 
-/** "Chrome 120" and "Linux" from a user agent; empty strings when unknown. */
-export function describeUserAgent(userAgent: string): { browser: string; os: string } {
-  if (!userAgent) return { browser: '', os: '' }
-  const parsed = UAParser(userAgent)
-  const browser = [parsed.browser.name, parsed.browser.major].filter(Boolean).join(' ')
-  const os = [parsed.os.name, parsed.os.version].filter(Boolean).join(' ')
-  return { browser, os }
-}
-
-function iso(ms: number): string {
-  return new Date(ms).toISOString()
-}
-
-/** A session in the JSON shape of GET /auth/sessions, plus the parsed user agent. */
+/** A session as GET /auth/sessions shows it (the one session view), plus what only an operator sees. */
 function sessionJson(s: SessionInfo): Record<string, unknown> {
-  return {
-    session_id: s.sessionId,
-    created_at: iso(s.createdAtMs),
-    last_seen_at: iso(s.lastSeenAtMs),
-    expires_at: iso(s.expiresAtMs),
-    device_name: s.device.name,
-    device_class: s.device.deviceClass,
-    user_agent: s.device.userAgent,
-    ...describeUserAgent(s.device.userAgent),
-    ip: s.device.ip,
-    generation: s.generation,
-  }
+  return { ...sessionView(s, null), device_class: s.device.deviceClass, generation: s.generation }
 }
 
 /** One line per session; what the client chose (name, user agent) is made printable, as sessions stored before that rule may hold escapes. */
 function sessionLine(s: SessionInfo): string {
-  const { browser, os } = describeUserAgent(s.device.userAgent)
-  const device = [s.device.name || null, [browser, os].filter(Boolean).join(' on ') || null].filter(Boolean).join(', ') || 'unknown device'
-  return printable(`  ${s.sessionId}  ${device}  ip ${s.device.ip || '-'}  signed in ${iso(s.createdAtMs)}  last active ${iso(s.lastSeenAtMs)}`)
+  const view = sessionView(s, null)
+  const device = [view.device_name || null, [view.browser, view.os].filter(Boolean).join(' on ') || null].filter(Boolean).join(', ') || 'unknown device'
+  return printable(`  ${view.session_id}  ${device}  ip ${view.ip || '-'}  signed in ${view.created_at}  last active ${view.last_seen_at}`)
 }
 
 /**
