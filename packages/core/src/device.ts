@@ -10,8 +10,10 @@ export interface DeviceInfo {
   /** Client address, IPv4 or IPv6. */
   ip?: string
   /**
-   * A name the user gave the device ("Work laptop"), at most 64 characters;
-   * control characters and bidi overrides are removed when stored.
+   * A name the user gave the device ("Work laptop"); longer ones are cut to
+   * 64 characters, as a long user agent is cut (one rule: device details are
+   * cut to fit, never a reason to refuse a sign-in). Control characters and
+   * bidi overrides are removed when stored.
    */
   name?: string
   /** Class used for per-class session limits (`mobile`, `desktop`, ...): 1-8 of a-z, 0-9, -. */
@@ -78,13 +80,13 @@ export function normaliseDevice(device: DeviceInfo | undefined): Required<Device
   const deviceClass = device?.deviceClass ?? 'default'
   if (typeof userAgent !== 'string') throw new InvalidInput('device.userAgent must be a string')
   if (typeof ip !== 'string' || (ip !== '' && isIP(ip) === 0)) throw new InvalidInput('device.ip must be an IPv4 or IPv6 address')
-  // Characters as the HTTP schema counts them (code points), not UTF-16 units.
-  if (typeof name !== 'string' || [...name].length > MAX_NAME) throw new InvalidInput(`device.name must be a string of at most ${MAX_NAME} characters`)
+  if (typeof name !== 'string') throw new InvalidInput('device.name must be a string')
   if (typeof deviceClass !== 'string' || !CLASS_PATTERN.test(deviceClass)) {
     throw new InvalidInput('device.deviceClass must be 1-8 characters of a-z, 0-9 and -')
   }
   // A zone id (fe80::1%eth0) means nothing off this host and has no length limit: dropped.
-  return { userAgent: printable(userAgent).slice(0, MAX_USER_AGENT), ip: ip.replace(/%.*$/s, ''), name: printable(name), deviceClass }
+  // The name is cut by characters (code points), never inside a surrogate pair.
+  return { userAgent: printable(userAgent).slice(0, MAX_USER_AGENT), ip: ip.replace(/%.*$/s, ''), name: [...printable(name)].slice(0, MAX_NAME).join(''), deviceClass }
 }
 
 function packIp(ip: string): Buffer {

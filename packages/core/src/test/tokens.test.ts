@@ -69,7 +69,9 @@ describe('device metadata', () => {
   })
   test('refuses bad input with ERR_INVALID_INPUT', () => {
     assert.throws(() => normaliseDevice({ ip: 'not-an-ip' }), { code: 'ERR_INVALID_INPUT' })
-    assert.throws(() => normaliseDevice({ name: 'x'.repeat(65) }), { code: 'ERR_INVALID_INPUT' })
+    // Deliberate change (CHANGELOG): a long device name is cut like a long user agent, not refused.
+    assert.equal(normaliseDevice({ name: 'x'.repeat(65) }).name, 'x'.repeat(64))
+    assert.throws(() => normaliseDevice({ name: 42 as unknown as string }), { code: 'ERR_INVALID_INPUT' })
     assert.throws(() => normaliseDevice({ deviceClass: 'Mobile Phone' }), { code: 'ERR_INVALID_INPUT' })
   })
   test('garbage bytes decode to empty fields rather than throwing', () => {

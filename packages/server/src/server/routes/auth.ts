@@ -69,7 +69,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: ServerContext): vo
       body: {
         type: 'object',
         required: ['email', 'password'],
-        properties: { email: s.email, password: s.password, device_name: { type: 'string', maxLength: 64 } },
+        properties: { email: s.email, password: s.password, device_name: { type: 'string', description: 'cut to 64 characters, as a long User-Agent is cut' } },
       },
       response: { 200: s.tokenResponse },
     },

@@ -124,3 +124,18 @@ void test('a device name of 64 four-byte characters signs in and is listed whole
     assert.equal((await listedDevice(server, hostile.json<{ access_token: string }>().access_token)).device_name, 'Phone')
   })
 })
+
+void test('device details follow one rule: a 65-character device name signs in and is cut to 64, as a long user agent is cut to 512', async () => {
+  await withServer({}, async (server) => {
+    const { email } = await signUp(server.app)
+    const res = await server.app.inject({
+      method: 'POST',
+      url: '/auth/login',
+      payload: { email, password: PASSWORD, device_name: `${'n'.repeat(64)}X` },
+      headers: { 'user-agent': `${'u'.repeat(512)}Y` },
+    })
+    assert.equal(res.statusCode, 200, res.body)
+    const device = await listedDevice(server, res.json<{ access_token: string }>().access_token)
+    assert.equal(device.device_name, 'n'.repeat(64))
+  })
+})
