@@ -1,6 +1,7 @@
 import { RESP_TYPES, createClient, type RedisClientOptions, type RedisClientType } from 'redis'
 import { Deadlines } from './deadlines.js'
 import { dataNodeClientOptions, type RedisTopologyOptions } from './redis-config.js'
+import { GUARDED_SOCKET, guardTlsSockets } from './socket-errors.js'
 
 /** What may be sent as a Redis argument. */
 export type RedisArg = string | Buffer
@@ -52,6 +53,7 @@ export interface RedisConnectionOptions extends RedisTopologyOptions {
  */
 export function failClosedClientOptions(options: RedisConnectionOptions, commandTimeoutMs: number): RedisClientOptions {
   const node = dataNodeClientOptions(options)
+  guardTlsSockets()
   return {
     ...node,
     ...options.client,
@@ -61,6 +63,8 @@ export function failClosedClientOptions(options: RedisConnectionOptions, command
       reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 500),
       ...(node.socket ?? {}),
       ...(options.client?.socket ?? {}),
+      // A refused TLS client must fail cleanly, never crash the process: see guardTlsSockets.
+      [GUARDED_SOCKET]: true,
     },
   } as RedisClientOptions
 }
