@@ -24,6 +24,7 @@ const ROUNDS = arg('rounds', smoke ? 1 : 5)
 const SECONDS = arg('seconds', smoke ? 1 : 5)
 const TOKENS = arg('tokens', smoke ? 50 : 1000)
 const CONNECTIONS = smoke ? 10 : 50
+const MICRO_ITERATIONS = smoke ? 100_000 : 2_000_000
 const MODES = ['strict', 'cached'] as const
 const OTEL = ['off', 'api', 'sdk'] as const
 type Otel = (typeof OTEL)[number]
@@ -120,6 +121,29 @@ try {
     }
   }
   console.log('')
+
+  // The same question where it weighs most: one verification on the cheapest path, in process, no HTTP.
+  // Each round runs one fresh process per variant (the setting is read at load), in alternating order.
+  const micro = new Map<'off' | 'api', number[]>([['off', []], ['api', []]])
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const otel of round % 2 === 0 ? (['off', 'api'] as const) : (['api', 'off'] as const)) {
+      const child = await startNodeChild('bench/servers/otel-micro.ts', [String(MICRO_ITERATIONS)], { core: SERVER_CORE, env: { ...process.env, TESSERA_TRACING: otel === 'off' ? 'off' : '' } })
+      micro.get(otel)!.push(Number(child.ready.nsPerVerify))
+      await child.stop()
+    }
+  }
+  const microOff = micro.get('off')!
+  const microApi = micro.get('api')!
+  const microRatio = median(microApi.map((ns, i) => ns / microOff[i]!))
+  const addedNs = median(microApi.map((ns, i) => ns - microOff[i]!))
+  console.log(`Cheapest verification in process (signature mode, cached token, ${MICRO_ITERATIONS} calls per round, ${ROUNDS} rounds): off ${fmt(median(microOff))} ns, API without SDK ${fmt(median(microApi))} ns (median ratio ${microRatio.toFixed(3)}, ${fmt(addedNs)} ns added per call)\n`)
+  rows.push({
+    row: 'OTel cheapest verify in process: API, no SDK vs tracing off',
+    figure: `${fmt(addedNs)} ns per call (x${microRatio.toFixed(3)})`,
+    target: 'context only (an HTTP request costs tens of us)',
+    ratio: microRatio.toFixed(3),
+    met: null,
+  })
   printRows('OpenTelemetry overhead', rows)
 } finally {
   for (const server of servers) await server.stop()

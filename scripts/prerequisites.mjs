@@ -28,7 +28,8 @@ export function programs(env = process.env) {
       neededBy: /(^|\/)(web-test|test\/web)\//,
       ...(env.TESSERA_CHROMIUM ? { pathVariable: 'TESSERA_CHROMIUM' } : {}),
     },
-    { name: 'NGINX', command: 'nginx', debianPackage: 'nginx', neededBy: /gateway/ },
+    // The gateway tests, the fleet test and the gateway benchmark's smoke run (bench/test) start NGINX.
+    { name: 'NGINX', command: 'nginx', debianPackage: 'nginx', neededBy: /gateway|(^|\/)test\/fleet\/|(^|\/)bench\/test\// },
     { name: 'redis-server', command: 'redis-server', debianPackage: 'redis-server', neededBy: /./ },
     { name: 'openssl', command: 'openssl', debianPackage: 'openssl', neededBy: /(^|\/)topology\// },
   ]

@@ -20,7 +20,7 @@ export interface RunningGateway {
  * resolves. An ACCESS_TOKEN_TTL that disagrees with the issuer's advertised
  * lifetime is a {@link GatewayConfigError}.
  */
-export async function createGatewayVerifier(config: GatewayConfig): Promise<Verifier> {
+export async function createGatewayVerifier(config: GatewayConfig, options: { onWarning?: (message: string) => void } = {}): Promise<Verifier> {
   const keys = 'jwksUrl' in config.keys ? { jwksUrl: config.keys.jwksUrl } : await SigningKeySet.fromJSON(config.keys.signingKeysJson)
   const verifier = await createVerifier({
     mode: 'cached',
@@ -33,6 +33,7 @@ export async function createGatewayVerifier(config: GatewayConfig): Promise<Veri
     // No revocationTtlMs: the verifier keeps each revocation as long as the issuer's metadata and heartbeats say its tokens may live.
     ...(config.issuerMetadataUrl ? { issuerMetadataUrl: config.issuerMetadataUrl } : {}),
     onStale: config.onStale,
+    ...(options.onWarning ? { onWarning: options.onWarning } : {}),
   })
   const advertised = verifier.issuerLimits()?.accessTokenTtlSeconds
   if (config.accessTokenTtlSeconds !== null && advertised !== undefined && advertised !== config.accessTokenTtlSeconds) {
@@ -54,7 +55,9 @@ export async function createGatewayVerifier(config: GatewayConfig): Promise<Veri
 export async function startGateway(config: GatewayConfig): Promise<RunningGateway> {
   // Checked before anything is opened, so a bad header name is a configuration error, not a half-started process.
   const headers = resolveIdentityHeaders(config.headers)
-  const verifier = await createGatewayVerifier(config)
+  // Why the verifier refuses (no live issuer in the log, settings that disagree): on stderr until the app's logger exists.
+  let warn: (message: string) => void = (message) => void process.stderr.write(`tessera gateway: ${message}\n`)
+  const verifier = await createGatewayVerifier(config, { onWarning: (message) => warn(message) })
   let app: FastifyInstance
   try {
     app = await buildGatewayApp({
@@ -70,6 +73,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
     await verifier.close()
     throw err
   }
+  warn = (message) => app.log.warn(message)
   const address = app.server.address()
   const port = typeof address === 'object' && address ? address.port : config.port
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`

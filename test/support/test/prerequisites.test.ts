@@ -15,6 +15,8 @@ test('a browser test needs Chromium, a gateway test NGINX, every run redis-serve
   assert.deepEqual(names(['test/web/account.test.ts']), ['Chromium', 'redis-server'])
   assert.deepEqual(names(['test/web/account.test.ts']), ['Chromium', 'redis-server'])
   assert.deepEqual(names(['packages/gateway/test/nginx.test.ts']), ['NGINX', 'redis-server'])
+  assert.deepEqual(names(['test/fleet/fleet.test.ts']), ['NGINX', 'redis-server'], 'the fleet test runs the gateway behind NGINX')
+  assert.deepEqual(names(['bench/test/smoke.test.ts']), ['NGINX', 'redis-server'], 'the gateway benchmark runs NGINX')
   assert.deepEqual(names(['packages/core/src/test/tokens.test.ts']), ['redis-server'])
   assert.deepEqual(missingPrograms(['test/web/account.test.ts'], { env: {}, executable: () => true }), [])
 })

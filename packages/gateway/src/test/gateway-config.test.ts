@@ -89,3 +89,21 @@ describe('gateway start against the issuer it follows', () => {
     }
   })
 })
+
+describe('gateway warnings', () => {
+  test('started on a log no live issuer of TESSERA_ISSUER writes: it says so, naming the issuer it found, and answers 503', async (t) => {
+    const made = await redisStoreForTest('gateway-silent')
+    const keys = await SigningKeySet.generate({ alg: 'ES256' })
+    const other = await createTessera({ store: made.store, keys, issuer: 'https://other.test', audience: 'api', tokenKey: randomBytes(32) })
+    t.after(async () => {
+      await other.close()
+      await made.cleanup()
+    })
+    const warnings: string[] = []
+    const env = { REDIS_URL: SHARED_REDIS_URL, TESSERA_REDIS_PREFIX: made.prefix, TESSERA_ISSUER: BASE.TESSERA_ISSUER, TESSERA_AUDIENCE: 'api', TESSERA_SIGNING_KEYS: JSON.stringify(keys.toJSON()), TESSERA_ALGORITHMS: 'ES256' }
+    const verifier = await createGatewayVerifier(loadGatewayConfig(env), { onWarning: (m) => warnings.push(m) })
+    t.after(() => verifier.close())
+    assert.equal(warnings.length, 1)
+    assert.match(warnings[0]!, /refuses every request \(503\).*"https:\/\/other\.test"/)
+  })
+})

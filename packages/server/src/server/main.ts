@@ -51,7 +51,10 @@ export interface RunningServer {
  */
 export async function startServer(env: Record<string, string | undefined> = process.env): Promise<RunningServer> {
   const config = loadConfig(env)
-  const resources = await openResources(config)
+  // Plain lines on stderr, before the logger exists: what is happening while nothing listens yet, and since when.
+  const progress = config.logLevel === 'silent' ? undefined : (step: string) => process.stderr.write(`tessera: [${process.uptime().toFixed(1)} s] ${step} ...\n`)
+  const resources = await openResources(config, progress ? { progress } : {})
+  progress?.('starting the HTTP server')
   let app: FastifyInstance
   try {
     app = await buildApp({

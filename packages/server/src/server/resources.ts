@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { type DeliveryQueue, MemoryDeliveryQueue, PersistentMemoryStore, type SessionStore, SigningKeySet, type Tessera } from '@tessera/core'
 import { createMailer } from '../mail/index.js'
@@ -58,7 +59,9 @@ export interface ServerResources {
  * try { ... } finally { await resources.close() }
  * ```
  */
-export async function openResources(config: ServerConfig): Promise<ServerResources> {
+export async function openResources(config: ServerConfig, options: { progress?: (step: string) => void } = {}): Promise<ServerResources> {
+  // Steps that can take seconds are announced before they start, so a first start is never silent.
+  const progress = options.progress ?? (() => undefined)
   const opened: (() => Promise<void>)[] = []
   const close = async () => {
     for (const step of opened.reverse()) await step().catch(() => undefined)
@@ -72,6 +75,7 @@ export async function openResources(config: ServerConfig): Promise<ServerResourc
     const notices: string[] = []
     const sessionsDir = join(config.dataDir, 'sessions')
     if (config.redis) {
+      progress(`connecting to ${redisTarget(config.redis)}`)
       const redis = await RedisSessionStore.connect({
         // A Redis that is not there at start is a configuration problem: say so in seconds, not after 10.
         connectTimeoutMs: START_CONNECT_TIMEOUT_MS,
@@ -92,6 +96,7 @@ export async function openResources(config: ServerConfig): Promise<ServerResourc
       if (config.webhooks.length > 0) webhookQueue = await RedisDeliveryQueue.open(redis.connection, { keyPrefix: config.redisKeyPrefix, name: 'webhooks' })
     } else {
       // Kept in the data dir, so a restart signs nobody out and a crash forgets no revocation.
+      progress(`reading the session store in ${sessionsDir}`)
       const memory = await PersistentMemoryStore.open(sessionsDir)
       opened.push(() => memory.close())
       const { replayedRecords, droppedTornRecord } = memory.recovery
@@ -104,6 +109,7 @@ export async function openResources(config: ServerConfig): Promise<ServerResourc
     // With Redis the key set is fleet state in the store; TESSERA_SIGNING_KEYS or the data dir's set only seed an empty store.
     const keysDir = config.signingKeysJson || config.redis ? null : config.dataDir
     const keysFile = join(config.dataDir, 'signing-keys.json')
+    if (keysDir && !existsSync(keysFile)) progress(`first start: generating signing keys into ${keysFile}`)
     const keys = config.signingKeysJson
       ? await SigningKeySet.fromJSON(config.signingKeysJson)
       : config.redis
@@ -113,6 +119,10 @@ export async function openResources(config: ServerConfig): Promise<ServerResourc
     // Password hashing runs in niced child processes; started now so the first sign-in does not pay for it.
     configurePasswordHashing({ size: config.hashingProcesses, maxQueued: config.hashingQueue }).warm()
     opened.push(() => closePasswordHashing())
+    const usersDir = join(config.dataDir, 'users')
+    if (config.databaseUrl) progress(`connecting to ${postgresTarget(config.databaseUrl, config.databaseSchema)} and running migrations`)
+    else if (existsSync(join(usersDir, 'PG_VERSION'))) progress(`opening the embedded user database in ${usersDir}`)
+    else progress(`first start: creating the embedded user database in ${usersDir} (PGlite initdb: the slowest step, once per data dir)`)
     const users = config.databaseUrl ? await openPostgresUserStore({ url: config.databaseUrl, ...(config.databaseSchema ? { schema: config.databaseSchema } : {}) }) : await openEmbeddedUserStore(join(config.dataDir, 'users'))
     opened.push(() => users.close())
     const mailer = createMailer({ smtpUrl: config.smtpUrl ?? undefined, outboxDir: config.mailOutboxDir, from: config.mailFrom })

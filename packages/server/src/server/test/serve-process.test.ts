@@ -86,6 +86,16 @@ void test('with no configuration it runs embedded, says so, and keeps users and 
     try {
       const url = await server.listening
       assert.match(server.output().stdout, /session store: memory \(embedded, single process, kept in .*sessions\), user database: embedded .*, mailer: dev outbox/)
+      // Slow start-up steps are announced before they run (on stderr, before the listening line), each with the time since the process started.
+      const { stderr } = server.output()
+      assert.match(stderr, /^tessera: \[\d+\.\d s\] starting \.\.\.$/m)
+      if (round === 1) {
+        assert.match(stderr, /^tessera: \[\d+\.\d s\] first start: generating signing keys into .*signing-keys\.json \.\.\.$/m)
+        assert.match(stderr, /^tessera: \[\d+\.\d s\] first start: creating the embedded user database in .*users \(PGlite initdb/m)
+      } else {
+        assert.match(stderr, /^tessera: \[\d+\.\d s\] opening the embedded user database in .*users \.\.\.$/m)
+        assert.doesNotMatch(stderr, /first start/)
+      }
       if (round === 1) assert.equal((await post(url, '/auth/register', { email, password: PASSWORD })).status, 202)
       assert.equal((await post(url, '/auth/login', { email, password: PASSWORD })).status, 200, `login in round ${round}`)
       const jwks = (await (await fetch(`${url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }
