@@ -1,7 +1,7 @@
 import { RESP_TYPES, createClient, type RedisClientOptions, type RedisClientType } from 'redis'
 import { Deadlines } from './deadlines.js'
 import { dataNodeClientOptions, type RedisTopologyOptions } from './redis-config.js'
-import { GUARDED_SOCKET, guardTlsSockets } from './socket-errors.js'
+import { guardedSocket, guardTlsSockets } from './socket-errors.js'
 
 /** What may be sent as a Redis argument. */
 export type RedisArg = string | Buffer
@@ -58,14 +58,13 @@ export function failClosedClientOptions(options: RedisConnectionOptions, command
     ...node,
     ...options.client,
     disableOfflineQueue: true,
-    socket: {
+    // A refused TLS client must fail cleanly, never crash the process: see guardTlsSockets.
+    socket: guardedSocket({
       connectTimeout: commandTimeoutMs,
       reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 500),
       ...(node.socket ?? {}),
       ...(options.client?.socket ?? {}),
-      // A refused TLS client must fail cleanly, never crash the process: see guardTlsSockets.
-      [GUARDED_SOCKET]: true,
-    },
+    }),
   } as RedisClientOptions
 }
 

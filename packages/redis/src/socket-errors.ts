@@ -9,6 +9,11 @@ export const GUARDED_SOCKET = Symbol.for('tessera.redis.guarded-socket')
 
 let installed = false
 
+/** `socket` options with the {@link GUARDED_SOCKET} mark (node-redis's option types know no symbol keys). */
+export function guardedSocket<T extends object>(socket: T): T {
+  return { ...socket, [GUARDED_SOCKET]: true }
+}
+
 /**
  * Gives every TLS socket of a marked client an 'error' listener for its whole
  * life. node-redis (5.x, 6.x) listens with `once('error')`, but a TLS socket
@@ -31,5 +36,5 @@ export function guardTlsSockets(): void {
     if (options?.[GUARDED_SOCKET] === true) socket.on('error', () => {})
     return socket
   }
-  tls.connect = guarded as typeof tls.connect
+  tls.connect = guarded
 }
