@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { closeSync, existsSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Clock } from './clock.js'
 import { AuthError, StoreUnavailable } from './errors.js'
@@ -24,6 +24,8 @@ import type { WriteSigningKeysRequest, WriteSigningKeysResult } from './signing-
 export const SNAPSHOT_FILE = 'sessions.snapshot.json'
 /** Every change since the snapshot, one line each, written (and, but for DPoP proof marks, fsynced) before the call returns. */
 export const JOURNAL_FILE = 'sessions.journal'
+/** The pid of the process using the directory: two writers would interleave one journal. */
+const LOCK_FILE = 'sessions.lock'
 const FORMAT_VERSION = 1
 /** A long uptime must not grow the journal (and the next start's replay) without bound. */
 const COMPACT_AFTER_RECORDS = 10_000
@@ -71,6 +73,32 @@ function reviver(_key: string, value: unknown): unknown {
     return Buffer.from((value as { $b: string }).$b, 'base64')
   }
   return value
+}
+
+/** Whether a process with this id runs (EPERM: it does, as another user). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** Claims the directory for this process; a lock left by a process that died (kill -9, crash) is taken over. */
+function claim(dir: string): void {
+  const path = join(dir, LOCK_FILE)
+  try {
+    writeFileSync(path, String(process.pid), { flag: 'wx', mode: 0o600 })
+    return
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+  }
+  const holder = Number(readFileSync(path, 'utf8'))
+  if (Number.isSafeInteger(holder) && holder !== process.pid && alive(holder)) {
+    throw new MemoryStoreFileError(`${dir} is in use by process ${holder}: one embedded server per data dir (give each its own TESSERA_DATA_DIR, or use Redis to share sessions)`)
+  }
+  writeFileSync(path, String(process.pid), { mode: 0o600 })
 }
 
 /** First 8 hex digits of SHA-256: tells a damaged line from a good one. */
@@ -149,12 +177,14 @@ export class PersistentMemoryStore extends MemoryStore {
   /** Reads the directory's snapshot and journal (creating the directory, 0700), then starts a fresh journal. */
   static async open(dir: string, options: { clock?: Clock; logClock?: Clock; sweepIntervalMs?: number } = {}): Promise<PersistentMemoryStore> {
     mkdirSync(dir, { recursive: true, mode: 0o700 })
+    claim(dir)
     const store = new PersistentMemoryStore(dir, options)
     try {
       await store.#load()
       store.#snapshot()
     } catch (err) {
       await MemoryStore.prototype.close.call(store)
+      rmSync(join(dir, LOCK_FILE), { force: true })
       throw err
     }
     return store
@@ -316,6 +346,7 @@ export class PersistentMemoryStore extends MemoryStore {
     } finally {
       if (this.#fd !== null) closeSync(this.#fd)
       this.#fd = null
+      rmSync(join(this.#dir, LOCK_FILE), { force: true })
     }
   }
 }

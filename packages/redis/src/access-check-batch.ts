@@ -1,5 +1,6 @@
 import { type AccessTokenStatus, StoreUnavailable } from '@tessera/core'
-import type { ScriptName, ScriptReply } from './scripts.js'
+import { SCRIPTS } from './script-descriptors.js'
+import { replyName, type ScriptName, type ScriptReply } from './scripts.js'
 
 /** Runs one of the two check scripts (read-only) and gives its reply. */
 export type RunCheckScript = (name: Extract<ScriptName, 'checkAccessToken' | 'checkAccessTokens'>, keys: string[], args: string[]) => Promise<ScriptReply>
@@ -11,19 +12,17 @@ interface Check {
   reject(err: unknown): void
 }
 
-/** The status a check's reply code stands for (`check_access` in lua/includes/common.lua); any other code is an error. */
+/** The status a check's reply code stands for (the checkAccessToken descriptor); any other code is an error. */
 export function accessStatus(code: unknown): AccessTokenStatus {
-  switch (code) {
-    case 1:
+  switch (replyName('checkAccessToken', SCRIPTS.checkAccessToken, code)) {
+    case 'active':
       return 'active'
-    case -1:
+    case 'sessionEnded':
       return 'session_ended'
-    case -2:
+    case 'tokenDenied':
       return 'token_denied'
-    case -3:
+    case 'userRevoked':
       return 'user_revoked'
-    default:
-      throw new StoreUnavailable(`unexpected reply ${String(code)} from a strict access-token check`)
   }
 }
 
@@ -97,7 +96,8 @@ export class AccessCheckBatch {
     this.#run('checkAccessTokens', keys, args).then(
       (reply) => {
         const codes = reply.payload
-        if (reply.code !== 1 || codes.length !== batch.length) {
+        // The reply code itself was read through the descriptor (only 'checked' gets here); the count must match.
+        if (codes.length !== batch.length) {
           const err = new StoreUnavailable(`unexpected reply from checkAccessTokens: code ${reply.code}, ${codes.length} results for ${batch.length} checks`)
           for (const check of batch) check.reject(err)
           return

@@ -93,7 +93,7 @@ export class RedisDeliveryQueue implements DeliveryQueue {
   async take(consumer: string, options: { count: number; nowMs: number; leaseMs: number }): Promise<QueuedDelivery[]> {
     const { stream, retries } = this.#keys
     // Every poll runs this, work or not: no span per idle poll.
-    await this.#scripts.run(this.#connection, 'promoteDeliveries', [retries, stream], [String(options.nowMs), String(options.count)], { untraced: true })
+    await this.#scripts.call(this.#connection, 'promoteDeliveries', [retries, stream], { nowMs: options.nowMs, count: options.count }, { untraced: true })
     const claimed = (await this.#connection.send(['XAUTOCLAIM', stream, GROUP, consumer, String(options.leaseMs), '0-0', 'COUNT', String(options.count)], { key: stream })) as [string, unknown, unknown]
     const taken = items(claimed[1])
     if (taken.length >= options.count) return taken
@@ -114,21 +114,21 @@ export class RedisDeliveryQueue implements DeliveryQueue {
   }
 
   async ack(item: QueuedDelivery): Promise<void> {
-    await this.#scripts.run(this.#connection, 'ackDelivery', [this.#keys.stream], [GROUP, item.receipt])
+    await this.#scripts.call(this.#connection, 'ackDelivery', [this.#keys.stream], { group: GROUP, entryId: item.receipt })
   }
 
   async retry(item: QueuedDelivery, options: { atMs: number; nowMs: number }): Promise<void> {
     const fields = encode({ m: item.messageId, d: item.destination, p: item.payload, a: item.attempt + 1, t: item.queuedAtMs })
-    await this.#scripts.run(this.#connection, 'retryDelivery', [this.#keys.stream, this.#keys.retries], [GROUP, item.receipt, String(options.atMs), fields])
+    await this.#scripts.call(this.#connection, 'retryDelivery', [this.#keys.stream, this.#keys.retries], { group: GROUP, entryId: item.receipt, dueAtMs: options.atMs, fields })
   }
 
   async deadLetter(item: QueuedDelivery, options: { nowMs: number; error: string }): Promise<void> {
     const dead: DeadDelivery = { messageId: item.messageId, destination: item.destination, payload: item.payload, attempt: item.attempt, queuedAtMs: item.queuedAtMs, failedAtMs: options.nowMs, error: options.error }
-    await this.#scripts.run(this.#connection, 'deadLetterDelivery', [this.#keys.stream, this.#keys.dead], [GROUP, item.receipt, JSON.stringify(dead), String(DEAD_LETTER_LIMIT)])
+    await this.#scripts.call(this.#connection, 'deadLetterDelivery', [this.#keys.stream, this.#keys.dead], { group: GROUP, entryId: item.receipt, fields: JSON.stringify(dead), kept: DEAD_LETTER_LIMIT })
   }
 
   async forgetIdleConsumers(self: string, options: { idleMs: number }): Promise<string[]> {
-    const reply = await this.#scripts.run(this.#connection, 'forgetIdleConsumers', [this.#keys.stream], [GROUP, String(options.idleMs), self])
+    const reply = await this.#scripts.call(this.#connection, 'forgetIdleConsumers', [this.#keys.stream], { group: GROUP, idleMs: options.idleMs, self })
     return reply.payload.map(String)
   }
 

@@ -2,13 +2,8 @@ import { timingSafeEqual } from 'node:crypto'
 import {
   type AccessTokenStatus,
   type AppendHeartbeatRequest,
-  AuthError,
-  classifyEntry,
-  heartbeatToFields,
-  type IssuerHeartbeat,
   type BanUserRequest,
   type CheckAccessTokenRequest,
-  comparePositions,
   type CheckOneTimeTokenRequest,
   type ConsumeOneTimeTokenRequest,
   type CreateSessionRequest,
@@ -22,7 +17,6 @@ import {
   RefreshTokenExpired,
   RefreshTokenInvalid,
   RefreshTokenReused,
-  type RevocationLogEntry,
   type RevocationLogInfo,
   type RevocationLogRead,
   type RevokeAllSessionsRequest,
@@ -42,22 +36,16 @@ import {
   type UserState,
 } from '@tessera/core'
 import { AccessCheckBatch } from './access-check-batch.js'
-import type { RedisArg, RedisConnection, RedisConnectionOptions } from './connection.js'
+import type { RedisConnection, RedisConnectionOptions } from './connection.js'
 import { KeyNames } from './key-names.js'
 import { openRedisConnection } from './open-connection.js'
-import { Scripts, type ScriptName, type ScriptReply } from './scripts.js'
+import { LOG_RETENTION_SLACK_MS, RevocationLogStorage, unavailable } from './revocation-log-storage.js'
+import { SCRIPTS, type ReplyOf, type ScriptDescriptor, type ScriptName } from './script-descriptors.js'
+import { Scripts, type DescribedReply, type ScriptArgs } from './scripts.js'
 import { ReplicationWait, resolveDurability, type RedisDurability } from './replication-wait.js'
 import { decodeSessionState } from './session-state.js'
 import { SigningKeyStorage } from './signing-key-storage.js'
 import { traceCommand } from './telemetry.js'
-
-/**
- * The error a failed Redis call becomes. A deadline that passed is already a
- * {@link StoreUnavailable} that says which limit and how long it waited: keep it.
- */
-function unavailable(err: unknown, message: string): StoreUnavailable {
-  return err instanceof StoreUnavailable ? err : new StoreUnavailable(message, { cause: err })
-}
 
 /** Options of {@link RedisSessionStore.connect}. */
 export interface RedisSessionStoreOptions extends RedisConnectionOptions {
@@ -66,15 +54,6 @@ export interface RedisSessionStoreOptions extends RedisConnectionOptions {
   /** Make revocations wait for replication before they are acknowledged (see {@link RedisDurability}). */
   durability?: RedisDurability
 }
-
-/** Index in a script's arguments of the log retention (ms), for scripts that log events. */
-const RETENTION_ARG: Partial<Record<ScriptName, number>> = { createSession: 11, rotateRefreshToken: 8, revokeSession: 4, revokeAllSessions: 3, denyToken: 4 }
-
-/** Scripts whose writes are revocations (waited for with `durability`). */
-const REVOCATION_SCRIPTS: ReadonlySet<ScriptName> = new Set(['revokeSession', 'revokeAllSessions', 'denyToken'])
-
-/** Kept beyond the longest time a revocation matters: covers skew between Redis's clock and the issuers'. */
-const LOG_RETENTION_SLACK_MS = 60_000
 
 function text(value: unknown): string {
   return Buffer.isBuffer(value) ? value.toString('utf8') : String(value)
@@ -101,8 +80,8 @@ export class RedisSessionStore implements SessionStore {
   readonly #ownsConnection: boolean
   readonly #replication: ReplicationWait | null
   readonly #signingKeys: SigningKeyStorage
+  readonly #log: RevocationLogStorage
   readonly #accessChecks: AccessCheckBatch
-  #reader: Promise<RedisConnection> | null = null
   #closed = false
 
   constructor(connection: RedisConnection, options: { keyPrefix?: string; ownsConnection?: boolean; durability?: RedisDurability } = {}) {
@@ -112,8 +91,15 @@ export class RedisSessionStore implements SessionStore {
     const durability = resolveDurability(options.durability)
     this.#replication = durability ? new ReplicationWait(connection, durability) : null
     this.#signingKeys = new SigningKeyStorage(connection, this.#scripts, this.keys.signingKeys())
+    this.#log = new RevocationLogStorage(connection, this.keys.revocationLog())
     // 64 checks per call bound the time one call holds Redis (a few µs per check).
-    this.#accessChecks = new AccessCheckBatch((name, keys, args) => this.#run(name, keys, args, { readOnly: true }), { maxBatch: connection.isCluster ? 1 : 64 })
+    this.#accessChecks = new AccessCheckBatch(
+      (name, keys, args) =>
+        name === 'checkAccessTokens'
+          ? this.#run('checkAccessTokens', keys, args)
+          : this.#run('checkAccessToken', keys, { localId: args[0]!, sessionCreatedAtMs: args[1]!, nowMs: args[2]! }),
+      { maxBatch: connection.isCluster ? 1 : 64 },
+    )
   }
 
   /**
@@ -150,17 +136,25 @@ export class RedisSessionStore implements SessionStore {
     return this.#connection.isCluster ? [] : [this.keys.revocationLog()]
   }
 
-  async #run(name: ScriptName, keys: string[], args: (RedisArg | number)[], options: { buffers?: boolean; readOnly?: boolean } = {}): Promise<ScriptReply> {
-    const replication = REVOCATION_SCRIPTS.has(name) ? this.#replication : null
-    let reply: ScriptReply
+  /**
+   * Runs a script by its descriptor: revocations wait for replication with
+   * `durability`, events the script could not log (Cluster) are appended here.
+   */
+  async #run<N extends ScriptName>(name: N, keys: string[], args: ScriptArgs<(typeof SCRIPTS)[N]>): Promise<DescribedReply<ReplyOf<(typeof SCRIPTS)[N]>>> {
+    const descriptor: ScriptDescriptor = SCRIPTS[name]
+    const replication = descriptor.revocation ? this.#replication : null
+    let reply: DescribedReply<ReplyOf<(typeof SCRIPTS)[N]>>
     let connection = this.#connection
     try {
       if (replication) connection = await replication.connection()
-      reply = await this.#scripts.run(connection, name, keys, args.map((a) => (typeof a === 'number' ? String(a) : a)), options)
+      reply = await this.#scripts.call(connection, name, keys, args)
     } catch (err) {
       throw unavailable(err, 'session store is unavailable')
     }
-    if (reply.pending.length > 0) await this.#append(reply.pending, Number(args[RETENTION_ARG[name] ?? -1] ?? LOG_RETENTION_SLACK_MS), connection)
+    if (reply.pending.length > 0) {
+      const retention = descriptor.retention === undefined ? LOG_RETENTION_SLACK_MS : Number((args as Record<string, unknown>)[descriptor.retention])
+      await this.#log.append(reply.pending, retention, connection)
+    }
     if (replication) {
       await replication.confirm(keys[0]!, connection)
       if (reply.pending.length > 0) await replication.confirm(this.keys.revocationLog(), connection)
@@ -168,89 +162,58 @@ export class RedisSessionStore implements SessionStore {
     return reply
   }
 
-  /**
-   * Appends events a script returned instead of logging (Cluster, where the log
-   * is in another slot), trimmed like the scripts trim it. Not atomic with the
-   * script: a crash in between loses the event for cached verifiers only.
-   */
-  async #append(pending: RedisArg[][], retentionMs: number, connection: RedisConnection): Promise<void> {
-    const key = this.keys.revocationLog()
-    // The scripts trim by the server's clock; here the process clock stands in, the retention slack covers skew.
-    const minId = String(Math.max(Date.now() - retentionMs, 0))
-    try {
-      await Promise.all(
-        pending.map((fields) =>
-          connection.send(['XADD', key, 'MINID', '~', minId, '*', ...fields.map((f) => (typeof f === 'number' ? String(f) : f))], { key }),
-        ),
-      )
-    } catch (err) {
-      throw unavailable(err, 'could not append to the revocation log')
-    }
-  }
-
   async createSession(r: CreateSessionRequest): Promise<CreateSessionResult> {
-    const reply = await this.#run(
-      'createSession',
-      [this.keys.user(r.userId), ...this.#logKeys()],
-      [
-        r.userId,
-        r.localId,
-        r.nowMs,
-        r.idleExpiresAtMs,
-        r.absoluteExpiresAtMs,
-        r.refreshSecretHash,
-        r.deviceClass,
-        r.metadata,
-        r.limits.maxSessions,
-        r.limits.policy,
-        r.limits.perDeviceClass[r.deviceClass] ?? 0,
-        r.revocationTtlMs + LOG_RETENTION_SLACK_MS,
-        r.dpopBound ? '1' : '0',
-        r.tokenHorizonMs,
-      ],
-    )
-    switch (reply.code) {
-      case 1:
+    const reply = await this.#run('createSession', [this.keys.user(r.userId), ...this.#logKeys()], {
+      userId: r.userId,
+      localId: r.localId,
+      nowMs: r.nowMs,
+      idleExpiresAtMs: r.idleExpiresAtMs,
+      absoluteExpiresAtMs: r.absoluteExpiresAtMs,
+      refreshSecretHash: r.refreshSecretHash,
+      deviceClass: r.deviceClass,
+      metadata: r.metadata,
+      maxSessions: r.limits.maxSessions,
+      policy: r.limits.policy,
+      deviceClassLimit: r.limits.perDeviceClass[r.deviceClass] ?? 0,
+      revocationTtlMs: r.revocationTtlMs + LOG_RETENTION_SLACK_MS,
+      dpopBound: r.dpopBound ? '1' : '0',
+      tokenHorizonMs: r.tokenHorizonMs,
+    })
+    switch (reply.reply) {
+      case 'created':
         return { ok: true, evicted: reply.payload.map(text) }
-      case -1: {
+      case 'banned': {
         const until = text(reply.payload[0])
         throw new UserBanned(until === 'p' ? null : Number(until))
       }
-      case -2:
+      case 'limitReached':
         throw new SessionLimitReached()
-      case -3:
+      case 'beforeCutoff':
         return { ok: false, cutoffMs: Number(text(reply.payload[0])) }
-      default:
-        throw new StoreUnavailable(`unexpected reply ${reply.code} from createSession`)
     }
   }
 
   async rotateRefreshToken(r: RotateRefreshTokenRequest): Promise<RotateRefreshTokenResult> {
-    const reply = await this.#run(
-      'rotateRefreshToken',
-      [this.keys.user(r.userId), ...this.#logKeys()],
-      [
-        r.userId,
-        r.localId,
-        r.generation,
-        r.presentedHash,
-        r.successorHash,
-        r.nowMs,
-        r.idleTtlMs,
-        r.graceMs,
-        r.revocationTtlMs + LOG_RETENTION_SLACK_MS,
-        r.presentedBoundHash ?? '',
-        r.bind ? '1' : '0',
-        r.tokenHorizonMs,
-      ],
-      { buffers: true },
-    )
-    switch (reply.code) {
-      case 1:
-      case 2: {
+    const reply = await this.#run('rotateRefreshToken', [this.keys.user(r.userId), ...this.#logKeys()], {
+      userId: r.userId,
+      localId: r.localId,
+      generation: r.generation,
+      presentedHash: r.presentedHash,
+      successorHash: r.successorHash,
+      nowMs: r.nowMs,
+      idleTtlMs: r.idleTtlMs,
+      graceMs: r.graceMs,
+      revocationTtlMs: r.revocationTtlMs + LOG_RETENTION_SLACK_MS,
+      presentedBoundHash: r.presentedBoundHash ?? '',
+      bind: r.bind ? '1' : '0',
+      tokenHorizonMs: r.tokenHorizonMs,
+    })
+    switch (reply.reply) {
+      case 'rotated':
+      case 'retried': {
         const [generation, seen, idle, abs, deviceClass, metadata, bound] = reply.payload as [number, number, number, number, Buffer, Buffer, number]
         return {
-          outcome: reply.code === 1 ? 'rotated' : 'retried',
+          outcome: reply.reply,
           session: {
             localId: r.localId,
             generation: Number(generation),
@@ -264,18 +227,16 @@ export class RedisSessionStore implements SessionStore {
           },
         }
       }
-      case -1:
+      case 'notFound':
         throw new SessionNotFound()
-      case -2:
+      case 'expired':
         throw new RefreshTokenExpired()
-      case -3:
+      case 'reused':
         throw new RefreshTokenReused()
-      case -4:
+      case 'mismatch':
         throw new RefreshTokenInvalid()
-      case -5:
+      case 'keyMismatch':
         throw new DpopKeyMismatch('the refresh token is bound to another DPoP key; the session has been revoked')
-      default:
-        throw new StoreUnavailable(`unexpected reply ${reply.code} from rotateRefreshToken`)
     }
   }
 
@@ -284,44 +245,54 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async revokeSession(r: RevokeSessionRequest): Promise<boolean> {
-    const reply = await this.#run('revokeSession', [this.keys.user(r.userId), ...this.#logKeys()], [
-      r.userId,
-      r.localId,
-      r.nowMs,
-      r.reason,
-      r.revocationTtlMs + LOG_RETENTION_SLACK_MS,
-      r.tokenHorizonMs,
-    ])
-    return reply.code === 1
+    const reply = await this.#run('revokeSession', [this.keys.user(r.userId), ...this.#logKeys()], {
+      userId: r.userId,
+      localId: r.localId,
+      nowMs: r.nowMs,
+      reason: r.reason,
+      revocationTtlMs: r.revocationTtlMs + LOG_RETENTION_SLACK_MS,
+      tokenHorizonMs: r.tokenHorizonMs,
+    })
+    return reply.reply === 'revoked'
   }
 
   async revokeAllSessions(r: RevokeAllSessionsRequest): Promise<number> {
-    const reply = await this.#run(
-      'revokeAllSessions',
-      [this.keys.user(r.userId), ...this.#logKeys()],
-      [r.userId, r.nowMs, r.reason, r.revocationTtlMs + LOG_RETENTION_SLACK_MS, r.exceptLocalId ?? '', '', '', r.tokenHorizonMs],
-    )
+    const reply = await this.#run('revokeAllSessions', [this.keys.user(r.userId), ...this.#logKeys()], {
+      userId: r.userId,
+      nowMs: r.nowMs,
+      reason: r.reason,
+      revocationTtlMs: r.revocationTtlMs + LOG_RETENTION_SLACK_MS,
+      exceptLocalId: r.exceptLocalId ?? '',
+      ban: '',
+      banReason: '',
+      tokenHorizonMs: r.tokenHorizonMs,
+    })
     return reply.code
   }
 
   async denyToken(r: DenyTokenRequest): Promise<void> {
     // The log retention must cover the token's remaining life, which is what the verifier cache keeps.
-    const retention = Math.max(r.expiresAtMs - r.nowMs, 0) + LOG_RETENTION_SLACK_MS
-    await this.#run('denyToken', [this.keys.deniedToken(r.userId, r.tokenId), ...this.#logKeys()], [r.userId, r.tokenId, r.expiresAtMs, r.nowMs, retention])
+    const retentionMs = Math.max(r.expiresAtMs - r.nowMs, 0) + LOG_RETENTION_SLACK_MS
+    await this.#run('denyToken', [this.keys.deniedToken(r.userId, r.tokenId), ...this.#logKeys()], { userId: r.userId, tokenId: r.tokenId, expiresAtMs: r.expiresAtMs, nowMs: r.nowMs, retentionMs })
   }
 
   async banUser(r: BanUserRequest): Promise<number> {
-    const reply = await this.#run(
-      'revokeAllSessions',
-      [this.keys.user(r.userId), ...this.#logKeys()],
-      [r.userId, r.nowMs, 'banned', r.revocationTtlMs + LOG_RETENTION_SLACK_MS, '', r.untilMs === null ? 'p' : String(r.untilMs), r.reason, r.tokenHorizonMs],
-    )
+    const reply = await this.#run('revokeAllSessions', [this.keys.user(r.userId), ...this.#logKeys()], {
+      userId: r.userId,
+      nowMs: r.nowMs,
+      reason: 'banned',
+      revocationTtlMs: r.revocationTtlMs + LOG_RETENTION_SLACK_MS,
+      exceptLocalId: '',
+      ban: r.untilMs === null ? 'p' : String(r.untilMs),
+      banReason: r.reason,
+      tokenHorizonMs: r.tokenHorizonMs,
+    })
     return reply.code
   }
 
   async unbanUser(r: { userId: string; nowMs: number; revocationTtlMs: number }): Promise<boolean> {
-    const reply = await this.#run('unbanUser', [this.keys.user(r.userId)], [r.nowMs, r.revocationTtlMs])
-    return reply.code === 1
+    const reply = await this.#run('unbanUser', [this.keys.user(r.userId)], { nowMs: r.nowMs, revocationTtlMs: r.revocationTtlMs })
+    return reply.reply === 'lifted'
   }
 
   async getUserState(userId: string, nowMs: number): Promise<UserState> {
@@ -363,12 +334,12 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async issueOneTimeToken(r: IssueOneTimeTokenRequest): Promise<void> {
-    await this.#run('issueOneTimeToken', [this.keys.oneTimeTokens(r.userId)], [r.purpose, r.secretHash, r.expiresAtMs, r.data, r.nowMs])
+    await this.#run('issueOneTimeToken', [this.keys.oneTimeTokens(r.userId)], { purpose: r.purpose, secretHash: r.secretHash, expiresAtMs: r.expiresAtMs, data: r.data, nowMs: r.nowMs })
   }
 
   async consumeOneTimeToken(r: ConsumeOneTimeTokenRequest): Promise<string> {
-    const reply = await this.#run('consumeOneTimeToken', [this.keys.oneTimeTokens(r.userId)], [r.purpose, r.secretHash, r.nowMs, r.maxAttempts])
-    if (reply.code !== 1) throw new OneTimeTokenInvalid()
+    const reply = await this.#run('consumeOneTimeToken', [this.keys.oneTimeTokens(r.userId)], { purpose: r.purpose, secretHash: r.secretHash, nowMs: r.nowMs, maxAttempts: r.maxAttempts })
+    if (reply.reply !== 'consumed') throw new OneTimeTokenInvalid()
     return text(reply.payload[0])
   }
 
@@ -399,99 +370,17 @@ export class RedisSessionStore implements SessionStore {
     }
   }
 
-  async #logStatus(connection: RedisConnection): Promise<{ lastPosition: string | null; length: number; firstPosition: string | null }> {
-    const key = this.keys.revocationLog()
-    try {
-      const raw = (await connection.send(['XINFO', 'STREAM', key], { key })) as unknown[]
-      const info = new Map<string, unknown>()
-      for (let i = 0; i + 1 < raw.length; i += 2) info.set(String(raw[i]), raw[i + 1])
-      const first = info.get('first-entry') as [string, unknown] | null | undefined
-      return {
-        lastPosition: (info.get('last-generated-id') as string | undefined) ?? null,
-        length: Number(info.get('length') ?? 0),
-        firstPosition: first?.[0] ?? null,
-      }
-    } catch (err) {
-      if (err instanceof Error && /no such key/i.test(err.message)) return { lastPosition: null, length: 0, firstPosition: null }
-      throw err
-    }
+  /** One XREAD of the revocation log (see {@link RevocationLogStorage.read}). */
+  readRevocations(after: string | null, options: { count?: number; blockMs?: number; checkGap?: boolean } = {}): Promise<RevocationLogRead> {
+    return this.#log.read(after, options)
   }
 
-  /**
-   * True when entries after `after` may have been trimmed before this reader saw
-   * them. Trimming does not move Redis 7.0's max-deleted-entry-id, so this
-   * compares with the oldest entry kept: conservative (a reader whose own last
-   * entry was trimmed is told of a gap even when nothing after it was lost),
-   * never blind.
-   */
-  #gap(after: string | null, status: { lastPosition: string | null; firstPosition: string | null }): boolean {
-    if (after === null || status.lastPosition === null) return false
-    if (status.firstPosition === null) return comparePositions(after, status.lastPosition) < 0
-    return comparePositions(after, status.firstPosition) < 0
+  appendHeartbeat(r: AppendHeartbeatRequest): Promise<void> {
+    return this.#log.appendHeartbeat(r.heartbeat, r.retentionMs)
   }
 
-  /**
-   * One XREAD. With `checkGap` (the default) an XINFO STREAM goes in the same
-   * pipeline, still one round trip: it is what tells a reader that entries
-   * after its position were trimmed. A follower that reads continuously can
-   * ask for it only after a (re)connect and now and then (see the log
-   * follower), since trimming never reaches entries younger than the retention.
-   */
-  async readRevocations(after: string | null, options: { count?: number; blockMs?: number; checkGap?: boolean } = {}): Promise<RevocationLogRead> {
-    const key = this.keys.revocationLog()
-    const count = options.count ?? 1000
-    const blockMs = options.blockMs ?? 0
-    try {
-      const connection = blockMs > 0 ? await this.#blockingReader() : this.#connection
-      // Sent before the XREAD on the same connection, so Redis answers it first: the pair is one round trip.
-      const status = options.checkGap === false ? null : this.#logStatus(connection)
-      const args = ['XREAD', 'COUNT', String(count), ...(blockMs > 0 ? ['BLOCK', String(blockMs)] : []), 'STREAMS', key, after ?? '0-0']
-      const read = connection.send(args, { key, timeoutMs: blockMs > 0 ? blockMs + 1000 : undefined }) as Promise<[string, [string, string[]][]][] | null>
-      // Both are awaited together: a failed XINFO must not leave the XREAD's rejection unhandled.
-      const [logStatus, raw] = await Promise.all([status, read])
-      const gap = logStatus ? this.#gap(after, logStatus) : false
-      const into = { entries: [] as RevocationLogEntry[], heartbeats: [] as IssuerHeartbeat[] }
-      let lastPosition: string | null = null
-      const items = raw?.[0]?.[1] ?? []
-      for (const [id, flat] of items) {
-        const fields: Record<string, string> = {}
-        for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!
-        classifyEntry(id, fields, into)
-        lastPosition = id
-      }
-      return { ...into, lastPosition, count: items.length, gap }
-    } catch (err) {
-      if (err instanceof AuthError) throw err
-      throw unavailable(err, 'could not read the revocation log')
-    }
-  }
-
-  #blockingReader(): Promise<RedisConnection> {
-    this.#reader ??= this.#connection.duplicate().catch((err: unknown) => {
-      this.#reader = null
-      throw err
-    })
-    return this.#reader
-  }
-
-  async appendHeartbeat(r: AppendHeartbeatRequest): Promise<void> {
-    const key = this.keys.revocationLog()
-    // One command on the log's own key: the same on Cluster. Trimmed like every append (see #append).
-    const minId = String(Math.max(Date.now() - r.retentionMs - LOG_RETENTION_SLACK_MS, 0))
-    try {
-      await this.#connection.send(['XADD', key, 'MINID', '~', minId, '*', ...heartbeatToFields(r.heartbeat)], { key })
-    } catch (err) {
-      throw unavailable(err, 'could not append to the revocation log')
-    }
-  }
-
-  async revocationLogInfo(): Promise<RevocationLogInfo> {
-    try {
-      const { lastPosition, length } = await this.#logStatus(this.#connection)
-      return { lastPosition, length }
-    } catch (err) {
-      throw unavailable(err, 'could not read the revocation log')
-    }
+  revocationLogInfo(): Promise<RevocationLogInfo> {
+    return this.#log.info()
   }
 
   readSigningKeys(): Promise<StoredSigningKeys | null> {
@@ -509,10 +398,7 @@ export class RedisSessionStore implements SessionStore {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    const reader = this.#reader
-    this.#reader = null
-    // A reader that failed to open has nothing to close.
-    if (reader) await reader.then((r) => r.close(), () => undefined)
+    await this.#log.close()
     await this.#replication?.close()
     if (this.#ownsConnection) await this.#connection.close()
   }

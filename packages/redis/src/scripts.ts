@@ -1,48 +1,12 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { Span } from '@opentelemetry/api'
+import { StoreUnavailable } from '@tessera/core'
 import type { RedisArg, RedisConnection, SendOptions } from './connection.js'
+import { SCRIPTS, type ArgOf, type ReplyOf, type ScriptDescriptor, type ScriptName } from './script-descriptors.js'
 import { DB_ATTR, traceCommand } from './telemetry.js'
 
-/** Names of the commands in `lua/`, each file `<name>-<number of KEYS, or n when it varies>.lua`. */
-export type ScriptName =
-  | 'createSession'
-  | 'rotateRefreshToken'
-  | 'checkAccessToken'
-  | 'checkAccessTokens'
-  | 'revokeSession'
-  | 'revokeAllSessions'
-  | 'unbanUser'
-  | 'denyToken'
-  | 'issueOneTimeToken'
-  | 'consumeOneTimeToken'
-  | 'revokeOneTimeTokens'
-  | 'ackDelivery'
-  | 'retryDelivery'
-  | 'deadLetterDelivery'
-  | 'promoteDeliveries'
-  | 'forgetIdleConsumers'
-  | 'writeSigningKeys'
-
-const FILES: Record<ScriptName, string> = {
-  createSession: 'createSession-2.lua',
-  rotateRefreshToken: 'rotateRefreshToken-2.lua',
-  checkAccessToken: 'checkAccessToken-2.lua',
-  checkAccessTokens: 'checkAccessTokens-n.lua',
-  revokeSession: 'revokeSession-2.lua',
-  revokeAllSessions: 'revokeAllSessions-2.lua',
-  unbanUser: 'unbanUser-1.lua',
-  denyToken: 'denyToken-2.lua',
-  issueOneTimeToken: 'issueOneTimeToken-1.lua',
-  consumeOneTimeToken: 'consumeOneTimeToken-1.lua',
-  revokeOneTimeTokens: 'revokeOneTimeTokens-1.lua',
-  ackDelivery: 'ackDelivery-1.lua',
-  retryDelivery: 'retryDelivery-2.lua',
-  deadLetterDelivery: 'deadLetterDelivery-2.lua',
-  promoteDeliveries: 'promoteDeliveries-2.lua',
-  forgetIdleConsumers: 'forgetIdleConsumers-1.lua',
-  writeSigningKeys: 'writeSigningKeys-1.lua',
-}
+export type { ScriptName } from './script-descriptors.js'
 
 /** A script's reply: `{ code, payload, pending events }` (see `lua/includes/common.lua`). */
 export interface ScriptReply {
@@ -51,6 +15,17 @@ export interface ScriptReply {
   /** Events the script could not append itself (Cluster): flat field lists. */
   pending: RedisArg[][]
 }
+
+/** A reply read through its descriptor: the code's name (`count` for a count). */
+export interface DescribedReply<Reply extends string> extends ScriptReply {
+  reply: Reply
+}
+
+/** Arguments of a script by name (or, for a variadic one, a list). */
+export type ScriptArgs<D> = D extends { argv: 'variadic' } ? readonly RedisArg[] : Readonly<Record<ArgOf<D>, RedisArg | number>>
+
+/** What {@link Scripts.call} and {@link Scripts.run} accept besides the script's own settings. */
+export type RunOptions = SendOptions & { untraced?: boolean }
 
 interface LoadedScript {
   source: string
@@ -65,6 +40,25 @@ function load(name: string, file: string, common: string): LoadedScript {
   return { source, sha: createHash('sha1').update(source).digest('hex'), spanName: `EVALSHA ${name}`, readOnlySpanName: `EVALSHA_RO ${name}` }
 }
 
+/** The ARGV of a call, in the descriptor's order. */
+export function argvOf(descriptor: ScriptDescriptor, args: Readonly<Record<string, RedisArg | number>> | readonly RedisArg[]): RedisArg[] {
+  const list = descriptor.argv === 'variadic' ? (args as readonly RedisArg[]) : descriptor.argv.map((name) => (args as Record<string, RedisArg | number>)[name]!)
+  return list.map((a) => (typeof a === 'number' ? String(a) : a))
+}
+
+/**
+ * The name of a reply code; a code the descriptor does not list is a
+ * {@link StoreUnavailable}: a script and its caller that disagree (a
+ * half-deployed upgrade, a hand-loaded script) must not be read as an answer.
+ */
+export function replyName<D extends ScriptDescriptor>(name: ScriptName, descriptor: D, code: unknown): ReplyOf<D> {
+  for (const [reply, value] of Object.entries<number>(descriptor.replies)) {
+    if (value === code) return reply as ReplyOf<D>
+  }
+  if (descriptor.counts && typeof code === 'number' && Number.isSafeInteger(code) && code >= 0) return 'count' as ReplyOf<D>
+  throw new StoreUnavailable(`unexpected reply ${String(code)} from ${name}`)
+}
+
 /**
  * The Lua commands, read once at start-up and run by SHA. A `NOSCRIPT` reply
  * (after `SCRIPT FLUSH`, a restart or a failover to a replica that never saw the
@@ -75,7 +69,7 @@ export class Scripts {
 
   constructor() {
     const common = readFileSync(new URL('./lua/includes/common.lua', import.meta.url), 'utf8')
-    this.#scripts = Object.fromEntries(Object.entries(FILES).map(([name, file]) => [name, load(name, file, common)])) as Record<ScriptName, LoadedScript>
+    this.#scripts = Object.fromEntries(Object.entries(SCRIPTS).map(([name, d]) => [name, load(name, d.file, common)])) as Record<ScriptName, LoadedScript>
   }
 
   /** Loads every script into the server's cache, so the first request pays nothing. */
@@ -85,12 +79,39 @@ export class Scripts {
   }
 
   /**
-   * Runs a script; `readOnly` scripts use EVALSHA_RO so they may run on
+   * Runs a script by its descriptor: arguments by name, the reply by name;
+   * read-only and buffer replies as the descriptor says.
+   *
+   * @example
+   * ```ts
+   * const { reply } = await scripts.call(connection, 'unbanUser', [keys.user(userId)], { nowMs, revocationTtlMs })
+   * if (reply === 'lifted') ...
+   * ```
+   * @throws {StoreUnavailable} for a reply code the descriptor does not list
+   */
+  async call<N extends ScriptName>(
+    connection: RedisConnection,
+    name: N,
+    keys: string[],
+    args: ScriptArgs<(typeof SCRIPTS)[N]>,
+    options: RunOptions = {},
+  ): Promise<DescribedReply<ReplyOf<(typeof SCRIPTS)[N]>>> {
+    const descriptor: ScriptDescriptor = SCRIPTS[name]
+    if (descriptor.keys !== 'variadic') {
+      const required = descriptor.keys.filter((k) => !k.endsWith('?')).length
+      if (keys.length < required || keys.length > descriptor.keys.length) throw new TypeError(`${name} takes ${descriptor.keys.join(', ')} as KEYS`)
+    }
+    const raw = await this.run(connection, name, keys, argvOf(descriptor, args), { ...options, readOnly: descriptor.readOnly, buffers: descriptor.buffers ?? options.buffers })
+    return { ...raw, reply: replyName(name, SCRIPTS[name], raw.code) }
+  }
+
+  /**
+   * Runs a script with positional ARGV (the Lua tests use it; callers use {@link call}); `readOnly` scripts use EVALSHA_RO so they may run on
    * replicas. Each run is a client span (`EVALSHA <name>`, see
    * `telemetry.ts`) unless `untraced`: for polls that run whether or not
    * there is work, which would be a span per idle loop.
    */
-  run(connection: RedisConnection, name: ScriptName, keys: string[], args: RedisArg[], options: SendOptions & { readOnly?: boolean; untraced?: boolean } = {}): Promise<ScriptReply> {
+  run(connection: RedisConnection, name: ScriptName, keys: string[], args: RedisArg[], options: RunOptions & { readOnly?: boolean } = {}): Promise<ScriptReply> {
     if (options.untraced) return this.#run(connection, name, keys, args, options, null)
     const script = this.#scripts[name]
     const operation = options.readOnly ? 'EVALSHA_RO' : 'EVALSHA'

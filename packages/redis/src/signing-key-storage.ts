@@ -31,12 +31,12 @@ export class SigningKeyStorage {
     if (!Number.isSafeInteger(r.expectedVersion) || r.expectedVersion < 0) throw new TypeError('"expectedVersion" must be a non-negative integer')
     let reply
     try {
-      reply = await this.#scripts.run(this.#connection, 'writeSigningKeys', [this.#key], [String(r.expectedVersion), r.document])
+      reply = await this.#scripts.call(this.#connection, 'writeSigningKeys', [this.#key], { expectedVersion: r.expectedVersion, document: r.document })
     } catch (err) {
-      throw new StoreUnavailable('session store is unavailable', { cause: err })
+      // An unknown reply code is already a StoreUnavailable that says so.
+      throw err instanceof StoreUnavailable ? err : new StoreUnavailable('session store is unavailable', { cause: err })
     }
-    if (reply.code === 1) return { written: true, version: Number(reply.payload[0]) }
-    if (reply.code !== -1) throw new StoreUnavailable(`unexpected reply ${reply.code} from writeSigningKeys`)
+    if (reply.reply === 'written') return { written: true, version: Number(reply.payload[0]) }
     const version = Number(reply.payload[0])
     return { written: false, current: version > 0 ? { version, document: String(reply.payload[1]) } : null }
   }

@@ -143,6 +143,20 @@ describe('PersistentMemoryStore across restarts', () => {
     await assert.rejects(PersistentMemoryStore.open(dir), new RegExp(`${SNAPSHOT_FILE} is not readable JSON`))
   })
 
+  test('one process per directory: a live holder is refused, a dead one (kill -9) is taken over', async (t) => {
+    const { dir, open } = workspace(t)
+    const lock = join(dir, 'sessions.lock')
+    // A process that is alive and not us: our parent.
+    writeFileSync(lock, String(process.ppid))
+    await assert.rejects(open(), new RegExp(`is in use by process ${process.ppid}: one embedded server per data dir`))
+    // No process has this id (above the kernel's pid_max).
+    writeFileSync(lock, '4194305')
+    const store = await open()
+    assert.equal(readFileSync(lock, 'utf8'), String(process.pid))
+    await store.close()
+    assert.throws(() => statSync(lock), /ENOENT/, 'a graceful close releases the directory')
+  })
+
   test('only hashes of secrets reach the disk', async (t) => {
     const { dir, open } = workspace(t)
     const store = await open()

@@ -90,8 +90,10 @@ void test('refresh refuses a forged token and an empty body with 4xx problems', 
   assert.equal(forged.statusCode, 401)
   assert.equal(problemOf(forged).code, 'ERR_REFRESH_TOKEN_INVALID')
   assert.doesNotMatch(forged.body, /tsr1\.x/)
+  // No token at all is the signed-out state: 401, no longer 400 ERR_VALIDATION (CHANGELOG).
   const none = await server.app.inject({ method: 'POST', url: '/auth/refresh', payload: {} })
-  assert.equal(none.statusCode, 400)
+  assert.equal(none.statusCode, 401)
+  assert.equal(problemOf(none).code, 'ERR_REFRESH_TOKEN_MISSING')
 })
 
 void test('logout ends this session only; logout-all with except_current keeps this one', async () => {
