@@ -85,8 +85,9 @@ export function tesseraTracer(name: string): Tracer {
  * Runs `run` in a span: ended when it settles, failed (see {@link failSpan})
  * when it throws. The span is the active one inside `run` only while it
  * records, so spans of calls made inside (a store script) become its
- * children under a context manager, and a non-recording span costs no
- * context switch.
+ * children under a context manager. A non-recording span (no SDK, or a trace
+ * not sampled) costs no context switch, no attribute and no end call: its
+ * `end` does nothing.
  *
  * @example
  * ```ts
