@@ -25,6 +25,8 @@ const SECONDS = arg('seconds', smoke ? 1 : 5)
 const TOKENS = arg('tokens', smoke ? 50 : 1000)
 const CONNECTIONS = smoke ? 10 : 50
 const MICRO_ITERATIONS = smoke ? 100_000 : 2_000_000
+/** `--micro-only`: only the in-process figure (a minute, where the HTTP rounds take several). */
+const MICRO_ONLY = process.argv.includes('--micro-only')
 const MODES = ['strict', 'cached'] as const
 const OTEL = ['off', 'api', 'sdk'] as const
 type Otel = (typeof OTEL)[number]
@@ -32,7 +34,38 @@ const ISSUER = 'https://auth.bench'
 const AUDIENCE = 'api'
 const PREFIX = `bench:otel:${randomBytes(4).toString('hex')}:`
 
+/**
+ * The same question where it weighs most: one verification on the cheapest path, in process, no HTTP.
+ * Each round runs one fresh process per variant (the setting is read at load), in alternating order.
+ */
+async function microRow(): Promise<BenchRow> {
+  const micro = new Map<'off' | 'api', number[]>([['off', []], ['api', []]])
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const otel of round % 2 === 0 ? (['off', 'api'] as const) : (['api', 'off'] as const)) {
+      const child = await startNodeChild('bench/servers/otel-micro.ts', [String(MICRO_ITERATIONS)], { core: SERVER_CORE, env: { ...process.env, TESSERA_TRACING: otel === 'off' ? 'off' : '' } })
+      micro.get(otel)!.push(Number(child.ready.nsPerVerify))
+      await child.stop()
+    }
+  }
+  const microOff = micro.get('off')!
+  const microApi = micro.get('api')!
+  const microRatio = median(microApi.map((ns, i) => ns / microOff[i]!))
+  const addedNs = median(microApi.map((ns, i) => ns - microOff[i]!))
+  console.log(`Cheapest verification in process (signature mode, cached token, ${MICRO_ITERATIONS} calls per round, ${ROUNDS} rounds): off ${fmt(median(microOff))} ns, API without SDK ${fmt(median(microApi))} ns (median ratio ${microRatio.toFixed(3)}, ${fmt(addedNs)} ns added per call)\n`)
+  return {
+    row: 'OTel cheapest verify in process: API, no SDK vs tracing off',
+    figure: `${fmt(addedNs)} ns per call (x${microRatio.toFixed(3)})`,
+    target: 'context only (an HTTP request costs tens of us)',
+    ratio: microRatio.toFixed(3),
+    met: null,
+  }
+}
+
 const pinned = pinSelfToLoadCore()
+if (MICRO_ONLY) {
+  printRows('OpenTelemetry overhead', [await microRow()])
+  process.exit(0)
+}
 const redis = await startPrivateRedis()
 pinProcess(redis.pid, LOAD_CORE)
 const keys = await SigningKeySet.generate({ alg: 'ES256' })
@@ -122,28 +155,7 @@ try {
   }
   console.log('')
 
-  // The same question where it weighs most: one verification on the cheapest path, in process, no HTTP.
-  // Each round runs one fresh process per variant (the setting is read at load), in alternating order.
-  const micro = new Map<'off' | 'api', number[]>([['off', []], ['api', []]])
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const otel of round % 2 === 0 ? (['off', 'api'] as const) : (['api', 'off'] as const)) {
-      const child = await startNodeChild('bench/servers/otel-micro.ts', [String(MICRO_ITERATIONS)], { core: SERVER_CORE, env: { ...process.env, TESSERA_TRACING: otel === 'off' ? 'off' : '' } })
-      micro.get(otel)!.push(Number(child.ready.nsPerVerify))
-      await child.stop()
-    }
-  }
-  const microOff = micro.get('off')!
-  const microApi = micro.get('api')!
-  const microRatio = median(microApi.map((ns, i) => ns / microOff[i]!))
-  const addedNs = median(microApi.map((ns, i) => ns - microOff[i]!))
-  console.log(`Cheapest verification in process (signature mode, cached token, ${MICRO_ITERATIONS} calls per round, ${ROUNDS} rounds): off ${fmt(median(microOff))} ns, API without SDK ${fmt(median(microApi))} ns (median ratio ${microRatio.toFixed(3)}, ${fmt(addedNs)} ns added per call)\n`)
-  rows.push({
-    row: 'OTel cheapest verify in process: API, no SDK vs tracing off',
-    figure: `${fmt(addedNs)} ns per call (x${microRatio.toFixed(3)})`,
-    target: 'context only (an HTTP request costs tens of us)',
-    ratio: microRatio.toFixed(3),
-    met: null,
-  })
+  rows.push(await microRow())
   printRows('OpenTelemetry overhead', rows)
 } finally {
   for (const server of servers) await server.stop()

@@ -69,8 +69,24 @@ const OFF_TRACER: Tracer = {
 export const TRACING_ON = (globalThis.process?.env?.TESSERA_TRACING ?? '').toLowerCase() !== 'off'
 
 /**
+ * Where API 1.x keeps what an SDK registers (`setGlobalTracerProvider` writes
+ * its `trace` member). Every copy of the API in a process shares it: it is how
+ * they find one another's registrations.
+ */
+const API_GLOBAL = Symbol.for('opentelemetry.js.api.1')
+
+/** True once some copy of the API has a tracer provider registered. */
+function providerRegistered(): boolean {
+  return (globalThis as { [API_GLOBAL]?: { trace?: unknown } })[API_GLOBAL]?.trace !== undefined
+}
+
+/**
  * The tracer of one package (`@tessera/core`, ...). The API's proxy tracer
- * picks up an SDK registered later, so a module may make it at load.
+ * picks up an SDK registered later, so a module may make it at load. Until a
+ * tracer provider is registered, a span costs one property read: the proxy
+ * would otherwise look up its provider and the active context and allocate a
+ * non-recording span on every call (about 100 ns on the verifier's cheapest
+ * path; bench/otel-overhead.ts --micro-only).
  *
  * @example
  * ```ts
@@ -78,15 +94,22 @@ export const TRACING_ON = (globalThis.process?.env?.TESSERA_TRACING ?? '').toLow
  * ```
  */
 export function tesseraTracer(name: string): Tracer {
-  return TRACING_ON ? trace.getTracer(name) : OFF_TRACER
+  if (!TRACING_ON) return OFF_TRACER
+  const proxy = trace.getTracer(name)
+  return {
+    startSpan: (spanName, options, parent) => (providerRegistered() ? proxy.startSpan(spanName, options, parent) : OFF_SPAN),
+    // Not used by Tessera (inSpan starts and activates spans itself); passed through for completeness.
+    startActiveSpan: proxy.startActiveSpan.bind(proxy),
+  }
 }
 
 /**
  * Runs `run` in a span: ended when it settles, failed (see {@link failSpan})
  * when it throws. The span is the active one inside `run` only while it
  * records, so spans of calls made inside (a store script) become its
- * children under a context manager, and a non-recording span costs no
- * context switch.
+ * children under a context manager. A non-recording span (no SDK, or a trace
+ * not sampled) costs no context switch, no attribute and no end call: its
+ * `end` does nothing.
  *
  * @example
  * ```ts

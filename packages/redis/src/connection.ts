@@ -1,6 +1,7 @@
 import { RESP_TYPES, createClient, type RedisClientOptions, type RedisClientType } from 'redis'
 import { Deadlines } from './deadlines.js'
 import { dataNodeClientOptions, type RedisTopologyOptions } from './redis-config.js'
+import { guardedSocket, guardTlsSockets } from './socket-errors.js'
 
 /** What may be sent as a Redis argument. */
 export type RedisArg = string | Buffer
@@ -52,16 +53,18 @@ export interface RedisConnectionOptions extends RedisTopologyOptions {
  */
 export function failClosedClientOptions(options: RedisConnectionOptions, commandTimeoutMs: number): RedisClientOptions {
   const node = dataNodeClientOptions(options)
+  guardTlsSockets()
   return {
     ...node,
     ...options.client,
     disableOfflineQueue: true,
-    socket: {
+    // A refused TLS client must fail cleanly, never crash the process: see guardTlsSockets.
+    socket: guardedSocket({
       connectTimeout: commandTimeoutMs,
       reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 500),
       ...(node.socket ?? {}),
       ...(options.client?.socket ?? {}),
-    },
+    }),
   } as RedisClientOptions
 }
 

@@ -1,6 +1,7 @@
 import { ClientClosedError, ClientOfflineError, ErrorReply, createClient } from 'redis'
 import { NodeRedisConnection, type RedisArg, type RedisConnection, type RedisConnectionOptions, type SendOptions } from './connection.js'
 import { tlsSocketOptions, type RedisNodeAddress } from './redis-config.js'
+import { guardedSocket, guardTlsSockets } from './socket-errors.js'
 
 /** Least time between two look-ups of the master, so an outage does not turn into a storm on the sentinels. */
 const MIN_RESOLVE_INTERVAL_MS = 100
@@ -121,11 +122,12 @@ export class SentinelConnection implements RedisConnection {
   async #askSentinels(): Promise<RedisNodeAddress> {
     const sentinel = this.#options.sentinel!
     let lastError: unknown = new Error('no sentinel answered')
+    guardTlsSockets()
     for (const node of sentinel.nodes) {
       const client = createClient({
         ...(sentinel.username !== undefined ? { username: sentinel.username } : {}),
         ...(sentinel.password !== undefined ? { password: sentinel.password } : {}),
-        socket: { host: node.host, port: node.port, connectTimeout: this.#timeoutMs, reconnectStrategy: false, ...(sentinel.tls === false ? {} : tlsSocketOptions(this.#options.tls)) },
+        socket: guardedSocket({ host: node.host, port: node.port, connectTimeout: this.#timeoutMs, reconnectStrategy: false as const, ...(sentinel.tls === false ? {} : tlsSocketOptions(this.#options.tls)) }),
       })
       client.on('error', () => {})
       try {

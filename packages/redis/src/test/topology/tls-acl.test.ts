@@ -2,7 +2,9 @@
 // restricted to Tessera's key prefix: the whole flow runs under each.
 import { strict as assert } from 'node:assert'
 import { spawnSync } from 'node:child_process'
+import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { startPrivateRedis, uniquePrefix, type PrivateRedis } from '../../../../../test/support/redis.js'
 import { TESSERA_ACL_RULES, command, makeCertificates, startTlsRedis, type TestCertificates } from '../../../../../test/support/redis-topology.js'
@@ -33,18 +35,31 @@ void describe('TLS', () => {
   void test('runs the whole flow over TLS with a client certificate read from the environment', async (t) => {
     const server = await startTlsRedis(certificates, { requireClientCert: true })
     t.after(() => server.stop())
-    // Without the client certificate the connection is refused. Checked in a child process: node-redis listens
-    // for a socket error only once, and a TLS server rejecting the handshake can emit two (alert, then reset),
-    // so the second one is occasionally uncaught (see the session notes); it must not take the test runner down.
-    const attempt = (tls: Record<string, string>) => {
+    // Without the client certificate the connection is refused. Checked in a child process, so that a crash
+    // (an 'error' event nobody listens to) shows as the child's failure rather than taking the runner down.
+    const attempt = (tls: Record<string, string>, url = server.url) => {
       const script = `import { RedisSessionStore } from ${JSON.stringify(new URL('../../index.ts', import.meta.url).href)}
-        try { const s = await RedisSessionStore.connect({ url: ${JSON.stringify(server.url)}, tls: ${JSON.stringify(tls)}, connectTimeoutMs: 1000 }); await s.close(); console.log('CONNECTED') }
-        catch (err) { console.log('REFUSED ' + err.code) } finally { process.exit(0) }`
+        try { const s = await RedisSessionStore.connect({ url: ${JSON.stringify(url)}, tls: ${JSON.stringify(tls)}, connectTimeoutMs: 1000, commandTimeoutMs: 1000 }); await s.close(); console.log('CONNECTED') }
+        catch (err) { console.log('REFUSED ' + err.code) }
+        // Late socket errors would surface now, as an uncaught exception (exit code 1).
+        await new Promise((resolve) => setTimeout(resolve, 300)); process.exit(0)`
       return spawnSync(process.execPath, ['--conditions=tessera-source', '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 })
     }
     const pem = (file: string) => readFileSync(file, 'utf8')
     const refused = attempt({ ca: pem(certificates.caFile) })
     assert.match(refused.stdout, /^REFUSED ERR_STORE_UNAVAILABLE$/m, refused.stderr)
+    assert.equal(refused.status, 0, refused.stderr)
+    // The same refusal when the connection then ends in a reset (as when the server closes with the client's
+    // bytes unread): Node reports the TLS 1.3 alert without destroying the socket, so the reset is a second
+    // 'error' event. node-redis listens once; without Tessera's guard the process crashed with ECONNRESET.
+    const resetting = await startResettingProxy(server.port)
+    t.after(() => resetting.close())
+    for (let i = 0; i < 3; i++) {
+      const reset = attempt({ ca: pem(certificates.caFile) }, `rediss://127.0.0.1:${resetting.port}`)
+      assert.doesNotMatch(reset.stderr, /ECONNRESET|Unhandled 'error' event/, 'a refused client never crashes')
+      assert.match(reset.stdout, /^REFUSED ERR_STORE_UNAVAILABLE$/m, reset.stderr)
+      assert.equal(reset.status, 0, reset.stderr)
+    }
     // The same child with the client certificate connects: the refusal above was for the missing certificate.
     const accepted = attempt({ ca: pem(certificates.caFile), cert: pem(certificates.clientCertFile), key: pem(certificates.clientKeyFile) })
     assert.match(accepted.stdout, /^CONNECTED$/m, accepted.stderr)
@@ -59,6 +74,31 @@ void describe('TLS', () => {
     await runWholeFlow(store)
   })
 })
+
+/** Forwards to `port`; when the server ends its side, the client gets a reset (RST) shortly after instead of an end. */
+async function startResettingProxy(port: number): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>()
+  const proxy = createServer((client) => {
+    const upstream = connect(port, '127.0.0.1')
+    for (const socket of [client, upstream]) {
+      sockets.add(socket)
+      socket.on('error', () => socket.destroy())
+      socket.on('close', () => sockets.delete(socket))
+    }
+    client.pipe(upstream)
+    upstream.on('data', (chunk: Buffer) => client.write(chunk))
+    upstream.on('end', () => setTimeout(() => client.resetAndDestroy(), 30))
+  })
+  proxy.listen(0, '127.0.0.1')
+  await once(proxy, 'listening')
+  return {
+    port: (proxy.address() as AddressInfo).port,
+    close: () => {
+      for (const socket of sockets) socket.destroy()
+      return new Promise((resolve) => proxy.close(() => resolve()))
+    },
+  }
+}
 
 void describe('Redis ACL', () => {
   let redis: PrivateRedis
