@@ -71,7 +71,12 @@ export interface SessionTokens {
   sessionId: string
   userId: string
   accessToken: string
-  /** Epoch seconds, as in the token's `exp`. */
+  /** When the access token expires, epoch ms: the unit of every other `…AtMs` time here (`session.expiresAtMs`). */
+  accessTokenExpiresAtMs: number
+  /**
+   * The same instant in epoch seconds, as in the token's `exp`.
+   * @deprecated Use {@link SessionTokens.accessTokenExpiresAtMs}; kept so existing callers go on working.
+   */
   accessTokenExpiresAt: number
   refreshToken: string
   /** `DPoP` when the access token is bound to the key of the request's proof (`cnf.jkt`), else `Bearer`. */
@@ -277,6 +282,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
       sessionId,
       userId,
       accessToken: access.token,
+      accessTokenExpiresAtMs: access.expiresAt * 1000,
       accessTokenExpiresAt: access.expiresAt,
       refreshToken: formatRefreshToken(this.#secrets, sessionId, 1, secret),
       tokenType: keyThumbprint === undefined ? 'Bearer' : 'DPoP',
@@ -353,6 +359,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
       sessionId: parts.sessionId,
       userId: parts.userId,
       accessToken: access.token,
+      accessTokenExpiresAtMs: access.expiresAt * 1000,
       accessTokenExpiresAt: access.expiresAt,
       refreshToken: formatRefreshToken(this.#secrets, parts.sessionId, generation, successor),
       tokenType: keyThumbprint === undefined ? 'Bearer' : 'DPoP',

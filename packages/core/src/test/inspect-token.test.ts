@@ -46,3 +46,17 @@ void test('a shared store without a token key is an error at start, not a per-pr
   // A single-process store keeps the embedded default.
   await (await createTessera({ store: new MemoryStore() })).close()
 })
+
+void test('sign-in and refresh give the access token expiry in epoch ms (accessTokenExpiresAtMs), the unit of session.expiresAtMs', async () => {
+  const auth = await createTessera({ store: new MemoryStore(), issuer: 'https://auth.test', audience: 'api' })
+  for (const tokens of [await auth.createSession({ userId: 'units-user' })]) {
+    const next = await auth.refreshSession(tokens.refreshToken)
+    for (const t of [tokens, next]) {
+      const claims = await auth.verifyAccessToken(t.accessToken)
+      assert.equal(t.accessTokenExpiresAtMs, claims.expiresAt * 1000)
+      assert.equal(t.accessTokenExpiresAt, claims.expiresAt)
+      assert.ok(t.accessTokenExpiresAtMs <= t.session.expiresAtMs)
+    }
+  }
+  await auth.close()
+})

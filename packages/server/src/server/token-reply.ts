@@ -34,7 +34,7 @@ export function sendTokens(request: FastifyRequest, reply: FastifyReply, ctx: Se
     access_token: tokens.accessToken,
     // RFC 9449 section 5: DPoP when the access token is bound to the proof's key.
     token_type: tokens.tokenType,
-    expires_in: Math.max(0, tokens.accessTokenExpiresAt - Math.floor(Date.now() / 1000)),
+    expires_in: Math.max(0, Math.floor(tokens.accessTokenExpiresAtMs / 1000) - Math.floor(Date.now() / 1000)),
     session_id: tokens.sessionId,
   }
   if (browser) {
