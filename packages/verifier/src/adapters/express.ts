@@ -60,3 +60,5 @@ export function tesseraExpress(options: TesseraExpressOptions): RequestHandler {
     }
   }
 }
+
+export { authOf } from './auth-of.js'

@@ -102,3 +102,5 @@ const plugin: FastifyPluginAsync<TesseraFastifyOptions> = async (app, options) =
  * ```
  */
 export const tesseraFastify = fp(plugin, { fastify: '5.x', name: 'tessera' })
+
+export { authOf } from './auth-of.js'

@@ -16,6 +16,11 @@ export interface TesseraHonoEnv {
   Variables: TesseraHonoVariables
 }
 
+/** The environment a route behind a protecting {@link tesseraHono} (not `optional`) sees: `auth` is never null there. */
+export interface TesseraHonoProtectedEnv {
+  Variables: { auth: AccessTokenClaims }
+}
+
 /** Options of {@link tesseraHono}. */
 export interface TesseraHonoOptions {
   verifier: Verifier
@@ -41,14 +46,14 @@ function refuse(c: Context, problem: AuthProblem): Response {
  * ```ts
  * const app = new Hono<TesseraHonoEnv>()
  * app.use('/api/*', tesseraHono({ verifier }))
- * app.get('/api/me', (c) => c.json({ userId: c.var.auth!.userId }))
+ * app.get('/api/me', tesseraHono({ verifier }), (c) => c.json({ userId: c.var.auth.userId })) // auth is not null here
  * ```
  */
-export function tesseraHono(options: TesseraHonoOptions): MiddlewareHandler<TesseraHonoEnv> {
+export function tesseraHono<const O extends TesseraHonoOptions>(options: O): MiddlewareHandler<O['optional'] extends true ? TesseraHonoEnv : TesseraHonoProtectedEnv> {
   const { verifier, realm } = options
   if (!verifier || typeof verifier.verifyMaybeSync !== 'function') throw new TypeError('"verifier" option is required')
   const optional = options.optional ?? false
-  return async function tesseraOnRequest(c, next) {
+  const handler: MiddlewareHandler<TesseraHonoEnv> = async function tesseraOnRequest(c, next) {
     // decide() never rejects: awaiting a plain outcome costs one microtask, which Hono's async chain pays anyway.
     // c.req.url is what the server saw; behind a proxy, rewrite it (or the Host) in front of this middleware.
     const outcome = await decide(verifier, { authorization: c.req.header('authorization'), dpop: c.req.header('dpop'), method: c.req.method, url: c.req.url }, { optional, realm })
@@ -57,4 +62,6 @@ export function tesseraHono(options: TesseraHonoOptions): MiddlewareHandler<Tess
     await next()
     return undefined
   }
+  // The same function either way; only the variables a route sees differ (auth is set whenever the route runs unless optional).
+  return handler as MiddlewareHandler<O['optional'] extends true ? TesseraHonoEnv : TesseraHonoProtectedEnv>
 }
