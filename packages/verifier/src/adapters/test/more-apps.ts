@@ -19,7 +19,7 @@ export interface RunningApp {
 
 export async function buildHono(verifier: Verifier): Promise<RunningApp> {
   const app = new Hono<TesseraHonoEnv>()
-  app.get('/me', tesseraHono({ verifier }), (c) => c.json({ userId: c.var.auth!.userId }))
+  app.get('/me', tesseraHono({ verifier }), (c) => c.json({ userId: c.var.auth.userId }))
   app.get('/open', (c) => c.json({ open: true, auth: c.get('auth') ?? null }))
   app.get('/maybe', tesseraHono({ verifier, optional: true }), (c) => c.json({ userId: c.var.auth?.userId ?? null }))
   const server = await new Promise<Server>((resolve) => {
