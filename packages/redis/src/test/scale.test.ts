@@ -80,24 +80,36 @@ describe('scale figures on a private Redis', () => {
     })
   }
 
-  test('revoke-all of 10 sessions takes under 1 ms (median) while Redis holds a million other keys', async (t) => {
+  // Redis's own time per call is what the design bounds (flat with a million other keys) and it
+  // does not move with the machine's load; the round trip from Node does (1.2 ms seen in CI at
+  // load 4-7 against 0.3 ms quiet), so it only has to stay far from a SCAN's ~900 ms.
+  test('revoke-all of 10 sessions takes under 1 ms in Redis while it holds a million other keys', async (t) => {
     await client.flushAll()
     await client.sendCommand(['DEBUG', 'POPULATE', '1000000', 'other'])
     assert.ok((await client.dbSize()) >= 1_000_000)
     const auth = await createTessera({ store, tokenKey: 'scale-test-token-key-32-bytes-long!!' })
-    const timings: number[] = []
-    for (let round = 0; round < 41; round++) {
+    const rounds = 41
+    for (let round = 0; round < rounds; round++) {
       const userId = `victim${round}`
       await Promise.all(Array.from({ length: 10 }, () => auth.createSession({ userId, device: { userAgent: TYPICAL_UA } })))
+    }
+    // Only the revocations below count in the script statistics.
+    await client.sendCommand(['CONFIG', 'RESETSTAT'])
+    const timings: number[] = []
+    for (let round = 0; round < rounds; round++) {
       const started = process.hrtime.bigint()
-      const count = await auth.revokeAllSessions(userId)
+      const count = await auth.revokeAllSessions(`victim${round}`)
       timings.push(Number(process.hrtime.bigint() - started) / 1e6)
       assert.equal(count, 10)
     }
     const stats = await client.info('commandstats')
-    const perCall = /cmdstat_evalsha:calls=\d+,usec=\d+,usec_per_call=([\d.]+)/.exec(stats)?.[1]
-    t.diagnostic(`revoke-all with 1M other keys: median ${median(timings).toFixed(3)} ms round trip from Node; evalsha mean server time ${perCall} us`)
-    assert.ok(median(timings) < 1, `median ${median(timings)} ms`)
+    const match = /cmdstat_evalsha:calls=(\d+),usec=\d+,usec_per_call=([\d.]+)/.exec(stats)
+    assert.ok(match, stats)
+    const [, calls, perCall] = match
+    t.diagnostic(`revoke-all with 1M other keys: ${perCall} us per call in Redis (${calls} calls); median ${median(timings).toFixed(3)} ms round trip from Node`)
+    assert.equal(Number(calls), rounds, 'one script call per revoke-all')
+    assert.ok(Number(perCall) < 1000, `${perCall} us per call in Redis`)
+    assert.ok(median(timings) < 50, `median round trip ${median(timings)} ms`)
   })
 
   test('a refresh is one Redis command, and so is a strict verification', async () => {
