@@ -24,10 +24,18 @@ export function uniquePrefix(label = 't'): string {
   return `${TEST_KEY_PREFIX}${label}:${randomUUID().slice(0, 8)}:`
 }
 
-/** A Redis store on the shared instance under a fresh prefix; `cleanup` deletes its keys and closes it. */
-export async function redisStoreForTest(label?: string, url = SHARED_REDIS_URL): Promise<{ store: RedisSessionStore; prefix: string; cleanup(): Promise<void> }> {
+/**
+ * A Redis store on the shared instance under a fresh prefix; `cleanup` deletes its keys and closes it.
+ * `commandTimeoutMs` is for a test whose own process is not what it measures (it drives
+ * subprocesses that load the machine): the product's 1 s limit then fires on the test's stalls.
+ */
+export async function redisStoreForTest(
+  label?: string,
+  url = SHARED_REDIS_URL,
+  options: { commandTimeoutMs?: number } = {},
+): Promise<{ store: RedisSessionStore; prefix: string; cleanup(): Promise<void> }> {
   const prefix = uniquePrefix(label)
-  const store = await RedisSessionStore.connect({ url, keyPrefix: prefix })
+  const store = await RedisSessionStore.connect({ url, keyPrefix: prefix, ...options })
   return {
     store,
     prefix,

@@ -72,7 +72,7 @@ describe('tessera CLI against real Redis', { concurrency: true }, () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'tessera-cli-'))
 
   before(async () => {
-    const r = await redisStoreForTest('cli')
+    const r = await redisStoreForTest('cli', SHARED_REDIS_URL, { commandTimeoutMs: 15_000 })
     store = r.store
     cleanup = r.cleanup
     prefix = r.prefix
@@ -246,7 +246,9 @@ describe('tessera CLI against real Redis', { concurrency: true }, () => {
   })
 
   test('with Redis, keys list and rotate act on the fleet key set in the store, which a running server picks up', async () => {
-    const r = await redisStoreForTest('cli-keys')
+    // The test process's own store is the fixture here, not the thing tested: the CLI subprocesses
+    // around it stalled its event loop past the 1 s limit in CI (waited 1094 ms at load 6-7).
+    const r = await redisStoreForTest('cli-keys', SHARED_REDIS_URL, { commandTimeoutMs: 15_000 })
     const tokenKey = 'cli-keys-test-token-key-of-at-least-32-bytes'
     const server = await createTessera({ store: r.store, tokenKey, sharedKeys: { pollIntervalMs: 60_000 } })
     const keysEnv = { REDIS_URL: SHARED_REDIS_URL, TESSERA_REDIS_PREFIX: r.prefix, TESSERA_DATA_DIR: dataDir, TESSERA_TOKEN_KEY: tokenKey, ACCESS_TOKEN_TTL: '600' }
