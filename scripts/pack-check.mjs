@@ -37,9 +37,14 @@ try {
   step('build')
   run('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] })
 
-  step('pack --dry-run --workspaces: no packed path of any workspace is test code')
-  // What `npm pack --dry-run --workspaces` lists is what would ship (bench/ included): no test directory in it.
-  for (const report of JSON.parse(run('npm', ['pack', '--dry-run', '--json', '--workspaces', '--ignore-scripts'], { cwd: ROOT }))) {
+  step('pack --dry-run, the root and every workspace: no packed path is test code')
+  // What `npm pack --dry-run` lists is what would ship: the root (private, but packable: its `files`
+  // keeps it to the docs) and every workspace, bench/ included. No test directory in any of them.
+  const reports = [
+    ...JSON.parse(run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT })),
+    ...JSON.parse(run('npm', ['pack', '--dry-run', '--json', '--workspaces', '--ignore-scripts'], { cwd: ROOT })),
+  ]
+  for (const report of reports) {
     const tests = report.files.map((f) => f.path).filter((f) => `/${f}`.includes('/test/') || /\.test\.[cm]?[jt]s$/.test(f))
     if (tests.length) fail(`${report.name} would pack test code: ${tests.slice(0, 5).join(', ')}`)
   }
