@@ -43,9 +43,16 @@ if (problem) {
   process.exit(1)
 }
 const concurrency = process.env.TEST_CONCURRENCY ?? '2'
+// The usual reporter on stdout (spec on a terminal, TAP otherwise), and the slowest files on stderr at the end.
+const reporters = [
+  `--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`,
+  '--test-reporter-destination=stdout',
+  `--test-reporter=${new URL('./file-times-reporter.mjs', import.meta.url).href}`,
+  '--test-reporter-destination=stderr',
+]
 const child = spawn(
   process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-timeout=240000', ...files.map((f) => relative(process.cwd(), f))],
+  ['--import', 'tsx', '--test', ...reporters, `--test-concurrency=${concurrency}`, '--test-timeout=240000', ...files.map((f) => relative(process.cwd(), f))],
   { stdio: 'inherit', env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --conditions=tessera-source`.trim() } },
 )
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)))
