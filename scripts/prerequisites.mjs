@@ -30,6 +30,8 @@ export function programs(env = process.env) {
     },
     // The gateway tests, the fleet test and the gateway benchmark's smoke run (bench/test) start NGINX.
     { name: 'NGINX', command: 'nginx', debianPackage: 'nginx', neededBy: /gateway|(^|\/)test\/fleet\/|(^|\/)bench\/test\// },
+    // The edge rigs (gateway NGINX tests, fleet test) put a Python echo service behind NGINX: a service not written in Node.
+    { name: 'Python 3', command: 'python3', debianPackage: 'python3', neededBy: /(^|\/)packages\/gateway\/.*nginx|(^|\/)test\/fleet\// },
     { name: 'redis-server', command: 'redis-server', debianPackage: 'redis-server', neededBy: /./ },
     { name: 'openssl', command: 'openssl', debianPackage: 'openssl', neededBy: /(^|\/)topology\// },
   ]
