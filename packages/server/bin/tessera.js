@@ -8,7 +8,10 @@ import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
 const built = new URL('../dist/cli/main.js', import.meta.url)
-if (existsSync(fileURLToPath(built))) {
+// With the `tessera-source` condition active (NODE_OPTIONS in `npm test`), @tessera/* resolve to .ts files that
+// the build cannot load without tsx: a checkout that also has a build (after `npm run bench`) runs the sources then.
+const sourceCondition = import.meta.resolve('@tessera/core').endsWith('.ts')
+if (existsSync(fileURLToPath(built)) && !sourceCondition) {
   await import(built.href)
 } else {
   const source = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url))
