@@ -1,6 +1,7 @@
 // One server of the protected-route benchmark; started by protected-route.ts.
 // Usage: node --conditions=tessera-source --import tsx bench/protected-server.ts <none|fastify-jwt|signature|strict|cached>
-// Environment: BENCH_KEYS (SigningKeySet JSON), BENCH_REDIS_URL, BENCH_PREFIX, BENCH_ISSUER, BENCH_AUDIENCE.
+// Environment: BENCH_KEYS (SigningKeySet JSON), BENCH_REDIS_URL, BENCH_PREFIX, BENCH_ISSUER, BENCH_AUDIENCE;
+// BENCH_VERIFY_CACHE=off turns the verified-token cache off (every request checks the token's signature).
 import { createPublicKey } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
@@ -41,6 +42,7 @@ if (variant === 'fastify-jwt') {
     audience,
     algorithms: ['ES256'],
     ...(variant === 'signature' ? {} : { redis: { url: env('BENCH_REDIS_URL'), keyPrefix: env('BENCH_PREFIX') } }),
+    ...(process.env.BENCH_VERIFY_CACHE === 'off' ? { cache: false as const } : {}),
   })
   await app.register(tesseraFastify, { verifier, closeVerifier: true })
 }
