@@ -12,7 +12,7 @@ import { buildApp, openPostgresUserStore, type UserStore } from '@tessera/server
 import { createVerifier, problemFor, type Verifier } from '@tessera/verifier'
 import { MemoryMailer } from '../../packages/server/src/server/test/helpers.js'
 import { startGatewayEdge, type GatewayEdge } from '../support/nginx.js'
-import { SHARED_DATABASE_URL } from '../support/postgres.js'
+import { FIXTURE_CONNECT_TIMEOUT_MS, SHARED_DATABASE_URL } from '../support/postgres.js'
 import { deleteKeys, SHARED_REDIS_URL, uniquePrefix } from '../support/redis.js'
 
 export const ISSUER = 'https://auth.fleet.test'
@@ -64,7 +64,7 @@ async function startInstance(name: string, skewMs: number, prefix: string, token
     clock: { nowMs: () => Date.now() + skewMs },
     sharedKeys: { pollIntervalMs: 500 },
   })
-  const users = await openPostgresUserStore({ url: SHARED_DATABASE_URL, schema })
+  const users = await openPostgresUserStore({ url: SHARED_DATABASE_URL, schema, connectTimeoutMs: FIXTURE_CONNECT_TIMEOUT_MS })
   const app = await buildApp({ auth, users, mailer: new MemoryMailer(), webDir: null, adminToken: ADMIN_TOKEN })
   await app.listen({ port: 0, host: '127.0.0.1' })
   return {
@@ -141,7 +141,7 @@ export async function startFleet(skewsMs: number[]): Promise<Fleet> {
       instances.push(instance)
       cleanups.push(() => instance.close())
     }
-    const users = await openPostgresUserStore({ url: SHARED_DATABASE_URL, schema })
+    const users = await openPostgresUserStore({ url: SHARED_DATABASE_URL, schema, connectTimeoutMs: FIXTURE_CONNECT_TIMEOUT_MS })
     cleanups.push(() => users.close())
     const verifiers: Verifier[] = []
     for (const instance of [instances[0]!, instances.at(-1)!]) {

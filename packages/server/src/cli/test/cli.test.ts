@@ -19,7 +19,7 @@ import { keysCommand } from '../commands/keys.js'
 import { sessionsCommand } from '../commands/sessions.js'
 import { statsCommand } from '../commands/stats.js'
 import { usersCommand } from '../commands/users.js'
-import { SHARED_DATABASE_URL } from '../../../../../test/support/postgres.js'
+import { FIXTURE_CONNECT_TIMEOUT_MS, SHARED_DATABASE_URL } from '../../../../../test/support/postgres.js'
 
 const MAIN = join(import.meta.dirname, '..', 'main.ts')
 /** Set TESSERA_CLI_BIN to a built `dist/cli/main.js` to test the compiled binary; by default the source runs through tsx (no build step in the suite). */
@@ -281,7 +281,7 @@ describe('tessera CLI against real Redis', { concurrency: true }, () => {
     await admin.connect()
     await admin.query(`CREATE SCHEMA ${schema}`)
     try {
-      const users = await openPostgresUserStore({ url: DATABASE_URL, schema })
+      const users = await openPostgresUserStore({ url: DATABASE_URL, schema, connectTimeoutMs: FIXTURE_CONNECT_TIMEOUT_MS })
       const user = await users.createUser({ email: 'ada@example.com', passwordHash: 'not-a-real-hash' }).finally(() => users.close())
       await auth.createSession({ userId: user.userId, device: { name: 'Ada laptop' } })
       const dbEnv = { ...env, DATABASE_URL: `${DATABASE_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}` }

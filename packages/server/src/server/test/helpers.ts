@@ -10,9 +10,10 @@ import { openPostgresUserStore } from '../../users/postgres.js'
 import type { UserStore } from '../../users/user-store.js'
 import { buildApp, type AppOptions } from '../app.js'
 import { RedisRateLimiter } from '../rate-limiter.js'
-import { SHARED_DATABASE_URL } from '../../../../../test/support/postgres.js'
+import { FIXTURE_CONNECT_TIMEOUT_MS, SHARED_DATABASE_URL } from '../../../../../test/support/postgres.js'
 
 export const DATABASE_URL = SHARED_DATABASE_URL
+export { FIXTURE_CONNECT_TIMEOUT_MS }
 
 /** A schema of its own in the test database; `drop` removes it. */
 export async function testSchema(): Promise<{ schema: string; drop(): Promise<void> }> {
@@ -83,7 +84,7 @@ export async function testServer(options: {
     cleanups.push(() => memory.close())
   }
   const auth = await createTessera({ store, tokenKey: 'server-test-token-key-of-32-bytes!!!', issuer: 'https://auth.test', audience: 'api', ...options.auth })
-  const users = await openPostgresUserStore({ url: DATABASE_URL, schema: options.schema })
+  const users = await openPostgresUserStore({ url: DATABASE_URL, schema: options.schema, connectTimeoutMs: FIXTURE_CONNECT_TIMEOUT_MS })
   cleanups.push(() => users.close())
   const mailer = options.mailer ?? new MemoryMailer()
   const app = await buildApp({

@@ -12,7 +12,7 @@ import { createVerifier } from '@tessera/verifier'
 import { deleteKeys, SHARED_REDIS_URL, uniquePrefix, waitFor } from '../../../../../test/support/redis.js'
 import { openPostgresUserStore } from '../../users/postgres.js'
 import { buildApp } from '../app.js'
-import { bearer, DATABASE_URL, MemoryMailer, testSchema } from './helpers.js'
+import { bearer, DATABASE_URL, FIXTURE_CONNECT_TIMEOUT_MS, MemoryMailer, testSchema } from './helpers.js'
 
 const ADMIN_TOKEN = 'fleet-admin-token-of-at-least-24-chars'
 const TOKEN_KEY = 'fleet-test-token-key-of-at-least-32-bytes'
@@ -33,7 +33,7 @@ describe('signing keys across a fleet of three instances on one Redis', () => {
   async function instance(name: string): Promise<Instance> {
     const store = await RedisSessionStore.connect({ url: SHARED_REDIS_URL, keyPrefix: prefix })
     const auth = await createTessera({ store, tokenKey: TOKEN_KEY, issuer: ISSUER, audience: 'api', accessTokenTtlSeconds: 120, sharedKeys: { pollIntervalMs: 300 } })
-    const users = await openPostgresUserStore({ url: DATABASE_URL, schema: schema.schema })
+    const users = await openPostgresUserStore({ url: DATABASE_URL, schema: schema.schema, connectTimeoutMs: FIXTURE_CONNECT_TIMEOUT_MS })
     const app = await buildApp({ auth, users, mailer: new MemoryMailer(), webDir: null, adminToken: ADMIN_TOKEN })
     return {
       name,

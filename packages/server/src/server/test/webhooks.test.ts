@@ -10,7 +10,7 @@ import type { UserStore } from '../../users/user-store.js'
 import { buildApp } from '../app.js'
 import { WebhookDeliverer, type WebhookDeliveryOptions } from '../webhooks/deliverer.js'
 import { resolveWebhookEndpoints, type WebhookEndpoint } from '../webhooks/endpoints.js'
-import { DATABASE_URL, MemoryMailer, PASSWORD, bearer, testSchema, uniqueEmail, userIdOf } from './helpers.js'
+import { DATABASE_URL, FIXTURE_CONNECT_TIMEOUT_MS, MemoryMailer, PASSWORD, bearer, testSchema, uniqueEmail, userIdOf } from './helpers.js'
 import { WebhookReceiver } from './webhook-receiver.js'
 
 // Fast retries, a short lease: the same code paths as production settings, in seconds instead of hours. The
@@ -45,7 +45,7 @@ describe('security webhooks across three server instances on one Redis', () => {
   async function instance(): Promise<Instance> {
     const store = await RedisSessionStore.connect({ url: SHARED_REDIS_URL, keyPrefix: prefix })
     const auth = await createTessera({ store, keys, tokenKey, issuer: 'https://auth.test', audience: 'api', refreshGraceSeconds: 0 })
-    const users: UserStore = await openPostgresUserStore({ url: DATABASE_URL, schema: schema.schema })
+    const users: UserStore = await openPostgresUserStore({ url: DATABASE_URL, schema: schema.schema, connectTimeoutMs: FIXTURE_CONNECT_TIMEOUT_MS })
     const queue = await RedisDeliveryQueue.open(store.connection, { keyPrefix: prefix, name: 'webhooks' })
     const app = await buildApp({ auth, users, mailer: new MemoryMailer(), webDir: null, publicUrl: 'http://auth.test', rateLimits: LIMITS, adminToken: ADMIN, webhooks: { queue, endpoints, delivery: FAST } })
     await app.ready()
