@@ -32,9 +32,17 @@ function lockoutMs(rule: RateLimitRule, strikes: number): number {
 /** Result of counting one hit. */
 export interface RateLimitDecision {
   allowed: boolean
-  /** Seconds until the window resets (for Retry-After). */
+  /** Milliseconds until the window (or the lockout) ends, on the limiter's own clock; 0 when nothing is counted. */
+  retryAfterMs: number
+  /** The same in whole seconds, at least 1 while counted (for Retry-After). */
   retryAfterSeconds: number
 }
+
+function decision(allowed: boolean, remainingMs: number): RateLimitDecision {
+  return { allowed, retryAfterMs: remainingMs, retryAfterSeconds: Math.max(1, Math.ceil(remainingMs / 1000)) }
+}
+
+const NOTHING_COUNTED: RateLimitDecision = { allowed: true, retryAfterMs: 0, retryAfterSeconds: 0 }
 
 /**
  * Fixed-window counters by key. Implementations throw when their state cannot
@@ -75,14 +83,14 @@ export class MemoryRateLimiter implements RateLimiter {
       this.#strikes.set(key, { count: strikes, forgetAtMs: nowMs + STRIKE_MEMORY_MS })
       window.resetAtMs = Math.max(window.resetAtMs, nowMs + lockoutMs(rule, strikes))
     }
-    return { allowed: window.count <= rule.max, retryAfterSeconds: Math.max(1, Math.ceil((window.resetAtMs - nowMs) / 1000)) }
+    return decision(window.count <= rule.max, window.resetAtMs - nowMs)
   }
 
   async peek(key: string, rule: RateLimitRule): Promise<RateLimitDecision> {
     const nowMs = Date.now()
     const window = this.#windows.get(key)
-    if (!window || window.resetAtMs <= nowMs) return { allowed: true, retryAfterSeconds: 0 }
-    return { allowed: window.count < rule.max, retryAfterSeconds: Math.max(1, Math.ceil((window.resetAtMs - nowMs) / 1000)) }
+    if (!window || window.resetAtMs <= nowMs) return NOTHING_COUNTED
+    return decision(window.count < rule.max, window.resetAtMs - nowMs)
   }
 
   async ping(): Promise<void> {}
@@ -123,14 +131,14 @@ export class RedisRateLimiter implements RateLimiter {
     const args = [String(rule.windowSeconds * 1000), String(rule.max), String((rule.backoffMaxSeconds ?? 0) * 1000), String(STRIKE_MEMORY_MS)]
     const reply = (await this.#connection.send(['EVAL', HIT_SCRIPT, '2', redisKey, `${redisKey}:strikes`, ...args], { key: redisKey })) as [number, number]
     const [count, ttlMs] = reply
-    return { allowed: Number(count) <= rule.max, retryAfterSeconds: Math.max(1, Math.ceil(Number(ttlMs) / 1000)) }
+    return decision(Number(count) <= rule.max, Number(ttlMs))
   }
 
   async peek(key: string, rule: RateLimitRule): Promise<RateLimitDecision> {
     const redisKey = `${this.#prefix}rl:{${key}}`
     const [count, ttlMs] = (await this.#connection.send(['EVAL', PEEK_SCRIPT, '1', redisKey], { key: redisKey })) as [number, number]
-    if (Number(count) === 0 || Number(ttlMs) < 0) return { allowed: true, retryAfterSeconds: 0 }
-    return { allowed: Number(count) < rule.max, retryAfterSeconds: Math.max(1, Math.ceil(Number(ttlMs) / 1000)) }
+    if (Number(count) === 0 || Number(ttlMs) < 0) return NOTHING_COUNTED
+    return decision(Number(count) < rule.max, Number(ttlMs))
   }
 
   async ping(): Promise<void> {
