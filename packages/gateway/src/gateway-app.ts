@@ -59,8 +59,10 @@ export async function buildGatewayApp(options: GatewayAppOptions): Promise<Fasti
   const counts = new ForwardAuthCounts()
   registerDecisionMetrics(counts, registry)
 
-  app.addHook('onSend', async (_request, reply) => {
+  // Callback style, not async: an async hook costs every forward-auth answer a promise and a microtask hop before the write.
+  app.addHook('onSend', (_request, reply, payload, done) => {
     reply.header('x-content-type-options', 'nosniff')
+    done(null, payload)
   })
   registerForwardAuth(app, { verifier, counts, headers: options.headers, realm: options.realm, path: options.path })
 

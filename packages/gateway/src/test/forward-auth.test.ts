@@ -55,6 +55,7 @@ describe('forward-auth gateway', () => {
     assert.equal(res.headers['x-tessera-tenant'], '')
     assert.match(String(res.headers['x-tessera-token-id']), /^[A-Za-z0-9_-]+$/)
     assert.equal(res.headers['cache-control'], 'no-store')
+    assert.equal(res.headers['x-content-type-options'], 'nosniff')
     assert.equal(res.body, '')
   })
 
@@ -124,6 +125,7 @@ describe('forward-auth gateway', () => {
     assert.match(String(bad.headers['content-type']), /^application\/problem\+json/)
     assert.equal(bad.json<{ code: string }>().code, 'ERR_ACCESS_TOKEN_INVALID')
     assert.ok(!bad.body.includes('not.a.token'))
+    assert.equal(bad.headers['x-content-type-options'], 'nosniff')
   })
 
   test('a revoked session is refused once the revocation reaches the verifier', async () => {
@@ -137,7 +139,10 @@ describe('forward-auth gateway', () => {
   })
 
   test('health, readiness and metrics, outside the forward-auth path', async () => {
-    assert.equal((await app.inject({ url: '/healthz' })).statusCode, 200)
+    const health = await app.inject({ url: '/healthz' })
+    assert.equal(health.statusCode, 200)
+    assert.deepEqual(health.json(), { status: 'ok' })
+    assert.equal(health.headers['x-content-type-options'], 'nosniff')
     const ready = await app.inject({ url: '/readyz' })
     assert.equal(ready.statusCode, 200)
     assert.deepEqual(ready.json(), { status: 'ready', checks: { revocation_state: true } })
