@@ -5,6 +5,10 @@
 //     (target: at least 0.5x), and against NGINX asking a gateway that calls the
 //     auth server's introspection on every request. The upstream is a static
 //     NGINX server, so the auth step's cost is not hidden behind a slow service.
+//   - the floor: NGINX asking a node:http service that verifies nothing (same
+//     config), against NGINX with no auth: the most any Node service in the
+//     auth_request path reaches here, so what is left of G1 once the gateway's
+//     own work is taken away.
 //   - propagation to the gateway: from the revoke call's return (POST
 //     /auth/logout on the auth server) to NGINX refusing the token, over N
 //     revocations, polled with back-to-back requests (p50/p99/max; target p99 <= 5 ms).
@@ -58,10 +62,13 @@ const started: { stop(): Promise<void> }[] = []
 const noAuth: LoadFigures[] = []
 const gated: LoadFigures[] = []
 const introspected: LoadFigures[] = []
+const floor: LoadFigures[] = []
 const propagationMs: number[] = []
 /** One request through NGINX and the gateway, timed the same way: what each propagation figure includes at least once. */
 const requestMs: number[] = []
 let refusedLive = 0
+/** Requests through the edge until the refusal, per revocation (1: the first request after the revoke's return was refused). */
+const pollsToRefusal: number[] = []
 try {
   const server = await startAuthServer({ redisUrl: redis.url })
   started.push(server)
@@ -90,6 +97,8 @@ try {
     { core: SERVER_CORE },
   )
   started.push(introspecting)
+  const floorService: BenchChild = await startNodeChild(fileURLToPath(new URL('./servers/floor-forward-auth.ts', import.meta.url)), [], { core: SERVER_CORE })
+  started.push(floorService)
   const portOf = (child: BenchChild) => Number(new URL(String(child.ready.url)).port)
   const plain = await startEdgeNginx(`upstream app { server 127.0.0.1:${upstream.port}; keepalive 32; }
 server {
@@ -101,19 +110,22 @@ server {
   started.push(viaGateway)
   const viaIntrospection = await startEdgeNginx(documentedNginxConfig(portOf(introspecting), upstream.port))
   started.push(viaIntrospection)
+  const viaFloor = await startEdgeNginx(documentedNginxConfig(portOf(floorService), upstream.port))
+  started.push(viaFloor)
 
   const [hot, ...revocable] = await server.createSessions(1 + REVOCATIONS, 'gw-')
   const headers = { authorization: `Bearer ${hot!.access_token}` }
-  for (const [name, edge] of [['plain', plain], ['gateway', viaGateway], ['introspection', viaIntrospection]] as const) {
+  for (const [name, edge] of [['plain', plain], ['gateway', viaGateway], ['introspection', viaIntrospection], ['floor', viaFloor]] as const) {
     const res = await fetch(`${edge.url}/orders`, { headers })
     if (res.status !== 200) throw new Error(`${name} edge answered ${res.status}: ${await res.text()} ${edge.errors()}`)
   }
   // Warm-up (JIT, keep-alive pools), then interleaved rounds so drift on a shared machine hits all three alike.
-  for (const edge of [plain, viaGateway, viaIntrospection]) await runLoad({ url: `${edge.url}/orders`, headers, connections: CONNECTIONS, duration: 1 })
+  for (const edge of [plain, viaGateway, viaIntrospection, viaFloor]) await runLoad({ url: `${edge.url}/orders`, headers, connections: CONNECTIONS, duration: 1 })
   for (let round = 0; round < ROUNDS; round++) {
     noAuth.push(await runLoad({ url: `${plain.url}/orders`, headers, connections: CONNECTIONS, duration: DURATION_SEC }))
     gated.push(await runLoad({ url: `${viaGateway.url}/orders`, headers, connections: CONNECTIONS, duration: DURATION_SEC, serverPid: gateway.pid }))
     introspected.push(await runLoad({ url: `${viaIntrospection.url}/orders`, headers, connections: CONNECTIONS, duration: DURATION_SEC }))
+    floor.push(await runLoad({ url: `${viaFloor.url}/orders`, headers, connections: CONNECTIONS, duration: DURATION_SEC, serverPid: floorService.pid }))
   }
 
   // Propagation: the token passes the edge, the auth server ends its session, the edge is asked until it refuses.
@@ -131,7 +143,10 @@ server {
     for (let polls = 0; ; polls++) {
       const res = await fetch(`${viaGateway.url}/orders`, { headers: auth })
       await res.arrayBuffer()
-      if (res.status === 401) break
+      if (res.status === 401) {
+        pollsToRefusal.push(polls + 1)
+        break
+      }
       if (res.status !== 200 || polls > 10_000) throw new Error(`edge answered ${res.status} after ${polls} polls`)
     }
     propagationMs.push(performance.now() - returnedAt)
@@ -144,6 +159,7 @@ server {
 const n = medianOfRounds(noAuth)
 const g = medianOfRounds(gated)
 const i = medianOfRounds(introspected)
+const f = medianOfRounds(floor)
 const ratio = g.rps / n.rps
 const p99 = percentile(propagationMs, 99)
 printRows(
@@ -165,11 +181,19 @@ printRows(
       note: 'introspection: a Node forward-auth service that POSTs /oauth2/introspect (strict check in the auth server) per request',
     },
     {
+      row: 'G1 floor: NGINX + a node:http service that verifies nothing vs NGINX no auth',
+      figure: `${fmt(f.rps)} req/s, p99 ${fmt(f.p99Ms)} ms; service CPU ${fmt(f.cpuUsPerRequest)} us/request`,
+      target: 'context',
+      ratio: `${fmt(f.rps / n.rps)}x`,
+      met: null,
+      note: `the most any Node service in the auth_request path reaches on this machine; the gateway reaches ${fmt(g.rps / f.rps)}x of it`,
+    },
+    {
       row: 'G3 propagation to the gateway (revoke returned -> NGINX refuses)',
       figure: `p50 ${fmt(percentile(propagationMs, 50))} ms, p99 ${fmt(p99)} ms, max ${fmt(Math.max(...propagationMs))} ms over ${propagationMs.length} revocations`,
       target: `p99 <= ${TARGET_PROPAGATION_P99_MS} ms`,
       met: p99 <= TARGET_PROPAGATION_P99_MS && refusedLive === 0,
-      note: `polled with back-to-back requests through NGINX, so an upper bound that includes at least one request (one request through the edge, same timing: p50 ${fmt(percentile(requestMs, 50))} ms, p99 ${fmt(percentile(requestMs, 99))} ms); live tokens refused before revocation: ${refusedLive}`,
+      note: `polled with back-to-back requests through NGINX, so an upper bound that includes at least one request (one request through the edge, same timing: p50 ${fmt(percentile(requestMs, 50))} ms, p99 ${fmt(percentile(requestMs, 99))} ms); requests until the refusal: median ${percentile(pollsToRefusal, 50)}, p99 ${percentile(pollsToRefusal, 99)}, max ${Math.max(...pollsToRefusal)} (1: the first request after the revoke's return was refused); live tokens refused before revocation: ${refusedLive}`,
     },
   ],
 )
