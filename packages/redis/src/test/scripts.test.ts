@@ -158,6 +158,20 @@ describe('Lua scripts', () => {
       await run('revokeAllSessions', [keys.user(u), log()], [u, now, 'revoked', 60_000, '', '', '', HORIZON])
       assert.equal((await check(u, id, now)).code, -3)
     })
+    test('the session ends at the earlier of its idle and absolute expiry, to the millisecond', async () => {
+      const u = user()
+      const id = newLocalSessionId(now)
+      await create(u, id)
+      // create() sets idle expiry now + 1 h, absolute now + 24 h.
+      assert.equal((await check(u, id, now, 'jti', now + HOUR - 1)).code, 1)
+      assert.equal((await check(u, id, now, 'jti', now + HOUR)).code, -1)
+      const late = user()
+      const lateId = newLocalSessionId(now)
+      await run('createSession', [keys.user(late), log()], [late, lateId, now, now + 2 * HOUR, now + HOUR, hash('a'), 'default', 'meta', 10, 'evict-oldest', 0, 60_000, '0', HORIZON])
+      // Idle expiry after the absolute one: the absolute one ends it.
+      assert.equal((await check(late, lateId, now, 'jti', now + HOUR - 1)).code, 1)
+      assert.equal((await check(late, lateId, now, 'jti', now + HOUR)).code, -1)
+    })
   })
 
   describe('revokeSession-2', () => {
