@@ -120,16 +120,19 @@ export class Scripts {
 
   async #run(connection: RedisConnection, name: ScriptName, keys: string[], args: RedisArg[], options: SendOptions & { readOnly?: boolean }, span: Span | null): Promise<ScriptReply> {
     const script = this.#scripts[name]
-    const tail = [String(keys.length), ...keys, ...args]
+    // One array, built once: a strict batch has hundreds of arguments.
+    const command: RedisArg[] = [options.readOnly ? 'EVALSHA_RO' : 'EVALSHA', script.sha, String(keys.length)]
+    for (const key of keys) command.push(key)
+    for (const arg of args) command.push(arg)
     const send: SendOptions = { ...options, key: keys[0] }
     let raw: unknown
     try {
-      raw = await connection.send([options.readOnly ? 'EVALSHA_RO' : 'EVALSHA', script.sha, ...tail], send)
+      raw = await connection.send(command, send)
     } catch (err) {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err
       // Worth seeing in a trace: the script cache was flushed (restart, failover) and this call sent the source.
       if (span?.isRecording()) span.addEvent('NOSCRIPT: sent the script source (EVAL)')
-      raw = await connection.send([options.readOnly ? 'EVAL_RO' : 'EVAL', script.source, ...tail], send)
+      raw = await connection.send([options.readOnly ? 'EVAL_RO' : 'EVAL', script.source, ...command.slice(2)], send)
     }
     const [code, payload, pending] = raw as [number, unknown[], RedisArg[][]]
     if (span?.isRecording()) span.setAttribute(DB_ATTR.replyCode, Number(code))
