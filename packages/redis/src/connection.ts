@@ -14,6 +14,11 @@ export interface SendOptions {
   buffers?: boolean
   /** Milliseconds before the command fails; defaults to the connection's command timeout. */
   timeoutMs?: number
+  /**
+   * Epoch ms when the caller began waiting for this command, if earlier than
+   * the call (a strict check that waited for its batch): the time limit counts from then.
+   */
+  startedAtMs?: number
 }
 
 /**
@@ -129,14 +134,14 @@ const BUFFER_MAPPING = { [RESP_TYPES.BLOB_STRING]: Buffer } as const
 export class DeadlinesByLimit {
   readonly #byLimit = new Map<number, Deadlines>()
 
-  bound<T>(reply: Promise<T>, timeoutMs: number | undefined): Promise<T> {
+  bound<T>(reply: Promise<T>, timeoutMs: number | undefined, startedAtMs?: number): Promise<T> {
     if (timeoutMs === undefined || !(timeoutMs > 0)) return reply
     let deadlines = this.#byLimit.get(timeoutMs)
     if (!deadlines) {
       deadlines = new Deadlines(timeoutMs)
       this.#byLimit.set(timeoutMs, deadlines)
     }
-    return deadlines.bound(reply)
+    return deadlines.bound(reply, startedAtMs)
   }
 
   clear(): void {
@@ -182,7 +187,7 @@ export class NodeRedisConnection implements RedisConnection {
   send(args: RedisArg[], options: SendOptions = {}): Promise<unknown> {
     // No node-redis `timeout`: it costs an AbortSignal per command and does not cover the reply; the deadlines do both.
     const reply = this.#client.sendCommand(args, options.buffers ? { typeMapping: BUFFER_MAPPING } : undefined)
-    return this.#deadlines.bound(reply, options.timeoutMs ?? this.#timeoutMs)
+    return this.#deadlines.bound(reply, options.timeoutMs ?? this.#timeoutMs, options.startedAtMs)
   }
 
   async duplicate(): Promise<RedisConnection> {

@@ -14,11 +14,14 @@ interface Pending {
  * reply. Every connection bounds its calls here instead, so a hung Redis
  * (alive, not answering) cannot hold a request past its limit.
  *
- * One limit per instance, so calls expire in the order they started: the
- * pending set (insertion-ordered) is a queue, and one timer is armed for the
- * oldest call's deadline, to the millisecond, not swept on an interval (a
- * sweep let deadlines fire up to one interval late: 1,004-1,053 ms for a 1 s
- * limit).
+ * One limit per instance, and one timer, armed for the earliest pending
+ * deadline, to the millisecond, not swept on an interval (a sweep let
+ * deadlines fire up to one interval late: 1,004-1,053 ms for a 1 s limit).
+ * A call's limit counts from when it is bound, or from an earlier `startMs`
+ * given by a caller that queued the call itself (strict checks waiting for
+ * their batch: AccessCheckBatch), so deadlines are not always in insertion
+ * order: the timer scans the pending calls when it fires (about once per
+ * limit under steady traffic, since it is armed for the oldest one).
  *
  * @example
  * ```ts
@@ -30,6 +33,7 @@ export class Deadlines {
   readonly #timeoutMs: number
   readonly #pending = new Set<Pending>()
   #timer: NodeJS.Timeout | null = null
+  #armedAtMs = 0
   /** Between a timer and its refusals (one I/O poll): the refusals re-arm the timer. */
   #refusing = false
 
@@ -37,14 +41,16 @@ export class Deadlines {
     this.#timeoutMs = timeoutMs
   }
 
-  /** Settles like `promise`, or rejects with {@link StoreUnavailable} once the time limit has passed. */
-  bound<T>(promise: Promise<T>): Promise<T> {
+  /**
+   * Settles like `promise`, or rejects with {@link StoreUnavailable} once the
+   * time limit has passed since `startMs` (now, unless the caller's wait began earlier).
+   */
+  bound<T>(promise: Promise<T>, startMs = Date.now()): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const startMs = Date.now()
       const entry: Pending = { startMs, atMs: startMs + this.#timeoutMs, reject }
       this.#pending.add(entry)
-      // Later calls have later deadlines: an armed timer (or pending refusals) already comes first.
-      if (!this.#timer && !this.#refusing) this.#arm(entry.atMs)
+      // Pending refusals re-arm the timer themselves; otherwise arm it unless it already comes first.
+      if (!this.#refusing && (!this.#timer || entry.atMs < this.#armedAtMs)) this.#arm(entry.atMs)
       promise.then(
         (value) => {
           this.#pending.delete(entry)
@@ -58,25 +64,29 @@ export class Deadlines {
     })
   }
 
-  /** One timer, for the oldest pending call's deadline. */
+  /** One timer, for the earliest pending deadline. */
   #arm(atMs: number): void {
+    if (this.#timer) clearTimeout(this.#timer)
+    this.#armedAtMs = atMs
     this.#timer = setTimeout(() => this.#fire(), Math.max(0, atMs - Date.now()))
     this.#timer.unref()
+  }
+
+  /** Arms the timer for the earliest deadline still pending, if any. */
+  #armForEarliest(): void {
+    let earliest = Infinity
+    for (const entry of this.#pending) if (entry.atMs < earliest) earliest = entry.atMs
+    if (earliest !== Infinity) this.#arm(earliest)
   }
 
   #fire(): void {
     this.#timer = null
     const now = Date.now()
     const expired: Pending[] = []
-    for (const entry of this.#pending) {
-      // Insertion order is deadline order: the first one not yet due ends the scan.
-      if (entry.atMs > now) break
-      expired.push(entry)
-    }
+    for (const entry of this.#pending) if (entry.atMs <= now) expired.push(entry)
     if (expired.length === 0) {
-      // The call the timer was armed for settled in time; wait for the oldest one still pending.
-      const [next] = this.#pending
-      if (next) this.#arm(next.atMs)
+      // The call the timer was armed for settled in time; wait for the earliest one still pending.
+      this.#armForEarliest()
       return
     }
     // Timers run before the event loop polls for I/O: after a stall (a busy or starved process) a reply may
@@ -89,8 +99,7 @@ export class Deadlines {
         // Say which limit passed and how long the call really waited: on a loaded machine the two differ.
         entry.reject(new StoreUnavailable(`session store did not answer within its ${this.#timeoutMs} ms command time limit (commandTimeoutMs; waited ${Date.now() - entry.startMs} ms)`))
       }
-      const [next] = this.#pending
-      if (next) this.#arm(next.atMs)
+      this.#armForEarliest()
     })
   }
 

@@ -74,3 +74,29 @@ void test('a deadline fires at its limit, not a sweep interval later, for every 
   await settle()
   assert.equal(refusedAt.get('second'), 1017, 'the second at its own limit, 1010 ms after it started')
 })
+
+void test('a call whose wait began earlier (startMs) is refused at its own limit, ahead of calls bound before it', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'setImmediate', 'Date'], now: 1_000_000 })
+  const deadlines = new Deadlines(1000)
+  const refusedAt = new Map<string, number>()
+  const settle = async () => {
+    for (let i = 0; i < 5; i++) await Promise.resolve()
+  }
+  t.mock.timers.tick(300)
+  deadlines.bound(new Promise(() => undefined)).catch(() => refusedAt.set('bound first', Date.now() - 1_000_000))
+  t.mock.timers.tick(200)
+  // A strict check that arrived at 100 ms and queued behind its batch until 500 ms: its limit counts from its arrival.
+  deadlines.bound(new Promise(() => undefined), 1_000_100).catch(() => refusedAt.set('queued', Date.now() - 1_000_000))
+  t.mock.timers.tick(599)
+  await settle()
+  assert.equal(refusedAt.size, 0, 'nothing before its limit')
+  t.mock.timers.tick(1)
+  await settle()
+  assert.deepEqual([...refusedAt], [['queued', 1100]], 'the queued call at 1100 ms, 1000 ms after it arrived, before the call bound ahead of it')
+  t.mock.timers.tick(199)
+  await settle()
+  assert.equal(refusedAt.has('bound first'), false)
+  t.mock.timers.tick(1)
+  await settle()
+  assert.equal(refusedAt.get('bound first'), 1300, 'the other at its own limit')
+})
