@@ -41,7 +41,7 @@ import { KeyNames } from './key-names.js'
 import { openRedisConnection } from './open-connection.js'
 import { LOG_RETENTION_SLACK_MS, RevocationLogStorage, unavailable } from './revocation-log-storage.js'
 import { SCRIPTS, type ReplyOf, type ScriptDescriptor, type ScriptName } from './script-descriptors.js'
-import { Scripts, type DescribedReply, type ScriptArgs } from './scripts.js'
+import { Scripts, type DescribedReply, type RunOptions, type ScriptArgs } from './scripts.js'
 import { ReplicationWait, resolveDurability, type RedisDurability } from './replication-wait.js'
 import { decodeSessionState } from './session-state.js'
 import { SigningKeyStorage } from './signing-key-storage.js'
@@ -94,10 +94,10 @@ export class RedisSessionStore implements SessionStore {
     this.#log = new RevocationLogStorage(connection, this.keys.revocationLog())
     // 64 checks per call bound the time one call holds Redis (a few µs per check).
     this.#accessChecks = new AccessCheckBatch(
-      (name, keys, args) =>
+      (name, keys, args, startedAtMs) =>
         name === 'checkAccessTokens'
-          ? this.#run('checkAccessTokens', keys, args)
-          : this.#run('checkAccessToken', keys, { localId: args[0]!, sessionCreatedAtMs: args[1]!, nowMs: args[2]! }),
+          ? this.#run('checkAccessTokens', keys, args, { startedAtMs })
+          : this.#run('checkAccessToken', keys, { localId: args[0]!, sessionCreatedAtMs: args[1]!, nowMs: args[2]! }, { startedAtMs }),
       { maxBatch: connection.isCluster ? 1 : 64 },
     )
   }
@@ -140,14 +140,14 @@ export class RedisSessionStore implements SessionStore {
    * Runs a script by its descriptor: revocations wait for replication with
    * `durability`, events the script could not log (Cluster) are appended here.
    */
-  async #run<N extends ScriptName>(name: N, keys: string[], args: ScriptArgs<(typeof SCRIPTS)[N]>): Promise<DescribedReply<ReplyOf<(typeof SCRIPTS)[N]>>> {
+  async #run<N extends ScriptName>(name: N, keys: string[], args: ScriptArgs<(typeof SCRIPTS)[N]>, options?: RunOptions): Promise<DescribedReply<ReplyOf<(typeof SCRIPTS)[N]>>> {
     const descriptor: ScriptDescriptor = SCRIPTS[name]
     const replication = descriptor.revocation ? this.#replication : null
     let reply: DescribedReply<ReplyOf<(typeof SCRIPTS)[N]>>
     let connection = this.#connection
     try {
       if (replication) connection = await replication.connection()
-      reply = await this.#scripts.call(connection, name, keys, args)
+      reply = await this.#scripts.call(connection, name, keys, args, options)
     } catch (err) {
       throw unavailable(err, 'session store is unavailable')
     }

@@ -1,6 +1,8 @@
 // Strict checks issued in one turn of the event loop reach Redis as one script
-// call, and each caller still gets its own token's status; a failed call fails
-// every check in it; an unknown reply code is an error, never a status.
+// call, and each caller still gets its own token's status; checks that arrive
+// while a call is out wait for it and go together, their time limit counting
+// from their arrival; a failed call fails every check in it; an unknown reply
+// code is an error, never a status.
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
@@ -11,13 +13,18 @@ import type { RedisArg, RedisConnection, SendOptions } from '../connection.js'
 import { RedisSessionStore } from '../redis-session-store.js'
 
 /** The store's own connection, counting the script calls that go through it. */
-function counting(inner: RedisConnection): RedisConnection & { scriptCalls: string[][] } {
+function counting(inner: RedisConnection): RedisConnection & { scriptCalls: string[][]; startedAt: (number | undefined)[] } {
   const scriptCalls: string[][] = []
+  const startedAt: (number | undefined)[] = []
   return {
     isCluster: inner.isCluster,
     scriptCalls,
+    startedAt,
     send(args: RedisArg[], options?: SendOptions) {
-      if (String(args[0]).startsWith('EVALSHA')) scriptCalls.push(args.map(String))
+      if (String(args[0]).startsWith('EVALSHA')) {
+        scriptCalls.push(args.map(String))
+        startedAt.push(options?.startedAtMs)
+      }
       return inner.send(args, options)
     },
     duplicate: () => inner.duplicate(),
@@ -66,6 +73,17 @@ describe('strict checks in one turn: one script call', () => {
     assert.equal(calls.length, 1, `script calls: ${calls.map((c) => c[0]).join(', ')}`)
     assert.equal(calls[0]![0], 'EVALSHA_RO')
     assert.equal(calls[0]![2], String(2 * order.length), 'two keys per check')
+  })
+
+  test("a batch's time limit counts from its oldest check's arrival: the connection is told when", async () => {
+    const request = await requestFor(await tessera.createSession({ userId: 'batch-started' }))
+    const before = connection.scriptCalls.length
+    const arrived = Date.now()
+    const statuses = await Promise.all([store.checkAccessToken(request), store.checkAccessToken(request)])
+    assert.deepEqual(statuses, ['active', 'active'])
+    const startedAt = connection.startedAt.slice(before)
+    assert.equal(startedAt.length, 1)
+    assert.ok(typeof startedAt[0] === 'number' && startedAt[0] >= arrived && startedAt[0] <= Date.now(), `startedAtMs ${startedAt[0]}`)
   })
 
   test('a lone check goes through the single-check script', async () => {
@@ -119,6 +137,55 @@ describe('AccessCheckBatch replies', () => {
     const batch = new AccessCheckBatch(async () => ({ code: 1, payload: [1], pending: [] }), { maxBatch: 64 })
     const results = await Promise.allSettled([check(batch), check(batch)])
     assert.ok(results.every((r) => r.status === 'rejected' && r.reason instanceof StoreUnavailable))
+  })
+
+  test('checks that arrive while a batch is in flight wait for its reply, then go as one batch', async () => {
+    const calls: { keys: string[]; startedAtMs: number; answer: () => void }[] = []
+    const batch = new AccessCheckBatch(
+      (_name, keys, _args, startedAtMs) =>
+        new Promise((resolve) => calls.push({ keys, startedAtMs, answer: () => resolve({ code: 1, payload: keys.filter((_, i) => i % 2 === 0).map(() => 1), pending: [] }) })),
+      { maxBatch: 64 },
+    )
+    const first = [check(batch), check(batch)]
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.equal(calls.length, 1, 'the first two went at the end of their turn')
+    const secondArrival = Date.now()
+    const second = [check(batch), check(batch), check(batch)]
+    await new Promise((resolve) => setImmediate(resolve))
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.equal(calls.length, 1, 'nothing more is sent while the first batch is out')
+    // The queued checks wait a measurable time (a busy stall, not a timer) before their batch is sent.
+    const until = Date.now() + 20
+    while (Date.now() < until);
+    calls[0]!.answer()
+    assert.deepEqual(await Promise.all(first), ['active', 'active'])
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.equal(calls.length, 2)
+    assert.equal(calls[1]!.keys.length, 6, 'the three queued checks, as one call')
+    assert.ok(calls[1]!.startedAtMs >= secondArrival && calls[1]!.startedAtMs < Date.now() - 19, 'its time limit counts from when they arrived, not from the send')
+    calls[1]!.answer()
+    assert.deepEqual(await Promise.all(second), ['active', 'active', 'active'])
+  })
+
+  test('checks queued behind a failed batch still go, as their own batch', async () => {
+    const down = new StoreUnavailable('down')
+    let calls = 0
+    let fail: () => void = () => undefined
+    const batch = new AccessCheckBatch(
+      (_name, keys) => {
+        calls++
+        if (calls === 1) return new Promise((_, reject) => (fail = () => reject(down)))
+        return Promise.resolve({ code: 1, payload: keys.filter((_, i) => i % 2 === 0).map(() => 1), pending: [] })
+      },
+      { maxBatch: 64 },
+    )
+    const first = check(batch)
+    await new Promise((resolve) => setImmediate(resolve))
+    const queued = [check(batch), check(batch)]
+    fail()
+    await assert.rejects(first, (err) => err === down)
+    assert.deepEqual(await Promise.all(queued), ['active', 'active'])
+    assert.equal(calls, 2)
   })
 
   test('maxBatch 1 (Cluster) sends each check alone, at once', async () => {
