@@ -52,12 +52,17 @@ export async function startAuthServer(options: { redisUrl: string; users?: numbe
       // Chunks keep each request short and under the body limit of the reply (and, with proofs, of the request).
       const chunk = dpopProofs ? 10 : 500
       for (let done = 0; done < count; done += chunk) {
-        const res = await fetch(`${url}/bench/sessions`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ count: Math.min(chunk, count - done), user_prefix: `${userPrefix}${done}-`, ...(dpopProofs ? { dpop_proofs: dpopProofs.slice(done, done + chunk) } : {}) }),
-          signal: AbortSignal.timeout(60_000),
-        })
+        const body = JSON.stringify({ count: Math.min(chunk, count - done), user_prefix: `${userPrefix}${done}-`, ...(dpopProofs ? { dpop_proofs: dpopProofs.slice(done, done + chunk) } : {}) })
+        // A 503 is the server failing closed when Redis answers slower than its deadline (the smoke runs inside a
+        // busy `npm test`; seen at load 28): like any client, wait as Retry-After says and resend, a few times.
+        // Not with DPoP proofs: one used by the chunk that failed half-way would be refused as a replay.
+        let res: Response
+        for (let attempt = 1; ; attempt++) {
+          res = await fetch(`${url}/bench/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(60_000) })
+          if (res.status !== 503 || dpopProofs || attempt === 5) break
+          await res.arrayBuffer()
+          await new Promise((resolve) => setTimeout(resolve, Number(res.headers.get('retry-after') ?? '1') * 1000))
+        }
         if (!res.ok) throw new Error(`POST /bench/sessions: ${res.status}`)
         tokens.push(...((await res.json()) as typeof tokens))
       }
