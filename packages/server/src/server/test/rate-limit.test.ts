@@ -90,7 +90,7 @@ void test('the memory limiter resets after its window', async (t) => {
   const rule = { max: 1, windowSeconds: 10 }
   assert.equal((await limiter.hit('k', rule)).allowed, true)
   const second = await limiter.hit('k', rule)
-  assert.deepEqual(second, { allowed: false, retryAfterSeconds: 10 })
+  assert.deepEqual(second, { allowed: false, retryAfterMs: 10_000, retryAfterSeconds: 10 })
   t.mock.timers.tick(10_001)
   assert.equal((await limiter.hit('k', rule)).allowed, true)
 })
