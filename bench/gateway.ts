@@ -100,7 +100,8 @@ try {
   const floorService: BenchChild = await startNodeChild(fileURLToPath(new URL('./servers/floor-forward-auth.ts', import.meta.url)), [], { core: SERVER_CORE })
   started.push(floorService)
   const portOf = (child: BenchChild) => Number(new URL(String(child.ready.url)).port)
-  const plain = await startEdgeNginx(`upstream app { server 127.0.0.1:${upstream.port}; keepalive 32; }
+  // The same upstream keepalive as docs/gateway.md's config, so both edges reach the upstream alike.
+  const plain = await startEdgeNginx(`upstream app { server 127.0.0.1:${upstream.port}; keepalive 128; }
 server {
     listen 127.0.0.1:LISTEN_PORT;
     location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }

@@ -50,6 +50,9 @@ export async function buildGatewayApp(options: GatewayAppOptions): Promise<Fasti
     // Forward-auth calls carry no body (NGINX: proxy_pass_request_body off; Envoy and Traefik send none).
     bodyLimit: 1024,
     requestTimeout: 15_000,
+    // Idle keep-alive connections live longer here than in the proxy's pool (NGINX keepalive_timeout: 60 s), so
+    // the proxy is the side that closes one and never sends a request on a connection the gateway is closing.
+    keepAliveTimeout: 72_000,
     // Ids of our own; a client-chosen request id would let callers forge log lines.
     requestIdHeader: false,
   })

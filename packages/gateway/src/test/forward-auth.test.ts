@@ -139,6 +139,8 @@ describe('forward-auth gateway', () => {
   })
 
   test('health, readiness and metrics, outside the forward-auth path', async () => {
+    // Longer than NGINX's upstream keepalive_timeout (60 s): docs/gateway.md relies on the proxy closing idle connections.
+    assert.equal(app.server.keepAliveTimeout, 72_000)
     const health = await app.inject({ url: '/healthz' })
     assert.equal(health.statusCode, 200)
     assert.deepEqual(health.json(), { status: 'ok' })
