@@ -91,6 +91,11 @@ function errorFor(status: AccessTokenStatus): AuthError | null {
   return new AccessTokenRevoked()
 }
 
+/** A store's failure as the verifier reports it: its own AuthError, or StoreUnavailable (fail closed). */
+function storeFailure(err: unknown): AuthError {
+  return err instanceof AuthError ? err : new StoreUnavailable('session store is unavailable', { cause: err })
+}
+
 /**
  * The one verifier every adapter uses: signature and claims on node:crypto,
  * a verified-token cache, and the revocation check of its mode. Make it with
@@ -341,11 +346,7 @@ export class Verifier extends EventEmitter<VerifierEvents> {
       if (!trusted && this.#o.onStale === 'fail') throw new StoreUnavailable('revocation state is not current')
     }
     span?.setAttribute(VERIFIER_ATTR.storeCheck, true)
-    return this.#checkInStore(verified, nowMs).then((status) => {
-      const error = errorFor(status)
-      if (error) throw error
-      return verified.claims
-    })
+    return this.#checkInStore(verified, nowMs)
   }
 
   /**
@@ -426,24 +427,39 @@ export class Verifier extends EventEmitter<VerifierEvents> {
     return verified
   }
 
-  async #checkInStore(verified: VerifiedToken, nowMs: number): Promise<AccessTokenStatus> {
+  /**
+   * The store's answer: the token's claims, or the error its status (or the
+   * store's failure) stands for. One promise per check, not an async function
+   * and a `then` after it: this runs on every strict request.
+   */
+  #checkInStore(verified: VerifiedToken, nowMs: number): Promise<AccessTokenClaims> {
     const store = this.#store
-    if (!store) throw new StoreUnavailable('no session store is configured')
+    if (!store) return Promise.reject(new StoreUnavailable('no session store is configured'))
     this.#storeChecks++
+    let check: Promise<AccessTokenStatus>
     try {
-      const check = store.checkAccessToken({
+      check = store.checkAccessToken({
         userId: verified.userId,
         localId: verified.localId,
         sessionCreatedAtMs: verified.sessionCreatedAtMs,
         tokenId: verified.tokenId,
         nowMs,
       })
-      return await check
     } catch (err) {
-      if (err instanceof AuthError) throw err
-      throw new StoreUnavailable('session store is unavailable', { cause: err })
+      return Promise.reject(storeFailure(err))
     }
+    return check.then(
+      (status) => {
+        const error = errorFor(status)
+        if (error) throw error
+        return verified.claims
+      },
+      (err: unknown) => {
+        throw storeFailure(err)
+      },
+    )
   }
+
 
   /**
    * True when this verifier can decide from what it holds: always in

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { MemoryStore, type SessionStore, SigningKeySet, type Tessera } from '@tessera/core'
+import { MemoryStore, type SessionStore, SigningKeySet, StoreUnavailable, type Tessera } from '@tessera/core'
 import { redisStoreForTest, waitFor } from '../../../../test/support/redis.js'
 import { createVerifier, type Verifier } from '../verifier.js'
 import type { VerifierMode } from '../options.js'
@@ -97,6 +97,26 @@ describe('verifier against real Redis', () => {
       await verifier.verify(c.accessToken)
     })
   }
+
+  test("strict: a store that throws, rejects or refuses fails closed: StoreUnavailable with the cause, or the store's own AuthError", async () => {
+    const { accessToken } = await tessera.createSession({ userId: 'u-store-failure' })
+    const down = new Error('connection reset')
+    const own = new StoreUnavailable('session store did not answer within its 1000 ms command time limit')
+    const failing = (fail: () => Promise<never>) => {
+      const wrapped = counting(store)
+      wrapped.checkAccessToken = fail
+      return verifierFor('strict', { store: wrapped })
+    }
+    for (const [name, verifier] of [
+      ['throws', await failing(() => {
+        throw down
+      })],
+      ['rejects', await failing(() => Promise.reject(down))],
+    ] as const) {
+      await assert.rejects(verifier.verify(accessToken), (err: unknown) => err instanceof StoreUnavailable && err.message === 'session store is unavailable' && err.cause === down, name)
+    }
+    await assert.rejects((await failing(() => Promise.reject(own))).verify(accessToken), (err: unknown) => err === own)
+  })
 
   test('cached: learns of a revocation from the log without any store read per request', async () => {
     const watched = counting(store)
