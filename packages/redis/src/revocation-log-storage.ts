@@ -37,6 +37,8 @@ export class RevocationLogStorage {
   readonly #connection: RedisConnection
   readonly #key: string
   #reader: Promise<RedisConnection> | null = null
+  /** The blocking reader once it is open (what {@link #reader} resolved to). */
+  #readerOpen: RedisConnection | null = null
 
   constructor(connection: RedisConnection, key: string) {
     this.#connection = connection
@@ -106,15 +108,27 @@ export class RevocationLogStorage {
     const count = options.count ?? 1000
     const blockMs = options.blockMs ?? 0
     try {
-      const connection = blockMs > 0 ? await this.#blockingReader() : this.#connection
+      // A follower reads continuously: once its blocking connection is open, use it without another await.
+      const connection = blockMs > 0 ? (this.#readerOpen ?? (await this.#blockingReader())) : this.#connection
       // Sent before the XREAD on the same connection, so Redis answers it first: the pair is one round trip.
       const status = options.checkGap === false ? null : this.#status(connection)
-      const args = ['XREAD', 'COUNT', String(count), ...(blockMs > 0 ? ['BLOCK', String(blockMs)] : []), 'STREAMS', key, after ?? '0-0']
+      const args =
+        blockMs > 0 ? ['XREAD', 'COUNT', String(count), 'BLOCK', String(blockMs), 'STREAMS', key, after ?? '0-0'] : ['XREAD', 'COUNT', String(count), 'STREAMS', key, after ?? '0-0']
       const read = connection.send(args, { key, timeoutMs: blockMs > 0 ? blockMs + 1000 : undefined }) as Promise<[string, [string, string[]][]][] | null>
-      // Both are awaited together: a failed XINFO must not leave the XREAD's rejection unhandled.
-      const [logStatus, raw] = await Promise.all([status, read])
-      const gap = logStatus ? RevocationLogStorage.#gap(after, logStatus) : false
-      const into = { entries: [] as RevocationLogEntry[], heartbeats: [] as IssuerHeartbeat[] }
+      let gap = false
+      let raw: [string, [string, string[]][]][] | null
+      if (status) {
+        // Both are awaited together: a failed XINFO must not leave the XREAD's rejection unhandled.
+        const [logStatus, reply] = await Promise.all([status, read])
+        gap = RevocationLogStorage.#gap(after, logStatus)
+        raw = reply
+      } else {
+        // Most reads of a follower: the XREAD alone, resolved straight to the caller (no Promise.all per wake-up).
+        raw = await read
+      }
+      const entries: RevocationLogEntry[] = []
+      const heartbeats: IssuerHeartbeat[] = []
+      const into = { entries, heartbeats }
       let lastPosition: string | null = null
       const items = raw?.[0]?.[1] ?? []
       for (const [id, flat] of items) {
@@ -123,7 +137,7 @@ export class RevocationLogStorage {
         classifyEntry(id, fields, into)
         lastPosition = id
       }
-      return { ...into, lastPosition, count: items.length, gap }
+      return { entries, heartbeats, lastPosition, count: items.length, gap }
     } catch (err) {
       if (err instanceof AuthError) throw err
       throw unavailable(err, 'could not read the revocation log')
@@ -131,11 +145,20 @@ export class RevocationLogStorage {
   }
 
   #blockingReader(): Promise<RedisConnection> {
-    this.#reader ??= this.#connection.duplicate().catch((err: unknown) => {
-      this.#reader = null
-      throw err
-    })
-    return this.#reader
+    if (this.#reader) return this.#reader
+    const opening: Promise<RedisConnection> = this.#connection.duplicate().then(
+      (reader) => {
+        // Unless close() came first: it closes this reader, which must not be handed out again.
+        if (this.#reader === opening) this.#readerOpen = reader
+        return reader
+      },
+      (err: unknown) => {
+        if (this.#reader === opening) this.#reader = null
+        throw err
+      },
+    )
+    this.#reader = opening
+    return opening
   }
 
   async appendHeartbeat(heartbeat: IssuerHeartbeatFields, retentionMs: number): Promise<void> {
@@ -162,6 +185,7 @@ export class RevocationLogStorage {
   async close(): Promise<void> {
     const reader = this.#reader
     this.#reader = null
+    this.#readerOpen = null
     // A reader that failed to open has nothing to close.
     if (reader) await reader.then((r) => r.close(), () => undefined)
   }
