@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Runs every *.test.ts under packages/, test/ and bench/ (or the files/folders given)
 // with node:test through tsx, so a single command covers the whole suite. Files whose name
-// ends in .long.test.ts run only with --long (see `npm run test:long`).
+// ends in .long.test.ts run only with --long (see `npm run test:long`), those ending in
+// .smoke.test.ts (every benchmark script in its few-second variant) only with --smoke
+// (`npm run test:bench`, which CI runs after `npm test`).
 // First it makes sure what the chosen files need is there (prerequisites.mjs):
 // it installs missing programs as root with apt-get, or stops at once with the
 // exact command.
@@ -13,7 +15,9 @@ import { join, relative } from 'node:path'
 import { ensurePrerequisites } from './prerequisites.mjs'
 
 const args = process.argv.slice(2)
-const long = args.includes('--long')
+// The kind of file this run takes: plain *.test.ts, or the .long / .smoke ones asked for.
+const kind = args.includes('--long') ? '.long.test.ts' : args.includes('--smoke') ? '.smoke.test.ts' : null
+const kindOf = (name) => ['.long.test.ts', '.smoke.test.ts'].find((suffix) => name.endsWith(suffix)) ?? null
 const roots = args.filter((a) => !a.startsWith('--'))
 
 function collect(dir, out) {
@@ -21,7 +25,7 @@ function collect(dir, out) {
     if (name === 'node_modules' || name === 'dist' || name.startsWith('.')) continue
     const path = join(dir, name)
     if (statSync(path).isDirectory()) collect(path, out)
-    else if (name.endsWith('.test.ts') && name.endsWith('.long.test.ts') === long) out.push(path)
+    else if (name.endsWith('.test.ts') && kindOf(name) === kind) out.push(path)
   }
   return out
 }
@@ -37,7 +41,7 @@ if (files.length === 0) {
   process.exit(1)
 }
 // A full run also checks the shared Redis and PostgreSQL; a chosen file set may not need them.
-const problem = await ensurePrerequisites(files.map((f) => relative(process.cwd(), f)), process.env, { services: roots.length === 0 })
+const problem = await ensurePrerequisites(files.map((f) => relative(process.cwd(), f)), process.env, { services: roots.length === 0 || kind === '.smoke.test.ts' })
 if (problem) {
   console.error(`tessera tests: ${problem}`)
   process.exit(1)

@@ -15,7 +15,7 @@ test('a browser test needs Chromium, a gateway test NGINX (and Python for its ec
   assert.deepEqual(names(['test/web/account.test.ts']), ['Chromium', 'redis-server'])
   assert.deepEqual(names(['packages/gateway/src/test/nginx.test.ts']), ['NGINX', 'Python 3', 'redis-server'])
   assert.deepEqual(names(['test/fleet/fleet.test.ts']), ['NGINX', 'Python 3', 'redis-server'], 'the fleet test runs the gateway and a Python service behind NGINX')
-  assert.deepEqual(names(['bench/test/smoke.test.ts']), ['NGINX', 'redis-server'], 'the gateway benchmark runs NGINX')
+  assert.deepEqual(names(['bench/test/smoke-1.smoke.test.ts']), ['NGINX', 'redis-server'], 'the gateway benchmark runs NGINX')
   assert.deepEqual(names(['packages/core/src/test/tokens.test.ts']), ['redis-server'])
   assert.deepEqual(missingPrograms(['test/web/account.test.ts'], { env: {}, executable: () => true }), [])
 })
