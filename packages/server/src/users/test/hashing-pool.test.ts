@@ -1,8 +1,18 @@
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { getPriority } from 'node:os'
 import { test } from 'node:test'
 import { ARGON2_OPTIONS, HashingOverloaded, HashingPool, HashingUnavailable } from '../index.js'
+
+/** Nice value of every thread of a process (Linux: /proc/<pid>/task/<tid>/stat, field 19). */
+function threadNiceValues(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`).map((tid) => {
+    // The fields after the parenthesised command name start at field 3 (state).
+    const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')
+    return Number(fields[19 - 3])
+  })
+}
 
 void test('hashes in child processes that run at a low CPU priority (nice 10)', async (t) => {
   const pool = new HashingPool({ size: 2 })
@@ -19,6 +29,17 @@ void test('hashes in child processes that run at a low CPU priority (nice 10)', 
     assert.notEqual(pid, process.pid)
     assert.equal(getPriority(pid), 10)
   }
+})
+
+void test('every thread of a hashing process is niced, not only the main one (argon2 runs on the libuv pool threads)', { skip: !existsSync('/proc/self/task') && 'no /proc: nice is per process' }, async (t) => {
+  const pool = new HashingPool({ size: 1 })
+  t.after(() => pool.close())
+  const hash = await pool.hash('correct horse battery', ARGON2_OPTIONS)
+  assert.equal(await pool.verify(hash, 'correct horse battery'), true)
+  const [pid] = pool.processIds
+  const niceValues = threadNiceValues(pid!)
+  assert.ok(niceValues.length > 1, `threads: ${niceValues.length}`)
+  assert.deepEqual(niceValues.filter((nice) => nice !== 10), [], `nice values of the threads: ${niceValues.join(',')}`)
 })
 
 void test('a full queue refuses at once with a Retry-After instead of making the caller wait', async (t) => {
