@@ -116,7 +116,7 @@ export async function openResources(config: ServerConfig, options: { progress?: 
         ? await SigningKeySet.load(config.dataDir)
         : await SigningKeySet.loadOrCreate(config.dataDir)
     const auth = await openEngine(config, store, { ...(keys ? { keys } : {}), ...(config.redis ? { sharedKeys: true } : {}) })
-    // Password hashing runs in niced child processes; started now so the first sign-in does not pay for it.
+    // Password hashing runs in low-priority child processes (SCHED_IDLE or niced); started now so the first sign-in does not pay for it.
     configurePasswordHashing({ size: config.hashingProcesses, maxQueued: config.hashingQueue }).warm()
     opened.push(() => closePasswordHashing())
     const usersDir = join(config.dataDir, 'users')

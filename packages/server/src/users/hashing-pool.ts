@@ -1,4 +1,4 @@
-import { fork, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { availableParallelism } from 'node:os'
 import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -45,23 +45,62 @@ export interface HashingPoolOptions {
   size?: number
   /** Requests that may wait for a child; one more is refused with {@link HashingOverloaded}. Default 256. */
   maxQueued?: number
-  /** Nice value the children take (0-19); default 10: the scheduler favours requests about ten to one, yet a busy host does not starve sign-ins (19 did: a hash took over a second beside other busy processes). */
+  /**
+   * Milliseconds a request may wait for a child; then it is refused with {@link HashingOverloaded}
+   * (503 with Retry-After), so a starved or swamped pool answers instead of leaving sign-ins hanging. Default 10000.
+   */
+  maxWaitMs?: number
+  /**
+   * How the children yield the CPU. `'idle'` (default): Linux's SCHED_IDLE, started through util-linux
+   * `chrt` (any waking request preempts a hash at once, and a hash takes only CPU nothing else wants),
+   * with a rescue at `nice` after `rescueAfterMs`; where `chrt` is missing or refused, the same as `'nice'`.
+   * `'nice'`: the nice value alone (the scheduler favours requests about ten to one at nice 10, but a
+   * waking request may wait for the rest of a hash's time slice).
+   */
+  priority?: 'idle' | 'nice'
+  /** Nice value (0-19) of the children at `'nice'` and of the rescue children; default 10: 19 starved sign-ins (a hash took over a second beside other busy processes). */
   nice?: number
+  /**
+   * With `'idle'`: a hash without an answer after this many ms is handed to a second child at `nice` as
+   * well, and the first answer counts, so other busy processes cannot starve sign-ins (at SCHED_IDLE a
+   * hash beside one busy process gets about 0.3% of a core). Default 500.
+   */
+  rescueAfterMs?: number
 }
 
 /** Nice value of the hashing processes unless configured. */
 export const DEFAULT_HASHING_NICE = 10
+
+/** How long a request may wait for a hashing process before it is refused, unless configured. */
+export const DEFAULT_MAX_WAIT_MS = 10_000
+
+/** How long a hash may go unanswered at SCHED_IDLE before a niced child runs it too, unless configured. */
+export const DEFAULT_RESCUE_AFTER_MS = 500
+
+/** `low`: the children that hash (SCHED_IDLE, or niced); `rescue`: niced children that take the hashes `low` starves on. */
+type Lane = 'low' | 'rescue'
 
 interface Task {
   request: HashRequest
   resolve(value: string | boolean): void
   reject(err: Error): void
   startedMs?: number
+  /** While queued: refuses the request once it has waited `maxWaitMs`. */
+  expiry?: NodeJS.Timeout
+  /** Answered (or failed): a second answer, from the other lane, is dropped. */
+  settled: boolean
+  /** Children running it: one, or two once rescued. */
+  runners: number
+  rescued: boolean
 }
 
 interface Worker {
   child: ChildProcess
+  lane: Lane
   task: Task | null
+  rescueTimer: NodeJS.Timeout | null
+  /** Running a task past `rescueAfterMs`: the scheduler is giving the low lane no CPU. */
+  starved: boolean
 }
 
 // Of the parent's flags, children take only those that decide how modules load (tsx in a checkout,
@@ -80,11 +119,31 @@ function loaderFlags(execArgv: readonly string[]): string[] {
   return kept
 }
 
+let idleLauncher: string[] | null | undefined
+
 /**
- * Runs argon2id in child processes at a low CPU priority (nice 10), one hash per
+ * The command prefix that starts a process under SCHED_IDLE (`chrt --idle 0`), or null where that
+ * fails: not Linux, no util-linux, or a sandbox that refuses the policy. Node cannot set a scheduling
+ * policy itself, and a policy set from outside after start would miss threads; set before exec, every
+ * thread inherits it. Tried once per process (two short execs).
+ */
+function schedIdleLauncher(): string[] | null {
+  if (idleLauncher === undefined) {
+    const prefix = ['chrt', '--idle', '0']
+    const probe = process.platform === 'linux' ? spawnSync(prefix[0]!, [...prefix.slice(1), 'chrt', '--version'], { stdio: 'ignore', timeout: 5000 }) : null
+    idleLauncher = probe && probe.status === 0 ? prefix : null
+  }
+  return idleLauncher
+}
+
+/**
+ * Runs argon2id in child processes at the lowest CPU priority, one hash per
  * child at a time, with a bounded queue. Why processes: argon2 on the libuv
  * pool runs at the event loop's priority, so a login storm on one core takes
- * the core from every signed-in user's request; a niced process yields it.
+ * the core from every signed-in user's request; a low-priority process yields it.
+ * On Linux the children run under SCHED_IDLE, so a request that wakes the
+ * server preempts a hash at once; a hash starved by other busy processes is
+ * rescued by a child at nice 10 (see {@link HashingPoolOptions}).
  *
  * @example
  * ```ts
@@ -97,7 +156,10 @@ function loaderFlags(execArgv: readonly string[]): string[] {
 export class HashingPool {
   readonly size: number
   readonly maxQueued: number
+  readonly maxWaitMs: number
   private readonly nice: number
+  private readonly priority: 'idle' | 'nice'
+  private readonly rescueAfterMs: number
   private readonly workers: Worker[] = []
   private readonly queue: Task[] = []
   private nextId = 1
@@ -108,10 +170,16 @@ export class HashingPool {
   constructor(options: HashingPoolOptions = {}) {
     this.size = options.size ?? Math.max(1, availableParallelism())
     this.maxQueued = options.maxQueued ?? 256
+    this.maxWaitMs = options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS
     this.nice = options.nice ?? DEFAULT_HASHING_NICE
+    this.priority = options.priority ?? 'idle'
+    this.rescueAfterMs = options.rescueAfterMs ?? DEFAULT_RESCUE_AFTER_MS
     if (!Number.isInteger(this.size) || this.size < 1) throw new TypeError('"size" option must be a positive integer')
     if (!Number.isInteger(this.maxQueued) || this.maxQueued < 0) throw new TypeError('"maxQueued" option must be a non-negative integer')
+    if (!Number.isInteger(this.maxWaitMs) || this.maxWaitMs < 1) throw new TypeError('"maxWaitMs" option must be a positive integer')
     if (!Number.isInteger(this.nice) || this.nice < 0 || this.nice > 19) throw new TypeError('"nice" option must be an integer from 0 to 19')
+    if (this.priority !== 'idle' && this.priority !== 'nice') throw new TypeError('"priority" option must be "idle" or "nice"')
+    if (!Number.isInteger(this.rescueAfterMs) || this.rescueAfterMs < 1) throw new TypeError('"rescueAfterMs" option must be a positive integer')
   }
 
   /** Hashes a password (PHC string). Rejects with {@link HashingOverloaded} when the queue is full. */
@@ -129,14 +197,14 @@ export class HashingPool {
     return this.queue.length
   }
 
-  /** Process ids of the running children (operators' diagnostics: their nice value, their memory). */
+  /** Process ids of the running children (operators' diagnostics: their priority, their memory). */
   get processIds(): number[] {
     return this.workers.flatMap((worker) => (worker.child.pid === undefined ? [] : [worker.child.pid]))
   }
 
   /** Starts the children now instead of at the first request (start-up work off the first sign-in). */
   warm(): void {
-    while (this.workers.length < this.size) this.workers.push(this.spawn())
+    while (this.lane('low').length < this.size) this.workers.push(this.spawn('low'))
   }
 
   /** Ends every child; queued and running requests are rejected. Idempotent. */
@@ -144,12 +212,15 @@ export class HashingPool {
     if (this.closed) return
     this.closed = true
     const gone = new HashingUnavailable('the hashing pool is closed')
-    for (const task of this.queue.splice(0)) task.reject(gone)
+    for (const task of this.queue.splice(0)) {
+      clearTimeout(task.expiry)
+      this.settle(task, gone)
+    }
     if (this.keepAlive) clearInterval(this.keepAlive)
     this.keepAlive = null
     await Promise.all(this.workers.splice(0).map(async (worker) => {
-      worker.task?.reject(gone)
-      worker.task = null
+      if (worker.task) this.settle(worker.task, gone)
+      this.release(worker)
       if (worker.child.exitCode !== null || worker.child.signalCode !== null) return
       const exited = new Promise((resolve) => worker.child.once('exit', resolve))
       // An unref'd child would let the process end before its exit is seen, leaving close() pending.
@@ -162,46 +233,134 @@ export class HashingPool {
   private run(request: HashRequest): Promise<string | boolean> {
     if (this.closed) return Promise.reject(new HashingUnavailable('the hashing pool is closed'))
     return new Promise((resolve, reject) => {
-      const task: Task = { request, resolve, reject }
-      const idle = this.idleWorker()
-      if (idle) return this.dispatch(idle, task)
-      if (this.queue.length >= this.maxQueued) {
-        // The wait a new request would face, spread over the children: the Retry-After a client can act on.
-        const waitMs = ((this.queue.length + this.size) * this.averageMs) / this.size
-        return reject(new HashingOverloaded(Math.max(1, Math.ceil(waitMs / 1000))))
-      }
+      const task: Task = { request, resolve, reject, settled: false, runners: 0, rescued: false }
+      const free = this.freeWorker('low') ?? (this.starving() ? this.freeWorker('rescue') : null)
+      if (free) return this.dispatch(free, task)
+      if (this.queue.length >= this.maxQueued) return reject(new HashingOverloaded(this.retryAfterSeconds()))
+      task.expiry = setTimeout(() => this.expire(task), this.maxWaitMs)
+      task.expiry.unref()
       this.queue.push(task)
     })
   }
 
-  private idleWorker(): Worker | null {
-    const idle = this.workers.find((worker) => worker.task === null)
-    if (idle) return idle
-    if (this.workers.length < this.size) {
-      const worker = this.spawn()
-      this.workers.push(worker)
-      return worker
-    }
-    return null
+  // The wait a new request would face, spread over the children: the Retry-After a client can act on.
+  private retryAfterSeconds(): number {
+    const waitMs = ((this.queue.length + this.size) * this.averageMs) / this.size
+    return Math.max(1, Math.ceil(waitMs / 1000))
+  }
+
+  private expire(task: Task): void {
+    const index = this.queue.indexOf(task)
+    if (index < 0) return
+    this.queue.splice(index, 1)
+    this.settle(task, new HashingOverloaded(this.retryAfterSeconds()))
+    this.releaseIfIdle()
+  }
+
+  private takeQueued(): Task | null {
+    const task = this.queue.shift()
+    if (!task) return null
+    clearTimeout(task.expiry)
+    return task
+  }
+
+  private lane(lane: Lane): Worker[] {
+    return this.workers.filter((worker) => worker.lane === lane)
+  }
+
+  /** A child of `lane` with nothing to do, started if the lane has fewer than `size`; null when all are busy. */
+  private freeWorker(lane: Lane): Worker | null {
+    const workers = this.lane(lane)
+    const free = workers.find((worker) => worker.task === null)
+    if (free) return free
+    if (workers.length >= this.size || (lane === 'rescue' && !this.rescues())) return null
+    const worker = this.spawn(lane)
+    this.workers.push(worker)
+    return worker
+  }
+
+  /** Whether the low lane runs at SCHED_IDLE, which needs a rescue lane (a niced low lane is its own floor). */
+  private rescues(): boolean {
+    return this.priority === 'idle' && schedIdleLauncher() !== null
+  }
+
+  private starving(): boolean {
+    return this.workers.some((worker) => worker.starved)
   }
 
   private dispatch(worker: Worker, task: Task): void {
     worker.task = task
+    task.runners++
     this.holdOpen()
-    task.startedMs = performance.now()
+    task.startedMs ??= performance.now()
     worker.child.send(task.request)
+    // From dispatch, not from the child's start: a child starting at SCHED_IDLE beside busy processes starves as a hash does.
+    if (worker.lane === 'low' && this.rescues()) {
+      worker.rescueTimer = setTimeout(() => this.rescue(worker), this.rescueAfterMs)
+      worker.rescueTimer.unref()
+    }
   }
 
-  private spawn(): Worker {
+  /** A low child has run one hash for `rescueAfterMs`: a rescue child runs it too (now, or as soon as one is free). */
+  private rescue(worker: Worker): void {
+    worker.rescueTimer = null
+    worker.starved = true
+    const task = worker.task
+    if (!task || task.settled || task.rescued) return
+    const rescuer = this.freeWorker('rescue')
+    if (!rescuer) return
+    task.rescued = true
+    this.dispatch(rescuer, task)
+  }
+
+  /** The next task for a child that just became free. */
+  private nextFor(worker: Worker): Task | null {
+    if (worker.lane === 'rescue') {
+      const stuck = this.workers.find((w) => w.starved && w.task && !w.task.settled && !w.task.rescued)?.task
+      if (stuck) {
+        stuck.rescued = true
+        return stuck
+      }
+      // While the low lane starves, rescue children take new requests too; otherwise they wait.
+      if (!this.starving()) return null
+    }
+    return this.takeQueued()
+  }
+
+  private feed(worker: Worker): void {
+    const next = this.nextFor(worker)
+    if (next) this.dispatch(worker, next)
+    else this.releaseIfIdle()
+  }
+
+  private release(worker: Worker): void {
+    if (worker.rescueTimer) clearTimeout(worker.rescueTimer)
+    worker.rescueTimer = null
+    worker.starved = false
+    if (worker.task) worker.task.runners--
+    worker.task = null
+  }
+
+  private settle(task: Task, outcome: Error | { value: string | boolean }): void {
+    if (task.settled) return
+    task.settled = true
+    if (outcome instanceof Error) return task.reject(outcome)
+    // A moving average of the time a request waits for its answer once dispatched, for Retry-After.
+    if (task.startedMs !== undefined) this.averageMs = this.averageMs * 0.9 + (performance.now() - task.startedMs) * 0.1
+    task.resolve(outcome.value)
+  }
+
+  private spawn(lane: Lane): Worker {
     const own = fileURLToPath(import.meta.url)
     // In a checkout this module is the .ts source run through tsx; once built, the .js beside it.
     const script = fileURLToPath(new URL(`./hashing-worker${extname(own)}`, import.meta.url))
-    const child = fork(script, [], {
-      execArgv: loaderFlags(process.execArgv),
+    const argv = [process.execPath, ...loaderFlags(process.execArgv), script]
+    const [command, ...args] = lane === 'low' && this.rescues() ? [...schedIdleLauncher()!, ...argv] : argv
+    const child = spawn(command!, args, {
       env: { ...process.env, TESSERA_HASHING_NICE: String(this.nice) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     })
-    const worker: Worker = { child, task: null }
+    const worker: Worker = { child, lane, task: null, rescueTimer: null, starved: false }
     child.unref()
     child.channel?.unref()
     child.on('message', (response: HashResponse) => this.answered(worker, response))
@@ -214,40 +373,37 @@ export class HashingPool {
   private answered(worker: Worker, response: HashResponse): void {
     const task = worker.task
     if (!task || task.request.id !== response.id) return
-    worker.task = null
-    // A moving average of the time a request holds a child, for Retry-After.
-    if (task.startedMs !== undefined) this.averageMs = this.averageMs * 0.9 + (performance.now() - task.startedMs) * 0.1
-    if (response.ok) task.resolve(response.value)
-    else task.reject(new Error(response.error))
-    const next = this.queue.shift()
-    if (next) this.dispatch(worker, next)
-    else this.releaseIfIdle()
+    this.release(worker)
+    this.settle(task, response.ok ? { value: response.value } : new Error(response.error))
+    this.feed(worker)
   }
 
   private exited(worker: Worker): void {
     const index = this.workers.indexOf(worker)
     if (index >= 0) this.workers.splice(index, 1)
-    worker.task?.reject(new HashingUnavailable('a hashing process exited while working'))
-    worker.task = null
+    const task = worker.task
+    this.release(worker)
+    // A rescued task may still be answered by its other child.
+    if (task && task.runners === 0) this.settle(task, new HashingUnavailable('a hashing process exited while working'))
     if (this.closed) return this.releaseIfIdle()
-    // Hand the queue to a fresh child so waiting requests are not stranded.
-    const next = this.queue.shift()
-    if (next) {
-      const fresh = this.spawn()
+    // Hand the queue to a fresh child so waiting requests are not stranded (a rescue child leaves low children behind).
+    if (this.queue.length > 0 && worker.lane === 'low') {
+      const fresh = this.spawn('low')
       this.workers.push(fresh)
-      this.dispatch(fresh, next)
+      this.feed(fresh)
     }
     this.releaseIfIdle()
   }
 
   // Children and their channels never keep this process alive (an idle pool must not block exit);
-  // while a request is out, one timer does, so an awaited hash is never cut off by the process ending.
+  // while a request is unanswered, one timer does, so an awaited hash is never cut off by the process ending.
   private holdOpen(): void {
     this.keepAlive ??= setInterval(() => undefined, 1 << 30)
   }
 
   private releaseIfIdle(): void {
-    if (this.keepAlive && this.queue.length === 0 && this.workers.every((worker) => worker.task === null)) {
+    const unanswered = this.queue.length > 0 || this.workers.some((worker) => worker.task !== null && !worker.task.settled)
+    if (this.keepAlive && !unanswered) {
       clearInterval(this.keepAlive)
       this.keepAlive = null
     }

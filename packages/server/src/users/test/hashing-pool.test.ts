@@ -1,21 +1,29 @@
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { getPriority } from 'node:os'
 import { test } from 'node:test'
 import { ARGON2_OPTIONS, HashingOverloaded, HashingPool, HashingUnavailable } from '../index.js'
 
-/** Nice value of every thread of a process (Linux: /proc/<pid>/task/<tid>/stat, field 19). */
-function threadNiceValues(pid: number): number[] {
+/** Nice value and scheduling policy of every thread of a process (Linux: /proc/<pid>/task/<tid>/stat, fields 19 and 41). */
+function threadPriorities(pid: number): { nice: number; policy: number }[] {
   return readdirSync(`/proc/${pid}/task`).map((tid) => {
     // The fields after the parenthesised command name start at field 3 (state).
     const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')
-    return Number(fields[19 - 3])
+    return { nice: Number(fields[19 - 3]), policy: Number(fields[41 - 3]) }
   })
 }
 
-void test('hashes in child processes that run at a low CPU priority (nice 10)', async (t) => {
-  const pool = new HashingPool({ size: 2 })
+const SCHED_OTHER = 0
+const SCHED_IDLE = 5
+const noProc = !existsSync('/proc/self/task') && 'no /proc: nice is per process'
+// What the pool itself tries: util-linux chrt starting a process under SCHED_IDLE.
+const noSchedIdle = spawnSync('chrt', ['--idle', '0', 'chrt', '--version'], { stdio: 'ignore' }).status !== 0 && 'chrt --idle is not available here'
+
+void test('hashes in child processes that run at a low CPU priority (nice 10 at least)', async (t) => {
+  // No rescue children here (a slow start on a busy machine would look like starvation): this counts processes.
+  const pool = new HashingPool({ size: 2, rescueAfterMs: 600_000 })
   t.after(() => pool.close())
   const hash = await pool.hash('correct horse battery', ARGON2_OPTIONS)
   assert.match(hash, /^\$argon2id\$/)
@@ -31,15 +39,48 @@ void test('hashes in child processes that run at a low CPU priority (nice 10)', 
   }
 })
 
-void test('every thread of a hashing process is niced, not only the main one (argon2 runs on the libuv pool threads)', { skip: !existsSync('/proc/self/task') && 'no /proc: nice is per process' }, async (t) => {
+void test('with priority "nice", every thread of a hashing process is niced, not only the main one (argon2 runs on the libuv pool threads)', { skip: noProc }, async (t) => {
+  const pool = new HashingPool({ size: 1, priority: 'nice' })
+  t.after(() => pool.close())
+  const hash = await pool.hash('correct horse battery', ARGON2_OPTIONS)
+  assert.equal(await pool.verify(hash, 'correct horse battery'), true)
+  const [pid] = pool.processIds
+  const threads = threadPriorities(pid!)
+  assert.ok(threads.length > 1, `threads: ${threads.length}`)
+  assert.deepEqual(threads.filter((thread) => thread.nice !== 10 || thread.policy !== SCHED_OTHER), [])
+})
+
+void test('by default every thread of a hashing process runs under SCHED_IDLE, so a waking request preempts a hash at once', { skip: noProc || noSchedIdle }, async (t) => {
   const pool = new HashingPool({ size: 1 })
   t.after(() => pool.close())
   const hash = await pool.hash('correct horse battery', ARGON2_OPTIONS)
   assert.equal(await pool.verify(hash, 'correct horse battery'), true)
   const [pid] = pool.processIds
-  const niceValues = threadNiceValues(pid!)
-  assert.ok(niceValues.length > 1, `threads: ${niceValues.length}`)
-  assert.deepEqual(niceValues.filter((nice) => nice !== 10), [], `nice values of the threads: ${niceValues.join(',')}`)
+  const threads = threadPriorities(pid!)
+  assert.ok(threads.length > 1, `threads: ${threads.length}`)
+  assert.deepEqual(threads.filter((thread) => thread.policy !== SCHED_IDLE), [])
+})
+
+void test('a hash the SCHED_IDLE child cannot run is answered by a niced rescue child, and the late answer is dropped', { skip: noProc || noSchedIdle, timeout: 60_000 }, async (t) => {
+  const pool = new HashingPool({ size: 1, rescueAfterMs: 50 })
+  pool.warm()
+  const [starved] = pool.processIds
+  // A stopped process is what starvation looks like to the pool: no answer, however long it waits.
+  process.kill(starved!, 'SIGSTOP')
+  t.after(async () => {
+    process.kill(starved!, 'SIGCONT')
+    await pool.close()
+  })
+  const hash = await pool.hash('correct horse battery', ARGON2_OPTIONS)
+  assert.match(hash, /^\$argon2id\$/)
+  const rescuers = pool.processIds.filter((pid) => pid !== starved)
+  assert.equal(rescuers.length, 1)
+  assert.deepEqual(threadPriorities(rescuers[0]!).filter((thread) => thread.nice !== 10 || thread.policy !== SCHED_OTHER), [])
+  // While the low lane starves, new requests go to the rescue child too (the stopped child still holds the first).
+  assert.equal(await pool.verify(hash, 'correct horse battery'), true)
+  // Resumed, the starved child answers the first request again; that answer is dropped and the pool goes on.
+  process.kill(starved!, 'SIGCONT')
+  assert.equal(await pool.verify(hash, 'wrong horse battery'), false)
 })
 
 void test('a full queue refuses at once with a Retry-After instead of making the caller wait', async (t) => {
@@ -56,6 +97,28 @@ void test('a full queue refuses at once with a Retry-After instead of making the
   // The refused request took nothing from the others: both finish.
   assert.match(await running, /^\$argon2id\$/)
   assert.match(await queued, /^\$argon2id\$/)
+})
+
+void test('a request that waits longer than maxWaitMs for a child is refused with a Retry-After, never left hanging', { skip: process.platform === 'win32' && 'no SIGSTOP' }, async (t) => {
+  // Niced only (no rescue children): the one child stops answering, so the queue cannot move.
+  const pool = new HashingPool({ size: 1, priority: 'nice', maxWaitMs: 100 })
+  pool.warm()
+  const [stuck] = pool.processIds
+  process.kill(stuck!, 'SIGSTOP')
+  t.after(async () => {
+    process.kill(stuck!, 'SIGCONT')
+    await pool.close()
+  })
+  const running = pool.hash('first password', ARGON2_OPTIONS)
+  await assert.rejects(pool.hash('second password', ARGON2_OPTIONS), (err: unknown) => {
+    assert.ok(err instanceof HashingOverloaded)
+    assert.ok(err.retryAfterSeconds >= 1, `retry after ${err.retryAfterSeconds}`)
+    return true
+  })
+  assert.equal(pool.queued, 0)
+  // The request already with a child is not cut off: it is answered once the child runs again.
+  process.kill(stuck!, 'SIGCONT')
+  assert.match(await running, /^\$argon2id\$/)
 })
 
 void test('a hashing process that dies fails its request cleanly and the pool goes on', async (t) => {
