@@ -9,6 +9,7 @@
 //                          (DPoP-bound ones when it sends a proof per session)
 // Args: --redis <url> --database <url> [--users <n>]. Prints READY {port}.
 import { randomBytes } from 'node:crypto'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import pg from 'pg'
 import { createTessera, issueAccessToken, newTokenId, SigningKeySet } from '@tessera/core'
@@ -69,6 +70,17 @@ app.get('/bench/protected-verifier', async (request) => {
   const claims = await verifier.verify(header.slice('Bearer '.length))
   return { user_id: claims.userId }
 })
+// BENCH_LOOP_DELAY=<ms>: GET /bench/loop-delay gives the event loop's delays (sampled every <ms>) since the last call.
+// Off by default: the sampling timer wakes the server, which is itself a cost beside a SCHED_IDLE hash.
+const loopDelay = process.env.BENCH_LOOP_DELAY ? monitorEventLoopDelay({ resolution: Number(process.env.BENCH_LOOP_DELAY) }) : null
+loopDelay?.enable()
+app.get('/bench/loop-delay', async () => {
+  if (!loopDelay) return { enabled: false }
+  const ms = (ns: number) => Math.round(ns / 1e4) / 100
+  const figures = { enabled: true, max_ms: ms(loopDelay.max), p99_ms: ms(loopDelay.percentile(99)), mean_ms: ms(loopDelay.mean), count: loopDelay.count }
+  loopDelay.reset()
+  return figures
+})
 // With `dpop_proofs` (one per session, for POST BENCH_DPOP_SIGN_IN_URL) each session is bound to its proof's key, as a sign-in with that proof would bind it.
 app.post<{ Body: { count: number; user_prefix: string; dpop_proofs?: string[] } }>('/bench/sessions', async (request) => {
   const tokens = []
@@ -82,7 +94,7 @@ app.post<{ Body: { count: number; user_prefix: string; dpop_proofs?: string[] } 
 })
 
 // As the server does at start; the pool inherits this process's pinning, so hashing shares the server's core.
-configurePasswordHashing({ nice: Number(process.env.BENCH_HASHING_NICE ?? 10) }).warm()
+configurePasswordHashing({ nice: Number(process.env.BENCH_HASHING_NICE ?? 10), ...(process.env.BENCH_HASHING_PRIORITY ? { priority: process.env.BENCH_HASHING_PRIORITY as 'idle' | 'nice' } : {}) }).warm()
 const emails: string[] = []
 const passwordHash = await hashPassword(BENCH_PASSWORD)
 for (let i = 0; i < Number(values.users); i++) {
