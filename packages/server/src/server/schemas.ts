@@ -54,6 +54,7 @@ export const sessionItem = {
     os: { type: 'string' },
     ip: { type: 'string' },
     current: { type: 'boolean' },
+    dpop_bound: { type: 'boolean' },
   },
 } as const
 

@@ -28,5 +28,7 @@ export function sessionView(info: SessionInfo, currentSessionId: string | null) 
     os: label(ua.os.name, ua.os.version),
     ip: info.device.ip,
     current: info.sessionId === currentSessionId,
+    // Its refresh token (and every access token) works only with proofs of one key: copying them is not enough.
+    dpop_bound: info.dpopBound,
   }
 }

@@ -145,6 +145,20 @@ describe('DPoP on the auth server', () => {
     assert.equal(refreshed.token_type, 'dpop')
   })
 
+  test('GET /auth/sessions says which sessions are bound to a DPoP key', async () => {
+    const key = await newDpopKey()
+    const email = await register(server)
+    const bound = (await (await login(base, email, key)).json()) as { access_token: string; session_id: string }
+    const plain = (await (await login(base, email, null)).json()) as { access_token: string; session_id: string }
+    const url = `${base}/auth/sessions`
+    const listed = await fetch(url, { headers: { authorization: `DPoP ${bound.access_token}`, dpop: await proof(key, 'GET', url, { accessToken: bound.access_token }) } })
+    assert.equal(listed.status, 200)
+    const sessions = ((await listed.json()) as { sessions: { session_id: string; dpop_bound: boolean; current: boolean }[] }).sessions
+    const byId = new Map(sessions.map((s) => [s.session_id, s]))
+    assert.deepEqual(byId.get(bound.session_id), { ...byId.get(bound.session_id), dpop_bound: true, current: true })
+    assert.deepEqual(byId.get(plain.session_id), { ...byId.get(plain.session_id), dpop_bound: false, current: false })
+  })
+
   test('with DPoP required, a sign-in without a proof is refused with 400', async () => {
     const { server: strict, base: at } = await start({ dpop: { required: true } })
     const email = await register(strict)
