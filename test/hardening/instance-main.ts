@@ -37,3 +37,8 @@ const stop = () => {
 }
 process.once('SIGTERM', stop)
 process.once('SIGINT', stop)
+// The test holds our stdin open; when it ends (the test process died, e.g. a killed run), exit at once (nobody is
+// left to drain for, and a graceful close can wait on a Redis that died with the test) instead of living on as
+// an orphan that keeps a port and a Redis client (seen after an interrupted `npm test`).
+process.stdin.once('end', () => process.exit(0))
+process.stdin.resume()

@@ -36,7 +36,7 @@ before(async () => {
   })
   urls = await Promise.all(
     [0, 1, 2].map(async () => {
-      const child = spawn(process.execPath, ['--conditions=tessera-source', '--import', 'tsx', MAIN], { env: { ...process.env, TESSERA_HARDENING_DEPLOYMENT: spec }, stdio: ['ignore', 'pipe', 'inherit'] })
+      const child = spawn(process.execPath, ['--conditions=tessera-source', '--import', 'tsx', MAIN], { env: { ...process.env, TESSERA_HARDENING_DEPLOYMENT: spec }, stdio: ['pipe', 'pipe', 'inherit'] })
       children.push(child)
       let out = ''
       child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
