@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import type { OutageRig } from './outage-rig.js'
-import { ofFace, summarise, type Sample } from './probes.js'
+import { ofFace, summarise, tooSlow, workingAgainAt, type Sample } from './probes.js'
 
 /**
  * Kills and restarts the rig's Redis `cycles` times, `downMs` down and
@@ -37,11 +37,11 @@ export function assertFlappingSurvived(samples: Sample[], faces: string[], lastU
     if (odd.length) problems.push(`${face}: statuses ${[...new Set(odd.map((s) => s.status))].join(',')}`)
     // A live face may be refused (401) only if it is the refresh face losing its token; anything else must be 200 or 503.
     if (!face.endsWith('-revoked') && mine.some((s) => s.status === 401)) problems.push(`${face}: a live token was refused with 401`)
-    const slow = mine.filter((s) => s.endMs - s.startMs > limits.maxAnswerMs)
+    const slow = mine.filter((s) => tooSlow(s, limits.maxAnswerMs))
     if (slow.length) problems.push(`${face}: ${slow.length} answers over ${limits.maxAnswerMs} ms (slowest ${Math.round(Math.max(...slow.map((s) => s.endMs - s.startMs)))} ms)`)
     if (!face.endsWith('-revoked')) {
       const recovered = mine.find((s) => s.startMs >= lastUpAt && s.status === 200)
-      if (!recovered || recovered.endMs > lastUpAt + limits.maxRecoveryMs) problems.push(`${face}: not recovered within ${limits.maxRecoveryMs} ms of the last restart`)
+      if (!recovered || workingAgainAt(recovered) > lastUpAt + limits.maxRecoveryMs) problems.push(`${face}: not recovered within ${limits.maxRecoveryMs} ms of the last restart`)
     }
   }
   assert.deepEqual(problems, [], JSON.stringify(summarise(samples)))

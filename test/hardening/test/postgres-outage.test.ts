@@ -7,7 +7,7 @@ import { SHARED_DATABASE_URL } from '../../support/postgres.js'
 import { SHARED_REDIS_URL } from '../../support/redis.js'
 import { startTcpProxy } from '../../support/tcp-proxy.js'
 import { bearer, createDeployment, registerAndLogin, startInstance } from '../harness.js'
-import { ofFace, startProbes, summarise, type Sample } from '../probes.js'
+import { ofFace, startProbes, summarise, tooSlow, workingAgainAt } from '../probes.js'
 
 void test('PostgreSQL cut off under login load: 503 within 1 s, sessions keep working, login back within 2 s', async (t) => {
   const database = new URL(SHARED_DATABASE_URL)
@@ -36,17 +36,14 @@ void test('PostgreSQL cut off under login load: 503 within 1 s, sessions keep wo
   const samples = await run.stop()
   const logins = ofFace(samples, 'login')
   const report = JSON.stringify(summarise(samples))
-  const took = (s: Sample) => s.endMs - s.startMs
-  // What depends on the database answers within 1 s: every 503 and every session call. A login that read its
-  // user before the cut still checks the password, which yields the CPU to requests (SCHED_IDLE hashing): on a
-  // busy machine that took 2.2 s (load 30), so it is bounded by the hashing queue's 10 s limit, never a hang.
-  assert.ok(samples.every((s) => (s.face === 'sessions' || s.status === 503 ? took(s) <= 1000 : took(s) <= 10_000)), `an answer took too long: ${report}`)
+  // What depends on the database answers within 1 s; a login that read its user before the cut still hashes (probes.ts).
+  assert.ok(!samples.some((s) => tooSlow(s, 1000)), `an answer took too long: ${report}`)
   assert.ok(samples.every((s) => [200, 503].includes(s.status)), report)
   const firstUnavailable = logins.find((s) => s.startMs >= cutAt && s.status === 503)
   assert.ok(firstUnavailable && firstUnavailable.endMs - cutAt <= 1000, `login 503 came ${firstUnavailable ? Math.round(firstUnavailable.endMs - cutAt) : 'never'} ms after the cut`)
   assert.ok(!logins.some((s) => s.startMs > cutAt + 50 && s.endMs < restoredAt && s.status === 200), 'a login succeeded without the database')
   assert.ok(ofFace(samples, 'sessions').every((s) => s.status === 200), 'an issued session stopped working')
   const back = logins.find((s) => s.startMs >= restoredAt && s.status === 200)
-  assert.ok(back && back.endMs - restoredAt <= 2000, `login back ${back ? Math.round(back.endMs - restoredAt) : 'never'} ms after the link returned`)
-  console.log(`postgres cut: first login 503 after ${Math.round(firstUnavailable.endMs - cutAt)} ms; login back ${Math.round(back.endMs - restoredAt)} ms after restore; ${report}`)
+  assert.ok(back && workingAgainAt(back) - restoredAt <= 2000, `login back ${back ? Math.round(workingAgainAt(back) - restoredAt) : 'never'} ms after the link returned`)
+  console.log(`postgres cut: first login 503 after ${Math.round(firstUnavailable.endMs - cutAt)} ms; login back ${Math.round(workingAgainAt(back) - restoredAt)} ms after restore; ${report}`)
 })
