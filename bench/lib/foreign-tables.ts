@@ -87,6 +87,8 @@ export function coldVerifyRows(stdout: string): BenchRow[] {
 }
 
 /** Row 6 figures from propagation.ts: revoke returned -> all verifiers rejected. */
+const PROPAGATION_P99_TARGET_MS = 2
+
 export function propagationRows(stdout: string): BenchRow[] {
   const lines = tableLines(stdout)
   const header = lines.find((cells) => cells.some((c) => /p99/.test(c)))
@@ -100,9 +102,10 @@ export function propagationRows(stdout: string): BenchRow[] {
     {
       row: `6 propagation: ${line[0]}`,
       figure: `p50 ${line[p50At]} ms, p99 ${line[p99At]} ms, max ${line[maxAt]} ms`,
-      target: 'p99 <= 5 ms',
-      ratio: `${Number((p99 / 5).toPrecision(3))} of target`,
-      met: p99 <= 5,
+      // Issue 17's target (the round before asked for 5 ms).
+      target: `p99 <= ${PROPAGATION_P99_TARGET_MS} ms`,
+      ratio: `${Number((p99 / PROPAGATION_P99_TARGET_MS).toPrecision(3))} of target`,
+      met: p99 <= PROPAGATION_P99_TARGET_MS,
     },
   ]
 }
