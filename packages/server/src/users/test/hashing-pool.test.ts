@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { getPriority } from 'node:os'
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import { ARGON2_OPTIONS, HashingOverloaded, HashingPool, HashingUnavailable } from '../index.js'
 
 /** Nice value and scheduling policy of every thread of a process (Linux: /proc/<pid>/task/<tid>/stat, fields 19 and 41). */
@@ -13,6 +13,21 @@ function threadPriorities(pid: number): { nice: number; policy: number }[] {
     const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')
     return { nice: Number(fields[19 - 3]), policy: Number(fields[41 - 3]) }
   })
+}
+
+/**
+ * Stops the pool's one child (SIGSTOP): what starvation looks like to the pool, an answer that never comes.
+ * It runs again (SIGCONT) and the pool closes when the test ends; returns the child's pid.
+ */
+function stopOnlyChild(t: TestContext, pool: HashingPool): number {
+  pool.warm()
+  const [pid] = pool.processIds
+  process.kill(pid!, 'SIGSTOP')
+  t.after(async () => {
+    process.kill(pid!, 'SIGCONT')
+    await pool.close()
+  })
+  return pid!
 }
 
 const SCHED_OTHER = 0
@@ -63,14 +78,7 @@ void test('by default every thread of a hashing process runs under SCHED_IDLE, s
 
 void test('a hash the SCHED_IDLE child cannot run is answered by a niced rescue child, and the late answer is dropped', { skip: noProc || noSchedIdle, timeout: 60_000 }, async (t) => {
   const pool = new HashingPool({ size: 1, rescueAfterMs: 50 })
-  pool.warm()
-  const [starved] = pool.processIds
-  // A stopped process is what starvation looks like to the pool: no answer, however long it waits.
-  process.kill(starved!, 'SIGSTOP')
-  t.after(async () => {
-    process.kill(starved!, 'SIGCONT')
-    await pool.close()
-  })
+  const starved = stopOnlyChild(t, pool)
   const hash = await pool.hash('correct horse battery', ARGON2_OPTIONS)
   assert.match(hash, /^\$argon2id\$/)
   const rescuers = pool.processIds.filter((pid) => pid !== starved)
@@ -79,7 +87,7 @@ void test('a hash the SCHED_IDLE child cannot run is answered by a niced rescue 
   // While the low lane starves, new requests go to the rescue child too (the stopped child still holds the first).
   assert.equal(await pool.verify(hash, 'correct horse battery'), true)
   // Resumed, the starved child answers the first request again; that answer is dropped and the pool goes on.
-  process.kill(starved!, 'SIGCONT')
+  process.kill(starved, 'SIGCONT')
   assert.equal(await pool.verify(hash, 'wrong horse battery'), false)
 })
 
@@ -102,13 +110,7 @@ void test('a full queue refuses at once with a Retry-After instead of making the
 void test('a request that waits longer than maxWaitMs for a child is refused with a Retry-After, never left hanging', { skip: process.platform === 'win32' && 'no SIGSTOP' }, async (t) => {
   // Niced only (no rescue children): the one child stops answering, so the queue cannot move.
   const pool = new HashingPool({ size: 1, priority: 'nice', maxWaitMs: 100 })
-  pool.warm()
-  const [stuck] = pool.processIds
-  process.kill(stuck!, 'SIGSTOP')
-  t.after(async () => {
-    process.kill(stuck!, 'SIGCONT')
-    await pool.close()
-  })
+  const stuck = stopOnlyChild(t, pool)
   const running = pool.hash('first password', ARGON2_OPTIONS)
   await assert.rejects(pool.hash('second password', ARGON2_OPTIONS), (err: unknown) => {
     assert.ok(err instanceof HashingOverloaded)
@@ -117,7 +119,7 @@ void test('a request that waits longer than maxWaitMs for a child is refused wit
   })
   assert.equal(pool.queued, 0)
   // The request already with a child is not cut off: it is answered once the child runs again.
-  process.kill(stuck!, 'SIGCONT')
+  process.kill(stuck, 'SIGCONT')
   assert.match(await running, /^\$argon2id\$/)
 })
 
