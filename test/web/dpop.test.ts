@@ -110,6 +110,8 @@ describe('account page DPoP binding in Chromium', { concurrency: true }, () => {
     assert.deepEqual(calls.find((c) => c.path === '/auth/refresh'), { path: '/auth/refresh', authorization: '', dpop: true })
     assert.deepEqual(calls.find((c) => c.path === '/auth/me'), { path: '/auth/me', authorization: 'DPoP', dpop: true })
     assert.deepEqual(calls.find((c) => c.path === '/auth/sessions'), { path: '/auth/sessions', authorization: 'DPoP', dpop: true })
+    // The device list says the session is bound to this browser's key.
+    assert.equal(await page.locator('#devices > li').first().locator('.badge-bound').isVisible(), true)
   })
 
   test('the refresh cookie copied into another browser refreshes nothing, with or without a proof, and the server ends the session as stolen', async () => {
@@ -159,6 +161,7 @@ describe('account page DPoP binding in Chromium', { concurrency: true }, () => {
     assert.equal(decodeJwt(reply.access_token).cnf, undefined)
     await page.reload()
     await page.locator('#devices > li').first().waitFor()
+    assert.equal(await page.locator('#devices > li').first().locator('.badge-bound').isVisible(), false, 'a bearer session is not shown as key-bound')
   })
 
   test("a browser clock ten minutes slow still signs in: the page follows the server's Date", async () => {

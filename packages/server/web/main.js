@@ -126,6 +126,8 @@ function renderDevice(session) {
   item.querySelector('.device-ip').textContent = session.ip || 'unknown'
   setTime(item.querySelector('.device-created'), session.created_at)
   setTime(item.querySelector('.device-seen'), session.last_seen_at)
+  // DPoP-bound: the session's tokens work only with proofs of a key that stays in that browser.
+  item.querySelector('.badge-bound').hidden = !session.dpop_bound
   const button = /** @type {HTMLButtonElement} */ (item.querySelector('.device-sign-out'))
   if (session.current) {
     item.classList.add('device-current')

@@ -51,6 +51,10 @@ export interface ServerConfig {
   hashingProcesses: number
   /** Password checks that may wait for a hashing process; more get 503 (TESSERA_HASHING_QUEUE). */
   hashingQueue: number
+  /** How hashing yields the CPU: `idle` (SCHED_IDLE, rescued at `hashingNice`) or `nice` (TESSERA_HASHING_PRIORITY). */
+  hashingPriority: 'idle' | 'nice'
+  /** Nice value of the hashing processes at `nice`, and of the rescue processes at `idle` (TESSERA_HASHING_NICE). */
+  hashingNice: number
   /** TESSERA_FORWARD_AUTH=true mounts the gateway's handler at /auth/forward, with the gateway's header settings; null: off. */
   forwardAuth: { headers: IdentityHeaderOptions; realm?: string } | null
   /** TESSERA_WEBHOOKS: JSON list of { id, url, secret, events? }. */
@@ -94,6 +98,17 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   if (text === undefined) return fallback
   if (!/^[0-9]+$/.test(text) || Number(text) < min || Number(text) > max) throw new ConfigError(`${name} must be an integer from ${min} to ${max} (got "${text.slice(0, 40)}")`)
   return Number(text)
+}
+
+/**
+ * TESSERA_HASHING_PRIORITY: `idle` (default) lets a hash take only CPU nothing else wants, so a login storm never
+ * slows signed-in users; on a host shared with other busy processes sign-ins then wait for the rescue at
+ * TESSERA_HASHING_NICE, and `nice` (with a lower TESSERA_HASHING_NICE) lets them compete instead.
+ */
+function hashingPriority(env: Env): 'idle' | 'nice' {
+  const text = value(env, 'TESSERA_HASHING_PRIORITY') ?? 'idle'
+  if (text !== 'idle' && text !== 'nice') throw new ConfigError(`TESSERA_HASHING_PRIORITY must be idle or nice (got "${text.slice(0, 40)}")`)
+  return text
 }
 
 function url(env: Env, name: string, protocols: string[]): string | null {
@@ -274,6 +289,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): ServerC
     loginRateLimitPerAccount: integer(env, 'TESSERA_LOGIN_RATE_LIMIT_ACCOUNT', 5, 1, 10_000),
     hashingProcesses: integer(env, 'TESSERA_HASHING_PROCESSES', availableParallelism(), 1, 64),
     hashingQueue: integer(env, 'TESSERA_HASHING_QUEUE', 256, 0, 100_000),
+    hashingPriority: hashingPriority(env),
+    hashingNice: integer(env, 'TESSERA_HASHING_NICE', 10, 0, 19),
     forwardAuth: boolean(env, 'TESSERA_FORWARD_AUTH') ? forwardAuth(env) : null,
     webhooks: webhooks(env),
     webhookMaxAttempts: integer(env, 'TESSERA_WEBHOOK_MAX_ATTEMPTS', 12, 1, 30),

@@ -117,7 +117,7 @@ export async function openResources(config: ServerConfig, options: { progress?: 
         : await SigningKeySet.loadOrCreate(config.dataDir)
     const auth = await openEngine(config, store, { ...(keys ? { keys } : {}), ...(config.redis ? { sharedKeys: true } : {}) })
     // Password hashing runs in low-priority child processes (SCHED_IDLE or niced); started now so the first sign-in does not pay for it.
-    configurePasswordHashing({ size: config.hashingProcesses, maxQueued: config.hashingQueue }).warm()
+    configurePasswordHashing({ size: config.hashingProcesses, maxQueued: config.hashingQueue, priority: config.hashingPriority, nice: config.hashingNice }).warm()
     opened.push(() => closePasswordHashing())
     const usersDir = join(config.dataDir, 'users')
     if (config.databaseUrl) progress(`connecting to ${postgresTarget(config.databaseUrl, config.databaseSchema)} and running migrations`)

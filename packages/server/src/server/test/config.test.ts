@@ -15,6 +15,7 @@ void test('with no environment the defaults are the embedded setup on 127.0.0.1:
   assert.equal(config.adminToken, null)
   assert.equal(config.clients.size, 0)
   assert.equal(config.accessTokenTtlSeconds, 900)
+  assert.deepEqual([config.hashingPriority, config.hashingNice], ['idle', 10])
 })
 
 void test('reads every documented variable', () => {
@@ -37,9 +38,12 @@ void test('reads every documented variable', () => {
       TESSERA_MAIL_OUTBOX: '/tmp/outbox',
       TESSERA_PUBLIC_URL: 'https://auth.example/',
       TESSERA_COOKIE_SECURE: 'true',
+      TESSERA_HASHING_PRIORITY: 'nice',
+      TESSERA_HASHING_NICE: '0',
     },
     '/srv',
   )
+  assert.deepEqual([config.hashingPriority, config.hashingNice], ['nice', 0])
   assert.equal(config.port, 8080)
   assert.equal(config.redisUrl, 'rediss://:pw@redis.internal:6380')
   assert.equal(config.dataDir, '/var/lib/tessera')
@@ -70,6 +74,8 @@ void test('bad settings are refused with a message naming the variable', () => {
     [{ REDIS_URL: 'redis://a', REDIS_CLUSTER_NODES: '127.0.0.1:7000' }, /only one of REDIS_URL, REDIS_SENTINELS and REDIS_CLUSTER_NODES/],
     [{ REDIS_SENTINELS: '127.0.0.1:26379' }, /REDIS_SENTINEL_MASTER must be set/],
     [{ TESSERA_REDIS_WAIT_REPLICAS: '-1' }, /^TESSERA_REDIS_WAIT_REPLICAS/],
+    [{ TESSERA_HASHING_PRIORITY: 'low' }, /^TESSERA_HASHING_PRIORITY must be idle or nice/],
+    [{ TESSERA_HASHING_NICE: '20' }, /^TESSERA_HASHING_NICE must be an integer from 0 to 19/],
   ]
   for (const [env, message] of cases) {
     assert.throws(() => loadConfig(env), (err: unknown) => err instanceof ConfigError && message.test(err.message), JSON.stringify(env))
