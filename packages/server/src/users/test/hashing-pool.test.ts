@@ -37,6 +37,17 @@ function isShedWithRetryAfter(err: unknown): boolean {
   return true
 }
 
+/** Hashes and verifies once (so the child has started its libuv pool threads), then reads its threads' priorities. */
+async function threadsAfterOneHash(t: TestContext, pool: HashingPool): Promise<{ nice: number; policy: number }[]> {
+  t.after(() => pool.close())
+  const hash = await pool.hash('correct horse battery', ARGON2_OPTIONS)
+  assert.equal(await pool.verify(hash, 'correct horse battery'), true)
+  const [pid] = pool.processIds
+  const threads = threadPriorities(pid!)
+  assert.ok(threads.length > 1, `threads: ${threads.length}`)
+  return threads
+}
+
 const SCHED_OTHER = 0
 const SCHED_IDLE = 5
 const noProc = !existsSync('/proc/self/task') && 'no /proc: nice is per process'
@@ -62,24 +73,12 @@ void test('hashes in child processes that run at a low CPU priority (nice 10 at 
 })
 
 void test('with priority "nice", every thread of a hashing process is niced, not only the main one (argon2 runs on the libuv pool threads)', { skip: noProc }, async (t) => {
-  const pool = new HashingPool({ size: 1, priority: 'nice' })
-  t.after(() => pool.close())
-  const hash = await pool.hash('correct horse battery', ARGON2_OPTIONS)
-  assert.equal(await pool.verify(hash, 'correct horse battery'), true)
-  const [pid] = pool.processIds
-  const threads = threadPriorities(pid!)
-  assert.ok(threads.length > 1, `threads: ${threads.length}`)
+  const threads = await threadsAfterOneHash(t, new HashingPool({ size: 1, priority: 'nice' }))
   assert.deepEqual(threads.filter((thread) => thread.nice !== 10 || thread.policy !== SCHED_OTHER), [])
 })
 
 void test('by default every thread of a hashing process runs under SCHED_IDLE, so a waking request preempts a hash at once', { skip: noProc || noSchedIdle }, async (t) => {
-  const pool = new HashingPool({ size: 1 })
-  t.after(() => pool.close())
-  const hash = await pool.hash('correct horse battery', ARGON2_OPTIONS)
-  assert.equal(await pool.verify(hash, 'correct horse battery'), true)
-  const [pid] = pool.processIds
-  const threads = threadPriorities(pid!)
-  assert.ok(threads.length > 1, `threads: ${threads.length}`)
+  const threads = await threadsAfterOneHash(t, new HashingPool({ size: 1 }))
   assert.deepEqual(threads.filter((thread) => thread.policy !== SCHED_IDLE), [])
 })
 
