@@ -1,7 +1,8 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { availableParallelism } from 'node:os'
 import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { loaderFlags, schedIdleLauncher } from './hashing-launch.js'
 
 /** argon2 parameters of a new hash (the variant and its costs). */
 export interface HashParameters {
@@ -103,38 +104,6 @@ interface Worker {
   starved: boolean
 }
 
-// Of the parent's flags, children take only those that decide how modules load (tsx in a checkout,
-// export conditions): a test runner's, profiler's or inspector's flags would make them something else.
-const LOADER_FLAGS = new Set(['--import', '--require', '-r', '--loader', '--experimental-loader', '--conditions', '-C'])
-
-function loaderFlags(execArgv: readonly string[]): string[] {
-  const kept: string[] = []
-  for (let i = 0; i < execArgv.length; i++) {
-    const flag = execArgv[i]!
-    const name = flag.split('=')[0]!
-    if (!LOADER_FLAGS.has(name)) continue
-    kept.push(flag)
-    if (!flag.includes('=') && i + 1 < execArgv.length) kept.push(execArgv[++i]!)
-  }
-  return kept
-}
-
-let idleLauncher: string[] | null | undefined
-
-/**
- * The command prefix that starts a process under SCHED_IDLE (`chrt --idle 0`), or null where that
- * fails: not Linux, no util-linux, or a sandbox that refuses the policy. Node cannot set a scheduling
- * policy itself, and a policy set from outside after start would miss threads; set before exec, every
- * thread inherits it. Tried once per process (two short execs).
- */
-function schedIdleLauncher(): string[] | null {
-  if (idleLauncher === undefined) {
-    const prefix = ['chrt', '--idle', '0']
-    const probe = process.platform === 'linux' ? spawnSync(prefix[0]!, [...prefix.slice(1), 'chrt', '--version'], { stdio: 'ignore', timeout: 5000 }) : null
-    idleLauncher = probe && probe.status === 0 ? prefix : null
-  }
-  return idleLauncher
-}
 
 /**
  * Runs argon2id in child processes at the lowest CPU priority, one hash per
