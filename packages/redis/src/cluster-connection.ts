@@ -98,9 +98,9 @@ export class ClusterConnection implements RedisConnection {
   }
 
   /** A second cluster client that connects only to the nodes it is sent to (blocking reads of the log). */
-  async duplicate(): Promise<RedisConnection> {
+  async duplicate(options: { connectTimeoutMs?: number } = {}): Promise<RedisConnection> {
     const copy = this.#cluster.duplicate({ minimizeConnections: true }) as unknown as Cluster
-    return ClusterConnection.#connect(copy, this.#timeoutMs, this.#connectTimeoutMs)
+    return ClusterConnection.#connect(copy, this.#timeoutMs, options.connectTimeoutMs ?? this.#connectTimeoutMs)
   }
 
   close(): Promise<void> {

@@ -29,8 +29,11 @@ export interface SendOptions {
 export interface RedisConnection {
   readonly isCluster: boolean
   send(args: RedisArg[], options?: SendOptions): Promise<unknown>
-  /** A separate connection for blocking reads (XREAD BLOCK would stall the shared one). */
-  duplicate(): Promise<RedisConnection>
+  /**
+   * A separate connection for blocking reads (XREAD BLOCK would stall the shared one),
+   * open within `connectTimeoutMs` (default: the connection's own) or rejected.
+   */
+  duplicate(options?: { connectTimeoutMs?: number }): Promise<RedisConnection>
   close(): Promise<void>
 }
 
@@ -190,10 +193,11 @@ export class NodeRedisConnection implements RedisConnection {
     return this.#deadlines.bound(reply, options.timeoutMs ?? this.#timeoutMs, options.startedAtMs)
   }
 
-  async duplicate(): Promise<RedisConnection> {
+  async duplicate(options: { connectTimeoutMs?: number } = {}): Promise<RedisConnection> {
     const copy = this.#client.duplicate() as unknown as Client
     copy.on('error', () => {})
-    await copy.connect()
+    // Bounded like the first connection: node-redis would otherwise retry until Redis returns.
+    await connectWithin(copy, options.connectTimeoutMs ?? this.#options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS)
     return new NodeRedisConnection(copy, { owned: true, commandTimeoutMs: this.#timeoutMs, connectionOptions: this.#options })
   }
 

@@ -23,6 +23,9 @@ export function unavailable(err: unknown, message: string): StoreUnavailable {
   return err instanceof StoreUnavailable ? err : new StoreUnavailable(message, { cause: err })
 }
 
+/** A blocking read's time limit is its block time plus this (reply in flight, and opening its connection). */
+const READ_SLACK_MS = 1000
+
 interface LogStatus {
   lastPosition: string | null
   length: number
@@ -109,12 +112,12 @@ export class RevocationLogStorage {
     const blockMs = options.blockMs ?? 0
     try {
       // A follower reads continuously: once its blocking connection is open, use it without another await.
-      const connection = blockMs > 0 ? (this.#readerOpen ?? (await this.#blockingReader())) : this.#connection
+      const connection = blockMs > 0 ? (this.#readerOpen ?? (await this.#blockingReader(blockMs + READ_SLACK_MS))) : this.#connection
       // Sent before the XREAD on the same connection, so Redis answers it first: the pair is one round trip.
       const status = options.checkGap === false ? null : this.#status(connection)
       const args =
         blockMs > 0 ? ['XREAD', 'COUNT', String(count), 'BLOCK', String(blockMs), 'STREAMS', key, after ?? '0-0'] : ['XREAD', 'COUNT', String(count), 'STREAMS', key, after ?? '0-0']
-      const read = connection.send(args, { key, timeoutMs: blockMs > 0 ? blockMs + 1000 : undefined }) as Promise<[string, [string, string[]][]][] | null>
+      const read = connection.send(args, { key, timeoutMs: blockMs > 0 ? blockMs + READ_SLACK_MS : undefined }) as Promise<[string, [string, string[]][]][] | null>
       let gap = false
       let raw: [string, [string, string[]][]][] | null
       if (status) {
@@ -144,9 +147,10 @@ export class RevocationLogStorage {
     }
   }
 
-  #blockingReader(): Promise<RedisConnection> {
+  /** Opens the blocking connection within `limitMs`, the limit of the read that needs it: a read fails rather than wait for Redis to return. */
+  #blockingReader(limitMs: number): Promise<RedisConnection> {
     if (this.#reader) return this.#reader
-    const opening: Promise<RedisConnection> = this.#connection.duplicate().then(
+    const opening: Promise<RedisConnection> = this.#connection.duplicate({ connectTimeoutMs: limitMs }).then(
       (reader) => {
         // Unless close() came first: it closes this reader, which must not be handed out again.
         if (this.#reader === opening) this.#readerOpen = reader

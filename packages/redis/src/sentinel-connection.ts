@@ -66,8 +66,8 @@ export class SentinelConnection implements RedisConnection {
     }
   }
 
-  async duplicate(): Promise<RedisConnection> {
-    return SentinelConnection.open(this.#options)
+  async duplicate(options: { connectTimeoutMs?: number } = {}): Promise<RedisConnection> {
+    return SentinelConnection.open({ ...this.#options, connectTimeoutMs: options.connectTimeoutMs ?? this.#options.connectTimeoutMs })
   }
 
   async close(): Promise<void> {

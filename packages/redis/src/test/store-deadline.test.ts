@@ -27,3 +27,31 @@ test('a command past its deadline names the limit and the time it waited', async
   await store.close()
   assert.ok(Date.now() - started < 10_000, 'close() returns although Redis never answers')
 })
+
+// CI hang (log-outage.test.ts, 240 s): a verifier's first blocking read opens a
+// second connection; opened while Redis was unreachable it waited for Redis to
+// return, so the read never failed and close() never returned.
+test('a blocking log read whose connection cannot open fails within its limit, and close() does not wait for Redis', async (t) => {
+  const target = new URL(SHARED_REDIS_URL)
+  const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 6379) })
+  const prefix = uniquePrefix('reader')
+  const store = await RedisSessionStore.connect({ url: proxy.through(SHARED_REDIS_URL), keyPrefix: prefix, commandTimeoutMs: 300 })
+  t.after(async () => {
+    // Restored first, so a failure here is reported rather than held by a close() that waits for Redis.
+    proxy.restore()
+    await store.close()
+    await proxy.close()
+    await deleteKeys(SHARED_REDIS_URL, prefix)
+  })
+  proxy.cut()
+  const unanswered = Symbol('no answer')
+  const within = <T>(p: Promise<T>, ms: number) =>
+    Promise.race([p, new Promise<typeof unanswered>((resolve) => setTimeout(resolve, ms, unanswered).unref())])
+  // A read's limit is its block time plus a second; 10 s leaves room for a loaded machine, not for "until Redis returns".
+  const read = store.readRevocations(null, { blockMs: 100 }).then(() => 'read', (err: { code?: string }) => err.code)
+  assert.equal(await within(read, 10_000), 'ERR_STORE_UNAVAILABLE')
+  // And once more while a reader is being opened: close() ends it instead of waiting.
+  const pending = store.readRevocations(null, { blockMs: 100 }).catch(() => undefined)
+  assert.notEqual(await within(store.close(), 10_000), unanswered, 'close() returns while Redis is unreachable')
+  await pending
+})
