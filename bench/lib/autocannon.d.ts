@@ -13,6 +13,8 @@ declare module 'autocannon' {
     connections?: number
     duration?: number
     amount?: number
+    /** Sampling interval in ms (default 1000); a fixed-count run's result waits for the next sample. */
+    sampleInt?: number
     overallRate?: number
     pipelining?: number
     method?: string
