@@ -208,4 +208,38 @@ describe('account page DPoP binding in Chromium', { concurrency: true }, () => {
       await nonced.close()
     }
   })
+
+  test('a nonce the server no longer takes: a protected call is refused with use_dpop_nonce and the page retries with the fresh one', async () => {
+    const nonced = await startAccountServer({ TESSERA_DPOP_NONCES: 'true' })
+    try {
+      const page = await (await device()).newPage()
+      // The successful sign-in hands the page a nonce of another server's key (well-formed, never accepted here),
+      // so the page's first protected call, listing the devices, carries a nonce the server refuses.
+      await page.route('**/auth/login', async (route) => {
+        const response = await route.fetch()
+        const headers = response.headers()
+        if (response.status() === 200) headers['dpop-nonce'] = 'A'.repeat(30)
+        await route.fulfill({ response, headers })
+      })
+      const calls: { path: string; status: number; challenge: string; nonce: string | null }[] = []
+      page.on('response', (res) => {
+        const path = new URL(res.url()).pathname
+        if (path === '/auth/me' || path === '/auth/sessions') calls.push({ path, status: res.status(), challenge: res.headers()['www-authenticate'] ?? '', nonce: res.headers()['dpop-nonce'] ?? null })
+      })
+      await signIn(page, nonced, await register(nonced, 'stale-nonce'))
+      // The page's first protected call after sign-in reads the account (/auth/me).
+      const [refusal, ...rest] = calls
+      assert.equal(refusal?.path, '/auth/me', JSON.stringify(calls))
+      assert.equal(refusal.status, 401)
+      assert.match(refusal.challenge, /^DPoP .*error="use_dpop_nonce"/)
+      assert.ok(refusal.nonce && refusal.nonce !== 'A'.repeat(30), 'the refusal carries a fresh nonce')
+      assert.deepEqual(
+        rest.map((c) => `${c.status} ${c.path}`),
+        ['200 /auth/me', '200 /auth/sessions'],
+        'retried once with the fresh nonce, which then serves the next call',
+      )
+    } finally {
+      await nonced.close()
+    }
+  })
 })
