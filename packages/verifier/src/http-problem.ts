@@ -81,7 +81,7 @@ export interface AuthRequest {
 }
 
 /** The verifier as the decision uses it. */
-export type DecidingVerifier = Pick<Verifier, 'verifyMaybeSync' | 'checkPresentation' | 'dpopAlgorithms'>
+export type DecidingVerifier = Pick<Verifier, 'verifyMaybeSync' | 'dpopAlgorithms'>
 
 /**
  * The whole decision for one request, so every adapter behaves identically.
@@ -111,25 +111,12 @@ export function decide(
   const refuse = (err: unknown): AuthOutcome => ({ ok: false, problem: problemFor(err, challenge) })
   const { token } = credentials
   if (token === '') return refuse(new AccessTokenInvalid(`authorization header is not a ${credentials.scheme} token`))
+  // The presentation (scheme, DPoP proof) is checked with the token: its binding is in the token.
   const presentation: DpopPresentation | null = credentials.scheme === 'DPoP' ? { proof: req.dpop, method: req.method, url: req.url } : null
-  // The presentation (scheme, DPoP proof) is checked after the token: its binding is in the token.
-  const present = (claims: AccessTokenClaims): AuthOutcome | Promise<AuthOutcome> => {
-    const pending = verifier.checkPresentation(claims, token, presentation)
-    if (pending === undefined) return { ok: true, claims }
-    return pending.then((): AuthOutcome => ({ ok: true, claims }), refuse)
-  }
   try {
-    const result = verifier.verifyMaybeSync(token)
-    if (result instanceof Promise) {
-      return result.then((claims) => {
-        try {
-          return present(claims)
-        } catch (err) {
-          return refuse(err)
-        }
-      }, refuse)
-    }
-    return present(result)
+    const result = verifier.verifyMaybeSync(token, presentation)
+    if (result instanceof Promise) return result.then((claims): AuthOutcome => ({ ok: true, claims }), refuse)
+    return { ok: true, claims: result }
   } catch (err) {
     return refuse(err)
   }

@@ -36,6 +36,9 @@ import { RevocationSet } from './revocation-set.js'
 import { VerificationCache, type VerifiedToken } from './verification-cache.js'
 import { EVENT, SPAN, tracer, VERIFIER_ATTR } from './telemetry.js'
 
+/** For a promise whose rejection is already reported another way. */
+const ignore = (): void => undefined
+
 /** A snapshot of what a verifier has been doing; times in ms, null when not applicable. */
 export interface VerifierMetrics {
   mode: VerifierMode
@@ -252,21 +255,27 @@ export class Verifier extends EventEmitter<VerifierEvents> {
    * {@link AuthError} thrown synchronously); a store check or a key fetch gives
    * a promise. For adapters that want no microtask on the hot path.
    *
+   * With `presentation` (null for the `Bearer` scheme, the request's proof for
+   * `DPoP`) it also checks how the token came, as {@link checkPresentation}
+   * does; a proof's replay-cache call then runs beside the store check of a
+   * strict verifier instead of after it. A token's own failure (invalid,
+   * revoked, store unavailable) is reported before a proof's.
+   *
    * @example
    * ```ts
    * const result = verifier.verifyMaybeSync(token)
    * const claims = result instanceof Promise ? await result : result
    * ```
    */
-  verifyMaybeSync(token: string): AccessTokenClaims | Promise<AccessTokenClaims> {
+  verifyMaybeSync(token: string, presentation?: DpopPresentation | null): AccessTokenClaims | Promise<AccessTokenClaims> {
     const span = tracer.startSpan(SPAN.verify)
     // The hot path with no SDK (or a trace not sampled): nothing more than the span above. A non-recording span needs no end.
-    if (!span.isRecording()) return this.#verify(token, null)
+    if (!span.isRecording()) return this.#verify(token, null, presentation)
     span.setAttribute(ATTR.verifyMode, this.mode)
     if (this.#store) span.setAttribute(ATTR.storeKind, this.#store.kind ?? 'custom')
     let result: AccessTokenClaims | Promise<AccessTokenClaims>
     try {
-      result = withActiveSpan(span, () => this.#verify(token, span))
+      result = withActiveSpan(span, () => this.#verify(token, span, presentation))
     } catch (err) {
       failSpan(span, err)
       span.end()
@@ -291,13 +300,59 @@ export class Verifier extends EventEmitter<VerifierEvents> {
     )
   }
 
-  #verify(token: string, span: Span | null): AccessTokenClaims | Promise<AccessTokenClaims> {
+  #verify(token: string, span: Span | null, presentation: DpopPresentation | null | undefined): AccessTokenClaims | Promise<AccessTokenClaims> {
     const nowMs = this.#o.clock.nowMs()
     const cached = this.#fromCache(token, nowMs)
     span?.setAttribute(VERIFIER_ATTR.cacheHit, cached !== undefined)
     const verified = cached ?? this.#verifyCold(token, nowMs)
-    if (verified === undefined) return this.#verifyAfterKeyRefresh(token, nowMs).then((v) => this.#decide(v, nowMs, span))
-    return this.#decide(verified, nowMs, span)
+    if (verified === undefined) {
+      return this.#verifyAfterKeyRefresh(token, nowMs).then((v) => (presentation === undefined ? this.#decide(v, nowMs, span) : this.#decidePresented(v, token, presentation, nowMs, span)))
+    }
+    return presentation === undefined ? this.#decide(verified, nowMs, span) : this.#decidePresented(verified, token, presentation, nowMs, span)
+  }
+
+  /**
+   * {@link #decide} and {@link checkPresentation} together. The proof needs only
+   * the token's claims, so its checks run first and its replay-cache call goes
+   * out beside the store check (one round trip of waiting, not two); the token's
+   * verdict still comes first when both fail.
+   */
+  #decidePresented(verified: VerifiedToken, token: string, presentation: DpopPresentation | null, nowMs: number, span: Span | null): AccessTokenClaims | Promise<AccessTokenClaims> {
+    let marking: Promise<void> | undefined
+    let refused = false
+    let refusal: unknown
+    try {
+      marking = this.checkPresentation(verified.claims, token, presentation)
+    } catch (err) {
+      refused = true
+      refusal = err
+    }
+    let decided: AccessTokenClaims | Promise<AccessTokenClaims>
+    try {
+      decided = this.#decide(verified, nowMs, span)
+    } catch (err) {
+      // The token's own refusal wins; a replay write in flight then has nobody to tell.
+      marking?.catch(ignore)
+      throw err
+    }
+    // The bearer hot path (decided at once, nothing to mark) allocates nothing here.
+    if (!(decided instanceof Promise)) {
+      if (refused) throw refusal
+      return marking === undefined ? decided : marking.then(() => decided)
+    }
+    // Settled into a value at once: a replay refusal that arrives while the store check is pending is not an unhandled rejection.
+    const marked = marking?.then(
+      () => null,
+      (error: unknown) => ({ error }),
+    )
+    return decided.then((claims) => {
+      if (refused) throw refusal
+      if (marked === undefined) return claims
+      return marked.then((failure) => {
+        if (failure) throw failure.error
+        return claims
+      })
+    })
   }
 
   /**

@@ -161,7 +161,6 @@ describe('forward-auth gateway', () => {
     registerForwardAuth(bare, {
       verifier: {
         dpopAlgorithms: null,
-        checkPresentation: () => undefined,
         verifyMaybeSync() {
           throw new StoreUnavailable('revocation state is not current')
         },
@@ -172,7 +171,7 @@ describe('forward-auth gateway', () => {
     assert.equal(sync.headers['retry-after'], '1')
     assert.equal(sync.json<{ code: string }>().code, 'ERR_STORE_UNAVAILABLE')
     const rejecting = Fastify()
-    registerForwardAuth(rejecting, { verifier: { dpopAlgorithms: null, checkPresentation: () => undefined, verifyMaybeSync: () => Promise.reject(new Error('socket closed')) } })
+    registerForwardAuth(rejecting, { verifier: { dpopAlgorithms: null, verifyMaybeSync: () => Promise.reject(new Error('socket closed')) } })
     const async = await rejecting.inject({ url: '/forward-auth', headers: { authorization: 'Bearer a.b.c' } })
     assert.equal(async.statusCode, 503)
     assert.equal(async.headers['x-tessera-user'], undefined)
