@@ -2,21 +2,30 @@
 // it really waited (on a loaded machine the two differ), instead of only
 // "session store is unavailable".
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import { RedisSessionStore } from '../index.js'
 import { SHARED_REDIS_URL, deleteKeys, uniquePrefix } from '../../../../test/support/redis.js'
 import { startTcpProxy } from '../../../../test/support/tcp-proxy.js'
 
-test('a command past its deadline names the limit and the time it waited', async (t) => {
+/** A store (300 ms command limit) reaching Redis through a proxy the test controls; cleaned up after the test. */
+async function storeBehindProxy(t: TestContext, label: string) {
   const target = new URL(SHARED_REDIS_URL)
   const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 6379) })
-  const prefix = uniquePrefix('deadline')
+  const prefix = uniquePrefix(label)
   const store = await RedisSessionStore.connect({ url: proxy.through(SHARED_REDIS_URL), keyPrefix: prefix, commandTimeoutMs: 300 })
   t.after(async () => {
+    // Restored first, so a failure is reported rather than held by a close() that waits for Redis.
+    proxy.restore()
     await store.close()
     await proxy.close()
     await deleteKeys(SHARED_REDIS_URL, prefix)
   })
+  return { store, proxy }
+}
+
+
+test('a command past its deadline names the limit and the time it waited', async (t) => {
+  const { store, proxy } = await storeBehindProxy(t, 'deadline')
   proxy.stall()
   const expected = { code: 'ERR_STORE_UNAVAILABLE', message: /^session store did not answer within its 300 ms command time limit \(commandTimeoutMs; waited \d{3,} ms\)$/ }
   // A plain command and a script, the two paths every store call takes.
@@ -32,17 +41,7 @@ test('a command past its deadline names the limit and the time it waited', async
 // second connection; opened while Redis was unreachable it waited for Redis to
 // return, so the read never failed and close() never returned.
 test('a blocking log read whose connection cannot open fails within its limit, and close() does not wait for Redis', async (t) => {
-  const target = new URL(SHARED_REDIS_URL)
-  const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 6379) })
-  const prefix = uniquePrefix('reader')
-  const store = await RedisSessionStore.connect({ url: proxy.through(SHARED_REDIS_URL), keyPrefix: prefix, commandTimeoutMs: 300 })
-  t.after(async () => {
-    // Restored first, so a failure here is reported rather than held by a close() that waits for Redis.
-    proxy.restore()
-    await store.close()
-    await proxy.close()
-    await deleteKeys(SHARED_REDIS_URL, prefix)
-  })
+  const { store, proxy } = await storeBehindProxy(t, 'reader')
   proxy.cut()
   const unanswered = Symbol('no answer')
   const within = <T>(p: Promise<T>, ms: number) =>
