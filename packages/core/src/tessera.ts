@@ -17,6 +17,7 @@ import {
   StoreUnavailable,
   UserBanned,
 } from './errors.js'
+import { EngineContext } from './engine-context.js'
 import type { TesseraEvents } from './events.js'
 import { assertUserId, formatSessionId, isTokenId, localIdCreatedAtMs, newLocalSessionId, newRefreshSecret, newTokenId, parseSessionId } from './ids.js'
 import { MemoryStore } from './memory-store.js'
@@ -30,7 +31,6 @@ import { SharedSigningKeys } from './shared-signing-keys.js'
 import { SigningKeySet, type SigningAlgorithm } from './signing-keys.js'
 import { TokenSecrets, hashSecret } from './token-secrets.js'
 import { ATTR, CORE_ATTR, inSpan, SPAN, tracer } from './telemetry.js'
-import { createHmac } from 'node:crypto'
 import type { Span } from '@opentelemetry/api'
 
 /** How much of an access token to check. */
@@ -108,8 +108,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
   readonly #secrets: TokenSecrets
   #jws: { algorithms: string; verifier: JwsVerifier } | null = null
   readonly #tokenKey: Buffer
-  /** Key of {@link userHash}: derived, so a span's hash reveals neither the user id nor the token key. */
-  readonly #userHashKey: Buffer
+  readonly #ctx: EngineContext
   readonly #ownsStore: boolean
   readonly #sharedKeys: SharedSigningKeys | null
   #heartbeatTimer: NodeJS.Timeout | null = null
@@ -125,9 +124,9 @@ export class Tessera extends EventEmitter<TesseraEvents> {
     this.#ownsStore = parts.ownsStore
     this.#secrets = new TokenSecrets(parts.tokenKey)
     this.#tokenKey = parts.tokenKey
-    this.#userHashKey = this.deriveKey('telemetry user hash v1')
+    this.#ctx = new EngineContext({ store: parts.store, options: parts.options, events: this, userHashKey: this.deriveKey('telemetry user hash v1') })
     this.dpop = new DpopProofChecker(parts.options.dpop, {
-      markDpopProofUsed: (request) => this.#store(() => this.store.markDpopProofUsed(request)),
+      markDpopProofUsed: (request) => this.#ctx.callStore(() => this.store.markDpopProofUsed(request)),
     })
   }
 
@@ -152,10 +151,6 @@ export class Tessera extends EventEmitter<TesseraEvents> {
     return this.options.algorithms ?? this.keys.algorithms()
   }
 
-  #now(): number {
-    return this.options.clock.nowMs()
-  }
-
   /**
    * A user as telemetry may name them: HMAC-SHA-256 of the user id under a key
    * derived from the token key, 16 hex characters. The same for one user on
@@ -163,25 +158,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
    * by whoever reads the traces (a plain hash of an email-like id would be).
    */
   userHash(userId: string): string {
-    return createHmac('sha256', this.#userHashKey).update(userId).digest('hex').slice(0, 16)
-  }
-
-  /** Sets the attributes every engine span carries (store kind, user hash) plus `extra`, only on a recording span. */
-  #describe(span: Span, userId: string | null, extra?: Record<string, string | number | boolean>): void {
-    if (!span.isRecording()) return
-    span.setAttribute(ATTR.storeKind, this.store.kind ?? 'custom')
-    if (userId !== null) span.setAttribute(ATTR.userHash, this.userHash(userId))
-    if (extra) span.setAttributes(extra)
-  }
-
-  /** Runs a store call, turning anything that is not one of our errors into {@link StoreUnavailable}. */
-  async #store<T>(call: () => Promise<T>): Promise<T> {
-    try {
-      return await call()
-    } catch (err) {
-      if (err instanceof AuthError) throw err
-      throw new StoreUnavailable('session store is unavailable', { cause: err })
-    }
+    return this.#ctx.userHash(userId)
   }
 
   #sessionInfo(userId: string, stored: StoredSession): SessionInfo {
@@ -248,7 +225,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
     assertUserId(userId)
     const device = normaliseDevice(input.device)
     const o = this.options
-    const nowMs = this.#now()
+    const nowMs = this.#ctx.nowMs()
     const keyThumbprint = await this.#proofThumbprint(input.dpop, nowMs)
     const secret = newRefreshSecret()
     let localId = newLocalSessionId(nowMs)
@@ -265,16 +242,16 @@ export class Tessera extends EventEmitter<TesseraEvents> {
       revocationTtlMs: o.revocationTtlMs,
       tokenHorizonMs: o.tokenHorizonMs,
     }
-    let result = await this.#store(() => this.store.createSession({ ...request, localId }))
+    let result = await this.#ctx.callStore(() => this.store.createSession({ ...request, localId }))
     if (!result.ok) {
       // The user was revoked-all within this millisecond (or our clock lags the revoker's):
       // the session id must say it was made after the cut-off, or verifiers would reject it.
       localId = newLocalSessionId(result.cutoffMs + 1)
-      result = await this.#store(() => this.store.createSession({ ...request, localId }))
+      result = await this.#ctx.callStore(() => this.store.createSession({ ...request, localId }))
       if (!result.ok) throw new StoreUnavailable('could not order the new session after a concurrent revocation')
     }
     const sessionId = formatSessionId(userId, localId)
-    this.#describe(span, userId, { [ATTR.outcome]: 'created', [CORE_ATTR.deviceClass]: device.deviceClass, [CORE_ATTR.dpopBound]: keyThumbprint !== undefined, [CORE_ATTR.evictedCount]: result.evicted.length })
+    this.#ctx.describe(span, userId, { [ATTR.outcome]: 'created', [CORE_ATTR.deviceClass]: device.deviceClass, [CORE_ATTR.dpopBound]: keyThumbprint !== undefined, [CORE_ATTR.evictedCount]: result.evicted.length })
     for (const evicted of result.evicted) this.emit('session_evicted', { userId, sessionId: formatSessionId(userId, evicted) })
     this.emit('session_created', { userId, sessionId, deviceClass: device.deviceClass, device })
     const access = await this.#issueAccess(userId, sessionId, nowMs, keyThumbprint)
@@ -318,13 +295,13 @@ export class Tessera extends EventEmitter<TesseraEvents> {
   async #refreshSession(refreshToken: string, options: { dpop?: DpopPresentation }, span: Span): Promise<SessionTokens> {
     const parts = parseRefreshToken(this.#secrets, refreshToken)
     const o = this.options
-    const nowMs = this.#now()
+    const nowMs = this.#ctx.nowMs()
     const keyThumbprint = await this.#proofThumbprint(options.dpop, nowMs)
-    this.#describe(span, parts.userId)
+    this.#ctx.describe(span, parts.userId)
     const successor = this.#secrets.successorSecret(parts.sessionId, parts.generation + 1, parts.secret)
     let rotated
     try {
-      rotated = await this.#store(() =>
+      rotated = await this.#ctx.callStore(() =>
         this.store.rotateRefreshToken({
           userId: parts.userId,
           localId: parts.localId,
@@ -391,17 +368,17 @@ export class Tessera extends EventEmitter<TesseraEvents> {
     options: { mode?: VerificationMode; presentation?: { scheme: 'Bearer' } | { scheme: 'DPoP'; dpop: DpopPresentation } },
     span: Span,
   ): Promise<AccessTokenClaims> {
-    this.#describe(span, null, { [ATTR.verifyMode]: options.mode === 'signature' ? 'signature' : 'strict' })
+    this.#ctx.describe(span, null, { [ATTR.verifyMode]: options.mode === 'signature' ? 'signature' : 'strict' })
     const jws = this.#jwsVerifier()
     const parsed = jws.parse(token)
-    let key = signingKeyFor(this.keys, parsed.keyId, this.#now())
+    let key = signingKeyFor(this.keys, parsed.keyId, this.#ctx.nowMs())
     if (!key && this.#sharedKeys) {
       // A token naming a key this instance does not know yet may come from a rotation on another instance: look before refusing.
       await this.refreshSigningKeys()
-      key = signingKeyFor(this.keys, parsed.keyId, this.#now())
+      key = signingKeyFor(this.keys, parsed.keyId, this.#ctx.nowMs())
     }
     if (!key) throw new AccessTokenInvalid('access token was signed by an unknown key')
-    const nowMs = this.#now()
+    const nowMs = this.#ctx.nowMs()
     const claims = jws.verify(parsed, key, nowMs)
     const mode = options.mode ?? 'strict'
     if (mode !== 'signature' && mode !== 'strict') throw new TypeError('"mode" must be "signature" or "strict"')
@@ -453,13 +430,13 @@ export class Tessera extends EventEmitter<TesseraEvents> {
   async checkRevocation(claims: Pick<AccessTokenClaims, 'userId' | 'sessionId' | 'tokenId'>): Promise<void> {
     const session = parseSessionId(claims.sessionId)
     if (!session || session.userId !== claims.userId) throw new AccessTokenRevoked()
-    const status = await this.#store(() =>
+    const status = await this.#ctx.callStore(() =>
       this.store.checkAccessToken({
         userId: claims.userId,
         localId: session.localId,
         sessionCreatedAtMs: session.createdAtMs,
         tokenId: claims.tokenId,
-        nowMs: this.#now(),
+        nowMs: this.#ctx.nowMs(),
       }),
     )
     if (status === 'session_ended') throw new SessionRevoked('session has ended or was revoked')
@@ -475,9 +452,9 @@ export class Tessera extends EventEmitter<TesseraEvents> {
     const session = parseSessionId(sessionId)
     if (!session) throw new InvalidInput('sessionId is not a Tessera session id')
     const reason = options.reason ?? 'revoked'
-    this.#describe(span, session.userId, { [CORE_ATTR.reason]: reason })
-    const existed = await this.#store(() =>
-      this.store.revokeSession({ userId: session.userId, localId: session.localId, nowMs: this.#now(), reason, revocationTtlMs: this.options.revocationTtlMs, tokenHorizonMs: this.options.tokenHorizonMs }),
+    this.#ctx.describe(span, session.userId, { [CORE_ATTR.reason]: reason })
+    const existed = await this.#ctx.callStore(() =>
+      this.store.revokeSession({ userId: session.userId, localId: session.localId, nowMs: this.#ctx.nowMs(), reason, revocationTtlMs: this.options.revocationTtlMs, tokenHorizonMs: this.options.tokenHorizonMs }),
     )
     if (span.isRecording()) span.setAttribute(ATTR.outcome, existed ? 'revoked' : 'not_found')
     if (existed) this.emit('session_revoked', { userId: session.userId, sessionId, reason })
@@ -501,11 +478,11 @@ export class Tessera extends EventEmitter<TesseraEvents> {
       exceptLocalId = except.localId
     }
     const reason = options.reason ?? 'revoked'
-    this.#describe(span, userId, { [CORE_ATTR.reason]: reason })
-    const count = await this.#store(() =>
+    this.#ctx.describe(span, userId, { [CORE_ATTR.reason]: reason })
+    const count = await this.#ctx.callStore(() =>
       this.store.revokeAllSessions({
         userId,
-        nowMs: this.#now(),
+        nowMs: this.#ctx.nowMs(),
         reason,
         revocationTtlMs: this.options.revocationTtlMs,
         tokenHorizonMs: this.options.tokenHorizonMs,
@@ -528,18 +505,18 @@ export class Tessera extends EventEmitter<TesseraEvents> {
     const claims = typeof token === 'string' ? await this.verifyAccessToken(token, { mode: 'signature' }) : token
     assertUserId(claims.userId)
     if (!isTokenId(claims.tokenId) || !Number.isFinite(claims.expiresAt)) throw new InvalidInput('tokenId and expiresAt are required')
-    const nowMs = this.#now()
+    const nowMs = this.#ctx.nowMs()
     const expiresAtMs = claims.expiresAt * 1000 + this.options.clockToleranceSeconds * 1000
-    this.#describe(span, claims.userId, { [ATTR.outcome]: expiresAtMs <= nowMs ? 'expired' : 'denied' })
+    this.#ctx.describe(span, claims.userId, { [ATTR.outcome]: expiresAtMs <= nowMs ? 'expired' : 'denied' })
     if (expiresAtMs <= nowMs) return
-    await this.#store(() => this.store.denyToken({ userId: claims.userId, tokenId: claims.tokenId, expiresAtMs, nowMs }))
+    await this.#ctx.callStore(() => this.store.denyToken({ userId: claims.userId, tokenId: claims.tokenId, expiresAtMs, nowMs }))
     this.emit('access_token_denied', { userId: claims.userId, tokenId: claims.tokenId })
   }
 
   /** A user's live sessions, newest first. */
   async listSessions(userId: string): Promise<SessionInfo[]> {
     assertUserId(userId)
-    const stored = await this.#store(() => this.store.listSessions(userId, this.#now()))
+    const stored = await this.#ctx.callStore(() => this.store.listSessions(userId, this.#ctx.nowMs()))
     return stored.map((s) => this.#sessionInfo(userId, s)).sort((a, b) => b.createdAtMs - a.createdAtMs)
   }
 
@@ -560,17 +537,17 @@ export class Tessera extends EventEmitter<TesseraEvents> {
 
   async #banUser(userId: string, options: { until?: Date | number; reason?: string }, span: Span): Promise<number> {
     assertUserId(userId)
-    const nowMs = this.#now()
+    const nowMs = this.#ctx.nowMs()
     const untilMs = options.until === undefined ? null : options.until instanceof Date ? options.until.getTime() : options.until
     if (untilMs !== null && (!Number.isFinite(untilMs) || untilMs <= nowMs)) throw new InvalidInput('ban "until" must be in the future')
     const reason = (options.reason ?? '').slice(0, 200)
     // Not the ban's reason: free text an admin typed may name people.
-    this.#describe(span, userId, { [CORE_ATTR.reason]: 'banned' })
-    const count = await this.#store(() =>
+    this.#ctx.describe(span, userId, { [CORE_ATTR.reason]: 'banned' })
+    const count = await this.#ctx.callStore(() =>
       this.store.banUser({ userId, untilMs, reason, nowMs, revocationTtlMs: this.options.revocationTtlMs, tokenHorizonMs: this.options.tokenHorizonMs }),
     )
     // A reset or verification link mailed before the ban must not outlive it.
-    await this.#store(() => this.store.revokeOneTimeTokens({ userId }))
+    await this.#ctx.callStore(() => this.store.revokeOneTimeTokens({ userId }))
     if (span.isRecording()) span.setAttributes({ [ATTR.outcome]: 'banned', [CORE_ATTR.sessionCount]: count })
     this.emit('user_banned', { userId, untilMs, reason, sessionsRevoked: count })
     return count
@@ -583,8 +560,8 @@ export class Tessera extends EventEmitter<TesseraEvents> {
 
   async #unbanUser(userId: string, span: Span): Promise<boolean> {
     assertUserId(userId)
-    this.#describe(span, userId)
-    const lifted = await this.#store(() => this.store.unbanUser({ userId, nowMs: this.#now(), revocationTtlMs: this.options.revocationTtlMs }))
+    this.#ctx.describe(span, userId)
+    const lifted = await this.#ctx.callStore(() => this.store.unbanUser({ userId, nowMs: this.#ctx.nowMs(), revocationTtlMs: this.options.revocationTtlMs }))
     if (span.isRecording()) span.setAttribute(ATTR.outcome, lifted ? 'unbanned' : 'not_banned')
     if (lifted) this.emit('user_unbanned', { userId })
     return lifted
@@ -593,7 +570,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
   /** Whether a user is banned, and their revocation cut-off. */
   async getUserState(userId: string): Promise<UserState> {
     assertUserId(userId)
-    return this.#store(() => this.store.getUserState(userId, this.#now()))
+    return this.#ctx.callStore(() => this.store.getUserState(userId, this.#ctx.nowMs()))
   }
 
   /** Throws {@link UserBanned} when the user is banned; for sign-in flows that check before the password. */
@@ -618,11 +595,11 @@ export class Tessera extends EventEmitter<TesseraEvents> {
     if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > 30 * 24 * 3600) throw new InvalidInput('ttlSeconds must be an integer from 1 to 2592000')
     const data = options.data ?? ''
     if (typeof data !== 'string' || data.length > 1024) throw new InvalidInput('data must be a string of at most 1024 characters')
-    const nowMs = this.#now()
+    const nowMs = this.#ctx.nowMs()
     const secret = newRefreshSecret()
     const expiresAtMs = nowMs + ttlSeconds * 1000
-    this.#describe(span, userId, { [CORE_ATTR.purpose]: purpose })
-    await this.#store(() => this.store.issueOneTimeToken({ userId, purpose, secretHash: hashSecret(secret), expiresAtMs, nowMs, data }))
+    this.#ctx.describe(span, userId, { [CORE_ATTR.purpose]: purpose })
+    await this.#ctx.callStore(() => this.store.issueOneTimeToken({ userId, purpose, secretHash: hashSecret(secret), expiresAtMs, nowMs, data }))
     this.emit('one_time_token_issued', { userId, purpose })
     return { token: formatOneTimeToken(this.#secrets, userId, purpose, secret), expiresAtMs }
   }
@@ -639,13 +616,13 @@ export class Tessera extends EventEmitter<TesseraEvents> {
   async #consumeOneTimeToken(token: string, purpose: string, span: Span): Promise<{ userId: string; data: string }> {
     const parts = parseOneTimeToken(this.#secrets, token)
     if (parts.purpose !== purpose) throw new OneTimeTokenInvalid()
-    this.#describe(span, parts.userId, { [CORE_ATTR.purpose]: purpose })
-    const data = await this.#store(() =>
+    this.#ctx.describe(span, parts.userId, { [CORE_ATTR.purpose]: purpose })
+    const data = await this.#ctx.callStore(() =>
       this.store.consumeOneTimeToken({
         userId: parts.userId,
         purpose,
         secretHash: hashSecret(parts.secret),
-        nowMs: this.#now(),
+        nowMs: this.#ctx.nowMs(),
         maxAttempts: this.options.oneTimeTokenMaxAttempts,
       }),
     )
@@ -672,7 +649,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
       return false
     }
     if (parts.purpose !== purpose) return false
-    return this.#store(() => this.store.checkOneTimeToken({ userId: parts.userId, purpose, secretHash: hashSecret(parts.secret), nowMs: this.#now() }))
+    return this.#ctx.callStore(() => this.store.checkOneTimeToken({ userId: parts.userId, purpose, secretHash: hashSecret(parts.secret), nowMs: this.#ctx.nowMs() }))
   }
 
   /**
@@ -688,17 +665,17 @@ export class Tessera extends EventEmitter<TesseraEvents> {
   async revokeOneTimeTokens(userId: string, purposes?: readonly string[]): Promise<number> {
     assertUserId(userId)
     if (purposes !== undefined && (!Array.isArray(purposes) || !purposes.every(isPurpose))) throw new InvalidInput('purposes must be purpose names')
-    return this.#store(() => this.store.revokeOneTimeTokens({ userId, ...(purposes === undefined ? {} : { purposes }) }))
+    return this.#ctx.callStore(() => this.store.revokeOneTimeTokens({ userId, ...(purposes === undefined ? {} : { purposes }) }))
   }
 
   /** Reads the revocation log after `position` (null: from the oldest entry kept). */
   readRevocations(after: string | null, options: { count?: number; blockMs?: number } = {}): Promise<RevocationLogRead> {
-    return this.#store(() => this.store.readRevocations(after, options))
+    return this.#ctx.callStore(() => this.store.readRevocations(after, options))
   }
 
   /** Where the revocation log stands. */
   revocationLogInfo(): Promise<RevocationLogInfo> {
-    return this.#store(() => this.store.revocationLogInfo())
+    return this.#ctx.callStore(() => this.store.revocationLogInfo())
   }
 
   /**
@@ -712,11 +689,11 @@ export class Tessera extends EventEmitter<TesseraEvents> {
   async heartbeat(): Promise<void> {
     const o = this.options
     const issuer = o.issuer
-    await this.#store(() =>
+    await this.#ctx.callStore(() =>
       this.store.appendHeartbeat({
         heartbeat: {
           issuer,
-          atMs: this.#now(),
+          atMs: this.#ctx.nowMs(),
           accessTokenTtlSeconds: o.accessTokenTtlSeconds,
           clockToleranceSeconds: o.clockToleranceSeconds,
           refreshGraceSeconds: o.refreshGraceSeconds,
@@ -756,10 +733,10 @@ export class Tessera extends EventEmitter<TesseraEvents> {
     const retireAfterSeconds = o.accessTokenTtlSeconds + o.clockToleranceSeconds
     let keyId: string
     if (this.#sharedKeys) {
-      ;({ keyId } = await this.#store(() => this.#sharedKeys!.rotate({ retireAfterSeconds, ...options })))
+      ;({ keyId } = await this.#ctx.callStore(() => this.#sharedKeys!.rotate({ retireAfterSeconds, ...options })))
     } else {
-      this.keys.prune(this.#now())
-      ;({ keyId } = await this.keys.rotate({ retireAfterSeconds, nowMs: this.#now(), ...options }))
+      this.keys.prune(this.#ctx.nowMs())
+      ;({ keyId } = await this.keys.rotate({ retireAfterSeconds, nowMs: this.#ctx.nowMs(), ...options }))
     }
     return { keyId, keyIds: this.keys.keyIds() }
   }
@@ -772,7 +749,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
    * @throws {StoreUnavailable}
    */
   async refreshSigningKeys(): Promise<void> {
-    if (this.#sharedKeys) await this.#store(() => this.#sharedKeys!.refresh())
+    if (this.#sharedKeys) await this.#ctx.callStore(() => this.#sharedKeys!.refresh())
   }
 
   /** The engine's {@link JwsVerifier}, made again only when the allowlist changes (a shared key set learned a new algorithm). */
