@@ -11,7 +11,6 @@ import {
   DpopKeyMismatch,
   DpopProofInvalid,
   InvalidInput,
-  OneTimeTokenInvalid,
   RefreshTokenReused,
   SessionRevoked,
   StoreUnavailable,
@@ -21,7 +20,7 @@ import { EngineContext } from './engine-context.js'
 import type { TesseraEvents } from './events.js'
 import { assertUserId, formatSessionId, isTokenId, localIdCreatedAtMs, newLocalSessionId, newRefreshSecret, newTokenId, parseSessionId } from './ids.js'
 import { MemoryStore } from './memory-store.js'
-import { formatOneTimeToken, isPurpose, parseOneTimeToken } from './one-time-token.js'
+import { OneTimeTokens } from './one-time-tokens.js'
 import { resolveOptions, resolveTokenKey, type AuthOptions, type ResolvedAuthOptions } from './options.js'
 import { formatRefreshToken, parseRefreshToken } from './refresh-token.js'
 import type { RevocationLogInfo, RevocationLogRead, RevocationReason } from './revocation-log.js'
@@ -109,6 +108,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
   #jws: { algorithms: string; verifier: JwsVerifier } | null = null
   readonly #tokenKey: Buffer
   readonly #ctx: EngineContext
+  readonly #oneTimeTokens: OneTimeTokens
   readonly #ownsStore: boolean
   readonly #sharedKeys: SharedSigningKeys | null
   #heartbeatTimer: NodeJS.Timeout | null = null
@@ -125,6 +125,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
     this.#secrets = new TokenSecrets(parts.tokenKey)
     this.#tokenKey = parts.tokenKey
     this.#ctx = new EngineContext({ store: parts.store, options: parts.options, events: this, userHashKey: this.deriveKey('telemetry user hash v1') })
+    this.#oneTimeTokens = new OneTimeTokens(this.#ctx, this.#secrets)
     this.dpop = new DpopProofChecker(parts.options.dpop, {
       markDpopProofUsed: (request) => this.#ctx.callStore(() => this.store.markDpopProofUsed(request)),
     })
@@ -585,23 +586,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
    * hash is stored.
    */
   issueOneTimeToken(userId: string, purpose: string, options: { ttlSeconds?: number; data?: string } = {}): Promise<{ token: string; expiresAtMs: number }> {
-    return inSpan(tracer, SPAN.issueOneTimeToken, undefined, (span) => this.#issueOneTimeToken(userId, purpose, options, span))
-  }
-
-  async #issueOneTimeToken(userId: string, purpose: string, options: { ttlSeconds?: number; data?: string }, span: Span): Promise<{ token: string; expiresAtMs: number }> {
-    assertUserId(userId)
-    if (!isPurpose(purpose)) throw new InvalidInput('purpose must be 1-32 characters of a-z, 0-9, _ and -, starting with a letter')
-    const ttlSeconds = options.ttlSeconds ?? this.options.oneTimeTokenTtlSeconds
-    if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > 30 * 24 * 3600) throw new InvalidInput('ttlSeconds must be an integer from 1 to 2592000')
-    const data = options.data ?? ''
-    if (typeof data !== 'string' || data.length > 1024) throw new InvalidInput('data must be a string of at most 1024 characters')
-    const nowMs = this.#ctx.nowMs()
-    const secret = newRefreshSecret()
-    const expiresAtMs = nowMs + ttlSeconds * 1000
-    this.#ctx.describe(span, userId, { [CORE_ATTR.purpose]: purpose })
-    await this.#ctx.callStore(() => this.store.issueOneTimeToken({ userId, purpose, secretHash: hashSecret(secret), expiresAtMs, nowMs, data }))
-    this.emit('one_time_token_issued', { userId, purpose })
-    return { token: formatOneTimeToken(this.#secrets, userId, purpose, secret), expiresAtMs }
+    return this.#oneTimeTokens.issue(userId, purpose, options)
   }
 
   /**
@@ -610,25 +595,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
    * @throws {OneTimeTokenInvalid} when unknown, used, expired, for another purpose or out of attempts.
    */
   consumeOneTimeToken(token: string, purpose: string): Promise<{ userId: string; data: string }> {
-    return inSpan(tracer, SPAN.consumeOneTimeToken, undefined, (span) => this.#consumeOneTimeToken(token, purpose, span))
-  }
-
-  async #consumeOneTimeToken(token: string, purpose: string, span: Span): Promise<{ userId: string; data: string }> {
-    const parts = parseOneTimeToken(this.#secrets, token)
-    if (parts.purpose !== purpose) throw new OneTimeTokenInvalid()
-    this.#ctx.describe(span, parts.userId, { [CORE_ATTR.purpose]: purpose })
-    const data = await this.#ctx.callStore(() =>
-      this.store.consumeOneTimeToken({
-        userId: parts.userId,
-        purpose,
-        secretHash: hashSecret(parts.secret),
-        nowMs: this.#ctx.nowMs(),
-        maxAttempts: this.options.oneTimeTokenMaxAttempts,
-      }),
-    )
-    if (span.isRecording()) span.setAttribute(ATTR.outcome, 'consumed')
-    this.emit('one_time_token_consumed', { userId: parts.userId, purpose })
-    return { userId: parts.userId, data }
+    return this.#oneTimeTokens.consume(token, purpose)
   }
 
   /**
@@ -641,15 +608,8 @@ export class Tessera extends EventEmitter<TesseraEvents> {
    * if (!(await auth.checkOneTimeToken(token, 'password-reset'))) showDeadLink()
    * ```
    */
-  async checkOneTimeToken(token: string, purpose: string): Promise<boolean> {
-    let parts: ReturnType<typeof parseOneTimeToken>
-    try {
-      parts = parseOneTimeToken(this.#secrets, token)
-    } catch {
-      return false
-    }
-    if (parts.purpose !== purpose) return false
-    return this.#ctx.callStore(() => this.store.checkOneTimeToken({ userId: parts.userId, purpose, secretHash: hashSecret(parts.secret), nowMs: this.#ctx.nowMs() }))
+  checkOneTimeToken(token: string, purpose: string): Promise<boolean> {
+    return this.#oneTimeTokens.check(token, purpose)
   }
 
   /**
@@ -662,10 +622,8 @@ export class Tessera extends EventEmitter<TesseraEvents> {
    * await auth.revokeOneTimeTokens(userId, ['password-reset'])
    * ```
    */
-  async revokeOneTimeTokens(userId: string, purposes?: readonly string[]): Promise<number> {
-    assertUserId(userId)
-    if (purposes !== undefined && (!Array.isArray(purposes) || !purposes.every(isPurpose))) throw new InvalidInput('purposes must be purpose names')
-    return this.#ctx.callStore(() => this.store.revokeOneTimeTokens({ userId, ...(purposes === undefined ? {} : { purposes }) }))
+  revokeOneTimeTokens(userId: string, purposes?: readonly string[]): Promise<number> {
+    return this.#oneTimeTokens.revoke(userId, purposes)
   }
 
   /** Reads the revocation log after `position` (null: from the oldest entry kept). */
