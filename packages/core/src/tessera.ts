@@ -14,7 +14,6 @@ import {
   RefreshTokenReused,
   SessionRevoked,
   StoreUnavailable,
-  UserBanned,
 } from './errors.js'
 import { EngineContext } from './engine-context.js'
 import type { TesseraEvents } from './events.js'
@@ -30,6 +29,7 @@ import { SharedSigningKeys } from './shared-signing-keys.js'
 import { SigningKeySet, type SigningAlgorithm } from './signing-keys.js'
 import { TokenSecrets, hashSecret } from './token-secrets.js'
 import { ATTR, CORE_ATTR, inSpan, SPAN, tracer } from './telemetry.js'
+import { UserBans } from './user-bans.js'
 import type { Span } from '@opentelemetry/api'
 
 /** How much of an access token to check. */
@@ -109,6 +109,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
   readonly #tokenKey: Buffer
   readonly #ctx: EngineContext
   readonly #oneTimeTokens: OneTimeTokens
+  readonly #bans: UserBans
   readonly #ownsStore: boolean
   readonly #sharedKeys: SharedSigningKeys | null
   #heartbeatTimer: NodeJS.Timeout | null = null
@@ -126,6 +127,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
     this.#tokenKey = parts.tokenKey
     this.#ctx = new EngineContext({ store: parts.store, options: parts.options, events: this, userHashKey: this.deriveKey('telemetry user hash v1') })
     this.#oneTimeTokens = new OneTimeTokens(this.#ctx, this.#secrets)
+    this.#bans = new UserBans(this.#ctx)
     this.dpop = new DpopProofChecker(parts.options.dpop, {
       markDpopProofUsed: (request) => this.#ctx.callStore(() => this.store.markDpopProofUsed(request)),
     })
@@ -533,51 +535,22 @@ export class Tessera extends EventEmitter<TesseraEvents> {
    * {@link unbanUser}. Every session ends at once and sign-in is refused.
    */
   banUser(userId: string, options: { until?: Date | number; reason?: string } = {}): Promise<number> {
-    return inSpan(tracer, SPAN.banUser, undefined, (span) => this.#banUser(userId, options, span))
-  }
-
-  async #banUser(userId: string, options: { until?: Date | number; reason?: string }, span: Span): Promise<number> {
-    assertUserId(userId)
-    const nowMs = this.#ctx.nowMs()
-    const untilMs = options.until === undefined ? null : options.until instanceof Date ? options.until.getTime() : options.until
-    if (untilMs !== null && (!Number.isFinite(untilMs) || untilMs <= nowMs)) throw new InvalidInput('ban "until" must be in the future')
-    const reason = (options.reason ?? '').slice(0, 200)
-    // Not the ban's reason: free text an admin typed may name people.
-    this.#ctx.describe(span, userId, { [CORE_ATTR.reason]: 'banned' })
-    const count = await this.#ctx.callStore(() =>
-      this.store.banUser({ userId, untilMs, reason, nowMs, revocationTtlMs: this.options.revocationTtlMs, tokenHorizonMs: this.options.tokenHorizonMs }),
-    )
-    // A reset or verification link mailed before the ban must not outlive it.
-    await this.#ctx.callStore(() => this.store.revokeOneTimeTokens({ userId }))
-    if (span.isRecording()) span.setAttributes({ [ATTR.outcome]: 'banned', [CORE_ATTR.sessionCount]: count })
-    this.emit('user_banned', { userId, untilMs, reason, sessionsRevoked: count })
-    return count
+    return this.#bans.ban(userId, options)
   }
 
   /** Lifts a ban. Returns false when the user was not banned. */
   unbanUser(userId: string): Promise<boolean> {
-    return inSpan(tracer, SPAN.unbanUser, undefined, (span) => this.#unbanUser(userId, span))
-  }
-
-  async #unbanUser(userId: string, span: Span): Promise<boolean> {
-    assertUserId(userId)
-    this.#ctx.describe(span, userId)
-    const lifted = await this.#ctx.callStore(() => this.store.unbanUser({ userId, nowMs: this.#ctx.nowMs(), revocationTtlMs: this.options.revocationTtlMs }))
-    if (span.isRecording()) span.setAttribute(ATTR.outcome, lifted ? 'unbanned' : 'not_banned')
-    if (lifted) this.emit('user_unbanned', { userId })
-    return lifted
+    return this.#bans.unban(userId)
   }
 
   /** Whether a user is banned, and their revocation cut-off. */
-  async getUserState(userId: string): Promise<UserState> {
-    assertUserId(userId)
-    return this.#ctx.callStore(() => this.store.getUserState(userId, this.#ctx.nowMs()))
+  getUserState(userId: string): Promise<UserState> {
+    return this.#bans.state(userId)
   }
 
   /** Throws {@link UserBanned} when the user is banned; for sign-in flows that check before the password. */
-  async assertNotBanned(userId: string): Promise<void> {
-    const state = await this.getUserState(userId)
-    if (state.banned) throw new UserBanned(state.bannedUntilMs)
+  assertNotBanned(userId: string): Promise<void> {
+    return this.#bans.assertNotBanned(userId)
   }
 
   /**
