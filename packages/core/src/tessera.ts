@@ -26,6 +26,7 @@ import type { RevocationLogInfo, RevocationLogRead, RevocationReason } from './r
 import type { SessionStore, StoredSession, UserState } from './session-store.js'
 import { JwsVerifier, signingKeyFor } from './jws-verifier.js'
 import { SharedSigningKeys } from './shared-signing-keys.js'
+import { SigningKeyRotation } from './signing-key-rotation.js'
 import { SigningKeySet, type SigningAlgorithm } from './signing-keys.js'
 import { TokenSecrets, hashSecret } from './token-secrets.js'
 import { ATTR, CORE_ATTR, inSpan, SPAN, tracer } from './telemetry.js'
@@ -111,15 +112,15 @@ export class Tessera extends EventEmitter<TesseraEvents> {
   readonly #oneTimeTokens: OneTimeTokens
   readonly #bans: UserBans
   readonly #ownsStore: boolean
-  readonly #sharedKeys: SharedSigningKeys | null
+  readonly #keyRotation: SigningKeyRotation
   #heartbeatTimer: NodeJS.Timeout | null = null
   #closed = false
 
   /** Use {@link createTessera}; this constructor takes already-made parts. */
   constructor(parts: { keys: SigningKeySet; store: SessionStore; options: ResolvedAuthOptions; tokenKey: Buffer; ownsStore: boolean; sharedKeys?: SharedSigningKeys | null }) {
     super()
-    this.#sharedKeys = parts.sharedKeys ?? null
-    this.keys = this.#sharedKeys?.keys ?? parts.keys
+    const sharedKeys = parts.sharedKeys ?? null
+    this.keys = sharedKeys?.keys ?? parts.keys
     this.store = parts.store
     this.options = parts.options
     this.#ownsStore = parts.ownsStore
@@ -128,6 +129,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
     this.#ctx = new EngineContext({ store: parts.store, options: parts.options, events: this, userHashKey: this.deriveKey('telemetry user hash v1') })
     this.#oneTimeTokens = new OneTimeTokens(this.#ctx, this.#secrets)
     this.#bans = new UserBans(this.#ctx)
+    this.#keyRotation = new SigningKeyRotation(this.#ctx, this.keys, sharedKeys)
     this.dpop = new DpopProofChecker(parts.options.dpop, {
       markDpopProofUsed: (request) => this.#ctx.callStore(() => this.store.markDpopProofUsed(request)),
     })
@@ -375,7 +377,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
     const jws = this.#jwsVerifier()
     const parsed = jws.parse(token)
     let key = signingKeyFor(this.keys, parsed.keyId, this.#ctx.nowMs())
-    if (!key && this.#sharedKeys) {
+    if (!key && this.#keyRotation.isShared) {
       // A token naming a key this instance does not know yet may come from a rotation on another instance: look before refusing.
       await this.refreshSigningKeys()
       key = signingKeyFor(this.keys, parsed.keyId, this.#ctx.nowMs())
@@ -648,7 +650,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
 
   /** True when the signing key set is fleet state kept in the store (`sharedKeys`). */
   get sharesSigningKeys(): boolean {
-    return this.#sharedKeys !== null
+    return this.#keyRotation.isShared
   }
 
   /**
@@ -659,17 +661,8 @@ export class Tessera extends EventEmitter<TesseraEvents> {
    *
    * @throws {StoreUnavailable}
    */
-  async rotateSigningKeys(options: { alg?: SigningAlgorithm } = {}): Promise<{ keyId: string; keyIds: string[] }> {
-    const o = this.options
-    const retireAfterSeconds = o.accessTokenTtlSeconds + o.clockToleranceSeconds
-    let keyId: string
-    if (this.#sharedKeys) {
-      ;({ keyId } = await this.#ctx.callStore(() => this.#sharedKeys!.rotate({ retireAfterSeconds, ...options })))
-    } else {
-      this.keys.prune(this.#ctx.nowMs())
-      ;({ keyId } = await this.keys.rotate({ retireAfterSeconds, nowMs: this.#ctx.nowMs(), ...options }))
-    }
-    return { keyId, keyIds: this.keys.keyIds() }
+  rotateSigningKeys(options: { alg?: SigningAlgorithm } = {}): Promise<{ keyId: string; keyIds: string[] }> {
+    return this.#keyRotation.rotate(options)
   }
 
   /**
@@ -679,8 +672,8 @@ export class Tessera extends EventEmitter<TesseraEvents> {
    *
    * @throws {StoreUnavailable}
    */
-  async refreshSigningKeys(): Promise<void> {
-    if (this.#sharedKeys) await this.#ctx.callStore(() => this.#sharedKeys!.refresh())
+  refreshSigningKeys(): Promise<void> {
+    return this.#keyRotation.refresh()
   }
 
   /** The engine's {@link JwsVerifier}, made again only when the allowlist changes (a shared key set learned a new algorithm). */
@@ -696,7 +689,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
     this.#closed = true
     if (this.#heartbeatTimer) clearInterval(this.#heartbeatTimer)
     this.#heartbeatTimer = null
-    this.#sharedKeys?.close()
+    this.#keyRotation.close()
     if (this.#ownsStore) await this.store.close()
   }
 }
