@@ -18,6 +18,7 @@ import {
 import { EngineContext } from './engine-context.js'
 import type { TesseraEvents } from './events.js'
 import { assertUserId, formatSessionId, isTokenId, localIdCreatedAtMs, newLocalSessionId, newRefreshSecret, newTokenId, parseSessionId } from './ids.js'
+import { HeartbeatWriter } from './heartbeat-writer.js'
 import { MemoryStore } from './memory-store.js'
 import { OneTimeTokens } from './one-time-tokens.js'
 import { resolveOptions, resolveTokenKey, type AuthOptions, type ResolvedAuthOptions } from './options.js'
@@ -113,8 +114,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
   readonly #bans: UserBans
   readonly #ownsStore: boolean
   readonly #keyRotation: SigningKeyRotation
-  #heartbeatTimer: NodeJS.Timeout | null = null
-  #closed = false
+  readonly #heartbeat: HeartbeatWriter
 
   /** Use {@link createTessera}; this constructor takes already-made parts. */
   constructor(parts: { keys: SigningKeySet; store: SessionStore; options: ResolvedAuthOptions; tokenKey: Buffer; ownsStore: boolean; sharedKeys?: SharedSigningKeys | null }) {
@@ -130,6 +130,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
     this.#oneTimeTokens = new OneTimeTokens(this.#ctx, this.#secrets)
     this.#bans = new UserBans(this.#ctx)
     this.#keyRotation = new SigningKeyRotation(this.#ctx, this.keys, sharedKeys)
+    this.#heartbeat = new HeartbeatWriter(this.#ctx)
     this.dpop = new DpopProofChecker(parts.options.dpop, {
       markDpopProofUsed: (request) => this.#ctx.callStore(() => this.store.markDpopProofUsed(request)),
     })
@@ -619,33 +620,13 @@ export class Tessera extends EventEmitter<TesseraEvents> {
    * a revocation matters. {@link createTessera} writes one at once and then
    * every `heartbeatIntervalMs`.
    */
-  async heartbeat(): Promise<void> {
-    const o = this.options
-    const issuer = o.issuer
-    await this.#ctx.callStore(() =>
-      this.store.appendHeartbeat({
-        heartbeat: {
-          issuer,
-          atMs: this.#ctx.nowMs(),
-          accessTokenTtlSeconds: o.accessTokenTtlSeconds,
-          clockToleranceSeconds: o.clockToleranceSeconds,
-          refreshGraceSeconds: o.refreshGraceSeconds,
-        },
-        retentionMs: o.revocationTtlMs,
-      }),
-    )
+  heartbeat(): Promise<void> {
+    return this.#heartbeat.write()
   }
 
   /** Starts the periodic heartbeat (see {@link heartbeat}); called by {@link createTessera}. */
   startHeartbeat(): void {
-    const every = this.options.heartbeatIntervalMs
-    if (every === 0 || this.#heartbeatTimer || this.#closed) return
-    this.#heartbeatTimer = setInterval(() => {
-      // A store that is down misses a beat; verifiers notice the silence, which is the point of the beat.
-      this.heartbeat().catch(() => undefined)
-    }, every)
-    // Housekeeping must not keep the process alive.
-    this.#heartbeatTimer.unref()
+    this.#heartbeat.start()
   }
 
   /** True when the signing key set is fleet state kept in the store (`sharedKeys`). */
@@ -686,9 +667,7 @@ export class Tessera extends EventEmitter<TesseraEvents> {
 
   /** Stops the heartbeat and closes the store if this instance created it. Idempotent. */
   async close(): Promise<void> {
-    this.#closed = true
-    if (this.#heartbeatTimer) clearInterval(this.#heartbeatTimer)
-    this.#heartbeatTimer = null
+    this.#heartbeat.stop()
     this.#keyRotation.close()
     if (this.#ownsStore) await this.store.close()
   }
