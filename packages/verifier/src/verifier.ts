@@ -7,7 +7,6 @@ import {
   AccessTokenInvalid,
   AccessTokenRevoked,
   type AccessTokenStatus,
-  type IssuerHeartbeat,
   type IssuerLimits,
   JwsVerifier,
   AuthError,
@@ -16,7 +15,6 @@ import {
   type DpopPresentation,
   DpopProofChecker,
   localIdCreatedAtMs,
-  revocationHorizonMs,
   MemoryStore,
   type ParsedAccessToken,
   type RevocationLogEntry,
@@ -29,7 +27,7 @@ import { RedisSessionStore } from '@tessera/redis'
 import type { Span } from '@opentelemetry/api'
 import { LocalKeySource, type KeySource } from './key-source.js'
 import { RevocationLogFollower } from './log-follower.js'
-import { fetchIssuerMetadata } from './issuer-metadata.js'
+import { IssuerWatch } from './issuer-watch.js'
 import { isSigningKeySet, resolveVerifierOptions, type ResolvedVerifierOptions, type VerifierMode, type VerifierOptions } from './options.js'
 import { RemoteJwksKeySource } from './remote-jwks.js'
 import { RevocationSet } from './revocation-set.js'
@@ -120,6 +118,7 @@ export class Verifier extends EventEmitter<VerifierEvents> {
   readonly #cache: VerificationCache | null
   readonly #set: RevocationSet | null
   readonly #follower: RevocationLogFollower | null
+  readonly #issuer: IssuerWatch
   readonly #jws: JwsVerifier
   readonly #dpop: DpopProofChecker | null
   /** In-process replay cache of a `signature` verifier without a store. */
@@ -132,11 +131,6 @@ export class Verifier extends EventEmitter<VerifierEvents> {
   #fallbacks = 0
   #storeChecks = 0
   #issuerSilentRefusals = 0
-  #issuerWasLive: boolean | null = null
-  /** Longest access-token lifetime the issuer's heartbeats or metadata advertised (s), null until one is seen. */
-  #issuerTtlSeconds: number | null = null
-  /** The greatest of each limit the issuer advertised (metadata, heartbeats); null until one is seen. */
-  #issuerLimits: IssuerLimits | null = null
   #closed = false
 
   /** Use {@link createVerifier}, which also loads keys and the revocation log. */
@@ -166,75 +160,27 @@ export class Verifier extends EventEmitter<VerifierEvents> {
         onApplied: (entries) => {
           if (this.listenerCount('revocations') > 0) this.emit('revocations', entries)
         },
-        onHeartbeat: (heartbeat) => this.#heardIssuer(heartbeat),
+        onHeartbeat: (heartbeat) => this.#issuer.heard(heartbeat),
         ...o.log,
       })
     } else {
       this.#set = null
       this.#follower = null
     }
-  }
-
-  /** Keeps the greatest of each limit the issuer advertised: the longest-lived tokens are the ones to remember for. */
-  #adoptLimits(limits: IssuerLimits): void {
-    const known = this.#issuerLimits
-    this.#issuerLimits = known
-      ? {
-          accessTokenTtlSeconds: Math.max(known.accessTokenTtlSeconds, limits.accessTokenTtlSeconds),
-          clockToleranceSeconds: Math.max(known.clockToleranceSeconds, limits.clockToleranceSeconds),
-          refreshGraceSeconds: Math.max(known.refreshGraceSeconds, limits.refreshGraceSeconds),
-        }
-      : { accessTokenTtlSeconds: limits.accessTokenTtlSeconds, clockToleranceSeconds: limits.clockToleranceSeconds, refreshGraceSeconds: limits.refreshGraceSeconds }
-    this.#set?.raiseHorizon(revocationHorizonMs(limits))
-    this.#issuerTtlSeconds = Math.max(this.#issuerTtlSeconds ?? 0, limits.accessTokenTtlSeconds)
-  }
-
-  /** A `revocationTtlMs` that was given must cover what the issuer's tokens need; said at start as a configuration error. */
-  #checkRevocationTtl(limits: IssuerLimits, source: string): void {
-    const o = this.#o
-    const needed = revocationHorizonMs(limits)
-    if (o.revocationTtlGiven && o.revocationTtlMs < needed) {
-      throw new TypeError(
-        `"revocationTtlMs" option (${o.revocationTtlMs} ms) is shorter than the issuer's tokens may live ` +
-          `(${needed} ms: access-token lifetime ${limits.accessTokenTtlSeconds} s + refresh grace ` +
-          `${limits.refreshGraceSeconds} s + tolerance ${limits.clockToleranceSeconds} s, from its ${source}); leave it unset to follow the issuer`,
-      )
-    }
-  }
-
-  #heardIssuer(heartbeat: IssuerHeartbeat): void {
-    const needed = revocationHorizonMs(heartbeat)
-    const set = this.#set!
-    if (needed > set.horizonMs && this.#o.revocationTtlGiven && this.#follower?.status().state !== 'starting') {
-      this.#o.onWarning(`the issuer's tokens may live ${needed} ms (lifetime + refresh grace + tolerance), longer than "revocationTtlMs" (${this.#o.revocationTtlMs}); remembering revocations that long instead`)
-    }
-    this.#adoptLimits(heartbeat)
+    this.#issuer = new IssuerWatch(o, this.#set, this.#follower)
   }
 
   /** The issuer's limits as advertised by its metadata (`issuerMetadataUrl`) and heartbeats, the greatest of each; null when neither was seen. */
   issuerLimits(): Readonly<IssuerLimits> | null {
-    return this.#issuerLimits
-  }
-
-  async #loadIssuerMetadata(url: string): Promise<void> {
-    const metadata = await fetchIssuerMetadata(url)
-    if (metadata.issuer !== this.#o.issuer) {
-      throw new TypeError(`issuer metadata at ${new URL(url).origin} is for issuer ${JSON.stringify(metadata.issuer)}, not the "issuer" option ${JSON.stringify(this.#o.issuer)}`)
-    }
-    if (!metadata.limits) return
-    this.#checkRevocationTtl(metadata.limits, 'metadata')
-    this.#adoptLimits(metadata.limits)
+    return this.#issuer.limits()
   }
 
   /** Loads the live revocation log (cached mode) before the first token is accepted. */
   async start(): Promise<void> {
-    if (this.#o.issuerMetadataUrl) await this.#loadIssuerMetadata(this.#o.issuerMetadataUrl)
+    if (this.#o.issuerMetadataUrl) await this.#issuer.loadMetadata(this.#o.issuerMetadataUrl)
     if (!this.#follower || !this.#set) return
     await this.#follower.start()
-    const o = this.#o
-    const heartbeat = this.#follower.status().issuerHeartbeat
-    if (heartbeat) this.#checkRevocationTtl(heartbeat, 'heartbeat in the revocation log')
-    this.#issuerLive(o.clock.nowMs())
+    this.#issuer.logLoaded(this.#o.clock.nowMs())
     const set = this.#set
     this.#sweeper = setInterval(() => set.sweep(this.#o.clock.nowMs()), Math.min(5000, this.#o.revocationTtlMs || 5000))
     this.#sweeper.unref()
@@ -379,7 +325,7 @@ export class Verifier extends EventEmitter<VerifierEvents> {
   #decide(verified: VerifiedToken, nowMs: number, span: Span | null): AccessTokenClaims | Promise<AccessTokenClaims> {
     if (this.mode === 'signature') return verified.claims
     if (this.#follower && this.#set) {
-      if (!this.#issuerLive(nowMs)) {
+      if (!this.#issuer.live(nowMs)) {
         this.#issuerSilentRefusals++
         span?.addEvent(EVENT.issuerSilent)
         throw new RevocationLogSilent()
@@ -391,7 +337,7 @@ export class Verifier extends EventEmitter<VerifierEvents> {
         // Once per change, on the request that noticed it: where a trace shows why latency moved.
         span?.addEvent(trusted ? EVENT.setTrusted : EVENT.setUntrusted)
       }
-      if (trusted && !this.#outlivesIssuerLimit(verified)) {
+      if (trusted && !this.#issuer.outlivesLimit(verified)) {
         const error = errorFor(this.#set.status(verified))
         if (error) throw error
         return verified.claims
@@ -402,35 +348,6 @@ export class Verifier extends EventEmitter<VerifierEvents> {
     }
     span?.setAttribute(VERIFIER_ATTR.storeCheck, true)
     return this.#checkInStore(verified, nowMs)
-  }
-
-  /**
-   * True when the log shows a live issuer of this verifier's `iss`. Says so
-   * through `onWarning` when that changes, with the issuers whose heartbeats
-   * are there instead (the usual cause: a mistyped key prefix or issuer).
-   */
-  #issuerLive(nowMs: number): boolean {
-    const follower = this.#follower!
-    const live = follower.issuerLive(nowMs)
-    if (live !== this.#issuerWasLive) {
-      const wasSilent = this.#issuerWasLive === false
-      this.#issuerWasLive = live
-      const status = follower.status()
-      if (!live) {
-        const others = status.otherIssuers.length > 0 ? `; heartbeats of ${status.otherIssuers.map((i) => JSON.stringify(i)).join(', ')} are there instead` : ''
-        const silence = status.issuerSeenMs === null ? 'has no heartbeat of' : `has had no heartbeat for ${nowMs - status.issuerSeenMs} ms from`
-        this.#o.onWarning(`cached verifier refuses every request (503): the revocation log it follows ${silence} issuer ${JSON.stringify(this.#o.issuer)}${others}; check the key prefix and that the issuer runs`)
-      } else if (wasSilent) {
-        this.#o.onWarning(`cached verifier serves again: issuer ${JSON.stringify(this.#o.issuer)} writes the revocation log`)
-      }
-    }
-    return live
-  }
-
-  /** A token that lives longer than the issuer advertises may outlive what the set remembers: it is checked in the store. */
-  #outlivesIssuerLimit(verified: VerifiedToken): boolean {
-    const limit = this.#issuerTtlSeconds
-    return limit !== null && verified.claims.expiresAt - verified.claims.issuedAt > limit
   }
 
   #fromCache(token: string, nowMs: number): VerifiedToken | undefined {
