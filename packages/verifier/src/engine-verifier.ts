@@ -1,7 +1,8 @@
 import type { Tessera } from '@tessera/core'
 import { LocalKeySource } from './key-source.js'
 import type { VerifierMode } from './options.js'
-import { createVerifier, type Verifier } from './verifier.js'
+import { createVerifier } from './create-verifier.js'
+import type { Verifier } from './verifier.js'
 
 /**
  * A verifier beside an engine in the same process, on the engine's own keys,
