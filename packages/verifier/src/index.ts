@@ -1,6 +1,7 @@
 export { createEngineVerifier } from './engine-verifier.js'
 export { createVerifier } from './create-verifier.js'
-export { Verifier, RevocationLogSilent, type VerifierMetrics, type VerifierEvents } from './verifier.js'
+export { Verifier, RevocationLogSilent, type VerifierEvents } from './verifier.js'
+export type { VerifierMetrics } from './verifier-metrics.js'
 export { resolveVerifierOptions, DEFAULT_VERIFIER_OPTIONS, type VerifierOptions, type ResolvedVerifierOptions, type VerifierMode } from './options.js'
 export { LocalKeySource, toKeyObject, type KeySource, type VerificationKey } from './key-source.js'
 export { RemoteJwksKeySource, importJwks, DEFAULT_REMOTE_JWKS, type RemoteJwksOptions } from './remote-jwks.js'
