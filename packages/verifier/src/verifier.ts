@@ -131,6 +131,7 @@ export class Verifier extends EventEmitter<VerifierEvents> {
         onApplied: (entries) => {
           if (this.listenerCount('revocations') > 0) this.emit('revocations', entries)
         },
+        // Heartbeats come only once start() runs, so #issuer (set below) is there by then.
         onHeartbeat: (heartbeat) => this.#issuer.heard(heartbeat),
         ...o.log,
       })
