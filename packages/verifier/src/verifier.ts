@@ -24,7 +24,6 @@ import {
   type VerificationKey,
 } from '@tessera/core'
 import type { Span } from '@opentelemetry/api'
-import { createVerifier } from './create-verifier.js'
 import type { KeySource } from './key-source.js'
 import { RevocationLogFollower } from './log-follower.js'
 import { IssuerWatch } from './issuer-watch.js'
@@ -34,8 +33,6 @@ import { VerificationCache, type VerifiedToken } from './verification-cache.js'
 import type { VerifierMetrics } from './verifier-metrics.js'
 import { EVENT, SPAN, tracer, VERIFIER_ATTR } from './telemetry.js'
 
-// The factory has its own module (create-verifier.ts); tests that import it from here still can.
-export { createVerifier }
 
 /** For a promise whose rejection is already reported another way. */
 const ignore = (): void => undefined

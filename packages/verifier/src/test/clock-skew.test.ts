@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto'
 import { describe, test } from 'node:test'
 import { createTessera, MemoryStore, type SessionStore, SigningKeySet, type Tessera } from '@tessera/core'
 import { redisStoreForTest, waitFor } from '../../../../test/support/redis.js'
-import { createVerifier, type Verifier } from '../verifier.js'
+import { type Verifier } from '../verifier.js'
+import { createVerifier } from '../create-verifier.js'
 import { AUDIENCE, ISSUER, rejectsWith } from './fixtures.js'
 
 const SKEW_MS = 800

@@ -8,7 +8,8 @@ import { createTessera, manualClock, MemoryStore, SigningKeySet } from '@tessera
 import { RedisSessionStore } from '@tessera/redis'
 import { SHARED_REDIS_URL, deleteKeys, redisStoreForTest, waitFor } from '../../../../test/support/redis.js'
 import { problemFor } from '../http-problem.js'
-import { createVerifier, RevocationLogSilent } from '../verifier.js'
+import { RevocationLogSilent } from '../verifier.js'
+import { createVerifier } from '../create-verifier.js'
 import { AUDIENCE, ISSUER, rejectsWith } from './fixtures.js'
 
 describe('a cached verifier on a log no live issuer writes answers 503', () => {

@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { issuerLimitsToMetadata, MemoryStore, SigningKeySet, type IssuerLimits } from '@tessera/core'
-import { createVerifier } from '../verifier.js'
+import { createVerifier } from '../create-verifier.js'
 import { AUDIENCE, ISSUER, rejectsWith, tesseraFor } from './fixtures.js'
 
 const LIMITS: IssuerLimits = { accessTokenTtlSeconds: 600, clockToleranceSeconds: 5, refreshGraceSeconds: 10 }

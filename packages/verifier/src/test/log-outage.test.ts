@@ -5,7 +5,8 @@ import { SigningKeySet, type Tessera } from '@tessera/core'
 import type { RedisSessionStore } from '@tessera/redis'
 import { SHARED_REDIS_URL, redisStoreForTest, waitFor } from '../../../../test/support/redis.js'
 import { startTcpProxy, type TcpProxy } from '../../../../test/support/tcp-proxy.js'
-import { createVerifier, type Verifier } from '../verifier.js'
+import { type Verifier } from '../verifier.js'
+import { createVerifier } from '../create-verifier.js'
 import { AUDIENCE, ISSUER, rejectsWith, tesseraFor } from './fixtures.js'
 
 const refused = (v: Verifier, token: string) => () => v.verify(token).then(() => false, () => true)

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { test } from 'node:test'
 import { AuthError, MemoryStore, SigningKeySet } from '@tessera/core'
 import { RemoteJwksKeySource } from '../remote-jwks.js'
-import { createVerifier } from '../verifier.js'
+import { createVerifier } from '../create-verifier.js'
 import { AUDIENCE, ISSUER, rejectsWith, tesseraFor } from './fixtures.js'
 
 async function serve(handler: Parameters<typeof createServer>[1]): Promise<{ url: string; server: Server; hits: () => number }> {

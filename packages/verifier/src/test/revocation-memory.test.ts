@@ -8,7 +8,8 @@ import { type AuthOptions, createTessera, issueAccessToken, manualClock, MemoryS
 import { waitFor } from '../../../../test/support/redis.js'
 import type { VerifierOptions } from '../options.js'
 import { RevocationSet } from '../revocation-set.js'
-import { createVerifier, type Verifier } from '../verifier.js'
+import { type Verifier } from '../verifier.js'
+import { createVerifier } from '../create-verifier.js'
 import { AUDIENCE, ISSUER, rejectsWith } from './fixtures.js'
 
 const SWEEP_EVERY_MS = 5000

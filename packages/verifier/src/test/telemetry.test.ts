@@ -9,7 +9,7 @@ import { SigningKeySet, type Tessera } from '@tessera/core'
 import type { RedisSessionStore } from '@tessera/redis'
 import { SHARED_REDIS_URL, redisStoreForTest, waitFor } from '../../../../test/support/redis.js'
 import { startTcpProxy, type TcpProxy } from '../../../../test/support/tcp-proxy.js'
-import { createVerifier } from '../verifier.js'
+import { createVerifier } from '../create-verifier.js'
 import { AUDIENCE, ISSUER, tesseraFor } from './fixtures.js'
 
 const exporter = new InMemorySpanExporter()
