@@ -1,64 +1,11 @@
 // The Tessera account page: views and actions. No framework, no build step.
 // Tokens, refresh and HTTP live in session.js.
 import { accessToken, adopt, announceSignOut, api, ApiError, forget, onSessionChange, refresh, send } from '/account/session.js'
+import { busy, formValues, valid } from '/account/forms.js'
+import { $, alertError, clearMessages, explain, say, show } from '/account/page.js'
 
 /** @type {{ email: string, email_verified: boolean } | null} */
 let me = null
-
-const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id))
-
-// ---------------------------------------------------------------- messages
-
-function say(text) {
-  const el = $('notice')
-  el.textContent = text
-  el.hidden = !text
-  if (text) $('alert').hidden = true
-}
-
-function alertError(text) {
-  const el = $('alert')
-  el.textContent = text
-  el.hidden = !text
-  if (text) $('notice').hidden = true
-}
-
-function clearMessages() {
-  say('')
-  alertError('')
-}
-
-/** A sentence for an API error: the server's detail, in words a person reads. */
-function explain(err) {
-  if (!(err instanceof ApiError)) return 'Something went wrong. Check your connection and try again.'
-  switch (err.code) {
-    case 'ERR_INVALID_CREDENTIALS':
-      return 'That email and password do not match. Try again, or reset your password.'
-    case 'ERR_RATE_LIMITED':
-      return 'Too many attempts. Wait a minute and try again.'
-    case 'ERR_EMAIL_TAKEN':
-      return 'An account with this email already exists. Sign in instead.'
-    case 'ERR_WRONG_PASSWORD':
-      return 'Your current password is not right.'
-    case 'ERR_USER_BANNED':
-      return 'This account is suspended.'
-    case 'ERR_STORE_UNAVAILABLE':
-    case 'ERR_DATABASE_UNAVAILABLE':
-    case 'ERR_MAIL_UNAVAILABLE':
-    case 'ERR_RATE_LIMITER_UNAVAILABLE':
-      return 'The service is briefly unavailable. Try again in a moment.'
-    default:
-      return err.message.charAt(0).toUpperCase() + err.message.slice(1) + (/[.!?]$/.test(err.message) ? '' : '.')
-  }
-}
-
-// ---------------------------------------------------------------- views
-
-function show(view) {
-  $('loading').hidden = true
-  for (const id of ['view-signed-out', 'view-reset', 'view-signed-in']) $(id).hidden = id !== view
-  $('topbar-user').hidden = view !== 'view-signed-in'
-}
 
 function showSignedOut(message) {
   forget()
@@ -168,33 +115,6 @@ function handleFailure(err) {
 }
 
 // ---------------------------------------------------------------- actions
-
-async function busy(button, work) {
-  const form = button.form
-  button.disabled = true
-  button.setAttribute('aria-busy', 'true')
-  try {
-    await work()
-  } finally {
-    button.disabled = false
-    button.removeAttribute('aria-busy')
-    form?.querySelectorAll('input[type=password]').forEach((input) => (input.value = ''))
-  }
-}
-
-function formValues(form) {
-  return Object.fromEntries(new FormData(form).entries())
-}
-
-/** Native validation messages, shown as our alert so screen readers hear them. */
-function valid(form) {
-  if (form.checkValidity()) return true
-  const first = /** @type {HTMLInputElement} */ (form.querySelector(':invalid'))
-  const label = form.querySelector(`label[for="${first.id}"]`)?.firstChild?.textContent?.trim() ?? 'This field'
-  alertError(`${label}: ${first.validationMessage}`)
-  first.focus()
-  return false
-}
 
 async function signIn(event) {
   event.preventDefault()
