@@ -1,118 +1,11 @@
 // The Tessera account page: views and actions. No framework, no build step.
 // Tokens, refresh and HTTP live in session.js.
-import { accessToken, adopt, announceSignOut, api, ApiError, forget, onSessionChange, refresh, send } from '/account/session.js'
+import { accessToken, adopt, ApiError, onSessionChange, refresh, send } from '/account/session.js'
+import { showSignedOut, signOut } from '/account/account.js'
+import { changePassword, sendVerification, showSignedIn } from '/account/account-view.js'
+import { loadDevices, signOutOthers } from '/account/devices-list.js'
 import { busy, formValues, valid } from '/account/forms.js'
 import { $, alertError, clearMessages, explain, say, show } from '/account/page.js'
-
-/** @type {{ email: string, email_verified: boolean } | null} */
-let me = null
-
-function showSignedOut(message) {
-  forget()
-  me = null
-  show('view-signed-out')
-  if (message) say(message)
-}
-
-async function showSignedIn() {
-  try {
-    me = await api('/auth/me')
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 401) return showSignedOut('Your session has ended. Sign in again.')
-    alertError(explain(err))
-    return
-  }
-  show('view-signed-in')
-  $('account-email').textContent = me.email
-  $('topbar-email').textContent = me.email
-  const username = /** @type {HTMLInputElement} */ ($('password-username'))
-  username.value = me.email
-  const badge = $('email-badge')
-  badge.textContent = me.email_verified ? 'Verified' : 'Not verified'
-  badge.className = me.email_verified ? 'badge badge-ok' : 'badge badge-warn'
-  $('verify-row').hidden = me.email_verified
-  await loadDevices()
-}
-
-const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' })
-const relativeFormat = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' })
-
-function relative(iso) {
-  const seconds = Math.round((Date.parse(iso) - Date.now()) / 1000)
-  const abs = Math.abs(seconds)
-  if (abs < 45) return 'just now'
-  if (abs < 3600) return relativeFormat.format(Math.round(seconds / 60), 'minute')
-  if (abs < 86_400) return relativeFormat.format(Math.round(seconds / 3600), 'hour')
-  if (abs < 30 * 86_400) return relativeFormat.format(Math.round(seconds / 86_400), 'day')
-  return dateFormat.format(new Date(iso))
-}
-
-function setTime(el, iso) {
-  el.dateTime = iso
-  el.textContent = relative(iso)
-  el.title = dateFormat.format(new Date(iso))
-}
-
-function deviceKind(session) {
-  const text = `${session.os} ${session.user_agent}`.toLowerCase()
-  if (/android|iphone|ios|mobile/.test(text)) return 'phone'
-  if (/ipad|tablet/.test(text)) return 'tablet'
-  return 'computer'
-}
-
-function renderDevice(session) {
-  const template = /** @type {HTMLTemplateElement} */ ($('device-template'))
-  const item = /** @type {HTMLElement} */ (template.content.firstElementChild.cloneNode(true))
-  const client = [session.browser, session.os].filter(Boolean).join(' on ')
-  const fallback = session.user_agent || 'Unknown browser'
-  item.dataset.sessionId = session.session_id
-  item.querySelector('.device-icon').classList.add(`device-icon-${deviceKind(session)}`)
-  // textContent only: names and user agents come from users and must never become markup.
-  item.querySelector('.device-title').textContent = session.device_name || client || 'Unnamed device'
-  item.querySelector('.device-client').textContent = client || fallback
-  item.querySelector('.device-ip').textContent = session.ip || 'unknown'
-  setTime(item.querySelector('.device-created'), session.created_at)
-  setTime(item.querySelector('.device-seen'), session.last_seen_at)
-  // DPoP-bound: the session's tokens work only with proofs of a key that stays in that browser.
-  item.querySelector('.badge-bound').hidden = !session.dpop_bound
-  const button = /** @type {HTMLButtonElement} */ (item.querySelector('.device-sign-out'))
-  if (session.current) {
-    item.classList.add('device-current')
-    item.querySelector('.badge-current').hidden = false
-    button.textContent = 'Sign out'
-    button.setAttribute('aria-label', 'Sign out of this device')
-    button.addEventListener('click', () => void signOut())
-  } else {
-    button.setAttribute('aria-label', `Sign out ${session.device_name || client || 'this device'}`)
-    button.addEventListener('click', () => void signOutDevice(session, item, button))
-  }
-  return item
-}
-
-async function loadDevices() {
-  const list = $('devices')
-  list.setAttribute('aria-busy', 'true')
-  try {
-    const { sessions } = await api('/auth/sessions')
-    // The current device first, then newest first as the server sends them.
-    sessions.sort((a, b) => Number(b.current) - Number(a.current))
-    list.replaceChildren(...sessions.map(renderDevice))
-    $('devices-foot').hidden = sessions.length < 2
-  } catch (err) {
-    handleFailure(err)
-  } finally {
-    list.removeAttribute('aria-busy')
-  }
-}
-
-/** Shared failure path: a lost session goes to the sign-in view, anything else is shown. */
-function handleFailure(err) {
-  if (err instanceof ApiError && err.status === 401) {
-    showSignedOut('This device was signed out. Sign in again to continue.')
-    return
-  }
-  alertError(explain(err))
-}
 
 // ---------------------------------------------------------------- actions
 
@@ -161,65 +54,6 @@ async function register(event) {
   })
 }
 
-async function signOut() {
-  clearMessages()
-  try {
-    const token = accessToken()
-    if (token) await send('/auth/logout', { method: 'POST', bearer: token })
-  } catch {
-    // Already over on the server: the outcome is the same.
-  }
-  announceSignOut()
-  showSignedOut('You are signed out.')
-}
-
-async function signOutDevice(session, item, button) {
-  clearMessages()
-  await busy(button, async () => {
-    try {
-      await api(`/auth/sessions/${encodeURIComponent(session.session_id)}`, { method: 'DELETE' })
-      item.remove()
-      say(`Signed out ${session.device_name || [session.browser, session.os].filter(Boolean).join(' on ') || 'the device'}.`)
-      $('devices-foot').hidden = $('devices').children.length < 2
-    } catch (err) {
-      if (err instanceof ApiError && err.code === 'ERR_SESSION_NOT_FOUND') {
-        item.remove()
-        say('That device was already signed out.')
-      } else handleFailure(err)
-    }
-  })
-}
-
-async function signOutOthers(event) {
-  clearMessages()
-  await busy(event.currentTarget, async () => {
-    try {
-      await api('/auth/logout-all', { method: 'POST', body: { except_current: true } })
-      say('Every other device was signed out.')
-      await loadDevices()
-    } catch (err) {
-      handleFailure(err)
-    }
-  })
-}
-
-async function changePassword(event) {
-  event.preventDefault()
-  const form = event.currentTarget
-  if (!valid(form)) return
-  clearMessages()
-  const values = formValues(form)
-  await busy(form.querySelector('button[type=submit]'), async () => {
-    try {
-      await api('/auth/password', { method: 'POST', body: { current_password: values.current_password, new_password: values.new_password } })
-      say('Password changed. Your other devices were signed out.')
-      await loadDevices()
-    } catch (err) {
-      handleFailure(err)
-    }
-  })
-}
-
 async function requestReset(event) {
   event.preventDefault()
   const form = event.currentTarget
@@ -250,18 +84,6 @@ async function confirmReset(event, token) {
     } catch (err) {
       if (err instanceof ApiError && err.code === 'ERR_ONE_TIME_TOKEN_INVALID') showDeadResetLink()
       else alertError(explain(err))
-    }
-  })
-}
-
-async function sendVerification(event) {
-  clearMessages()
-  await busy(event.currentTarget, async () => {
-    try {
-      await api('/auth/email-verification', { method: 'POST' })
-      say(`We sent a verification link to ${me?.email ?? 'your email'}.`)
-    } catch (err) {
-      handleFailure(err)
     }
   })
 }
