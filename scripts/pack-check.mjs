@@ -58,6 +58,8 @@ try {
     const files = report.files.map((f) => f.path)
     const missing = ['README.md', 'LICENSE', 'SECURITY.md', 'package.json', 'dist/index.js', 'dist/index.d.ts'].filter((f) => !files.includes(f))
     if (!files.some((f) => f.startsWith('docs/'))) missing.push('docs/')
+    // The server's account page is plain ES modules loaded by name: each file of web/ must ship, or the page breaks once installed.
+    if (name === 'server') missing.push(...readdirSync(join(dir, 'web')).map((f) => `web/${f}`).filter((f) => !files.includes(f)))
     if (missing.length) fail(`${report.name} is missing ${missing.join(', ')}`)
     const tests = files.filter((f) => `/${f}`.includes('/test/') || /(^|\/)test(\/|s?\.)|\.test\.|test-support|hardening|web-test/.test(f))
     if (tests.length) fail(`${report.name} ships test code: ${tests.slice(0, 5).join(', ')}`)

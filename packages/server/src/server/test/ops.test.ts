@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
+import Fastify from 'fastify'
+import { DEFAULT_WEB_DIR } from '../app.js'
+import { registerAccountRoutes } from '../routes/account.js'
 import { bearer, signUp, testSchema, testServer, type TestServer, problemOf } from './helpers.js'
 
 let server: TestServer
@@ -96,6 +99,33 @@ void test('the account page serves web/ files with their content types and nothi
     const res = await server.app.inject({ method: 'GET', url })
     assert.equal(res.statusCode, 404, url)
   }
+})
+
+void test('the shipped account page is served whole: every file index.html links and every module it imports, and nothing else in web/', async (t) => {
+  // The page is split into ES modules served one name deep (/account/<name>); a module in a subfolder or a
+  // misspelt import would 404 in the browser, and this finds it without one.
+  const app = Fastify()
+  t.after(() => app.close())
+  await registerAccountRoutes(app, DEFAULT_WEB_DIR)
+  const index = await app.inject({ method: 'GET', url: '/account' })
+  assert.equal(index.statusCode, 200)
+  const pending = [...index.body.matchAll(/(?:src|href)="(\/account\/[^"]+)"/g)].map((m) => m[1]!)
+  const served = new Set<string>()
+  while (pending.length) {
+    const url = pending.pop()!
+    if (served.has(url)) continue
+    const res = await app.inject({ method: 'GET', url })
+    assert.equal(res.statusCode, 200, url)
+    served.add(url)
+    if (!url.endsWith('.js')) continue
+    assert.match(String(res.headers['content-type']), /^text\/javascript/, url)
+    for (const [, from] of res.body.matchAll(/^import [^'\n]*'([^']+)'/gm)) {
+      assert.match(from!, /^\/account\/[\w-]+\.js$/, `${url} imports ${from}`)
+      pending.push(from!)
+    }
+  }
+  const files = readdirSync(DEFAULT_WEB_DIR).filter((name) => name !== 'index.html' && !name.startsWith('.'))
+  assert.deepEqual([...served].map((url) => url.slice('/account/'.length)).sort(), files.sort())
 })
 
 void test('without web/index.html the account page is 404', async (t) => {
