@@ -156,6 +156,42 @@ describe('account page in Chromium', { concurrency: true }, () => {
     await visitSignedOut()
   })
 
+  test('signing out ends the session even when the access token was refused, and a server that cannot sign out leaves the page signed in', async () => {
+    const context = await device()
+    const page = await context.newPage()
+    const email = newEmail('sign-out')
+    await register(server, email)
+    await signIn(page, server, email)
+    const logouts: number[] = []
+    page.on('response', (res) => {
+      if (new URL(res.url()).pathname === '/auth/logout') logouts.push(res.status())
+    })
+    // The service cannot end the session (Redis down): the page must not claim it did.
+    await page.route('**/auth/logout', (route) =>
+      route.fulfill({ status: 503, contentType: 'application/problem+json', headers: { 'retry-after': '1' }, body: JSON.stringify({ status: 503, code: 'ERR_STORE_UNAVAILABLE', title: 'Service Unavailable', detail: 'session store is unavailable' }) }),
+    )
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click()
+    await page.getByText('You are still signed in.', { exact: false }).waitFor()
+    assert.equal(await page.getByRole('heading', { name: 'Your account' }).isVisible(), true)
+    // The access token is refused once (as when it expired while the laptop slept): the page refreshes and signs out for real.
+    await page.unroute('**/auth/logout')
+    let refusedOnce = false
+    await page.route('**/auth/logout', async (route) => {
+      if (refusedOnce) return route.continue()
+      refusedOnce = true
+      await route.fulfill({ status: 401, contentType: 'application/problem+json', headers: { 'www-authenticate': 'Bearer error="invalid_token"' }, body: JSON.stringify({ status: 401, code: 'ERR_ACCESS_TOKEN_EXPIRED', title: 'Unauthorized' }) })
+    })
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click()
+    await expectSignedOut(page, /signed out/i)
+    assert.deepEqual(logouts, [503, 401, 204])
+    // Over on the server: a new tab of this device (same cookies, same key) is not signed back in.
+    const next = await context.newPage()
+    await next.goto(`${server.baseUrl}/account`)
+    await next.getByRole('heading', { name: 'Your Tessera account' }).waitFor()
+    await next.waitForLoadState('networkidle')
+    assert.equal(await next.getByRole('heading', { name: 'Your account' }).isVisible(), false)
+  })
+
   test('works with the keyboard alone and labels every field', async () => {
     const email = newEmail('keys')
     await register(server, email)

@@ -1,7 +1,7 @@
 // Being signed in on the account page: whose account it is, and the ways out.
 // The views that need either import them from here, so every view leaves for
 // the sign-in view the same way: tokens forgotten, account forgotten.
-import { accessToken, announceSignOut, api, ApiError, forget, send } from '/account/session.js'
+import { announceSignOut, api, ApiError, forget } from '/account/session.js'
 import { alertError, clearMessages, explain, say, show } from '/account/page.js'
 
 /** @type {{ email: string, email_verified: boolean } | null} */
@@ -39,10 +39,16 @@ export function handleFailure(err) {
 export async function signOut() {
   clearMessages()
   try {
-    const token = accessToken()
-    if (token) await send('/auth/logout', { method: 'POST', bearer: token })
-  } catch {
-    // Already over on the server: the outcome is the same.
+    // Through api(): a token that expired while the tab slept is refreshed first, so the session really ends.
+    await api('/auth/logout', { method: 'POST' })
+  } catch (err) {
+    // A 401 is a session already over (ended elsewhere, or its refresh cookie refused): the outcome is the same.
+    // Anything else (server unreachable, 503) leaves the session alive and the cookie set: saying "signed out"
+    // on a shared computer would hand the account to the next person. Stay signed in and say so.
+    if (!(err instanceof ApiError && err.status === 401)) {
+      alertError(`You are still signed in. ${explain(err)}`)
+      return
+    }
   }
   announceSignOut()
   showSignedOut('You are signed out.')
