@@ -174,7 +174,7 @@ export async function startFleet(skewsMs: number[]): Promise<Fleet> {
     cleanups.push(() => edge.stop())
     const checkers: Checker[] = [
       ...verifiers.map((v, n) => verifierChecker(`cached verifier ${n + 1}`, v)),
-      httpChecker('gateway behind NGINX', `${edge.nginx.url}/orders`),
+      httpChecker('gateway behind NGINX', `${edge.proxy.url}/orders`),
       ...instances.map((i) => httpChecker(`instance ${i.name} (strict)`, `${i.url}/demo/protected`)),
     ]
     return { prefix, instances, verifiers, edge, users, checkers, close }
