@@ -1,5 +1,5 @@
 // What `npm test` needs besides node_modules, checked before any test starts:
-// the programs some suites launch (Chromium, NGINX, redis-server, openssl) and
+// the programs some suites launch (Chromium, NGINX, Caddy, redis-server, openssl) and
 // the shared Redis and PostgreSQL. A missing program is installed from Debian
 // when we run as root with apt-get (what CI and a fresh container are);
 // otherwise, and for a service that is down, the run stops at once with the
@@ -28,10 +28,13 @@ export function programs(env = process.env) {
       neededBy: /(^|\/)(web-test|test\/web)\//,
       ...(env.TESSERA_CHROMIUM ? { pathVariable: 'TESSERA_CHROMIUM' } : {}),
     },
-    // The gateway tests, the fleet test and the gateway benchmark's smoke run (bench/test) start NGINX.
-    { name: 'NGINX', command: 'nginx', debianPackage: 'nginx', neededBy: /gateway|(^|\/)test\/fleet\/|(^|\/)bench\/test\// },
-    // The edge rigs (gateway NGINX tests, fleet test) put a Python echo service behind NGINX: a service not written in Node.
-    { name: 'Python 3', command: 'python3', debianPackage: 'python3', neededBy: /(^|\/)packages\/gateway\/.*nginx|(^|\/)test\/fleet\// },
+    // The gateway tests (but the Caddy one), the fleet test and the gateway benchmark's smoke run (bench/test) start NGINX.
+    { name: 'NGINX', command: 'nginx', debianPackage: 'nginx', neededBy: /^(?!.*caddy\.test\.ts$).*gateway|(^|\/)test\/fleet\/|(^|\/)bench\/test\// },
+    // The gateway's Caddy test runs the documented Caddyfile. The test starts its own Caddy on free loopback
+    // ports with the admin endpoint off, so it needs no system service (Debian's package may start one on :80 and :2019).
+    { name: 'Caddy', command: 'caddy', debianPackage: 'caddy', neededBy: /(^|\/)packages\/gateway\/.*caddy/ },
+    // The edge rigs (gateway NGINX and Caddy tests, fleet test) put a Python echo service behind the proxy: a service not written in Node.
+    { name: 'Python 3', command: 'python3', debianPackage: 'python3', neededBy: /(^|\/)packages\/gateway\/.*(nginx|caddy)|(^|\/)test\/fleet\// },
     { name: 'redis-server', command: 'redis-server', debianPackage: 'redis-server', neededBy: /./ },
     { name: 'openssl', command: 'openssl', debianPackage: 'openssl', neededBy: /(^|\/)topology\// },
   ]

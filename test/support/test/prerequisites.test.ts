@@ -10,10 +10,12 @@ import { missingPrograms, planFor } from '../../../scripts/prerequisites.mjs'
 const root = fileURLToPath(new URL('../../../', import.meta.url))
 const nothingInstalled = () => false
 
-test('a browser test needs Chromium, a gateway test NGINX (and Python for its echo service), every run redis-server', () => {
+test('a browser test needs Chromium, a gateway test NGINX or Caddy (and Python for its echo service), every run redis-server', () => {
   const names = (files: string[]) => missingPrograms(files, { env: {}, executable: nothingInstalled }).map((p) => p.name)
   assert.deepEqual(names(['test/web/account.test.ts']), ['Chromium', 'redis-server'])
   assert.deepEqual(names(['packages/gateway/src/test/nginx.test.ts']), ['NGINX', 'Python 3', 'redis-server'])
+  assert.deepEqual(names(['packages/gateway/src/test/caddy.test.ts']), ['Caddy', 'Python 3', 'redis-server'], 'the Caddy test runs the gateway and a Python service behind Caddy, no NGINX')
+  assert.deepEqual(names(['packages/gateway/src/test/caddy.test.ts', 'packages/gateway/src/test/forward-auth.test.ts']), ['NGINX', 'Caddy', 'Python 3', 'redis-server'])
   assert.deepEqual(names(['test/fleet/fleet.test.ts']), ['NGINX', 'Python 3', 'redis-server'], 'the fleet test runs the gateway and a Python service behind NGINX')
   assert.deepEqual(names(['bench/test/smoke-1.smoke.test.ts']), ['NGINX', 'redis-server'], 'the gateway benchmark runs NGINX')
   assert.deepEqual(names(['packages/core/src/test/tokens.test.ts']), ['redis-server'])
