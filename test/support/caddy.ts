@@ -5,8 +5,9 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { documentedBlock, owned, startEdge, type Edge, type TestProxy } from './edge.js'
-import { freePort, waitFor } from './redis.js'
+import { documentedBlock, proxyAnswering, startEdge, type Edge, type TestProxy } from './edge.js'
+import { owned } from './owned-process.js'
+import { freePort } from './redis.js'
 
 export const CADDY_BIN = process.env.TESSERA_TEST_CADDY ?? '/usr/bin/caddy'
 
@@ -45,16 +46,7 @@ ${siteBlocks.replaceAll('LISTEN_PORT', String(port))}
   child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()))
   const handle = owned(child, () => rmSync(dir, { recursive: true, force: true }))
   const url = `http://127.0.0.1:${port}`
-  try {
-    await waitFor(async () => {
-      if (child.exitCode !== null) throw new Error('exited')
-      await fetch(url, { signal: AbortSignal.timeout(1000) })
-      return true
-    }, 30_000)
-  } catch {
-    await handle.stop()
-    throw new Error(`caddy did not start: ${log}`)
-  }
+  await proxyAnswering('caddy', handle, url, () => log)
   return { ...handle, port, url, dir, errors: () => log }
 }
 

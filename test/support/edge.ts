@@ -2,13 +2,34 @@
 // `tessera-gateway` process, a non-Node upstream (Python's http.server echoing
 // what it received), and the proxy configs of docs/gateway.md. Every process is
 // started on loopback and stopped by its PID.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { owned, type OwnedProcess } from './owned-process.js'
 import { freePort, waitFor } from './redis.js'
 
+export type { OwnedProcess }
+
 const GATEWAY_DOC = fileURLToPath(new URL('../../docs/gateway.md', import.meta.url))
+
+/**
+ * Waits (30 s at most) until the proxy `handle` started answers HTTP at `url`; if it
+ * exits or never answers, stops it and throws with its log (`log()`, read then).
+ */
+export async function proxyAnswering(name: string, handle: OwnedProcess, url: string, log: () => string): Promise<void> {
+  try {
+    await waitFor(async () => {
+      if (handle.process.exitCode !== null) throw new Error('exited')
+      await fetch(url, { signal: AbortSignal.timeout(1000) })
+      return true
+    }, 30_000)
+  } catch {
+    const text = log()
+    await handle.stop()
+    throw new Error(`${name} did not start: ${text}`)
+  }
+}
 
 /** The first fenced block of docs/gateway.md in `language` (```nginx, ```caddyfile). */
 export function documentedBlock(language: string): string {
@@ -17,34 +38,6 @@ export function documentedBlock(language: string): string {
   return match[1]!
 }
 
-/** A process a test owns. */
-export interface OwnedProcess {
-  pid: number
-  process: ChildProcess
-  /** SIGTERM (then SIGKILL after 5 s) by PID; resolves once it exited. Idempotent. */
-  stop(): Promise<void>
-}
-
-/** Owns `child`: `stop()` ends it by PID, then runs `cleanup`. */
-export function owned(child: ChildProcess, cleanup: () => void = () => {}): OwnedProcess {
-  const exited = new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve()
-    else child.once('exit', () => resolve())
-  })
-  return {
-    pid: child.pid!,
-    process: child,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM')
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
-        await exited
-        clearTimeout(timer)
-      }
-      cleanup()
-    },
-  }
-}
 
 // A few lines of Python, so the upstream is not Node: answers every request
 // with what it received (method, path, every header in order, duplicates kept)

@@ -4,8 +4,9 @@ import { spawn } from 'node:child_process'
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { documentedBlock, owned, startEdge, type Edge, type TestProxy } from './edge.js'
-import { freePort, waitFor } from './redis.js'
+import { documentedBlock, proxyAnswering, startEdge, type Edge, type TestProxy } from './edge.js'
+import { owned } from './owned-process.js'
+import { freePort } from './redis.js'
 
 export const NGINX_BIN = process.env.TESSERA_TEST_NGINX ?? '/usr/sbin/nginx'
 
@@ -57,17 +58,7 @@ ${httpBlock.replaceAll('LISTEN_PORT', String(port))}
       return stderr
     }
   }
-  try {
-    await waitFor(async () => {
-      if (child.exitCode !== null) throw new Error('exited')
-      await fetch(url, { signal: AbortSignal.timeout(1000) })
-      return true
-    }, 30_000)
-  } catch {
-    const log = errors()
-    await handle.stop()
-    throw new Error(`nginx did not start: ${log}`)
-  }
+  await proxyAnswering('nginx', handle, url, errors)
   return { ...handle, port, url, dir, errors }
 }
 

@@ -68,8 +68,9 @@ export class Deadlines {
   #arm(atMs: number): void {
     if (this.#timer) clearTimeout(this.#timer)
     this.#armedAtMs = atMs
+    // Not unref'd: a command still waiting must settle, so its timer keeps the process alive. Unref'd, a CLI whose
+    // only connection died mid-command (a TLS client refused after its handshake) exited with code 13 and no word.
     this.#timer = setTimeout(() => this.#fire(), Math.max(0, atMs - Date.now()))
-    this.#timer.unref()
   }
 
   /** Arms the timer for the earliest deadline still pending, if any. */

@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import pg from 'pg'
 import { SigningKeySet } from '@tessera/core'
+import { owned } from '../../../../../test/support/owned-process.js'
 import { freePort, startPrivateRedis, waitFor, type PrivateRedis } from '../../../../../test/support/redis.js'
 import { TESSERA_ACL_RULES } from '../../../../../test/support/redis-topology.js'
 import { SHARED_DATABASE_URL } from '../../../../../test/support/postgres.js'
@@ -39,19 +40,7 @@ async function startInstance(n: number, env: Record<string, string>): Promise<In
   })
   let stderr = ''
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  const instance: Instance = {
-    url: `http://127.0.0.1:${port}`,
-    child,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM')
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
-        await exited
-        clearTimeout(timer)
-      }
-    },
-  }
+  const instance: Instance = { url: `http://127.0.0.1:${port}`, child, stop: owned(child).stop }
   instances.push(instance)
   try {
     await waitFor(async () => (await fetch(`${instance.url}/readyz`)).status === 200, 60_000, 100)

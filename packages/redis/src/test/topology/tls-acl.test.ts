@@ -1,7 +1,7 @@
 // TLS (server certificate, then client certificate too) and a Redis ACL user
 // restricted to Tessera's key prefix: the whole flow runs under each.
 import { strict as assert } from 'node:assert'
-import { spawnSync } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
@@ -43,11 +43,17 @@ void describe('TLS', () => {
         catch (err) { console.log('REFUSED ' + err.code) }
         // Late socket errors would surface now, as an uncaught exception (exit code 1).
         await new Promise((resolve) => setTimeout(resolve, 300)); process.exit(0)`
-      return spawnSync(process.execPath, ['--conditions=tessera-source', '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 })
+      // Asynchronous, with a generous bound: on a machine busy with other suites a tsx child can take tens of seconds to start.
+      return new Promise<{ stdout: string; stderr: string; status: number | null }>((resolve) => {
+        execFile(process.execPath, ['--conditions=tessera-source', '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 120_000 }, (err, stdout, stderr) => {
+          const status = err ? (typeof err.code === 'number' ? err.code : null) : 0
+          resolve({ stdout, stderr: `${stderr}${err && status === null ? `\n(child ended: ${err.signal ?? err.message})` : ''}`, status })
+        })
+      })
     }
     const pem = (file: string) => readFileSync(file, 'utf8')
-    const refused = attempt({ ca: pem(certificates.caFile) })
-    assert.match(refused.stdout, /^REFUSED ERR_STORE_UNAVAILABLE$/m, refused.stderr)
+    const refused = await attempt({ ca: pem(certificates.caFile) })
+    assert.match(refused.stdout, /^REFUSED ERR_STORE_UNAVAILABLE$/m, `exit ${refused.status}: ${refused.stderr}`)
     assert.equal(refused.status, 0, refused.stderr)
     // The same refusal when the connection then ends in a reset (as when the server closes with the client's
     // bytes unread): Node reports the TLS 1.3 alert without destroying the socket, so the reset is a second
@@ -55,13 +61,13 @@ void describe('TLS', () => {
     const resetting = await startResettingProxy(server.port)
     t.after(() => resetting.close())
     for (let i = 0; i < 3; i++) {
-      const reset = attempt({ ca: pem(certificates.caFile) }, `rediss://127.0.0.1:${resetting.port}`)
+      const reset = await attempt({ ca: pem(certificates.caFile) }, `rediss://127.0.0.1:${resetting.port}`)
       assert.doesNotMatch(reset.stderr, /ECONNRESET|Unhandled 'error' event/, 'a refused client never crashes')
-      assert.match(reset.stdout, /^REFUSED ERR_STORE_UNAVAILABLE$/m, reset.stderr)
+      assert.match(reset.stdout, /^REFUSED ERR_STORE_UNAVAILABLE$/m, `exit ${reset.status}: ${reset.stderr}`)
       assert.equal(reset.status, 0, reset.stderr)
     }
     // The same child with the client certificate connects: the refusal above was for the missing certificate.
-    const accepted = attempt({ ca: pem(certificates.caFile), cert: pem(certificates.clientCertFile), key: pem(certificates.clientKeyFile) })
+    const accepted = await attempt({ ca: pem(certificates.caFile), cert: pem(certificates.clientCertFile), key: pem(certificates.clientKeyFile) })
     assert.match(accepted.stdout, /^CONNECTED$/m, accepted.stderr)
     const options = redisOptionsFromEnv({
       REDIS_URL: server.url,
