@@ -3,7 +3,7 @@
 import { api, ApiError } from '/account/session.js'
 import { currentAccount, handleFailure, loadAccount, showSignedOut } from '/account/account.js'
 import { loadDevices } from '/account/devices-list.js'
-import { busy, formValues, valid } from '/account/forms.js'
+import { busy, submitForm } from '/account/forms.js'
 import { $, alertError, clearMessages, explain, say, show } from '/account/page.js'
 
 /** Shows the account view for the signed-in account; a session that has ended shows the sign-in view instead. */
@@ -30,12 +30,7 @@ export async function showSignedIn() {
 
 /** Changes the password; the server signs out every other device, so the list is fetched again. */
 export async function changePassword(event) {
-  event.preventDefault()
-  const form = event.currentTarget
-  if (!valid(form)) return
-  clearMessages()
-  const values = formValues(form)
-  await busy(form.querySelector('button[type=submit]'), async () => {
+  await submitForm(event, async (values) => {
     try {
       await api('/auth/password', { method: 'POST', body: { current_password: values.current_password, new_password: values.new_password } })
       say('Password changed. Your other devices were signed out.')

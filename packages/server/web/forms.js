@@ -1,6 +1,6 @@
-// Form helpers shared by the views: validation shown as the page's alert, a
-// busy submit button, and the form's values.
-import { alertError } from '/account/page.js'
+// Form helpers shared by the views: one submission from start to end,
+// validation shown as the page's alert, a busy submit button, the form's values.
+import { alertError, clearMessages } from '/account/page.js'
 
 /**
  * Runs `work` with `button` disabled and marked busy. Afterwards the password
@@ -33,4 +33,18 @@ export function valid(form) {
   alertError(`${label}: ${first.validationMessage}`)
   first.focus()
   return false
+}
+
+/**
+ * One form submission: stops the browser's own, shows native validation as
+ * the alert, clears the page's messages, then runs `work(values, form)` with
+ * the submit button busy (see {@link busy}). Failures are `work`'s to show.
+ */
+export async function submitForm(event, work) {
+  event.preventDefault()
+  const form = event.currentTarget
+  if (!valid(form)) return
+  clearMessages()
+  const values = formValues(form)
+  await busy(form.querySelector('button[type=submit]'), () => work(values, form))
 }

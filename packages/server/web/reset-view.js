@@ -3,7 +3,7 @@
 // the ways on instead of a form that cannot work.
 import { ApiError, send } from '/account/session.js'
 import { showSignedOut } from '/account/account.js'
-import { busy, formValues, valid } from '/account/forms.js'
+import { submitForm } from '/account/forms.js'
 import { $, alertError, clearMessages, explain, show } from '/account/page.js'
 import { selectTab } from '/account/signed-out-view.js'
 
@@ -45,12 +45,7 @@ export async function openResetLink(token) {
 export async function confirmReset(event) {
   // Taken at submit, as before: a link opened while this request is out does not change it.
   const token = resetToken
-  event.preventDefault()
-  const form = event.currentTarget
-  if (!valid(form)) return
-  clearMessages()
-  const { new_password } = formValues(form)
-  await busy(form.querySelector('button[type=submit]'), async () => {
+  await submitForm(event, async ({ new_password }) => {
     try {
       await send('/auth/password-reset/confirm', { method: 'POST', body: { token, new_password } })
       resetToken = ''

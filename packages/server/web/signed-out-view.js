@@ -2,17 +2,12 @@
 // "forgot your password?" form that mails a reset link.
 import { adopt, send } from '/account/session.js'
 import { showSignedIn } from '/account/account-view.js'
-import { busy, formValues, valid } from '/account/forms.js'
-import { $, alertError, clearMessages, explain, say } from '/account/page.js'
+import { submitForm } from '/account/forms.js'
+import { $, alertError, explain, say } from '/account/page.js'
 
 /** Signs in with the form's email and password; the session is bound to this browser's DPoP key where it has one (session.js). */
 export async function signIn(event) {
-  event.preventDefault()
-  const form = event.currentTarget
-  if (!valid(form)) return
-  clearMessages()
-  const { email, password, device_name } = formValues(form)
-  await busy(form.querySelector('button[type=submit]'), async () => {
+  await submitForm(event, async ({ email, password, device_name }, form) => {
     try {
       const reply = await send('/auth/login', {
         method: 'POST',
@@ -31,12 +26,7 @@ export async function signIn(event) {
 
 /** Creates an account, then hands over to the sign-in tab with the address filled in. */
 export async function register(event) {
-  event.preventDefault()
-  const form = event.currentTarget
-  if (!valid(form)) return
-  clearMessages()
-  const { email, password } = formValues(form)
-  await busy(form.querySelector('button[type=submit]'), async () => {
+  await submitForm(event, async ({ email, password }, form) => {
     try {
       await send('/auth/register', { method: 'POST', body: { email, password } })
       form.reset()
@@ -54,12 +44,7 @@ export async function register(event) {
 
 /** Asks for a reset link by mail; the server answers alike for an address with no account. */
 export async function requestReset(event) {
-  event.preventDefault()
-  const form = event.currentTarget
-  if (!valid(form)) return
-  clearMessages()
-  const { email } = formValues(form)
-  await busy(form.querySelector('button[type=submit]'), async () => {
+  await submitForm(event, async ({ email }) => {
     try {
       await send('/auth/password-reset', { method: 'POST', body: { email } })
       say(`If an account exists for ${email}, a reset link is on its way. It works once.`)
