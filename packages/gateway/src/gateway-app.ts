@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client'
 import { registerVerifierMetrics, type Verifier } from '@tessera/verifier'
+import { clientErrorHandler, frameworkErrorHandler, notFoundHandler } from '@tessera/verifier/fastify'
 import { ForwardAuthCounts, registerForwardAuth } from './forward-auth.js'
 import type { IdentityHeaderOptions } from './identity-headers.js'
 
@@ -55,7 +56,12 @@ export async function buildGatewayApp(options: GatewayAppOptions): Promise<Fasti
     keepAliveTimeout: 72_000,
     // Ids of our own; a client-chosen request id would let callers forge log lines.
     requestIdHeader: false,
+    // Every request carries a token: refused requests never echo the URL, and the raw bytes of one the HTTP parser
+    // refuses (rawPacket, Authorization included) never reach a log line, whatever LOG_LEVEL says.
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
   })
+  app.setNotFoundHandler(notFoundHandler)
   const registry = new Registry()
   if (options.processMetrics) collectDefaultMetrics({ register: registry })
   registerVerifierMetrics(verifier, registry)

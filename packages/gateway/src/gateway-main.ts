@@ -5,6 +5,13 @@ import { buildGatewayApp } from './gateway-app.js'
 import { GatewayConfigError, loadGatewayConfig, type GatewayConfig } from './gateway-config.js'
 import { resolveIdentityHeaders } from './identity-headers.js'
 
+/**
+ * What every log line of the gateway hides: credentials in headers, and the raw
+ * request bytes Node attaches to parser errors (`rawPacket`) should any error
+ * carrying them reach a log line.
+ */
+const GATEWAY_LOG_REDACT: readonly string[] = ['req.headers.authorization', 'req.headers.cookie', 'req.headers.dpop', 'err.rawPacket', 'error.rawPacket']
+
 /** A running gateway and how to stop it. */
 export interface RunningGateway {
   app: FastifyInstance
@@ -66,7 +73,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       realm: config.realm,
       path: config.path,
       processMetrics: true,
-      logger: { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] },
+      logger: { level: config.logLevel, redact: [...GATEWAY_LOG_REDACT] },
     })
     await app.listen({ port: config.port, host: config.host })
   } catch (err) {

@@ -14,6 +14,7 @@ export {
   missingTokenProblem,
   missingTokenChallenge,
   AUTH_ERROR_HTTP,
+  REQUEST_ERROR_HTTP,
   PROBLEM_CONTENT_TYPE,
   PROBLEM_TYPE_PREFIX,
   MISSING_TOKEN_CODE,
@@ -24,5 +25,6 @@ export {
   type ProblemBody,
   type ProblemEndpoint,
   type ProblemOptions,
+  type RequestErrorCode,
 } from './problem-details.js'
 export { registerVerifierMetrics } from './prometheus.js'

@@ -44,6 +44,20 @@ export const AUTH_ERROR_HTTP: Readonly<Record<AuthProblemCode, { status: number;
   ERR_DPOP_KEY_MISMATCH: { status: 401, title: 'DPoP key mismatch' },
 }
 
+/**
+ * Status and title of the codes for a request refused as HTTP, before any
+ * route or token check ran (malformed, no such route, a URL too long): the
+ * auth server's table includes these, and the gateway answers with them.
+ */
+export const REQUEST_ERROR_HTTP = {
+  ERR_BAD_REQUEST: { status: 400, title: 'Bad request' },
+  ERR_NOT_FOUND: { status: 404, title: 'Not found' },
+  ERR_URI_TOO_LONG: { status: 414, title: 'URI too long' },
+} as const satisfies Record<string, { status: number; title: string }>
+
+/** Codes of {@link REQUEST_ERROR_HTTP}. */
+export type RequestErrorCode = keyof typeof REQUEST_ERROR_HTTP
+
 /** Seconds a client should wait after a 503 from an unreachable dependency. */
 export const UNAVAILABLE_RETRY_AFTER_SECONDS = 1
 

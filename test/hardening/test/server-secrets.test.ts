@@ -2,12 +2,12 @@
 // (trace level, the production redaction) and every response body of a full
 // flow is searched for each token, password and secret the flow handled.
 import assert from 'node:assert/strict'
-import { connect } from 'node:net'
 import { after, before, test } from 'node:test'
 import type { InjectOptions, LightMyRequestResponse } from 'fastify'
 import type { MemoryMailer } from '../../../packages/server/src/server/test/helpers.js'
 import { LOG_REDACT } from '../../../packages/server/src/server/app.js'
 import { PASSWORD, bearer, signUp, testSchema, testServer, uniqueEmail, type TestServer } from '../../../packages/server/src/server/test/helpers.js'
+import { decodeBytes, rawRequest } from '../../support/edge-logs.js'
 import { forgedTokens, spareBitVariant } from '../forged-tokens.js'
 
 const lines: string[] = []
@@ -156,40 +156,6 @@ void test('no token, password, refresh secret or one-time token appears in any l
   }
   assert.deepEqual(leaks, [])
 })
-
-/**
- * A log line with every byte field spelled out as text: pino writes a Buffer as
- * `{"type":"Buffer","data":[71,69,...]}` and a Uint8Array as an array of numbers,
- * which a plain text search would miss. Kept beside the raw line.
- */
-function decodeBytes(line: string): string {
-  const texts: string[] = [line]
-  const visit = (value: unknown): void => {
-    if (Array.isArray(value)) {
-      if (value.length > 0 && value.every((n) => Number.isInteger(n) && n >= 0 && n <= 255)) texts.push(Buffer.from(value as number[]).toString('latin1'))
-      else value.forEach(visit)
-    } else if (value && typeof value === 'object') {
-      Object.values(value).forEach(visit)
-    }
-  }
-  try {
-    visit(JSON.parse(line))
-  } catch {
-    // Not JSON: the raw line is searched as it is.
-  }
-  return texts.join('\n')
-}
-
-/** Sends bytes on a fresh connection; resolves with what came back when the server closes it. */
-function rawRequest(port: number, bytes: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let answer = ''
-    const socket = connect(port, '127.0.0.1', () => socket.end(bytes))
-    socket.setEncoding('latin1').on('data', (d: string) => (answer += d))
-    socket.once('close', () => resolve(answer))
-    socket.once('error', reject)
-  })
-}
 
 /** The one body allowed to carry tokens: a token response to login or refresh. */
 function isTokenReply(body: string): boolean {

@@ -4,6 +4,7 @@ import cookie from '@fastify/cookie'
 import swagger from '@fastify/swagger'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Tessera } from '@tessera/core'
+import { clientErrorHandler, frameworkErrorHandler } from '@tessera/verifier/fastify'
 import type { Mailer } from '../mail/mailer.js'
 import type { UserStore } from '../users/user-store.js'
 import type { TrustProxy } from './client-address.js'
@@ -12,7 +13,7 @@ import { DeviceCookies } from './device-cookie.js'
 import { LoginLockout } from './login-lockout.js'
 import { ServerMetrics } from './metrics.js'
 import { authenticationPlugin } from './plugins/auth.js'
-import { clientErrors, errorsPlugin, frameworkErrors, setSecurityHeaders } from './plugins/errors.js'
+import { errorsPlugin, setSecurityHeaders } from './plugins/errors.js'
 import { MemoryRateLimiter, type RateLimiter } from './rate-limiter.js'
 import { registerAccountRoutes } from './routes/account.js'
 import { registerAdminRoutes } from './routes/admin.js'
@@ -131,8 +132,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     requestTimeout: 15_000,
     // Ids of our own; a client-chosen request id would let callers forge log lines.
     requestIdHeader: false,
-    frameworkErrors,
-    clientErrorHandler: clientErrors,
+    // Shared with the gateway: no URL echoed, no raw request bytes (rawPacket) logged.
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
   })
   const pending = new Set<Promise<void>>()
   const limiterKeyKey = options.auth.deriveKey('rate-limiter keys v1')

@@ -1,5 +1,5 @@
 import type { AuthError } from '@tessera/core'
-import { AUTH_ERROR_HTTP, problemBody as sharedProblemBody, problemForAuthError, type AuthProblemCode, type ProblemBody, type ProblemOptions } from '@tessera/verifier'
+import { AUTH_ERROR_HTTP, REQUEST_ERROR_HTTP, problemBody as sharedProblemBody, problemForAuthError, type AuthProblemCode, type ProblemBody, type ProblemOptions } from '@tessera/verifier'
 
 /** Codes the server adds to the core's {@link AuthErrorCode}s. */
 export type ServerErrorCode =
@@ -28,13 +28,13 @@ export type ProblemCode = AuthProblemCode | ServerErrorCode
 
 /**
  * The one table from error code to HTTP status and problem title: the shared
- * `AUTH_ERROR_HTTP` of `@tessera/verifier` (what every adapter and the gateway
- * answer) and the server's own codes.
+ * `AUTH_ERROR_HTTP` and `REQUEST_ERROR_HTTP` of `@tessera/verifier` (what every
+ * adapter and the gateway answer) and the server's own codes.
  */
 export const HTTP_ERRORS: Readonly<Record<ProblemCode, { status: number; title: string }>> = {
   ...AUTH_ERROR_HTTP,
+  ...REQUEST_ERROR_HTTP,
   ERR_VALIDATION: { status: 400, title: 'Invalid request' },
-  ERR_BAD_REQUEST: { status: 400, title: 'Bad request' },
   ERR_UNAUTHENTICATED: { status: 401, title: 'Authentication required' },
   ERR_REFRESH_TOKEN_MISSING: { status: 401, title: 'No refresh token' },
   ERR_INVALID_CREDENTIALS: { status: 401, title: 'Invalid email or password' },
@@ -43,8 +43,6 @@ export const HTTP_ERRORS: Readonly<Record<ProblemCode, { status: number; title: 
   ERR_WEAK_PASSWORD: { status: 400, title: 'Password does not meet the policy' },
   ERR_FORBIDDEN: { status: 403, title: 'Forbidden' },
   ERR_CSRF: { status: 403, title: 'Cross-site request refused' },
-  ERR_NOT_FOUND: { status: 404, title: 'Not found' },
-  ERR_URI_TOO_LONG: { status: 414, title: 'URI too long' },
   ERR_PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
   ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
   ERR_RATE_LIMITED: { status: 429, title: 'Too many requests' },

@@ -104,3 +104,4 @@ const plugin: FastifyPluginAsync<TesseraFastifyOptions> = async (app, options) =
 export const tesseraFastify = fp(plugin, { fastify: '5.x', name: 'tessera' })
 
 export { authOf } from './auth-of.js'
+export { clientErrorHandler, frameworkErrorHandler, notFoundHandler } from './request-errors.js'

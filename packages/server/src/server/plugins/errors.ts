@@ -1,8 +1,7 @@
-import { STATUS_CODES } from 'node:http'
-import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AuthError, UserBanned } from '@tessera/core'
+import { notFoundHandler } from '@tessera/verifier/fastify'
 import { HashingUnavailable } from '../../users/hashing-pool.js'
 import { authProblem, HttpProblem, problemBody, UNAVAILABLE_RETRY_AFTER_SECONDS, type ProblemCode } from '../http-errors.js'
 
@@ -58,40 +57,7 @@ async function errors(app: FastifyInstance): Promise<void> {
     }
     return sendProblem(reply, code, detail, headers, status)
   })
-  // The path may hold a token (a mistyped session route, a pasted link): say that nothing matched, not what was asked.
-  app.setNotFoundHandler((_request, reply) => sendProblem(reply, 'ERR_NOT_FOUND', 'no route for this method and path'))
-}
-
-/**
- * Fastify's `frameworkErrors`: URL-level failures (a malformed percent-escape,
- * a path parameter over the length limit) that happen before routing, so no
- * hook runs. They get the same problem+json and headers as every other error,
- * and never echo the URL.
- */
-export function frameworkErrors(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
-  setSecurityHeaders(reply)
-  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') void sendProblem(reply, 'ERR_URI_TOO_LONG', 'a path segment is longer than the server accepts')
-  else void sendProblem(reply, 'ERR_BAD_REQUEST', 'the URL is malformed')
-}
-
-/**
- * Fastify's `clientErrorHandler`: a request Node's HTTP parser refused (bad
- * syntax, headers too large, too slow). Fastify's default logs the error
- * whole, and Node puts the raw request bytes on it (`rawPacket`,
- * Authorization header included): we log the parser's code only, and answer
- * problem+json like every other error.
- */
-export function clientErrors(this: FastifyInstance, err: Error & { code?: string }, socket: Socket): void {
-  // A reset connection has nobody to answer.
-  if (err.code === 'ECONNRESET' || socket.destroyed) return
-  const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400
-  this.log.trace({ clientError: { code: err.code ?? 'unknown', status } }, 'client error')
-  if (socket.writable) {
-    const detail = status === 408 ? 'the request took too long to arrive' : status === 431 ? 'the request headers are larger than the server accepts' : 'the request is not valid HTTP'
-    const body = JSON.stringify(problemBody('ERR_BAD_REQUEST', detail, status))
-    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`)
-  }
-  socket.destroy()
+  app.setNotFoundHandler(notFoundHandler)
 }
 
 /** Headers every answer carries: no MIME sniffing, and no shared cache keeps an answer about a person. */
