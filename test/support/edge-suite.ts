@@ -4,16 +4,20 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
-import { createTessera, SigningKeySet, type Tessera } from '@tessera/core'
+import { createTessera, type Tessera } from '@tessera/core'
 import { RedisSessionStore } from '@tessera/redis'
 import { newDpopKey, proof } from './dpop.js'
-import type { Echoed, EchoUpstream, Edge, OwnedProcess, TestProxy } from './edge.js'
+import { serveJwks, type Echoed, type EchoUpstream, type Edge, type JwksEndpoint, type OwnedProcess, type TestProxy } from './edge.js'
 import { startPrivateRedis, waitFor, type PrivateRedis } from './redis.js'
 
 const ISSUER = 'https://auth.test'
 const AUDIENCE = 'api'
 /** How long a revocation may take to reach the edge here: generous, for a busy shared machine (bench/ measures the real figure). */
 const PROPAGATION_BOUND_MS = 1000
+
+function keyIdOf(token: string): string {
+  return (JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()) as { kid: string }).kid
+}
 
 function headerValues(echoed: Echoed, name: string): string[] {
   return echoed.headers.filter(([k]) => k === name).map(([, v]) => v)
@@ -45,6 +49,9 @@ export function describeEdgeSuite(name: string, options: EdgeSuiteOptions): void
     let redis: PrivateRedis
     let store: RedisSessionStore
     let auth: Tessera
+    let jwks: JwksEndpoint | undefined
+    const keyPrefix = 'gw:'
+    const tokenKey = randomBytes(32)
     let gateway: OwnedProcess & { url: string; output(): string }
     let echo: EchoUpstream
     let proxy: TestProxy
@@ -54,6 +61,7 @@ export function describeEdgeSuite(name: string, options: EdgeSuiteOptions): void
 
     async function cleanup(): Promise<void> {
       await edge?.stop()
+      await jwks?.stop()
       await auth?.close().catch(() => undefined)
       await store?.close().catch(() => undefined)
       await redis?.stop()
@@ -63,16 +71,17 @@ export function describeEdgeSuite(name: string, options: EdgeSuiteOptions): void
       // node:test skips after() when before() fails: stop whatever started here, or the run hangs on its children.
       try {
         redis = await startPrivateRedis()
-        const keyPrefix = 'gw:'
         store = await RedisSessionStore.connect({ url: redis.url, keyPrefix })
-        const keys = await SigningKeySet.generate({ alg: 'ES256' })
-        auth = await createTessera({ store, keys, issuer: ISSUER, audience: AUDIENCE, tokenKey: randomBytes(32), accessTokenTtlSeconds: 300 })
+        // The key set is fleet state in the store, as the auth server keeps it with Redis; the gateway follows it
+        // through the JWKS, the way docs/gateway.md runs it.
+        auth = await createTessera({ store, sharedKeys: true, issuer: ISSUER, audience: AUDIENCE, tokenKey, accessTokenTtlSeconds: 300 })
+        jwks = await serveJwks(auth)
         edge = await options.start({
           REDIS_URL: redis.url,
           TESSERA_REDIS_PREFIX: keyPrefix,
           TESSERA_ISSUER: ISSUER,
           TESSERA_AUDIENCE: AUDIENCE,
-          TESSERA_SIGNING_KEYS: JSON.stringify(keys.toJSON()),
+          TESSERA_JWKS_URL: jwks.url,
           ACCESS_TOKEN_TTL: '300',
         })
         gateway = edge.gateway
@@ -142,6 +151,30 @@ export function describeEdgeSuite(name: string, options: EdgeSuiteOptions): void
         await waitFor(async () => (await through('/x', { headers })).status === 401, PROPAGATION_BOUND_MS, 2)
         const tookMs = performance.now() - revokedAt
         for (let i = 0; i < 5; i++) assert.equal((await through('/x', { headers })).status, 401, `${label}: accepted again after ${tookMs} ms`)
+      }
+    })
+
+    test('a key rotated in through another engine on the store: its tokens pass the edge at once, old-key tokens too, with no gateway restart', async () => {
+      const otherStore = await RedisSessionStore.connect({ url: redis.url, keyPrefix })
+      const other = await createTessera({ store: otherStore, sharedKeys: true, issuer: ISSUER, audience: AUDIENCE, tokenKey, accessTokenTtlSeconds: 300 })
+      try {
+        const older = await other.createSession({ userId: 'hana' })
+        const { keyId } = await other.rotateSigningKeys()
+        const newer = await other.createSession({ userId: 'hana' })
+        assert.notEqual(keyIdOf(older.accessToken), keyId)
+        assert.equal(keyIdOf(newer.accessToken), keyId)
+        const pid = gateway.process.pid
+        // The first request with the new kid already passes: the gateway refetches the JWKS before deciding.
+        for (const [label, token] of [['new key', newer.accessToken], ['previous key', older.accessToken]] as const) {
+          const res = await through('/x', { headers: { authorization: `Bearer ${token}` } })
+          assert.equal(res.status, 200, `${label}: ${res.text} ${proxy.errors()}`)
+          assert.deepEqual(headerValues(res.echoed!, 'x-tessera-user'), ['hana'])
+        }
+        assert.equal(gateway.process.pid, pid)
+        assert.equal(gateway.process.exitCode, null)
+      } finally {
+        await other.close()
+        await otherStore.close()
       }
     })
 

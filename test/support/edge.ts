@@ -4,8 +4,10 @@
 // started on loopback and stopped by its PID.
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { createServer } from 'node:http'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import type { Tessera } from '@tessera/core'
 import { owned, type OwnedProcess } from './owned-process.js'
 import { freePort, waitFor } from './redis.js'
 
@@ -110,6 +112,37 @@ export async function startEchoUpstream(): Promise<EchoUpstream> {
       const res = await fetch(`${url}/__count`)
       return (await res.json() as { count: number }).count
     },
+  }
+}
+
+/** A JWKS endpoint in the test process: `url`, and `stop()`. */
+export interface JwksEndpoint {
+  url: string
+  stop(): Promise<void>
+}
+
+/**
+ * Serves the public keys of `auth` on loopback, as the auth server's
+ * /.well-known/jwks.json does: each request re-reads the fleet's key set in
+ * the store first (sharedKeys), so a key rotated in through another engine is
+ * there; a store outage serves the keys in hand.
+ */
+export async function serveJwks(auth: Tessera): Promise<JwksEndpoint> {
+  const server = createServer((_request, response) => {
+    auth
+      .refreshSigningKeys()
+      .catch(() => undefined)
+      .then(() => {
+        response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(auth.keys.publicJwks()))
+      })
+      // The answer itself failed (a closed socket): nobody is left to tell.
+      .catch(() => undefined)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  return {
+    url: `http://127.0.0.1:${port}/.well-known/jwks.json`,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   }
 }
 

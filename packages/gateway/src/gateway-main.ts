@@ -21,13 +21,21 @@ export interface RunningGateway {
   stop(): Promise<void>
 }
 
+/** Said at start when the gateway was given its keys instead of the auth server's JWKS. */
+export const FIXED_KEYS_WARNING =
+  'TESSERA_SIGNING_KEYS is a fixed key set: this gateway cannot learn a key rotated in later and refuses every token signed with it (401) until restarted with the new set. Use TESSERA_JWKS_URL (the auth server\'s /.well-known/jwks.json), which follows rotations'
+
 /**
  * The cached verifier a gateway configuration describes; it reads the live
  * revocation log (and the issuer's metadata, when configured) before it
  * resolves. An ACCESS_TOKEN_TTL that disagrees with the issuer's advertised
- * lifetime is a {@link GatewayConfigError}.
+ * lifetime is a {@link GatewayConfigError}. A fixed key set
+ * (`TESSERA_SIGNING_KEYS`) is warned about: it cannot follow a rotation.
  */
 export async function createGatewayVerifier(config: GatewayConfig, options: { onWarning?: (message: string) => void } = {}): Promise<Verifier> {
+  // Not read from the store's key set: it holds only sealed private keys, and public keys taken from Redis would let
+  // anyone who can write Redis mint tokens this gateway accepts. The JWKS comes from the auth server itself.
+  if ('signingKeysJson' in config.keys) options.onWarning?.(FIXED_KEYS_WARNING)
   const keys = 'jwksUrl' in config.keys ? { jwksUrl: config.keys.jwksUrl } : await SigningKeySet.fromJSON(config.keys.signingKeysJson)
   const verifier = await createVerifier({
     mode: 'cached',

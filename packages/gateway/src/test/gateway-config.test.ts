@@ -5,7 +5,7 @@ import { createTessera, SigningKeySet } from '@tessera/core'
 import { redisStoreForTest, SHARED_REDIS_URL } from '../../../../test/support/redis.js'
 import { originalRequest } from '../forwarded-request.js'
 import { GatewayConfigError, loadGatewayConfig } from '../gateway-config.js'
-import { createGatewayVerifier } from '../gateway-main.js'
+import { createGatewayVerifier, FIXED_KEYS_WARNING } from '../gateway-main.js'
 import { headerValue } from '../identity-headers.js'
 
 const BASE = { REDIS_URL: 'redis://127.0.0.1:6379', TESSERA_ISSUER: 'https://auth.test', TESSERA_JWKS_URL: 'https://auth.test/.well-known/jwks.json' }
@@ -103,7 +103,24 @@ describe('gateway warnings', () => {
     const env = { REDIS_URL: SHARED_REDIS_URL, TESSERA_REDIS_PREFIX: made.prefix, TESSERA_ISSUER: BASE.TESSERA_ISSUER, TESSERA_AUDIENCE: 'api', TESSERA_SIGNING_KEYS: JSON.stringify(keys.toJSON()), TESSERA_ALGORITHMS: 'ES256' }
     const verifier = await createGatewayVerifier(loadGatewayConfig(env), { onWarning: (m) => warnings.push(m) })
     t.after(() => verifier.close())
-    assert.equal(warnings.length, 1)
-    assert.match(warnings[0]!, /refuses every request \(503\).*"https:\/\/other\.test"/)
+    const silent = warnings.filter((w) => w !== FIXED_KEYS_WARNING)
+    assert.equal(silent.length, 1)
+    assert.match(silent[0]!, /refuses every request \(503\).*"https:\/\/other\.test"/)
+  })
+
+  test('a fixed key set (TESSERA_SIGNING_KEYS) is warned about at start: a rotated key would be refused, TESSERA_JWKS_URL follows rotations', async (t) => {
+    const made = await redisStoreForTest('gateway-fixed-keys')
+    const keys = await SigningKeySet.generate({ alg: 'ES256' })
+    const auth = await createTessera({ store: made.store, keys, issuer: BASE.TESSERA_ISSUER, audience: 'api', tokenKey: randomBytes(32) })
+    t.after(async () => {
+      await auth.close()
+      await made.cleanup()
+    })
+    const warnings: string[] = []
+    const env = { REDIS_URL: SHARED_REDIS_URL, TESSERA_REDIS_PREFIX: made.prefix, TESSERA_ISSUER: BASE.TESSERA_ISSUER, TESSERA_AUDIENCE: 'api', TESSERA_SIGNING_KEYS: JSON.stringify(keys.toJSON()), TESSERA_ALGORITHMS: 'ES256' }
+    const verifier = await createGatewayVerifier(loadGatewayConfig(env), { onWarning: (m) => warnings.push(m) })
+    t.after(() => verifier.close())
+    assert.deepEqual(warnings, [FIXED_KEYS_WARNING])
+    assert.match(warnings[0]!, /cannot learn a key rotated in later and refuses every token signed with it \(401\).*TESSERA_JWKS_URL/)
   })
 })
