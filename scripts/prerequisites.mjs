@@ -34,7 +34,8 @@ export function programs(env = process.env) {
     // ports with the admin endpoint off, so it needs no system service (Debian's package may start one on :80 and :2019).
     { name: 'Caddy', command: 'caddy', debianPackage: 'caddy', neededBy: /(^|\/)packages\/gateway\/.*caddy/ },
     // The edge rigs (gateway NGINX and Caddy tests, fleet test) put a Python echo service behind the proxy: a service not written in Node.
-    { name: 'Python 3', command: 'python3', debianPackage: 'python3', neededBy: /(^|\/)packages\/gateway\/.*(nginx|caddy)|(^|\/)test\/fleet\// },
+    // The revocation-log doc test runs a follower written in Python from the doc alone.
+    { name: 'Python 3', command: 'python3', debianPackage: 'python3', neededBy: /(^|\/)packages\/gateway\/.*(nginx|caddy)|(^|\/)test\/fleet\/|(^|\/)test\/docs\/revocation-log-follower/ },
     { name: 'redis-server', command: 'redis-server', debianPackage: 'redis-server', neededBy: /./ },
     { name: 'openssl', command: 'openssl', debianPackage: 'openssl', neededBy: /(^|\/)topology\// },
   ]
