@@ -8,12 +8,13 @@ import { createTessera, type Tessera } from '@tessera/core'
 import { RedisSessionStore } from '@tessera/redis'
 import { newDpopKey, proof } from './dpop.js'
 import { serveJwks, type Echoed, type EchoUpstream, type Edge, type JwksEndpoint, type OwnedProcess, type TestProxy } from './edge.js'
+import { latencySummary, percentile, PROPAGATION_BOUND_MS, PROPAGATION_P99_BOUND_MS } from './edge-latency.js'
 import { startPrivateRedis, waitFor, type PrivateRedis } from './redis.js'
 
 const ISSUER = 'https://auth.test'
 const AUDIENCE = 'api'
-/** How long a revocation may take to reach the edge here: generous, for a busy shared machine (bench/ measures the real figure). */
-const PROPAGATION_BOUND_MS = 1000
+/** Revocations of each kind (session, user, token) whose propagation is timed. */
+const PROPAGATION_ROUNDS = 8
 
 function keyIdOf(token: string): string {
   return (JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()) as { kid: string }).kid
@@ -133,25 +134,32 @@ export function describeEdgeSuite(name: string, options: EdgeSuiteOptions): void
       assert.equal(await echo.count(), before, 'refused requests must not reach the upstream')
     })
 
-    test('revoked sessions, users and single tokens are refused at the edge within the propagation bound', async () => {
-      const session = await auth.createSession({ userId: 'carol' })
-      const other = await auth.createSession({ userId: 'dave' })
-      const single = await auth.createSession({ userId: 'erin' })
-      const cases: [string, string, () => Promise<unknown>][] = [
-        ['session', session.accessToken, () => auth.revokeSession(session.sessionId)],
-        ['user', other.accessToken, () => auth.revokeAllSessions('dave')],
-        ['token', single.accessToken, () => auth.denyAccessToken(single.accessToken)],
-      ]
-      for (const [label, token, revoke] of cases) {
-        const headers = { authorization: `Bearer ${token}` }
-        assert.equal((await through('/x', { headers })).status, 200, label)
-        await revoke()
-        const revokedAt = performance.now()
-        // Polled with a bound: accepted answers may come only before the revocation reached the gateway.
-        await waitFor(async () => (await through('/x', { headers })).status === 401, PROPAGATION_BOUND_MS, 2)
-        const tookMs = performance.now() - revokedAt
-        for (let i = 0; i < 5; i++) assert.equal((await through('/x', { headers })).status, 401, `${label}: accepted again after ${tookMs} ms`)
+    test('revoked sessions, users and single tokens are refused at the edge within the propagation bound, with a p99 far below it', async (t) => {
+      const tookMs: number[] = []
+      for (let round = 0; round < PROPAGATION_ROUNDS; round++) {
+        const session = await auth.createSession({ userId: `carol-${round}` })
+        const other = await auth.createSession({ userId: `dave-${round}` })
+        const single = await auth.createSession({ userId: `erin-${round}` })
+        const cases: [string, string, () => Promise<unknown>][] = [
+          ['session', session.accessToken, () => auth.revokeSession(session.sessionId)],
+          ['user', other.accessToken, () => auth.revokeAllSessions(`dave-${round}`)],
+          ['token', single.accessToken, () => auth.denyAccessToken(single.accessToken)],
+        ]
+        for (const [label, token, revoke] of cases) {
+          const headers = { authorization: `Bearer ${token}` }
+          assert.equal((await through('/x', { headers })).status, 200, label)
+          await revoke()
+          const revokedAt = performance.now()
+          // Polled with a bound: accepted answers may come only before the revocation reached the gateway.
+          await waitFor(async () => (await through('/x', { headers })).status === 401, PROPAGATION_BOUND_MS, 2)
+          const took = performance.now() - revokedAt
+          tookMs.push(took)
+          for (let i = 0; i < 5; i++) assert.equal((await through('/x', { headers })).status, 401, `${label}: accepted again after ${took} ms`)
+        }
       }
+      // Each time runs to the end of the first refused request, so it includes one trip through the proxy.
+      t.diagnostic(latencySummary('revocation to refusal at the edge', tookMs))
+      assert.ok(percentile(tookMs, 99) <= PROPAGATION_P99_BOUND_MS, latencySummary(`p99 over ${PROPAGATION_P99_BOUND_MS} ms`, tookMs))
     })
 
     test('a key rotated in through another engine on the store: its tokens pass the edge at once, old-key tokens too, with no gateway restart', async () => {
