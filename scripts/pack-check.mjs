@@ -30,8 +30,9 @@ const fail = (message) => {
 }
 
 const work = mkdtempSync(join(tmpdir(), 'tessera-pack-'))
-// A checkout runs from src/ (bin/tessera.js prefers a dist/ when there is one): builds made
-// here for packing are removed afterwards, so they cannot go stale under a later edit.
+// A checkout runs from src/ (the tessera-source condition; bin/tessera.js ignores a dist/ in a
+// checkout), but plain `node` resolves @tessera/* to dist/: builds made here for packing are
+// removed afterwards, so they cannot go stale under a later edit.
 const builtHere = PACKAGES.map((name) => join(ROOT, 'packages', name, 'dist')).filter((dir) => !existsSync(dir))
 try {
   step('build')
