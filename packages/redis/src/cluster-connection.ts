@@ -67,7 +67,7 @@ export class ClusterConnection implements RedisConnection {
     const commandOptions = options.buffers ? { typeMapping: BUFFER_MAPPING } : undefined
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.#deadlines.bound(this.#cluster.sendCommand(options.key, false, args, commandOptions), options.timeoutMs ?? this.#timeoutMs, options.startedAtMs)
+        return await this.#deadlines.bound(this.#cluster.sendCommand(options.key, false, args, commandOptions), options.timeoutMs ?? this.#timeoutMs, options.startedAtMs, options.timeoutName)
       } catch (err) {
         if (!(err instanceof ErrorReply)) this.#rediscover()
         if (!isTryAgain(err) || attempt >= TRYAGAIN_ATTEMPTS) throw err

@@ -14,6 +14,8 @@ export interface SendOptions {
   buffers?: boolean
   /** Milliseconds before the command fails; defaults to the connection's command timeout. */
   timeoutMs?: number
+  /** The setting `timeoutMs` comes from, named in the deadline's message (default `commandTimeoutMs`). */
+  timeoutName?: string
   /**
    * Epoch ms when the caller began waiting for this command, if earlier than
    * the call (a strict check that waited for its batch): the time limit counts from then.
@@ -132,17 +134,18 @@ const BUFFER_MAPPING = { [RESP_TYPES.BLOB_STRING]: Buffer } as const
 
 /**
  * One {@link Deadlines} per time limit in use on a connection (the command
- * timeout, and the longer limit of blocking reads). A limit of 0 means none.
+ * timeout, and the longer limits of blocking reads and WAIT). A limit of 0 means none.
  */
 export class DeadlinesByLimit {
-  readonly #byLimit = new Map<number, Deadlines>()
+  readonly #byLimit = new Map<string, Deadlines>()
 
-  bound<T>(reply: Promise<T>, timeoutMs: number | undefined, startedAtMs?: number): Promise<T> {
+  bound<T>(reply: Promise<T>, timeoutMs: number | undefined, startedAtMs?: number, timeoutName = 'commandTimeoutMs'): Promise<T> {
     if (timeoutMs === undefined || !(timeoutMs > 0)) return reply
-    let deadlines = this.#byLimit.get(timeoutMs)
+    const limit = `${timeoutMs} ${timeoutName}`
+    let deadlines = this.#byLimit.get(limit)
     if (!deadlines) {
-      deadlines = new Deadlines(timeoutMs)
-      this.#byLimit.set(timeoutMs, deadlines)
+      deadlines = new Deadlines(timeoutMs, timeoutName)
+      this.#byLimit.set(limit, deadlines)
     }
     return deadlines.bound(reply, startedAtMs)
   }
@@ -190,7 +193,7 @@ export class NodeRedisConnection implements RedisConnection {
   send(args: RedisArg[], options: SendOptions = {}): Promise<unknown> {
     // No node-redis `timeout`: it costs an AbortSignal per command and does not cover the reply; the deadlines do both.
     const reply = this.#client.sendCommand(args, options.buffers ? { typeMapping: BUFFER_MAPPING } : undefined)
-    return this.#deadlines.bound(reply, options.timeoutMs ?? this.#timeoutMs, options.startedAtMs)
+    return this.#deadlines.bound(reply, options.timeoutMs ?? this.#timeoutMs, options.startedAtMs, options.timeoutName)
   }
 
   async duplicate(options: { connectTimeoutMs?: number } = {}): Promise<RedisConnection> {

@@ -31,14 +31,17 @@ interface Pending {
  */
 export class Deadlines {
   readonly #timeoutMs: number
+  readonly #timeoutName: string
   readonly #pending = new Set<Pending>()
   #timer: NodeJS.Timeout | null = null
   #armedAtMs = 0
   /** Between a timer and its refusals (one I/O poll): the refusals re-arm the timer. */
   #refusing = false
 
-  constructor(timeoutMs: number) {
+  /** `timeoutName` is the setting the limit comes from, named in the refusal. */
+  constructor(timeoutMs: number, timeoutName = 'commandTimeoutMs') {
     this.#timeoutMs = timeoutMs
+    this.#timeoutName = timeoutName
   }
 
   /**
@@ -98,7 +101,7 @@ export class Deadlines {
       for (const entry of expired) {
         if (!this.#pending.delete(entry)) continue
         // Say which limit passed and how long the call really waited: on a loaded machine the two differ.
-        entry.reject(new StoreUnavailable(`session store did not answer within its ${this.#timeoutMs} ms command time limit (commandTimeoutMs; waited ${Date.now() - entry.startMs} ms)`))
+        entry.reject(new StoreUnavailable(`session store did not answer within its ${this.#timeoutMs} ms command time limit (${this.#timeoutName}; waited ${Date.now() - entry.startMs} ms)`))
       }
       this.#armForEarliest()
     })

@@ -28,7 +28,6 @@ import {
   SessionNotFound,
   type SessionStore,
   type StoredSession,
-  StoreUnavailable,
   UserBanned,
   type StoredSigningKeys,
   type WriteSigningKeysRequest,
@@ -366,7 +365,7 @@ export class RedisSessionStore implements SessionStore {
       // SET NX is atomic on its own; PX uses Redis's clock, so instances with different clocks expire it alike.
       return (await traceCommand('SET dpop-proof', 'SET', null, () => this.#connection.send(['SET', key, '1', 'NX', 'PX', String(r.ttlMs)], { key }))) !== null
     } catch (err) {
-      throw new StoreUnavailable('session store is unavailable', { cause: err })
+      throw unavailable(err, 'session store is unavailable')
     }
   }
 

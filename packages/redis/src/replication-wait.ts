@@ -65,7 +65,8 @@ export class ReplicationWait {
       // On Cluster each key may live on another node: one WAIT each, no sharing.
       acknowledged = connection.isCluster ? await this.#send(key, connection) : await this.#grouped(key, connection)
     } catch (err) {
-      throw new StoreUnavailable('could not confirm replication of the revocation', { cause: err })
+      // Keep the reason (a deadline names its limit and how long it waited; a connection that could not open says so).
+      throw new StoreUnavailable(`could not confirm replication of the revocation: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
     }
     if (acknowledged < replicas) throw new StoreUnavailable(`revocation reached ${acknowledged} of ${replicas} replicas in ${timeoutMs} ms`)
   }
@@ -80,7 +81,7 @@ export class ReplicationWait {
 
   #send(key: string, connection: RedisConnection): Promise<number> {
     const { replicas, timeoutMs } = this.#durability
-    return connection.send(['WAIT', String(replicas), String(timeoutMs)], { key, timeoutMs: timeoutMs + 1000 }).then(Number)
+    return connection.send(['WAIT', String(replicas), String(timeoutMs)], { key, timeoutMs: timeoutMs + 1000, timeoutName: 'durability.timeoutMs + 1 s' }).then(Number)
   }
 
   #grouped(key: string, connection: RedisConnection): Promise<number> {

@@ -117,7 +117,7 @@ export class RevocationLogStorage {
       const status = options.checkGap === false ? null : this.#status(connection)
       const args =
         blockMs > 0 ? ['XREAD', 'COUNT', String(count), 'BLOCK', String(blockMs), 'STREAMS', key, after ?? '0-0'] : ['XREAD', 'COUNT', String(count), 'STREAMS', key, after ?? '0-0']
-      const read = connection.send(args, { key, timeoutMs: blockMs > 0 ? blockMs + READ_SLACK_MS : undefined }) as Promise<[string, [string, string[]][]][] | null>
+      const read = connection.send(args, { key, ...(blockMs > 0 ? { timeoutMs: blockMs + READ_SLACK_MS, timeoutName: 'blockMs + 1 s' } : {}) }) as Promise<[string, [string, string[]][]][] | null>
       let gap = false
       let raw: [string, [string, string[]][]][] | null
       if (status) {

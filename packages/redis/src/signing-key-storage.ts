@@ -1,5 +1,6 @@
-import { StoreUnavailable, type StoredSigningKeys, type WriteSigningKeysRequest, type WriteSigningKeysResult } from '@tessera/core'
+import { type StoredSigningKeys, type WriteSigningKeysRequest, type WriteSigningKeysResult } from '@tessera/core'
 import type { RedisConnection } from './connection.js'
+import { unavailable } from './revocation-log-storage.js'
 import type { Scripts } from './scripts.js'
 
 /**
@@ -33,8 +34,8 @@ export class SigningKeyStorage {
     try {
       reply = await this.#scripts.call(this.#connection, 'writeSigningKeys', [this.#key], { expectedVersion: r.expectedVersion, document: r.document })
     } catch (err) {
-      // An unknown reply code is already a StoreUnavailable that says so.
-      throw err instanceof StoreUnavailable ? err : new StoreUnavailable('session store is unavailable', { cause: err })
+      // A deadline or an unknown reply code is already a StoreUnavailable that says so.
+      throw unavailable(err, 'session store is unavailable')
     }
     if (reply.reply === 'written') return { written: true, version: Number(reply.payload[0]) }
     const version = Number(reply.payload[0])
@@ -45,7 +46,8 @@ export class SigningKeyStorage {
     try {
       return await this.#connection.send(command, { key: this.#key })
     } catch (err) {
-      throw new StoreUnavailable('session store is unavailable', { cause: err })
+      // A deadline's own message says which limit passed and how long the read waited.
+      throw unavailable(err, 'session store is unavailable')
     }
   }
 }

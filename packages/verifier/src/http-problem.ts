@@ -62,8 +62,12 @@ export function bearerToken(header: string | string[] | undefined): string | nul
   return credentials?.scheme === 'Bearer' ? credentials.token : null
 }
 
-/** What an adapter does with a request: go on with these claims, or answer with this problem. */
-export type AuthOutcome = { ok: true; claims: AccessTokenClaims | null } | { ok: false; problem: AuthProblem }
+/**
+ * What an adapter does with a request: go on with these claims, or answer with this problem. A refusal of a presented
+ * token also carries what the verifier threw (`error`), for the operator's log: a 503's answer is generic on purpose,
+ * while the error says what failed (which deadline passed, and how long it waited). It is never sent.
+ */
+export type AuthOutcome = { ok: true; claims: AccessTokenClaims | null } | { ok: false; problem: AuthProblem; error?: unknown }
 
 /** What the decision needs of a request. Adapters fill it from their framework's request. */
 export interface AuthRequest {
@@ -108,7 +112,7 @@ export function decide(
   const credentials = credentialsOf(req.authorization)
   if (credentials === null) return options.optional ? { ok: true, claims: null } : { ok: false, problem: missingTokenProblem(challenge) }
   challenge.scheme = credentials.scheme
-  const refuse = (err: unknown): AuthOutcome => ({ ok: false, problem: problemFor(err, challenge) })
+  const refuse = (err: unknown): AuthOutcome => ({ ok: false, problem: problemFor(err, challenge), error: err })
   const { token } = credentials
   if (token === '') return refuse(new AccessTokenInvalid(`authorization header is not a ${credentials.scheme} token`))
   // The presentation (scheme, DPoP proof) is checked with the token: its binding is in the token.

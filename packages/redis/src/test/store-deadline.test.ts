@@ -3,7 +3,9 @@
 // "session store is unavailable".
 import assert from 'node:assert/strict'
 import { test, type TestContext } from 'node:test'
+import { DeadlinesByLimit, type RedisConnection, type SendOptions } from '../connection.js'
 import { RedisSessionStore } from '../index.js'
+import { ReplicationWait } from '../replication-wait.js'
 import { SHARED_REDIS_URL, deleteKeys, uniquePrefix } from '../../../../test/support/redis.js'
 import { startTcpProxy } from '../../../../test/support/tcp-proxy.js'
 
@@ -35,6 +37,30 @@ test('a command past its deadline names the limit and the time it waited', async
   const started = Date.now()
   await store.close()
   assert.ok(Date.now() - started < 10_000, 'close() returns although Redis never answers')
+})
+
+test('the DPoP replay mark and the signing key set keep the deadline\'s message too', async (t) => {
+  const { store, proxy } = await storeBehindProxy(t, 'deadline-paths')
+  proxy.stall()
+  const expected = { code: 'ERR_STORE_UNAVAILABLE', message: /^session store did not answer within its 300 ms command time limit \(commandTimeoutMs; waited \d{3,} ms\)$/ }
+  await assert.rejects(store.markDpopProofUsed({ proofKey: 'proof', ttlMs: 60_000, nowMs: Date.now() }), expected)
+  await assert.rejects(store.readSigningKeys(), expected)
+  await assert.rejects(store.signingKeysVersion(), expected)
+  await assert.rejects(store.writeSigningKeys({ expectedVersion: 0, document: '{}' }), expected)
+})
+
+test('a revocation whose WAIT for replicas passes its deadline says so, naming the WAIT\'s own limit', async () => {
+  // A connection whose replies never come, bounded as a real one is: WAIT's limit is durability.timeoutMs + 1 s.
+  const deadlines = new DeadlinesByLimit()
+  const hung = {
+    isCluster: false,
+    send: (_args: unknown, options: SendOptions = {}) => deadlines.bound(new Promise(() => {}), options.timeoutMs, undefined, options.timeoutName),
+  } as unknown as RedisConnection
+  const wait = new ReplicationWait(hung, { replicas: 1, timeoutMs: 50 })
+  await assert.rejects(wait.confirm('key', hung), {
+    code: 'ERR_STORE_UNAVAILABLE',
+    message: /^could not confirm replication of the revocation: session store did not answer within its 1050 ms command time limit \(durability\.timeoutMs \+ 1 s; waited \d{4,} ms\)$/,
+  })
 })
 
 // CI hang (log-outage.test.ts, 240 s): a verifier's first blocking read opens a

@@ -5,6 +5,7 @@ import { createEngineVerifier } from '@tessera/verifier'
 import { tesseraFastify } from '@tessera/verifier/fastify'
 import type { ServerContext } from '../context.js'
 import { HttpProblem } from '../http-errors.js'
+import { logFailure } from './errors.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -39,9 +40,11 @@ async function authPlugin(app: FastifyInstance, ctx: ServerContext): Promise<voi
     // Routes opt in with `config: { tessera: true }`; sign-in, refresh and the public routes stay open.
     protectByDefault: false,
     closeVerifier: true,
-    onDecision: (outcome, seconds) => {
+    onDecision: (outcome, seconds, request) => {
       // A request that sent no token was not a check: it is not counted, as before the adapter.
       if (!outcome.ok && outcome.problem.body.code === 'ERR_ACCESS_TOKEN_MISSING') return
+      // The answer to a 503 is generic; the log says which store call failed and why.
+      if (!outcome.ok && outcome.problem.status === 503) logFailure(request.log, outcome.error, 'ERR_STORE_UNAVAILABLE')
       ctx.metrics.verifyDuration.observe(seconds)
       ctx.metrics.verifications.inc({ outcome: outcome.ok ? 'valid' : outcome.problem.body.code })
     },

@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AuthError, UserBanned } from '@tessera/core'
 import { notFoundHandler } from '@tessera/verifier/fastify'
@@ -47,14 +47,28 @@ export function classify(err: unknown): { code: ProblemCode; detail: string; hea
   return { code: 'ERR_INTERNAL', detail: 'internal error', headers: {} }
 }
 
+/** A failure on our side whose answer is deliberately generic, so the reason goes to the log instead. */
+const OUTAGES: ReadonlySet<ProblemCode> = new Set(['ERR_STORE_UNAVAILABLE', 'ERR_RATE_LIMITER_UNAVAILABLE', 'ERR_DATABASE_UNAVAILABLE', 'ERR_MAIL_UNAVAILABLE'])
+
+/**
+ * Logs what an answer leaves out: an internal error at error, an outage (503) at warn with its reason, such as
+ * which deadline passed and how long the call waited, so a 503 in a test or in production says what failed.
+ * Message, code and the causes' messages only: stacks stay out of logs and responses alike.
+ */
+export function logFailure(log: FastifyBaseLogger, err: unknown, code: ProblemCode): void {
+  if (code !== 'ERR_INTERNAL' && !OUTAGES.has(code)) return
+  const e = err as { message?: unknown; code?: unknown; name?: unknown; cause?: unknown }
+  const causes: string[] = []
+  for (let cause = e.cause, depth = 0; cause instanceof Error && depth < 3; cause = cause.cause, depth++) causes.push(cause.message)
+  const summary = { name: e.name, message: e.message, code: e.code, ...(causes.length > 0 ? { cause: causes.join(': ') } : {}) }
+  if (code === 'ERR_INTERNAL') log.error({ err: summary }, 'request failed')
+  else log.warn({ err: summary, problem: code }, 'request refused: unavailable')
+}
+
 async function errors(app: FastifyInstance): Promise<void> {
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const { code, detail, headers, status } = classify(err)
-    if (code === 'ERR_INTERNAL') {
-      // Message and code only: stacks stay out of logs and responses alike.
-      const e = err as { message?: unknown; code?: unknown; name?: unknown }
-      request.log.error({ err: { name: e.name, message: e.message, code: e.code } }, 'request failed')
-    }
+    logFailure(request.log, err, code)
     return sendProblem(reply, code, detail, headers, status)
   })
   app.setNotFoundHandler(notFoundHandler)

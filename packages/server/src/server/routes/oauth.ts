@@ -6,7 +6,7 @@ import { clientBucket } from '../client-address.js'
 import type { ServerContext } from '../context.js'
 import { dpopPresentation } from '../dpop.js'
 import { LoginLockout } from '../login-lockout.js'
-import { classify } from '../plugins/errors.js'
+import { classify, logFailure } from '../plugins/errors.js'
 import { enforceRateLimit } from '../rate-limiter.js'
 import { sendTokens } from '../token-reply.js'
 
@@ -103,6 +103,7 @@ function sendOAuthError(reply: FastifyReply, err: unknown): FastifyReply {
   else if (err instanceof AuthError && err.code === 'ERR_USER_BANNED') error = new OAuthError('invalid_grant', 400, 'the user is banned')
   else {
     const { code, detail, headers: extra } = classify(err)
+    logFailure(reply.log, err, code)
     Object.assign(headers, extra)
     if (code === 'ERR_STORE_UNAVAILABLE' || code === 'ERR_RATE_LIMITER_UNAVAILABLE' || code === 'ERR_DATABASE_UNAVAILABLE') {
       error = new OAuthError('temporarily_unavailable', 503, detail)

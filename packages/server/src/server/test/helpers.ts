@@ -61,9 +61,13 @@ const RELAXED_LIMITS = {
   clientAuthPerClient: { max: 10_000, windowSeconds: 60 },
 }
 
-/** Builds an app; with `redis` the session store and the limiter are on the shared Redis under a fresh prefix. */
+/**
+ * Builds an app; with `redis` the session store and the limiter are on the shared Redis under a fresh prefix,
+ * else on `store` (closed with the server) or a new memory store.
+ */
 export async function testServer(options: {
   schema: string
+  store?: SessionStore
   redis?: boolean
   redisUrl?: string
   auth?: AuthOptions
@@ -79,7 +83,7 @@ export async function testServer(options: {
     store = r.store
     limiter = new RedisRateLimiter(r.store.connection, r.prefix)
   } else {
-    store = new MemoryStore()
+    store = options.store ?? new MemoryStore()
     const memory = store
     cleanups.push(() => memory.close())
   }
