@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
+import { manualClock } from '@tessera/core'
 import { SmtpMailer } from '../../mail/smtp-mailer.js'
-import { PASSWORD, bearer, problemOf, signUp, testSchema, testServer, uniqueEmail, type TestServer } from './helpers.js'
+import { MemoryMailer, PASSWORD, bearer, problemOf, signUp, testSchema, testServer, uniqueEmail, type TestServer } from './helpers.js'
 import { startSmtpCapture, type SmtpCapture } from './smtp-capture.js'
 
 const ADMIN_TOKEN = 'admin-secret-of-at-least-24-chars'
@@ -59,6 +60,27 @@ void test('password reset over real SMTP: 202, mail with a link, new password wo
   assert.equal(again.statusCode, 400)
   assert.equal(problemOf(again).code, 'ERR_ONE_TIME_TOKEN_INVALID')
   assert.deepEqual((await check()).json(), { valid: false }, 'a used link checks as dead')
+})
+
+void test('a reset link past its lifetime checks as dead, and confirming it is refused', async (t) => {
+  const schema = await testSchema()
+  t.after(() => schema.drop())
+  const clock = manualClock(Date.now())
+  const mailer = new MemoryMailer()
+  const expiring = await testServer({ schema: schema.schema, redis: true, mailer, auth: { clock }, app: { passwordResetTtlSeconds: 600 } })
+  t.after(() => expiring.close())
+  const { email } = await signUp(expiring.app)
+  assert.equal((await expiring.app.inject({ method: 'POST', url: '/auth/password-reset', payload: { email } })).statusCode, 202)
+  await expiring.app.backgroundSettled()
+  const token = tokenIn(mailer.sent.at(-1)?.text ?? '', 'reset_token')
+  const check = async () => (await expiring.app.inject({ method: 'POST', url: '/auth/password-reset/check', payload: { token } })).json<{ valid: boolean }>()
+
+  clock.advance(599_000)
+  assert.deepEqual(await check(), { valid: true }, 'alive a second before its lifetime ends')
+  clock.advance(1_001)
+  assert.deepEqual(await check(), { valid: false }, 'dead once its lifetime has passed')
+  const confirm = await expiring.app.inject({ method: 'POST', url: '/auth/password-reset/confirm', payload: { token, new_password: 'a brand new passphrase' } })
+  assert.equal(problemOf(confirm).code, 'ERR_ONE_TIME_TOKEN_INVALID')
 })
 
 void test('password reset for an unknown email also answers 202 and sends nothing', async () => {
