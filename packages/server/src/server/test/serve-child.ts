@@ -12,8 +12,22 @@ export function serve(env: Record<string, string>) {
   })
   let stdout = ''
   let stderr = ''
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()))
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()))
+  const watchers: { pattern: RegExp; seen: (atMs: number) => void }[] = []
+  const look = () => {
+    for (const watcher of [...watchers]) {
+      if (!watcher.pattern.test(stdout) && !watcher.pattern.test(stderr)) continue
+      watchers.splice(watchers.indexOf(watcher), 1)
+      watcher.seen(Date.now())
+    }
+  }
+  child.stdout.on('data', (c: Buffer) => {
+    stdout += c.toString()
+    look()
+  })
+  child.stderr.on('data', (c: Buffer) => {
+    stderr += c.toString()
+    look()
+  })
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
   const listening = new Promise<string>((resolve, reject) => {
     child.stdout.on('data', () => {
@@ -24,6 +38,13 @@ export function serve(env: Record<string, string>) {
   })
   // Tests that expect an early exit never await it.
   listening.catch(() => undefined)
-  return { child, exited, listening, output: () => ({ stdout, stderr }) }
+  /** Resolves to the time (epoch ms) output matching `pattern` arrived; rejects if the process exits without it. */
+  const sawLine = (pattern: RegExp) =>
+    new Promise<number>((resolve, reject) => {
+      watchers.push({ pattern, seen: resolve })
+      look()
+      void exited.then(() => reject(new Error(`exited without ${String(pattern)}: ${stderr}`)))
+    })
+  return { child, exited, listening, sawLine, output: () => ({ stdout, stderr }) }
 }
 
