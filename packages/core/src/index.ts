@@ -85,6 +85,6 @@ export {
   WEBHOOK_TOLERANCE_SECONDS,
   type WebhookVerificationCode,
 } from './webhook-signature.js'
-export { MemoryDeliveryQueue } from './memory-delivery-queue.js'
+export { MemoryDeliveryQueue, type MemoryDeliveryQueueState } from './memory-delivery-queue.js'
 export { DEAD_LETTER_LIMIT, type DeliveryQueue, type NewDelivery, type QueuedDelivery, type DeadDelivery } from './delivery-queue.js'
 export { ATTR, errorType, failSpan, inSpan, tesseraTracer, TRACING_ON, withActiveSpan } from './telemetry.js'

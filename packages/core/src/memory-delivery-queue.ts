@@ -10,10 +10,19 @@ interface Item extends NewDelivery {
   takenAtMs: number
 }
 
+/** A {@link MemoryDeliveryQueue}'s items and dead letters, as the embedded store's snapshot holds them. */
+export interface MemoryDeliveryQueueState {
+  /** Waiting items by receipt, in hand-out order; who had taken one is not kept (that process is gone). */
+  items: [string, NewDelivery & { attempt: number; queuedAtMs: number; dueAtMs: number }][]
+  dead: DeadDelivery[]
+  next: number
+}
+
 /**
  * The memory store's {@link DeliveryQueue}: one process, same behaviour as
- * the Redis queue (the same contract tests run against both). Lost with the
- * process, like everything else in the memory store.
+ * the Redis queue (the same contract tests run against both). On its own it
+ * is lost with the process; the embedded server's queue is
+ * `PersistentMemoryStore.deliveryQueue`, kept in the store's journal.
  */
 export class MemoryDeliveryQueue implements DeliveryQueue {
   readonly #items = new Map<string, Item>()
@@ -69,5 +78,22 @@ export class MemoryDeliveryQueue implements DeliveryQueue {
 
   async depth(): Promise<number> {
     return this.#items.size
+  }
+
+  /** The whole queue, to be serialised at once (see memory-store-file.ts). */
+  exportState(): MemoryDeliveryQueueState {
+    const items = [...this.#items].map(([receipt, { messageId, destination, payload, attempt, queuedAtMs, dueAtMs }]) => [receipt, { messageId, destination, payload, attempt, queuedAtMs, dueAtMs }] as MemoryDeliveryQueueState['items'][number])
+    return { items, dead: [...this.#dead], next: this.#next }
+  }
+
+  /**
+   * Replaces everything with a state {@link exportState} produced (on start, before any call). Items come back
+   * untaken: the process that had taken them is gone, so they are handed out again without waiting for a lease.
+   */
+  importState(state: MemoryDeliveryQueueState): void {
+    this.#items.clear()
+    for (const [receipt, item] of state.items) this.#items.set(receipt, { ...item, takenBy: null, takenAtMs: 0 })
+    this.#dead.splice(0, this.#dead.length, ...state.dead)
+    this.#next = state.next
   }
 }

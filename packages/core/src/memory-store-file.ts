@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto'
 import { closeSync, existsSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Clock } from './clock.js'
+import type { DeliveryQueue, NewDelivery, QueuedDelivery } from './delivery-queue.js'
 import { AuthError, StoreUnavailable } from './errors.js'
+import { MemoryDeliveryQueue, type MemoryDeliveryQueueState } from './memory-delivery-queue.js'
 import { MemoryStore, type MemoryStoreState } from './memory-store.js'
 import type {
   BanUserRequest,
@@ -30,6 +32,19 @@ const FORMAT_VERSION = 1
 /** A long uptime must not grow the journal (and the next start's replay) without bound. */
 const COMPACT_AFTER_RECORDS = 10_000
 
+/**
+ * The delivery queue's calls that change state, each recorded with its arguments and replayed through the plain
+ * {@link MemoryDeliveryQueue} method. Taking an item is not recorded: after a restart the taker is gone, so the
+ * item is handed out again (at least once, as a lease expiry does in the Redis queue).
+ */
+const QUEUE_CHANGES = {
+  enqueueDeliveries: (q: MemoryDeliveryQueue, [items, nowMs]: [readonly NewDelivery[], number]) => MemoryDeliveryQueue.prototype.enqueue.call(q, items, nowMs),
+  ackDelivery: (q: MemoryDeliveryQueue, [item]: [QueuedDelivery]) => MemoryDeliveryQueue.prototype.ack.call(q, item),
+  retryDelivery: (q: MemoryDeliveryQueue, [item, options]: Parameters<MemoryDeliveryQueue['retry']>) => MemoryDeliveryQueue.prototype.retry.call(q, item, options),
+  deadLetterDelivery: (q: MemoryDeliveryQueue, [item, options]: Parameters<MemoryDeliveryQueue['deadLetter']>) => MemoryDeliveryQueue.prototype.deadLetter.call(q, item, options),
+} as const
+type QueueChange = keyof typeof QUEUE_CHANGES
+
 /** The store calls that change state. Each is recorded with its request and replayed the same way at start. */
 const CHANGES = [
   'createSession',
@@ -44,6 +59,7 @@ const CHANGES = [
   'revokeOneTimeTokens',
   'markDpopProofUsed',
   'writeSigningKeys',
+  ...(Object.keys(QUEUE_CHANGES) as QueueChange[]),
 ] as const
 type Change = (typeof CHANGES)[number]
 
@@ -151,6 +167,10 @@ function syncDirectory(dir: string): void {
  * Only hashes of refresh and one-time secrets are written, with session
  * metadata (device, IP) and ids; files are owner-only (0600).
  *
+ * The store also keeps a {@link deliveryQueue} (the embedded server's webhook
+ * queue) in the same snapshot and journal, so queued and retrying deliveries
+ * survive a restart or a crash as sessions do.
+ *
  * @example
  * ```ts
  * const store = await PersistentMemoryStore.open('./.tessera/sessions')
@@ -168,10 +188,20 @@ export class PersistentMemoryStore extends MemoryStore {
   /** Set when a write failed: from then on every change fails closed (a half-written line must not be followed by more). */
   #broken: Error | null = null
   #recovery: MemoryStoreRecovery = { snapshotSessions: 0, replayedRecords: 0, droppedTornRecord: false }
+  readonly #queue: JournaledDeliveryQueue
 
   private constructor(dir: string, options: { clock?: Clock; logClock?: Clock; sweepIntervalMs?: number }) {
     super(options)
     this.#dir = dir
+    this.#queue = new JournaledDeliveryQueue((op, args, apply) => this.#change(op, { args }, apply))
+  }
+
+  /**
+   * A {@link DeliveryQueue} kept in this store's files: every enqueue, acknowledgement, retry and dead letter is
+   * journaled (fsynced) before the call returns. One per store.
+   */
+  get deliveryQueue(): DeliveryQueue {
+    return this.#queue
   }
 
   /** Reads the directory's snapshot and journal (creating the directory, 0700), then starts a fresh journal. */
@@ -201,7 +231,7 @@ export class PersistentMemoryStore extends MemoryStore {
     const aside = `move ${snapshotPath} and ${journalPath} aside to start with no sessions (every user signs in again)`
     let throughSeq = 0
     if (existsSync(snapshotPath)) {
-      let snapshot: { version?: unknown; throughSeq?: unknown; state?: MemoryStoreState }
+      let snapshot: { version?: unknown; throughSeq?: unknown; state?: MemoryStoreState; deliveries?: MemoryDeliveryQueueState }
       try {
         snapshot = JSON.parse(readFileSync(snapshotPath, 'utf8'), reviver) as typeof snapshot
       } catch (err) {
@@ -211,6 +241,8 @@ export class PersistentMemoryStore extends MemoryStore {
         throw new MemoryStoreFileError(`${snapshotPath} is not a version ${FORMAT_VERSION} session snapshot; ${aside}`)
       }
       this.importState(snapshot.state)
+      // Absent from snapshots written before the queue was kept here.
+      if (snapshot.deliveries) this.#queue.importState(snapshot.deliveries)
       throughSeq = this.#seq = snapshot.throughSeq
       this.#recovery.snapshotSessions = this.size().sessions
     }
@@ -231,10 +263,12 @@ export class PersistentMemoryStore extends MemoryStore {
       if (record.seq <= throughSeq) continue
       if (record.seq !== this.#seq + 1) throw new MemoryStoreFileError(`${where} has sequence ${record.seq} after ${this.#seq}: a record is missing; ${aside}`)
       this.#seq = record.seq
-      // The plain MemoryStore method: applying a record must not record it again.
-      const apply = (MemoryStore.prototype as unknown as Record<Change, (this: MemoryStore, r: object) => Promise<unknown>>)[record.op]
+      // The plain MemoryStore (or MemoryDeliveryQueue) method: applying a record must not record it again.
+      const apply = record.op in QUEUE_CHANGES
+        ? QUEUE_CHANGES[record.op as QueueChange].bind(null, this.#queue, (record.r as { args: never }).args)
+        : (MemoryStore.prototype as unknown as Record<Change, (this: MemoryStore, r: object) => Promise<unknown>>)[record.op].bind(this, record.r)
       // The first run answered this call too; an AuthError then is the same outcome now (reuse detected, limit reached...).
-      await apply.call(this, record.r).catch((err: unknown) => {
+      await apply().catch((err: unknown) => {
         if (!(err instanceof AuthError)) throw new MemoryStoreFileError(`${where} does not replay (${(err as Error).message}); ${aside}`, { cause: err })
       })
       this.#recovery.replayedRecords += 1
@@ -243,7 +277,7 @@ export class PersistentMemoryStore extends MemoryStore {
 
   /** Writes the whole state atomically and starts an empty journal after it. */
   #snapshot(): void {
-    writeFileAtomic(this.#dir, SNAPSHOT_FILE, JSON.stringify({ version: FORMAT_VERSION, throughSeq: this.#seq, state: this.exportState() }, replacer))
+    writeFileAtomic(this.#dir, SNAPSHOT_FILE, JSON.stringify({ version: FORMAT_VERSION, throughSeq: this.#seq, state: this.exportState(), deliveries: this.#queue.exportState() }, replacer))
     // The snapshot names the last record it holds, so a crash before this truncation replays nothing twice.
     if (this.#fd !== null) closeSync(this.#fd)
     this.#fd = openSync(join(this.#dir, JOURNAL_FILE), 'w', 0o600)
@@ -348,5 +382,31 @@ export class PersistentMemoryStore extends MemoryStore {
       this.#fd = null
       rmSync(join(this.#dir, LOCK_FILE), { force: true })
     }
+  }
+}
+
+/** The {@link PersistentMemoryStore}'s delivery queue: each change goes through the store's journal, then applies. */
+class JournaledDeliveryQueue extends MemoryDeliveryQueue {
+  readonly #change: <T>(op: QueueChange, args: unknown[], apply: () => Promise<T>) => Promise<T>
+
+  constructor(change: <T>(op: QueueChange, args: unknown[], apply: () => Promise<T>) => Promise<T>) {
+    super()
+    this.#change = change
+  }
+
+  override async enqueue(items: readonly NewDelivery[], nowMs: number): Promise<void> {
+    return this.#change('enqueueDeliveries', [items, nowMs], () => super.enqueue(items, nowMs))
+  }
+
+  override async ack(item: QueuedDelivery): Promise<void> {
+    return this.#change('ackDelivery', [item], () => super.ack(item))
+  }
+
+  override async retry(item: QueuedDelivery, options: { atMs: number; nowMs: number }): Promise<void> {
+    return this.#change('retryDelivery', [item, options], () => super.retry(item, options))
+  }
+
+  override async deadLetter(item: QueuedDelivery, options: { nowMs: number; error: string }): Promise<void> {
+    return this.#change('deadLetterDelivery', [item, options], () => super.deadLetter(item, options))
   }
 }

@@ -6,6 +6,7 @@ import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, rmSync, statSy
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
+import { deliveryQueueContract } from '../../../../test/support/delivery-queue-contract.js'
 import { manualClock } from '../clock.js'
 import { JOURNAL_FILE, MemoryStoreFileError, PersistentMemoryStore, SNAPSHOT_FILE } from '../memory-store-file.js'
 import { SigningKeySet } from '../signing-keys.js'
@@ -47,6 +48,20 @@ storeContract({
       },
     }
   },
+})
+
+describe('PersistentMemoryStore.deliveryQueue', () => {
+  deliveryQueueContract(async () => {
+    const dir = tempDir()
+    const store = await PersistentMemoryStore.open(dir)
+    return {
+      queue: store.deliveryQueue,
+      async close() {
+        await store.close()
+        rmSync(dir, { recursive: true, force: true })
+      },
+    }
+  })
 })
 
 describe('PersistentMemoryStore across restarts', () => {
@@ -174,5 +189,37 @@ describe('PersistentMemoryStore across restarts', () => {
       }
       assert.ok(!text.includes(tokenKey))
     }
+  })
+
+  test('queued, retrying and dead-lettered deliveries survive a graceful restart and a crash; an acknowledged one never comes back', async (t) => {
+    const { open } = workspace(t)
+    const T0 = 1_800_000_000_000
+    const message = (n: number) => ({ messageId: `msg_${n}`, destination: 'siem', payload: `{"n":${n}}` })
+    const lease = { count: 10, leaseMs: 60_000 }
+    const first = await open()
+    await first.deliveryQueue.enqueue([message(1), message(2), message(3), message(4)], T0)
+    const taken = await first.deliveryQueue.take('a', { ...lease, nowMs: T0 })
+    const [delivered, retrying, dead] = taken as [(typeof taken)[0], (typeof taken)[0], (typeof taken)[0]]
+    await first.deliveryQueue.ack(delivered)
+    await first.deliveryQueue.retry(retrying, { atMs: T0 + 5000, nowMs: T0 })
+    await first.deliveryQueue.deadLetter(dead, { nowMs: T0, error: 'HTTP 500' })
+    // msg_4 stays taken by "a" when the process stops.
+    await first.close()
+
+    const second = await open()
+    assert.equal(await second.deliveryQueue.depth(), 2)
+    // The taker is gone with the process: msg_4 is handed out again at once, the retry at its time.
+    assert.deepEqual((await second.deliveryQueue.take('b', { ...lease, nowMs: T0 + 1 })).map((i) => [i.messageId, i.attempt]), [['msg_4', 1]])
+    const [again] = await second.deliveryQueue.take('b', { ...lease, nowMs: T0 + 5000 })
+    assert.deepEqual([again?.messageId, again?.attempt, again?.queuedAtMs], ['msg_2', 2, T0])
+    await second.deliveryQueue.retry(again!, { atMs: T0 + 15_000, nowMs: T0 + 5000 })
+    await second.deliveryQueue.enqueue([message(5)], T0 + 6000)
+    // No close: the process "died" here.
+
+    const third = await open()
+    assert.ok(third.recovery.replayedRecords >= 2)
+    const items = await third.deliveryQueue.take('c', { ...lease, nowMs: T0 + 15_000 })
+    assert.deepEqual(items.map((i) => [i.messageId, i.attempt]).sort(), [['msg_2', 3], ['msg_4', 1], ['msg_5', 1]])
+    assert.deepEqual((await third.deliveryQueue.deadLetters(10)).map((d) => [d.messageId, d.error]), [['msg_3', 'HTTP 500']])
   })
 })

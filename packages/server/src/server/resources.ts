@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { type DeliveryQueue, MemoryDeliveryQueue, PersistentMemoryStore, type SessionStore, SigningKeySet, type Tessera } from '@tessera/core'
+import { type DeliveryQueue, PersistentMemoryStore, type SessionStore, SigningKeySet, type Tessera } from '@tessera/core'
 import { createMailer } from '../mail/index.js'
 import type { Mailer } from '../mail/mailer.js'
 import { assertMemoryPolicy, RedisDeliveryQueue, RedisSessionStore, type RedisTopologyOptions } from '@tessera/redis'
@@ -104,7 +104,8 @@ export async function openResources(config: ServerConfig, options: { progress?: 
       if (droppedTornRecord) notices.push(`session store: dropped a journal record cut short by the unclean stop (its call never returned)`)
       store = memory
       limiter = new MemoryRateLimiter()
-      if (config.webhooks.length > 0) webhookQueue = new MemoryDeliveryQueue()
+      // In the store's journal: queued and retrying deliveries survive a restart, as sessions do.
+      if (config.webhooks.length > 0) webhookQueue = memory.deliveryQueue
     }
     // With Redis the key set is fleet state in the store; TESSERA_SIGNING_KEYS or the data dir's set only seed an empty store.
     const keysDir = config.signingKeysJson || config.redis ? null : config.dataDir
