@@ -217,17 +217,18 @@ export function storeContract(factory: StoreFactory): void {
         await auth.refreshSession(retry.refreshToken)
       })
 
-      test('replay after the grace window revokes the session and its access tokens fail strict verification', async () => {
+      test('replay after the grace window revokes the session and its access tokens fail strict verification; the event names the session\'s own device', async () => {
         const auth = await engine()
         const userId = newUser()
         const reuse: unknown[] = []
         auth.on('refresh_reuse_detected', (e) => reuse.push(e))
-        const login = await auth.createSession({ userId })
+        const device = { userAgent: 'Phone/1.0', ip: '192.0.2.7', name: 'My phone', deviceClass: 'default' }
+        const login = await auth.createSession({ userId, device })
         const info = await auth.revocationLogInfo()
         const next = await auth.refreshSession(login.refreshToken)
         clock.advance(10_001)
         await rejectsWith(auth.refreshSession(login.refreshToken), 'ERR_REFRESH_TOKEN_REUSED')
-        assert.deepEqual(reuse, [{ userId, sessionId: login.sessionId, generation: 1 }])
+        assert.deepEqual(reuse, [{ userId, sessionId: login.sessionId, generation: 1, device }])
         await rejectsWith(auth.verifyAccessToken(next.accessToken), 'ERR_SESSION_REVOKED')
         await rejectsWith(auth.refreshSession(next.refreshToken), 'ERR_SESSION_NOT_FOUND')
         const { entries } = await auth.readRevocations(info.lastPosition)

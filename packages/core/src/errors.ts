@@ -109,8 +109,16 @@ export class RefreshTokenExpired extends AuthError {
 
 /** A superseded refresh token was presented after the grace window: the session was revoked. */
 export class RefreshTokenReused extends AuthError {
-  constructor(message = 'refresh token was already used; the session has been revoked') {
+  /**
+   * The revoked session's device as the store held it (class and `encodeDeviceMetadata` bytes), when the store
+   * returned it: the engine puts it in its `refresh_reuse_detected` event. Not enumerable, so logging the error
+   * does not print the user's address.
+   */
+  declare readonly storedDevice?: { deviceClass: string; metadata: Buffer }
+
+  constructor(message = 'refresh token was already used; the session has been revoked', options: { storedDevice?: { deviceClass: string; metadata: Buffer } } = {}) {
     super('ERR_REFRESH_TOKEN_REUSED', message)
+    if (options.storedDevice) Object.defineProperty(this, 'storedDevice', { value: options.storedDevice, enumerable: false })
   }
 }
 

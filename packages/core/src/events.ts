@@ -11,7 +11,8 @@ export interface TesseraEvents {
   session_revoked: [{ userId: string; sessionId: string; reason: RevocationReason }]
   sessions_revoked: [{ userId: string; count: number; exceptSessionId: string | null; reason: RevocationReason }]
   session_evicted: [{ userId: string; sessionId: string }]
-  refresh_reuse_detected: [{ userId: string; sessionId: string; generation: number }]
+  /** `device`: the revoked session's own, as stored at sign-in (null from a store that does not return it). */
+  refresh_reuse_detected: [{ userId: string; sessionId: string; generation: number; device: Required<DeviceInfo> | null }]
   /** A DPoP-bound session's refresh token came without a proof of its key: taken for stolen, the session is revoked. */
   dpop_key_mismatch: [{ userId: string; sessionId: string; generation: number }]
   access_token_denied: [{ userId: string; tokenId: string }]

@@ -327,7 +327,7 @@ export class MemoryStore implements SessionStore {
       user.sessions.delete(r.localId)
       const expiresAtMs = s.lastSeenAtMs + r.tokenHorizonMs
       this.#append({ kind: 'session', userId: r.userId, localId: r.localId, reason: 'refresh_reuse_detected', expiresAtMs }, r.nowMs, r.revocationTtlMs + LOG_RETENTION_SLACK_MS)
-      throw new RefreshTokenReused()
+      throw new RefreshTokenReused(undefined, { storedDevice: { deviceClass: s.deviceClass, metadata: Buffer.from(s.metadata) } })
     }
     throw new RefreshTokenInvalid()
   }

@@ -325,7 +325,13 @@ export class Tessera extends EventEmitter<TesseraEvents> {
       )
     } catch (err) {
       if (err instanceof RefreshTokenReused) {
-        this.emit('refresh_reuse_detected', { userId: parts.userId, sessionId: parts.sessionId, generation: parts.generation })
+        const stored = err.storedDevice
+        this.emit('refresh_reuse_detected', {
+          userId: parts.userId,
+          sessionId: parts.sessionId,
+          generation: parts.generation,
+          device: stored ? decodeDeviceMetadata(stored.metadata, stored.deviceClass) : null,
+        })
         this.emit('session_revoked', { userId: parts.userId, sessionId: parts.sessionId, reason: 'refresh_reuse_detected' })
       }
       if (err instanceof DpopKeyMismatch) {

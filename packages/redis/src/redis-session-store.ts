@@ -230,8 +230,10 @@ export class RedisSessionStore implements SessionStore {
         throw new SessionNotFound()
       case 'expired':
         throw new RefreshTokenExpired()
-      case 'reused':
-        throw new RefreshTokenReused()
+      case 'reused': {
+        const [deviceClass, metadata] = reply.payload as [Buffer, Buffer]
+        throw new RefreshTokenReused(undefined, { storedDevice: { deviceClass: text(deviceClass), metadata: Buffer.isBuffer(metadata) ? metadata : Buffer.alloc(0) } })
+      }
       case 'mismatch':
         throw new RefreshTokenInvalid()
       case 'keyMismatch':

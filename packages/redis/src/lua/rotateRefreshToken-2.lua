@@ -19,7 +19,8 @@
      2  retried inside the grace window: same successor; payload as for 1
     -1  no such session
     -2  session expired (idle or absolute); it is removed
-    -3  reuse detected: the session is revoked and the event logged
+    -3  reuse detected: the session is revoked and the event logged;
+        payload = { class, metadata } of the revoked session (its device, for the reuse event)
     -4  token does not match the session (not ours)
     -5  the session is DPoP-bound and the request did not prove its key: treated
         as theft, like reuse: the session is revoked and the event logged
@@ -83,9 +84,10 @@ if gen == s.gen - 1 then
 end
 
 if gen < s.gen then
+  local metadata = redis.call('HGET', key, local_id .. '.') or ''
   delete_session(key, local_id)
   emit(log_key, retention, { 'k', 's', 'u', user_id, 'l', local_id, 'r', 'refresh_reuse_detected', 'a', ARGV[6], 'x', s.seen + tonumber(ARGV[12]) })
   refresh_ttl(key, now, retention)
-  return reply(-3)
+  return reply(-3, { s.class, metadata })
 end
 return reply(-4)

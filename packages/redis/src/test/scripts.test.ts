@@ -99,12 +99,14 @@ describe('Lua scripts', () => {
       assert.equal((await rotate(u, id, 1, hash('a'), hash('b'), now + HOUR)).code, -2)
       assert.equal(await connection.send(['HEXISTS', keys.user(u), id]), 0)
     })
-    test('-3: an old generation after grace revokes the session and logs reuse', async () => {
+    test('-3: an old generation after grace revokes the session and logs reuse, returning the session\'s class and device metadata', async () => {
       const u = user()
       const id = newLocalSessionId(now)
-      await create(u, id)
+      await create(u, id, { cls: 'mobile' })
       await rotate(u, id, 1, hash('a'), hash('b'))
-      assert.equal((await rotate(u, id, 1, hash('a'), hash('b'), now + 10_001)).code, -3)
+      const reused = await rotate(u, id, 1, hash('a'), hash('b'), now + 10_001)
+      assert.equal(reused.code, -3)
+      assert.deepEqual((reused.payload as Buffer[]).map((b) => b.toString('latin1')), ['mobile', 'meta'])
       assert.equal(await connection.send(['HEXISTS', keys.user(u), id]), 0)
       const last = (await connection.send(['XREVRANGE', log(), '+', '-', 'COUNT', '1'])) as [string, string[]][]
       assert.deepEqual(last[0]?.[1].slice(0, 8), ['k', 's', 'u', u, 'l', id, 'r', 'refresh_reuse_detected'])

@@ -104,7 +104,12 @@ describe('security webhooks and mails on one instance (memory store)', () => {
       const laptop = await server.app.inject({ method: 'POST', url: '/auth/login', payload: { email, password: PASSWORD, device_name: 'Work laptop' }, headers: { 'user-agent': 'Laptop/2.0' } })
       assert.equal(laptop.statusCode, 200)
       await waitFor(() => mailer.sent.length >= 1, 10_000, 10)
-      const changed = await server.app.inject({ method: 'POST', url: '/auth/password', payload: { current_password: PASSWORD, new_password: `${PASSWORD} 2` }, headers: bearer(tokens.access_token) })
+      const changed = await server.app.inject({
+        method: 'POST',
+        url: '/auth/password',
+        payload: { current_password: PASSWORD, new_password: `${PASSWORD} 2` },
+        headers: { ...bearer(tokens.access_token), 'user-agent': 'Phone/1.0\u001b[2J' },
+      })
       assert.equal(changed.statusCode, 204)
       await waitFor(() => mailer.sent.length >= 2, 10_000, 10)
       await (server.app as unknown as { backgroundSettled(): Promise<void> }).backgroundSettled()
@@ -116,7 +121,8 @@ describe('security webhooks and mails on one instance (memory store)', () => {
       assert.match(device.text, /at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/)
       assert.match(device.text, /http:\/\/auth\.test\/account/)
       assert.equal(password.subject, 'Your password was changed')
-      assert.match(password.text, /was changed at .* UTC/)
+      // The device that changed it (user agent cleaned of terminal escapes) and when, as the new-device mail prints them.
+      assert.match(password.text, /was changed from this device:\n\n {2}Phone\/1\.0, from 127\.0\.0\.1\n {2}at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\n/)
       assert.match(password.text, /http:\/\/auth\.test\/account/)
       for (const mail of mailer.sent) assert.ok(!mail.text.includes(tokens.access_token) && !mail.text.includes(PASSWORD))
     } finally {

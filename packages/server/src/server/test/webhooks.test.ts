@@ -99,7 +99,7 @@ describe('security webhooks across three server instances on one Redis', () => {
       assert.equal((await c.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: phone.refresh_token } })).statusCode, 200)
       const replay = await c.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: phone.refresh_token }, headers: { 'user-agent': 'Thief/6.6' } })
       assert.equal(replay.statusCode, 401)
-      const changed = await a.app.inject({ method: 'POST', url: '/auth/password', payload: { current_password: PASSWORD, new_password: `${PASSWORD} 2` }, headers: bearer(laptop.access_token) })
+      const changed = await a.app.inject({ method: 'POST', url: '/auth/password', payload: { current_password: PASSWORD, new_password: `${PASSWORD} 2` }, headers: { ...bearer(laptop.access_token), 'user-agent': 'Laptop/2.0' } })
       assert.equal(changed.statusCode, 204)
       const admin = { authorization: `Bearer ${ADMIN}` }
       assert.equal((await fleet[1].app.inject({ method: 'POST', url: `/admin/users/${userId}/ban`, payload: { reason: 'abuse' }, headers: admin })).statusCode, 200)
@@ -128,9 +128,12 @@ describe('security webhooks across three server instances on one Redis', () => {
       const reuse = byType('refresh_token.reuse_detected')[0]
       assert.equal(reuse?.sessionId, phone.session_id)
       assert.deepEqual(reuse?.presentedBy, { ip: '127.0.0.1', userAgent: 'Thief/6.6' })
+      // The session's own device, as stored at its sign-in (the script returns it as it revokes the session).
+      assert.deepEqual(reuse?.device, { userAgent: 'Phone/1.0', ip: '127.0.0.1', name: '', deviceClass: 'default' })
       assert.equal(byType('session.revoked')[0]?.reason, 'refresh_reuse_detected')
       assert.equal(byType('user.sessions_revoked')[0]?.reason, 'password_changed')
       assert.equal(byType('user.password_changed')[0]?.how, 'changed')
+      assert.deepEqual(byType('user.password_changed')[0]?.device, { ip: '127.0.0.1', userAgent: 'Laptop/2.0' })
       assert.equal(byType('user.banned')[0]?.reason, 'abuse')
       const everything = JSON.stringify([...healthy.events.values()])
       for (const secret of [email, PASSWORD, phone.refresh_token, phone.access_token, laptop.access_token]) assert.ok(!everything.includes(secret), 'no email, password or token in events')

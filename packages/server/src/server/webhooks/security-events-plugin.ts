@@ -45,7 +45,7 @@ export function registerSecurityEvents(app: FastifyInstance, ctx: ServerContext,
     },
   })
   ctx.securityEvents = {
-    passwordChanged: (userId, how) => publisher.publish('user.password_changed', { userId, how }),
+    passwordChanged: (userId, how) => publisher.passwordChanged(userId, how),
     deadLetters: async (limit) => (webhooks ? webhooks.queue.deadLetters(limit) : []),
   }
   const deliverer =

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { DeliveryQueue, Tessera, TesseraEvents } from '@tessera/core'
+import type { DeliveryQueue, DeviceInfo, Tessera, TesseraEvents } from '@tessera/core'
 import type { WebhookEndpoint } from './endpoints.js'
 
 /** Every security event type the server delivers. */
@@ -19,6 +19,11 @@ export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number]
 export interface RequestDevice {
   ip: string
   userAgent: string
+}
+
+/** A session's device as events carry it (the fields of `DeviceInfo`, in a fixed order). */
+function sessionDevice(device: Required<DeviceInfo>): { userAgent: string; ip: string; name: string; deviceClass: string } {
+  return { userAgent: device.userAgent, ip: device.ip, name: device.name, deviceClass: device.deviceClass }
 }
 
 /** The JSON body of every delivery (`type`, `timestamp`, `data`, as Standard Webhooks suggests). Ids only: no token, secret or email. */
@@ -61,12 +66,16 @@ export class SecurityEventPublisher {
       auth.on(name, handler as never)
       this.#unsubscribe.push(() => auth.off(name, handler as never))
     }
-    on('session_created', (e) => {
-      const device = { userAgent: e.device.userAgent, ip: e.device.ip, name: e.device.name, deviceClass: e.device.deviceClass }
-      this.#track(this.#signedIn(e.userId, e.sessionId, device))
-    })
+    on('session_created', (e) => this.#track(this.#signedIn(e.userId, e.sessionId, sessionDevice(e.device))))
+    // Both devices: the session's own (stored at sign-in) and the one that replayed its rotated-away token.
     on('refresh_reuse_detected', (e) =>
-      this.publish('refresh_token.reuse_detected', { userId: e.userId, sessionId: e.sessionId, generation: e.generation, presentedBy: options.requestDevice?.() ?? null }),
+      this.publish('refresh_token.reuse_detected', {
+        userId: e.userId,
+        sessionId: e.sessionId,
+        generation: e.generation,
+        device: e.device ? sessionDevice(e.device) : null,
+        presentedBy: options.requestDevice?.() ?? null,
+      }),
     )
     on('session_revoked', (e) => this.publish('session.revoked', { userId: e.userId, sessionId: e.sessionId, reason: e.reason }))
     // A sign-in past the session limit ends the oldest session: a revocation like any other for the user.
@@ -90,6 +99,11 @@ export class SecurityEventPublisher {
       // The store just answered the sign-in; if it cannot list now, err on the side of telling.
     }
     this.publish('session.signed_in', { userId, sessionId, newDevice, otherSessions, device })
+  }
+
+  /** A password change or reset, with the device of the request that made it (null outside an HTTP request). */
+  passwordChanged(userId: string, how: 'changed' | 'reset'): void {
+    this.publish('user.password_changed', { userId, how, device: this.#options.requestDevice?.() ?? null })
   }
 
   /** Queues one event for every endpoint subscribed to its type. Never throws; failures go to `onError`. */

@@ -1,3 +1,4 @@
+import { printable } from '@tessera/core'
 import type { Mailer } from '../../mail/mailer.js'
 import type { UserStore } from '../../users/user-store.js'
 import type { SecurityEvent } from './security-events.js'
@@ -13,8 +14,9 @@ export interface SecurityMailOptions {
   passwordChanged: boolean
 }
 
-function describeDevice(device: { userAgent?: string; ip?: string; name?: string } | undefined): string {
-  const parts = [device?.name ? `"${device.name}"` : '', device?.userAgent || 'an unknown browser', device?.ip ? `from ${device.ip}` : '']
+function describeDevice(device: { userAgent?: string; ip?: string; name?: string } | null | undefined): string {
+  // printable(): a request's user agent reaches here raw (stored devices are already cleaned).
+  const parts = [device?.name ? `"${printable(device.name)}"` : '', printable(device?.userAgent ?? '') || 'an unknown browser', device?.ip ? `from ${device.ip}` : '']
   return parts.filter(Boolean).join(', ')
 }
 
@@ -35,9 +37,10 @@ export function securityMailFor(event: SecurityEvent, options: SecurityMailOptio
   }
   if (event.type === 'user.password_changed' && options.passwordChanged) {
     const how = event.data.how === 'reset' ? 'reset with a mailed link' : 'changed'
+    const device = describeDevice(event.data.device as { userAgent?: string; ip?: string } | null | undefined)
     return {
       subject: 'Your password was changed',
-      text: `The password of your account was ${how} at ${when}. Your other sessions were signed out.\n\nIf this was not you, reset your password now and review your sessions at ${account}.\n`,
+      text: `The password of your account was ${how} from this device:\n\n  ${device}\n  at ${when}\n\nYour other sessions were signed out. If this was not you, reset your password now and review your sessions at ${account}.\n`,
     }
   }
   return null
