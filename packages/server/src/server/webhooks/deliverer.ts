@@ -4,7 +4,7 @@ import type { WebhookEndpoint } from './endpoints.js'
 
 /** How deliveries are paced and bounded. */
 export interface WebhookDeliveryOptions {
-  /** Attempts before an item is dead-lettered. Default 12 (about 5.5 h with the default delays). */
+  /** Attempts before an item is dead-lettered. Default 12: with the default delays the 12th comes 8715 s (2 h 25 min; 80-100% of it with jitter) after the first. */
   maxAttempts: number
   /** Delay after the first failure; doubles each attempt (with jitter), up to `maxDelayMs`. Default 5000. */
   baseDelayMs: number
