@@ -1,6 +1,7 @@
 // A Hono service (on Node) behind Tessera: one protected route, one open route. It signs in a user,
 // calls the API with the access token, revokes the session and calls again, then exits.
 // Run: node --conditions=tessera-source --import tsx examples/hono.ts
+// With PORT set (0: any free port) it then keeps serving until SIGTERM, with a fresh token to try (the smoke test does).
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
 import { serve } from '@hono/node-server'
@@ -20,7 +21,7 @@ app.use('/api/*', tesseraHono({ verifier }))
 app.get('/api/orders', (c) => c.json({ userId: c.var.auth!.userId, orders: [] }))
 
 const server = await new Promise<Server>((resolve) => {
-  const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s as Server))
+  const s = serve({ fetch: app.fetch, port: Number(process.env.PORT ?? 0), hostname: '127.0.0.1' }, () => resolve(s as Server))
 })
 const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
 console.log(`listening on ${base}`)
@@ -33,6 +34,13 @@ const call = async () => {
 await call()
 await auth.revokeSession(login.sessionId)
 await call()
+
+if (process.env.PORT !== undefined) {
+  // A demo user's token, from keys that live only in this process.
+  const trial = await auth.createSession({ userId: 'bob' })
+  console.log(`serving until SIGTERM; try: curl -H 'authorization: Bearer ${trial.accessToken}' ${base}/api/orders`)
+  await new Promise((resolve) => process.once('SIGTERM', resolve))
+}
 
 server.closeAllConnections()
 server.close()

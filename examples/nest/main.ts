@@ -1,6 +1,7 @@
 // A NestJS service behind Tessera: every route protected unless marked @Public() or @OptionalAuth(),
 // claims injected with @Claims(). It signs in a user, calls the API, revokes the session, calls again, exits.
 // Run: TSX_TSCONFIG_PATH=examples/nest/tsconfig.json node --conditions=tessera-source --import tsx examples/nest/main.ts
+// With PORT set (0: any free port) it then keeps serving until SIGTERM, with a fresh token to try (the smoke test does).
 import 'reflect-metadata'
 import { Controller, Get, Module } from '@nestjs/common'
 import { NestFactory } from '@nestjs/core'
@@ -37,7 +38,7 @@ class OrdersController {
 class AppModule {}
 
 const app = await NestFactory.create(AppModule, { logger: ['error'] })
-await app.listen(0, '127.0.0.1')
+await app.listen(Number(process.env.PORT ?? 0), '127.0.0.1')
 const base = await app.getUrl()
 console.log(`listening on ${base}`)
 
@@ -49,6 +50,13 @@ for (const [path, token] of [['/orders', login.accessToken], ['/catalogue', unde
 await auth.revokeSession(login.sessionId)
 const response = await fetch(`${base}/orders`, { headers: { authorization: `Bearer ${login.accessToken}` } })
 console.log(`GET /orders after revoke -> ${response.status} ${await response.text()}`)
+
+if (process.env.PORT !== undefined) {
+  // A demo user's token, from keys that live only in this process.
+  const trial = await auth.createSession({ userId: 'bob' })
+  console.log(`serving until SIGTERM; try: curl -H 'authorization: Bearer ${trial.accessToken}' ${base}/orders`)
+  await new Promise((resolve) => process.once('SIGTERM', resolve))
+}
 
 await app.close()
 await verifier.close()
