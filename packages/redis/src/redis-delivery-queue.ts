@@ -2,6 +2,7 @@ import { DEAD_LETTER_LIMIT, type DeadDelivery, type DeliveryQueue, type NewDeliv
 import type { RedisConnection } from './connection.js'
 import { KeyNames } from './key-names.js'
 import { Scripts } from './scripts.js'
+import { traceCommand } from './telemetry.js'
 
 /** Options of {@link RedisDeliveryQueue}. */
 export interface RedisDeliveryQueueOptions {
@@ -77,7 +78,7 @@ export class RedisDeliveryQueue implements DeliveryQueue {
     const { stream } = this.#keys
     try {
       // From id 0: items queued before the group existed are delivered too.
-      await this.#connection.send(['XGROUP', 'CREATE', stream, GROUP, '0', 'MKSTREAM'], { key: stream })
+      await traceCommand('XGROUP delivery-queue', 'XGROUP', null, () => this.#connection.send(['XGROUP', 'CREATE', stream, GROUP, '0', 'MKSTREAM'], { key: stream }))
     } catch (err) {
       if (!(err instanceof Error) || !err.message.startsWith('BUSYGROUP')) throw err
     }
@@ -86,13 +87,17 @@ export class RedisDeliveryQueue implements DeliveryQueue {
   async enqueue(newItems: readonly NewDelivery[], nowMs: number): Promise<void> {
     const { stream } = this.#keys
     await Promise.all(
-      newItems.map((item) => this.#connection.send(['XADD', stream, '*', 'j', encode({ m: item.messageId, d: item.destination, p: item.payload, a: 1, t: nowMs })], { key: stream })),
+      newItems.map((item) =>
+        traceCommand('XADD delivery-queue', 'XADD', null, () =>
+          this.#connection.send(['XADD', stream, '*', 'j', encode({ m: item.messageId, d: item.destination, p: item.payload, a: 1, t: nowMs })], { key: stream }),
+        ),
+      ),
     )
   }
 
   async take(consumer: string, options: { count: number; nowMs: number; leaseMs: number }): Promise<QueuedDelivery[]> {
     const { stream, retries } = this.#keys
-    // Every poll runs this, work or not: no span per idle poll.
+    // Every poll runs these three, work or not: no span per idle poll (docs/observability.md). Settling a taken item is traced.
     await this.#scripts.call(this.#connection, 'promoteDeliveries', [retries, stream], { nowMs: options.nowMs, count: options.count }, { untraced: true })
     const claimed = (await this.#connection.send(['XAUTOCLAIM', stream, GROUP, consumer, String(options.leaseMs), '0-0', 'COUNT', String(options.count)], { key: stream })) as [string, unknown, unknown]
     const taken = items(claimed[1])
@@ -134,13 +139,16 @@ export class RedisDeliveryQueue implements DeliveryQueue {
 
   async deadLetters(limit: number): Promise<DeadDelivery[]> {
     const { dead } = this.#keys
-    const entries = (await this.#connection.send(['XREVRANGE', dead, '+', '-', 'COUNT', String(limit)], { key: dead })) as [string, string[]][]
+    const entries = (await traceCommand('XREVRANGE delivery-queue-dead', 'XREVRANGE', null, () => this.#connection.send(['XREVRANGE', dead, '+', '-', 'COUNT', String(limit)], { key: dead }))) as [string, string[]][]
     return entries.map(([, fields]) => JSON.parse(fields[1] ?? '{}') as DeadDelivery)
   }
 
   async depth(): Promise<number> {
     const { stream, retries } = this.#keys
-    const [inStream, waiting] = await Promise.all([this.#connection.send(['XLEN', stream], { key: stream }), this.#connection.send(['ZCARD', retries], { key: retries })])
+    const [inStream, waiting] = await Promise.all([
+      traceCommand('XLEN delivery-queue', 'XLEN', null, () => this.#connection.send(['XLEN', stream], { key: stream })),
+      traceCommand('ZCARD delivery-queue-retries', 'ZCARD', null, () => this.#connection.send(['ZCARD', retries], { key: retries })),
+    ])
     return Number(inStream) + Number(waiting)
   }
 }

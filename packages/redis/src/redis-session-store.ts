@@ -350,7 +350,9 @@ export class RedisSessionStore implements SessionStore {
     let expiresAt: Buffer | null
     try {
       // A plain read (fields as issueOneTimeToken-1.lua writes them): a check changes nothing, so it needs no script.
-      ;[hash, expiresAt] = (await this.#connection.send(['HMGET', key, `${r.purpose}:h`, `${r.purpose}:x`], { key, buffers: true })) as (Buffer | null)[] as [Buffer | null, Buffer | null]
+      ;[hash, expiresAt] = (await traceCommand('HMGET one-time-tokens', 'HMGET', null, () =>
+        this.#connection.send(['HMGET', key, `${r.purpose}:h`, `${r.purpose}:x`], { key, buffers: true }),
+      )) as (Buffer | null)[] as [Buffer | null, Buffer | null]
     } catch (err) {
       throw unavailable(err, 'session store is unavailable')
     }

@@ -2,6 +2,7 @@ import { type StoredSigningKeys, type WriteSigningKeysRequest, type WriteSigning
 import type { RedisConnection } from './connection.js'
 import { unavailable } from './revocation-log-storage.js'
 import type { Scripts } from './scripts.js'
+import { traceCommand, traceCommandIfParent } from './telemetry.js'
 
 /**
  * The fleet's signing key set in Redis: one hash (`v` version, `d` sealed
@@ -20,12 +21,13 @@ export class SigningKeyStorage {
   }
 
   async read(): Promise<StoredSigningKeys | null> {
-    const [version, document] = (await this.#send(['HMGET', this.#key, 'v', 'd'])) as [string | null, string | null]
+    const [version, document] = (await traceCommand('HMGET signing-keys', 'HMGET', null, () => this.#send(['HMGET', this.#key, 'v', 'd']))) as [string | null, string | null]
     return version && document ? { version: Number(version), document } : null
   }
 
+  /** Polled by every instance on a timer (shared-signing-keys.ts): traced only when a traced operation asks. */
   async version(): Promise<number> {
-    return Number((await this.#send(['HGET', this.#key, 'v'])) ?? 0)
+    return Number((await traceCommandIfParent('HGET signing-keys', 'HGET', () => this.#send(['HGET', this.#key, 'v']))) ?? 0)
   }
 
   async write(r: WriteSigningKeysRequest): Promise<WriteSigningKeysResult> {

@@ -1,4 +1,4 @@
-import { SpanKind, type Span, type SpanOptions } from '@opentelemetry/api'
+import { SpanKind, trace, type Span, type SpanOptions } from '@opentelemetry/api'
 import { inSpan, tesseraTracer } from '@tessera/core'
 
 /** Spans of the Redis store (`@tessera/redis`): one client span per script or command round trip. */
@@ -54,4 +54,12 @@ export function traceCommand<T>(spanName: string, operation: string, procedure: 
       throw err
     }
   })
+}
+
+/**
+ * {@link traceCommand} for a read that also runs on a background timer: a span (a child) when a traced operation
+ * asked for it, none when the timer did (a root span per poll, work or not, would only be noise).
+ */
+export function traceCommandIfParent<T>(spanName: string, operation: string, call: () => Promise<T>): Promise<T> {
+  return trace.getActiveSpan() === undefined ? call() : traceCommand(spanName, operation, null, call)
 }

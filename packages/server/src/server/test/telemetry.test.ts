@@ -5,12 +5,17 @@ import { after, before, beforeEach, describe, test } from 'node:test'
 import { context, SpanStatusCode, trace } from '@opentelemetry/api'
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base'
-import { createTessera, MemoryStore, SigningKeySet } from '@tessera/core'
+import { createTessera, generateWebhookSecret, MemoryDeliveryQueue, MemoryStore, SigningKeySet } from '@tessera/core'
+import { RedisDeliveryQueue } from '@tessera/redis'
 import { createVerifier } from '@tessera/verifier'
-import { waitFor } from '../../../../../test/support/redis.js'
+import { redisStoreForTest, waitFor } from '../../../../../test/support/redis.js'
+import { resolveWebhookEndpoints } from '../webhooks/endpoints.js'
 import { MemoryMailer, PASSWORD, bearer, signUp, testSchema, testServer, uniqueEmail, userIdOf, type TestServer } from './helpers.js'
+import { WebhookReceiver } from './webhook-receiver.js'
 
 const ADMIN = 'admin-token-of-the-telemetry-test-00000'
+/** The test server's token key (helpers.ts): it signs refresh tokens and keys the user hash, so it must never reach a span. */
+const TOKEN_KEY = 'server-test-token-key-of-32-bytes!!!'
 const exporter = new InMemorySpanExporter()
 // Registered once for the process, before anything makes a span: the packages' proxy tracers pick it up.
 trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }))
@@ -67,12 +72,17 @@ function assertNoSecret(secrets: readonly string[]): void {
 describe('OpenTelemetry spans', () => {
   let schema: Awaited<ReturnType<typeof testSchema>>
   let server: TestServer
+  // Webhooks on, so their secret is in use (signing every delivery) while spans are recorded.
+  const receiver = new WebhookReceiver(generateWebhookSecret())
   before(async () => {
     schema = await testSchema()
-    server = await testServer({ schema: schema.schema, redis: true, auth: { refreshGraceSeconds: 0 }, app: { adminToken: ADMIN } })
+    await receiver.listen()
+    const webhooks = { queue: new MemoryDeliveryQueue(), endpoints: resolveWebhookEndpoints([{ id: 'siem', url: receiver.url, secret: receiver.secret }]), delivery: { pollMs: 10 } }
+    server = await testServer({ schema: schema.schema, redis: true, auth: { refreshGraceSeconds: 0 }, app: { adminToken: ADMIN, webhooks } })
   })
   after(async () => {
     await server.close()
+    await receiver.close()
     await schema.drop()
   })
   beforeEach(() => exporter.reset())
@@ -193,6 +203,8 @@ describe('OpenTelemetry spans', () => {
       tokens.access_token, tokens.refresh_token, next.access_token, next.refresh_token,
       second.tokens.access_token, second.tokens.refresh_token, thirdTokens.access_token, thirdTokens.refresh_token, fourthTokens.access_token, fourthTokens.refresh_token,
       PASSWORD, `${PASSWORD}!`, newPassword, resetToken, email, second.email, userId, second.userId, tokens.session_id, second.tokens.session_id, ADMIN,
+      // The webhook secret (and its key bytes) and the token key.
+      receiver.secret, Buffer.from(receiver.secret.slice('whsec_'.length), 'base64').toString('hex'), TOKEN_KEY, Buffer.from(TOKEN_KEY).toString('hex'),
     ]
     // Raw ids inside the tokens (jti, sid) too.
     for (const t of [tokens.access_token, next.access_token]) {
@@ -204,6 +216,8 @@ describe('OpenTelemetry spans', () => {
     await app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: again.tokens.refresh_token } })
     secretsOfFlow.push(again.email, again.tokens.access_token, again.tokens.refresh_token, again.userId)
     assert.ok(spans().length > 20)
+    // Deliveries were signed with the secret while spans were recorded.
+    await waitFor(() => receiver.acknowledged.size > 0, 10_000, 10)
     assertNoSecret(secretsOfFlow)
   })
 
@@ -228,10 +242,17 @@ describe('OpenTelemetry spans', () => {
       assert.equal(spans('tessera.revocation_log.load')[0]?.attributes['tessera.revocation_log.load_reason'], 'start')
       exporter.reset()
       await cached.verify(tokens.access_token)
-      const [hit] = spans('tessera.verify')
+      await cached.verify(tokens.access_token)
+      const [miss, hit] = spans('tessera.verify')
+      // The first verify checks the signature, the second finds the token in the verified-token cache.
+      assert.equal(miss?.attributes['tessera.verify.mode'], 'cached')
+      assert.equal(miss?.attributes['tessera.verify.cache_hit'], false)
       assert.equal(hit?.attributes['tessera.verify.mode'], 'cached')
-      assert.equal(hit?.attributes['tessera.verify.store_check'], undefined, 'decided from the set: no store call')
-      assert.equal(childrenOf(hit).length, 0)
+      assert.equal(hit?.attributes['tessera.verify.cache_hit'], true)
+      for (const span of [miss, hit]) {
+        assert.equal(span?.attributes['tessera.verify.store_check'], undefined, 'decided from the set: no store call')
+        assert.equal(childrenOf(span).length, 0)
+      }
       await server.auth.revokeSession(tokens.session_id)
       // The follower's read that applied the revocation is a span of its own (a root: background work); idle reads make none.
       await waitFor(() => spans('tessera.revocation_log.read').some((s) => s.attributes['tessera.revocation_log.entries'] === 1), 10_000, 10)
@@ -251,6 +272,56 @@ describe('OpenTelemetry spans', () => {
       assert.equal(refused.status.code, SpanStatusCode.ERROR)
     } finally {
       await cached.close()
+    }
+  })
+
+  test('the one-time-token check, the signing-key reads and the webhook queue make client spans; the pollers\' reads make none', async () => {
+    const { store, cleanup } = await redisStoreForTest('otel-queue')
+    try {
+      const dbSpan = (name: string, operation: string) => {
+        const span = one(name)
+        assert.equal(span.kind, 2, `${name} is a CLIENT span`)
+        assert.equal(span.attributes['db.system.name'], 'redis')
+        assert.equal(span.attributes['db.operation.name'], operation)
+        return span
+      }
+      // The reset page's link check.
+      const { token } = await server.auth.issueOneTimeToken('u-otel-check', 'password-reset')
+      exporter.reset()
+      assert.equal(await server.auth.checkOneTimeToken(token, 'password-reset'), true)
+      dbSpan('HMGET one-time-tokens', 'HMGET')
+
+      // The key set's version: a child span under a traced operation, nothing from a timer's poll (no parent).
+      exporter.reset()
+      await store.signingKeysVersion()
+      assert.equal(spans('HGET signing-keys').length, 0)
+      await trace.getTracer('test').startActiveSpan('caller', async (caller) => {
+        await store.signingKeysVersion()
+        await store.readSigningKeys()
+        caller.end()
+      })
+      assert.equal(dbSpan('HGET signing-keys', 'HGET').parentSpanContext?.spanId, one('caller').spanContext().spanId)
+      dbSpan('HMGET signing-keys', 'HMGET')
+
+      // The webhook queue: its group at start, each queued delivery, depth and dead letters; the poll makes no span.
+      exporter.reset()
+      const queue = await RedisDeliveryQueue.open(store.connection, { keyPrefix: store.keys.prefix, name: 'webhooks' })
+      dbSpan('XGROUP delivery-queue', 'XGROUP')
+      await queue.enqueue([{ messageId: 'msg_otel', destination: 'siem', payload: '{"type":"user.banned"}' }], Date.now())
+      dbSpan('XADD delivery-queue', 'XADD')
+      exporter.reset()
+      const [item] = await queue.take('otel', { count: 1, nowMs: Date.now(), leaseMs: 60_000 })
+      assert.deepEqual(spans().map((s) => s.name), [], 'an idle or busy poll makes no span')
+      await queue.deadLetter(item!, { nowMs: Date.now(), error: 'HTTP 500' })
+      dbSpan('EVALSHA deadLetterDelivery', 'EVALSHA')
+      assert.equal(await queue.depth(), 0)
+      dbSpan('XLEN delivery-queue', 'XLEN')
+      dbSpan('ZCARD delivery-queue-retries', 'ZCARD')
+      assert.equal((await queue.deadLetters(10)).length, 1)
+      dbSpan('XREVRANGE delivery-queue-dead', 'XREVRANGE')
+      assertNoSecret([token, TOKEN_KEY, 'u-otel-check'])
+    } finally {
+      await cleanup()
     }
   })
 
