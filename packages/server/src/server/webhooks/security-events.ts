@@ -34,6 +34,19 @@ export interface SecurityEvent {
   data: Record<string, unknown> & { userId: string }
 }
 
+/**
+ * How an event whose enqueue failed (the store answered the operation, then failed: a blip, a failover) is tried
+ * again before it is given up as lost. Delays double from `firstDelayMs` up to `maxDelayMs`; no attempt starts
+ * later than `giveUpAfterMs` after the first. Closing the publisher makes one last attempt at once.
+ */
+export interface EnqueueRetryOptions {
+  firstDelayMs: number
+  maxDelayMs: number
+  giveUpAfterMs: number
+}
+
+export const DEFAULT_ENQUEUE_RETRY: EnqueueRetryOptions = { firstDelayMs: 50, maxDelayMs: 2000, giveUpAfterMs: 30_000 }
+
 /** Options of {@link SecurityEventPublisher}. */
 export interface SecurityEventPublisherOptions {
   auth: Tessera
@@ -44,8 +57,9 @@ export interface SecurityEventPublisherOptions {
   requestDevice?: () => RequestDevice | null
   /** Called after an event is queued (mail, metrics). */
   onEvent?: (event: SecurityEvent) => void
-  /** An event that could not be queued (store down): logged by the caller. */
+  /** An event that could not be queued (store down past the retries): logged by the caller. */
   onError?: (err: unknown, event: SecurityEvent) => void
+  enqueueRetry?: Partial<EnqueueRetryOptions>
 }
 
 /**
@@ -58,9 +72,14 @@ export class SecurityEventPublisher {
   readonly #options: SecurityEventPublisherOptions
   readonly #unsubscribe: (() => void)[] = []
   readonly #pending = new Set<Promise<void>>()
+  readonly #retry: EnqueueRetryOptions
+  /** Wakes the enqueues waiting to retry (on close). */
+  readonly #waiting = new Set<() => void>()
+  #closing = false
 
   constructor(options: SecurityEventPublisherOptions) {
     this.#options = options
+    this.#retry = { ...DEFAULT_ENQUEUE_RETRY, ...options.enqueueRetry }
     const { auth } = options
     const on = <K extends keyof TesseraEvents>(name: K, handler: (...args: TesseraEvents[K]) => void) => {
       auth.on(name, handler as never)
@@ -112,11 +131,35 @@ export class SecurityEventPublisher {
     const endpoints = this.#options.endpoints.filter((e) => e.events.has(type))
     const payload = JSON.stringify(event)
     const messageId = `msg_${randomBytes(16).toString('base64url')}`
-    const queued =
-      endpoints.length === 0 || !this.#options.queue
-        ? Promise.resolve()
-        : this.#options.queue.enqueue(endpoints.map((e) => ({ messageId, destination: e.id, payload })), this.#options.auth.options.clock.nowMs())
+    const queue = this.#options.queue
+    const items = endpoints.map((e) => ({ messageId, destination: e.id, payload }))
+    const queued = items.length === 0 || !queue ? Promise.resolve() : this.#withRetry(() => queue.enqueue(items, this.#options.auth.options.clock.nowMs()))
     this.#track(queued.then(() => this.#options.onEvent?.(event)).catch((err: unknown) => this.#options.onError?.(err, event)))
+  }
+
+  /**
+   * The operation is already done, so its event must not die with one failed write: try again for a while.
+   * A write that failed only on the way back (timed out after Redis took it) is queued twice, with the same
+   * `webhook-id`: at least once, as the receivers are told.
+   */
+  async #withRetry(enqueue: () => Promise<void>): Promise<void> {
+    const startedMs = Date.now()
+    for (let delayMs = this.#retry.firstDelayMs; ; delayMs = Math.min(delayMs * 2, this.#retry.maxDelayMs)) {
+      try {
+        return await enqueue()
+      } catch (err) {
+        if (this.#closing || Date.now() - startedMs + delayMs > this.#retry.giveUpAfterMs) throw err
+        await new Promise<void>((resolve) => {
+          const wake = () => {
+            clearTimeout(timer)
+            this.#waiting.delete(wake)
+            resolve()
+          }
+          const timer = setTimeout(wake, delayMs)
+          this.#waiting.add(wake)
+        })
+      }
+    }
   }
 
   #track(work: Promise<void>): void {
@@ -124,9 +167,11 @@ export class SecurityEventPublisher {
     void work.finally(() => this.#pending.delete(work))
   }
 
-  /** Stops listening and waits for events being queued. */
+  /** Stops listening and waits for events being queued; one waiting to be retried gets a last attempt at once. */
   async close(): Promise<void> {
     for (const off of this.#unsubscribe.splice(0)) off()
+    this.#closing = true
+    for (const wake of [...this.#waiting]) wake()
     while (this.#pending.size > 0) await Promise.allSettled([...this.#pending])
   }
 }
