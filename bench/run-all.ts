@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { coldVerifyRows, propagationRows, protectedRouteRows } from './lib/foreign-tables.js'
 import { LOAD_CORE, taskset } from './lib/processes.js'
 import { isSmoke, parseRows, verdict, type BenchRow } from './lib/report.js'
+import { ensurePrerequisites } from '../scripts/prerequisites.mjs'
 
 /** One benchmark script and how to read its output. */
 interface Job {
@@ -162,16 +163,28 @@ export function spliceResults(readme: string, section: string): string {
   return `${readme.slice(0, from + START.length)}\n${section}\n${readme.slice(to)}`
 }
 
+/** The paths prerequisites.mjs matches to find what the chosen benchmarks launch (NGINX for the gateway's). */
+export function prerequisiteFiles(jobs: Job[]): string[] {
+  return jobs.map((j) => `bench/${j.script}`)
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const smoke = isSmoke()
   const fromSource = smoke || process.argv.includes('--source')
+  const onlyAt = process.argv.indexOf('--only')
+  const only = onlyAt > 0 ? process.argv[onlyAt + 1]!.split(',') : null
+  const jobs = only ? JOBS.filter((j) => only.some((o) => j.name.startsWith(o))) : JOBS
+  // Before anything else, as `npm test` does: a fresh machine without NGINX ran the whole
+  // quarter hour and then recorded the gateway row as failed (spawn /usr/sbin/nginx ENOENT).
+  const problem = await ensurePrerequisites(prerequisiteFiles(jobs))
+  if (problem) {
+    console.error(problem)
+    process.exit(1)
+  }
   if (!fromSource) {
     console.log('== npm run build (the benchmarks measure the built packages)')
     execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' })
   }
-  const onlyAt = process.argv.indexOf('--only')
-  const only = onlyAt > 0 ? process.argv[onlyAt + 1]!.split(',') : null
-  const jobs = only ? JOBS.filter((j) => only.some((o) => j.name.startsWith(o))) : JOBS
   const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' / ')
   const loadBefore = load()
   const started = Date.now()
