@@ -38,17 +38,22 @@ export class LoginLockout {
 
   /** Throws 429 while `key` is locked out, 503 when the limiter cannot be reached. */
   async assertOpen(key: string): Promise<void> {
+    const refusal = await this.refusal(key)
+    if (refusal) throw refusal
+  }
+
+  /** The 429 to answer while `key` is locked out, null while it is open; throws 503 when the limiter cannot be reached. */
+  async refusal(key: string): Promise<HttpProblem | null> {
     let decision
     try {
       decision = await this.#limiter.peek(key, this.#rule)
     } catch (err) {
       throw new HttpProblem('ERR_RATE_LIMITER_UNAVAILABLE', 'the rate limiter is unavailable; try again shortly', { cause: err })
     }
-    if (!decision.allowed) {
-      throw new HttpProblem('ERR_RATE_LIMITED', `too many failed ${this.#what}; retry in ${decision.retryAfterSeconds} s`, {
-        headers: { 'retry-after': String(decision.retryAfterSeconds) },
-      })
-    }
+    if (decision.allowed) return null
+    return new HttpProblem('ERR_RATE_LIMITED', `too many failed ${this.#what}; retry in ${decision.retryAfterSeconds} s`, {
+      headers: { 'retry-after': String(decision.retryAfterSeconds) },
+    })
   }
 
   /** Counts one failed sign-in against `key`. */

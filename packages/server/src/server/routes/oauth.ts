@@ -41,11 +41,15 @@ function digest(text: string): Buffer {
 
 const DUMMY_SECRET = digest('no such client')
 
-/** Failed client authentications lock the address (with back-off) and the client id (one window at a time). */
+/**
+ * Failed client authentications lock the address (with back-off) and count per
+ * client id (one window at a time). Only the address lock refuses the right
+ * secret: anyone can name a client id, so a lock on the id alone would let a
+ * stranger keep the real client out, as the per-account sign-in lock once did.
+ */
 function clientAuthLockouts(ctx: ServerContext): { perIp: LoginLockout; perClient: LoginLockout } {
   return {
     perIp: new LoginLockout(ctx.limiter, ctx.rateLimits.clientAuthPerIp, { what: 'client authentications' }),
-    // No back-off per id: anyone can name a client id, so a stranger's failures must not lock the real client out for long.
     perClient: new LoginLockout(ctx.limiter, ctx.rateLimits.clientAuthPerClient, { what: 'client authentications', backoff: false }),
   }
 }
@@ -53,9 +57,11 @@ function clientAuthLockouts(ctx: ServerContext): { perIp: LoginLockout; perClien
 /**
  * HTTP Basic client authentication (RFC 6749 section 2.3.1). Returns the client
  * id, null when the request sent no credentials, and throws invalid_client on
- * wrong ones. Failures count per client address and per client id; past the
- * limit the answer is 429 with Retry-After, before the secret is compared, so
- * a locked-out guesser learns nothing from further tries.
+ * wrong ones. Failures count per client address and per client id. A locked
+ * address gets 429 with Retry-After before the secret is compared, so a
+ * locked-out guesser learns nothing from further tries there. Past the client
+ * id's limit a wrong secret gets 429 instead of 401, while the right one still
+ * passes: the real client is never locked out by failures that are not its own.
  */
 async function authenticateClient(request: FastifyRequest, ctx: ServerContext, lockouts: ReturnType<typeof clientAuthLockouts>): Promise<string | null> {
   const clients = ctx.clients
@@ -75,14 +81,14 @@ async function authenticateClient(request: FastifyRequest, ctx: ServerContext, l
   const ipKey = `client-auth-ip:${clientBucket(request)}`
   const clientKey = `client-auth-id:${ctx.limiterKey(id)}`
   await lockouts.perIp.assertOpen(ipKey)
-  await lockouts.perClient.assertOpen(clientKey)
+  const clientLocked = await lockouts.perClient.refusal(clientKey)
   const expected = clients.get(id)
   // Compare even for unknown ids so the answer takes the same time.
   const same = timingSafeEqual(digest(secret), expected === undefined ? DUMMY_SECRET : digest(expected))
   if (colon === -1 || expected === undefined || !same) {
     await lockouts.perIp.recordFailure(ipKey)
     await lockouts.perClient.recordFailure(clientKey)
-    throw new OAuthError('invalid_client', 401, 'client authentication failed')
+    throw clientLocked ?? new OAuthError('invalid_client', 401, 'client authentication failed')
   }
   return id
 }

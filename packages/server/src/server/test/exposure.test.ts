@@ -1,5 +1,5 @@
 // What an outsider can learn or try: OAuth client authentication is rate
-// limited (per address and per client id), and /metrics (sign-in and reuse
+// limited (per address, and per client id without locking the real client out), and /metrics (sign-in and reuse
 // counters) is not on the public port unless a token or a listener of its
 // own is configured.
 import assert from 'node:assert/strict'
@@ -22,7 +22,7 @@ const CLIENT = { id: 'resource-server', secret: 'client-secret-of-enough-length'
 const basic = (id: string, secret: string) => ({ authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}` })
 const METRICS_TOKEN = 'metrics-token-of-at-least-24-characters'
 
-void test('failed OAuth client authentications are limited per address and per client id: 429 with Retry-After, before any secret is compared', async () => {
+void test('failed OAuth client authentications lock the guessing address (429, before any secret is compared); failures per client id from anywhere answer guessers 429 but never lock the real client out', async () => {
   const rateLimits = { clientAuthPerIp: { max: 5, windowSeconds: 60 }, clientAuthPerClient: { max: 8, windowSeconds: 60 } }
   const server = await testServer({ schema: schema.schema, app: { clients: new Map([[CLIENT.id, CLIENT.secret]]), rateLimits } })
   try {
@@ -36,13 +36,19 @@ void test('failed OAuth client authentications are limited per address and per c
     assert.equal(limited.json<{ error: string }>().error, 'temporarily_unavailable')
     // Another address still gets in with the right secret; the client id has 5 of its 8 failures.
     assert.equal((await introspect(basic(CLIENT.id, CLIENT.secret), '198.51.100.2')).statusCode, 200)
-    // Guesses spread over addresses (one each) still lock the client id, for one window and no longer.
+    // Guesses spread over addresses (one each) reach the client id's limit: from then on a wrong secret gets 429, not 401.
     for (let i = 0; i < 3; i++) assert.equal((await introspect(basic(CLIENT.id, 'spread-guess-xxxxxxxxxx'), `203.0.113.${i + 1}`)).statusCode, 401)
-    const byClient = await introspect(basic(CLIENT.id, CLIENT.secret), '192.0.2.50')
-    assert.equal(byClient.statusCode, 429)
-    assert.ok(Number(byClient.headers['retry-after']) <= 60)
-    // The revoke endpoint shares the same locks.
+    const guess = await introspect(basic(CLIENT.id, 'spread-guess-yyyyyyyyyy'), '203.0.113.9')
+    assert.equal(guess.statusCode, 429, 'a guesser from a fresh address is told to wait')
+    assert.ok(Number(guess.headers['retry-after']) >= 1 && Number(guess.headers['retry-after']) <= 60)
+    // The real client is not locked out by strangers: the right secret from an address that never failed still passes.
+    assert.equal((await introspect(basic(CLIENT.id, CLIENT.secret), '192.0.2.50')).statusCode, 200)
+    assert.equal((await server.app.inject({ method: 'POST', url: '/oauth2/revoke', remoteAddress: '192.0.2.51', headers: { 'content-type': 'application/x-www-form-urlencoded', ...basic(CLIENT.id, CLIENT.secret) }, payload: 'token=abc' })).statusCode, 200)
+    // The guessing address stays locked on every endpoint (they share the locks), and its lock backs off.
     assert.equal((await server.app.inject({ method: 'POST', url: '/oauth2/revoke', remoteAddress: '198.51.100.1', headers: { 'content-type': 'application/x-www-form-urlencoded', ...basic(CLIENT.id, CLIENT.secret) }, payload: 'token=abc' })).statusCode, 429)
+    // Wrong secrets under the client id's limit still count against their address: one address locks itself.
+    for (let i = 0; i < 5; i++) assert.equal((await introspect(basic(CLIENT.id, `more-guesses-${i}-xxxxxxxx`), '203.0.113.20')).statusCode, 429)
+    assert.equal((await introspect(basic(CLIENT.id, CLIENT.secret), '203.0.113.20')).statusCode, 429, 'five failures lock this address, even for the right secret')
   } finally {
     await server.close()
   }
