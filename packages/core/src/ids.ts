@@ -7,7 +7,17 @@ const LOCAL_ID_LENGTH = 16
 const LOCAL_ID_PATTERN = /^[A-Za-z0-9_-]{16}$/
 const TOKEN_ID_PATTERN = /^[A-Za-z0-9_-]{16,64}$/
 
-/** Throws {@link InvalidInput} unless `userId` is a usable user id. */
+/**
+ * Throws {@link InvalidInput} unless `userId` is a usable user id: 1-128
+ * printable ASCII characters without braces or spaces. Every engine method
+ * that takes a user id checks it; call it first where a user id from outside
+ * reaches anything else (a database) before the engine.
+ *
+ * @example
+ * ```ts
+ * assertUserId(request.params.user_id) // InvalidInput (ERR_INVALID_INPUT) for 'a\u0000b'
+ * ```
+ */
 export function assertUserId(userId: unknown): asserts userId is string {
   if (typeof userId !== 'string' || !USER_ID_PATTERN.test(userId)) {
     throw new InvalidInput('userId must be 1-128 printable ASCII characters without braces or spaces')

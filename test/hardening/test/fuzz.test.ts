@@ -1,6 +1,9 @@
 // Property-based fuzzing of every server route (fast-check): random and
-// mutated access tokens, refresh tokens, JSON bodies, params and headers.
-// Properties: never a 5xx, never an unhandled rejection, every answer fast.
+// mutated access tokens, refresh tokens, JSON bodies, params and headers,
+// strings over all of Unicode (NUL and other control characters included).
+// Properties: never a 5xx, never an unhandled rejection, every answer fast;
+// every error is problem+json (RFC 6749 JSON on the OAuth endpoints) with
+// nosniff, and none echoes the parameter or the body it was sent.
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import fc from 'fast-check'
@@ -57,14 +60,21 @@ function mutated(token: () => string): fc.Arbitrary<string> {
   )
 }
 
-const tokenish = () => fc.oneof(mutated(() => genuine.access), mutated(() => genuine.refresh), fc.string(), fc.stringMatching(/^[A-Za-z0-9._~+/=-]{0,600}$/))
+// Any code point but a lone surrogate (not text: encodeURIComponent refuses it), with C0 controls (NUL
+// included) drawn often: fc.string() alone draws printable ASCII only.
+const anyCodePoint = fc
+  .oneof(fc.integer({ min: 0, max: 0x1f }), fc.integer({ min: 0, max: 0xd7ff }), fc.integer({ min: 0xe000, max: 0x10ffff }))
+  .map((codePoint) => String.fromCodePoint(codePoint))
+const anyText = (maxLength: number) => fc.string({ unit: anyCodePoint, maxLength })
+
+const tokenish = () => fc.oneof(mutated(() => genuine.access), mutated(() => genuine.refresh), fc.string(), anyText(300), fc.stringMatching(/^[A-Za-z0-9._~+/=-]{0,600}$/))
 
 const headerValue = fc.stringMatching(/^[\x20-\x7e]{0,300}$/)
 
 const requestArb = fc.record({
   route: fc.nat(),
   methodOverride: fc.option(fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD'), { freq: 5 }),
-  param: fc.oneof(fc.constant(null).map(() => genuine.sessionId), fc.constant(null).map(() => genuine.userId), fc.string({ maxLength: 600 }), tokenish()),
+  param: fc.oneof(fc.constant(null).map(() => genuine.sessionId), fc.constant(null).map(() => genuine.userId), fc.string({ maxLength: 600 }), anyText(300), tokenish()),
   authorization: fc.option(
     fc.oneof(
       tokenish().map((t) => `Bearer ${t}`),
@@ -78,15 +88,22 @@ const requestArb = fc.record({
   contentType: fc.option(fc.constantFrom('application/json', 'application/x-www-form-urlencoded', 'text/plain', 'application/json; charset=utf-16', 'multipart/form-data'), { freq: 3 }),
   body: fc.oneof(
     fc.json({ maxDepth: 4 }),
-    fc.record({ email: fc.oneof(fc.emailAddress(), fc.string()), password: fc.string({ maxLength: 200 }) }, { requiredKeys: [] }).map((v) => JSON.stringify(v)),
+    fc.record({ email: fc.oneof(fc.emailAddress(), fc.string(), anyText(100)), password: fc.oneof(fc.string({ maxLength: 200 }), anyText(200)) }, { requiredKeys: [] }).map((v) => JSON.stringify(v)),
     tokenish().map((t) => JSON.stringify({ refresh_token: t, token: t, new_password: 'x'.repeat(12) })),
     fc.string({ maxLength: 2000 }),
+    anyText(2000),
     fc.constant('{"a":'.repeat(200)),
   ),
   query: fc.option(fc.dictionary(fc.string({ maxLength: 20 }), fc.string({ maxLength: 100 }), { maxKeys: 4 }), { freq: 4 }),
 })
 
-void test('no route answers 5xx, hangs or leaves an unhandled rejection, whatever it is sent', async () => {
+/** Whether `text` holds `sent`, as sent, JSON-quoted or percent-encoded; only inputs long enough not to turn up by chance. */
+function echoes(text: string, sent: string): boolean {
+  if (sent.length < 12) return false
+  return [sent, JSON.stringify(sent).slice(1, -1), encodeURIComponent(sent)].some((spelling) => text.includes(spelling))
+}
+
+void test('no route answers 5xx, hangs or leaves an unhandled rejection, whatever it is sent; every error is problem+json with nosniff and echoes nothing', async () => {
   const seen = new Map<string, Set<number>>()
   await fc.assert(
     fc.asyncProperty(requestArb, async (r) => {
@@ -108,6 +125,15 @@ void test('no route answers 5xx, hangs or leaves an unhandled rejection, whateve
       assert.ok(res.statusCode < 500, `${method} ${url} -> ${res.statusCode} ${res.body.slice(0, 300)}`)
       assert.ok(ms < MAX_ANSWER_MS, `${method} ${url} took ${Math.round(ms)} ms`)
       assert.ok(!/\bat .+\.(ts|js):\d+/.test(res.body), `${method} ${url}: stack trace in the body`)
+      if (res.statusCode >= 400) {
+        const type = String(res.headers['content-type'])
+        // The OAuth endpoints answer their own errors in RFC 6749 section 5.2 JSON; everything else in RFC 9457.
+        const oauthError = route.path.startsWith('/oauth2/') && type.startsWith('application/json') && /^\{"error":"/.test(res.body)
+        assert.ok(type.startsWith('application/problem+json') || oauthError, `${method} ${url} -> ${res.statusCode} ${type}`)
+        assert.equal(res.headers['x-content-type-options'], 'nosniff', `${method} ${url} -> ${res.statusCode}`)
+        assert.ok(!echoes(res.body, r.param), `${method} ${url} -> ${res.statusCode}: the parameter is echoed: ${res.body.slice(0, 300)}`)
+        if (options.payload !== undefined) assert.ok(!echoes(res.body, r.body), `${method} ${url} -> ${res.statusCode}: the body is echoed: ${res.body.slice(0, 300)}`)
+      }
     }),
     { numRuns: RUNS },
   )

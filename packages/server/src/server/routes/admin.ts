@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { parseSessionId } from '@tessera/core'
+import { assertUserId, parseSessionId } from '@tessera/core'
 import type { ServerContext } from '../context.js'
 import { HttpProblem } from '../http-errors.js'
 import { bearerToken } from '../plugins/auth.js'
@@ -28,8 +28,10 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   const onRequest = async (request: FastifyRequest) => {
     if (!isAdmin(request, expected)) throw new HttpProblem('ERR_UNAUTHENTICATED', 'admin routes need "Authorization: Bearer <admin token>"')
   }
-  // A user id the database does not know is a typo, not a user with nothing to revoke.
+  // A user id the database does not know is a typo, not a user with nothing to revoke. One core
+  // would refuse (a NUL, which PostgreSQL refuses too) is bad input: 400 before the database sees it.
   const knownUser = async (userId: string) => {
+    assertUserId(userId)
     if (!(await db(() => ctx.users.findById(userId)))) throw new HttpProblem('ERR_NOT_FOUND', 'no such user')
   }
 

@@ -94,6 +94,20 @@ void test('user routes of the admin API answer 404 for a user the database does 
   }
 })
 
+void test('a user id that core would refuse (NUL or other control characters, braces, spaces, too long) is a 400 problem+json that does not echo it, never a database error', async () => {
+  const refused = ['bad%00id', '%00', 'a%0Ab', 'a%7Fb', '%7Bu%3A1%7D', 'has%20space', 'x'.repeat(129), '%C3%A9t%C3%A9']
+  for (const userId of refused) {
+    for (const [method, path] of [['POST', 'ban'], ['POST', 'unban'], ['POST', 'revoke-sessions'], ['GET', 'sessions']] as const) {
+      const res = await server.app.inject({ method, url: `/admin/users/${userId}/${path}`, headers: admin, ...(method === 'POST' ? { payload: {} } : {}) })
+      assert.equal(res.statusCode, 400, `${method} ${userId}/${path}: ${res.body}`)
+      const problem = problemOf(res)
+      assert.equal(problem.code, 'ERR_INVALID_INPUT')
+      assert.equal(res.headers['x-content-type-options'], 'nosniff')
+      assert.ok(!res.body.includes(decodeURIComponent(userId)) && !res.body.includes(userId), `${userId} echoed: ${res.body}`)
+    }
+  }
+})
+
 void test('without an admin token the admin routes do not exist', async (t) => {
   const s = await testSchema()
   const plain = await testServer({ schema: s.schema })
