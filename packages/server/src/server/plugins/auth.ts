@@ -1,10 +1,8 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import type { AccessTokenClaims } from '@tessera/core'
 import { createEngineVerifier } from '@tessera/verifier'
 import { tesseraFastify } from '@tessera/verifier/fastify'
 import type { ServerContext } from '../context.js'
-import { HttpProblem } from '../http-errors.js'
 import { logFailure } from './errors.js'
 
 declare module 'fastify' {
@@ -14,20 +12,6 @@ declare module 'fastify' {
     /** The app's Prometheus registry (counters of sign-ins, refreshes, reuse, revocations). */
     metricsRegistry: import('prom-client').Registry
   }
-}
-
-/** The token of an `Authorization: Bearer` header, or null. */
-export function bearerToken(request: FastifyRequest): string | null {
-  const header = request.headers.authorization
-  if (typeof header !== 'string') return null
-  const match = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i.exec(header)
-  return match ? match[1]! : null
-}
-
-/** The claims of an authenticated request; only call it on routes with `config: { tessera: true }`. */
-export function claimsOf(request: FastifyRequest): AccessTokenClaims {
-  if (!request.auth) throw new HttpProblem('ERR_ACCESS_TOKEN_MISSING', 'this route needs a Bearer access token')
-  return request.auth
 }
 
 async function authPlugin(app: FastifyInstance, ctx: ServerContext): Promise<void> {

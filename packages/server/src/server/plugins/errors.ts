@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AuthError, UserBanned } from '@tessera/core'
+import { missingTokenChallenge } from '@tessera/verifier'
 import { notFoundHandler } from '@tessera/verifier/fastify'
 import { HashingUnavailable } from '../../users/hashing-pool.js'
 import { authProblem, HttpProblem, problemBody, UNAVAILABLE_RETRY_AFTER_SECONDS, type ProblemCode } from '../http-errors.js'
@@ -9,9 +10,10 @@ import { authProblem, HttpProblem, problemBody, UNAVAILABLE_RETRY_AFTER_SECONDS,
 export function sendProblem(reply: FastifyReply, code: ProblemCode, detail: string, headers: Record<string, string> = {}, status?: number): FastifyReply {
   const body = problemBody(code, detail, status)
   if (body.status === 503 && !headers['retry-after']) headers['retry-after'] = String(UNAVAILABLE_RETRY_AFTER_SECONDS)
-  // RFC 7235: every 401 names a scheme; RFC 6750 adds error="invalid_token" when the access token was the problem.
+  // RFC 7235: every 401 names a scheme (the bare challenge the verifier sends for a missing token); RFC 6750 adds
+  // error="invalid_token" when the access token was the problem.
   if (body.status === 401 && !headers['www-authenticate']) {
-    headers['www-authenticate'] = code.startsWith('ERR_ACCESS_TOKEN') || code === 'ERR_SESSION_REVOKED' ? 'Bearer error="invalid_token"' : 'Bearer'
+    headers['www-authenticate'] = code.startsWith('ERR_ACCESS_TOKEN') || code === 'ERR_SESSION_REVOKED' ? 'Bearer error="invalid_token"' : missingTokenChallenge()
   }
   return reply.code(body.status).headers(headers).type('application/problem+json').send(body)
 }

@@ -1,9 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { assertUserId, parseSessionId } from '@tessera/core'
+import { bearerToken } from '@tessera/verifier'
 import type { ServerContext } from '../context.js'
 import { HttpProblem } from '../http-errors.js'
-import { bearerToken } from '../plugins/auth.js'
 import * as s from '../schemas.js'
 import { sessionView } from '../session-view.js'
 import { db } from '../user-database.js'
@@ -14,7 +14,7 @@ function digest(text: string): Buffer {
 
 /** Constant-time check of the admin bearer secret (digests first, so lengths cannot leak). */
 function isAdmin(request: FastifyRequest, expected: Buffer): boolean {
-  const token = bearerToken(request)
+  const token = bearerToken(request.headers.authorization)
   return token !== null && timingSafeEqual(digest(token), expected)
 }
 

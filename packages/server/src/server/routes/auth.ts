@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { SPAN, tracer } from '../../telemetry.js'
 import { ATTR, AuthError, inSpan, type DpopPresentation } from '@tessera/core'
+import { authOf } from '@tessera/verifier/fastify'
 import { normaliseEmail } from '../../users/email.js'
 import { hashPassword, passwordProblem, verifyAgainstDummy, verifyPassword } from '../../users/password.js'
 import { EmailTaken } from '../../users/user-store.js'
@@ -8,7 +9,6 @@ import { clientAddress, clientBucket } from '../client-address.js'
 import type { ServerContext } from '../context.js'
 import { dpopPresentation, signInProof, tokenEndpointError } from '../dpop.js'
 import { HttpProblem } from '../http-errors.js'
-import { claimsOf } from '../plugins/auth.js'
 import { DEVICE_COOKIE } from '../device-cookie.js'
 import { enforceRateLimit, withinRateLimit } from '../rate-limiter.js'
 import * as s from '../schemas.js'
@@ -132,7 +132,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: ServerContext): vo
     config: { tessera: true },
     schema: { summary: 'End this session', response: { 204: s.noContent } },
   }, async (request, reply) => {
-    await ctx.auth.revokeSession(claimsOf(request).sessionId, { reason: 'logout' })
+    await ctx.auth.revokeSession(authOf(request).sessionId, { reason: 'logout' })
     clearRefreshCookie(request, reply, ctx)
     return reply.code(204).send()
   })
@@ -145,7 +145,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: ServerContext): vo
       response: { 204: s.noContent },
     },
   }, async (request, reply) => {
-    const claims = claimsOf(request)
+    const claims = authOf(request)
     const keep = request.body?.except_current === true
     await ctx.auth.revokeAllSessions(claims.userId, { reason: 'logout', ...(keep ? { exceptSessionId: claims.sessionId } : {}) })
     if (!keep) clearRefreshCookie(request, reply, ctx)
@@ -164,7 +164,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: ServerContext): vo
       },
     },
   }, async (request) => {
-    const claims = claimsOf(request)
+    const claims = authOf(request)
     const user = await db(() => ctx.users.findById(claims.userId))
     if (!user) throw new HttpProblem('ERR_UNAUTHENTICATED', 'the account no longer exists')
     return { user_id: user.userId, email: user.email, email_verified: user.emailVerified, session_id: claims.sessionId }

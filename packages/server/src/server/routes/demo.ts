@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { claimsOf } from '../plugins/auth.js'
+import { authOf } from '@tessera/verifier/fastify'
 
 /** An example protected route: strict verification, then the caller's ids. */
 export function registerDemoRoutes(app: FastifyInstance): void {
@@ -10,7 +10,7 @@ export function registerDemoRoutes(app: FastifyInstance): void {
       response: { 200: { type: 'object', properties: { user_id: { type: 'string' }, session_id: { type: 'string' } } } },
     },
   }, async (request) => {
-    const claims = claimsOf(request)
+    const claims = authOf(request)
     return { user_id: claims.userId, session_id: claims.sessionId }
   })
 }

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify'
 import { OneTimeTokenInvalid } from '@tessera/core'
+import { authOf } from '@tessera/verifier/fastify'
 import type { ServerContext } from '../context.js'
 import { HttpProblem } from '../http-errors.js'
-import { claimsOf } from '../plugins/auth.js'
 import { enforceRateLimit } from '../rate-limiter.js'
 import * as s from '../schemas.js'
 import { db } from '../user-database.js'
@@ -15,7 +15,7 @@ export function registerEmailVerificationRoutes(app: FastifyInstance, ctx: Serve
     config: { tessera: true },
     schema: { summary: 'Mail me a verification link', response: { 202: s.accepted } },
   }, async (request, reply) => {
-    const claims = claimsOf(request)
+    const claims = authOf(request)
     await enforceRateLimit(ctx.limiter, `verify-mail:${claims.userId}`, ctx.rateLimits.sensitivePerIp)
     const user = await db(() => ctx.users.findById(claims.userId))
     if (!user) throw new HttpProblem('ERR_UNAUTHENTICATED', 'the account no longer exists')

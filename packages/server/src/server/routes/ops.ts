@@ -1,8 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { bearerToken } from '@tessera/verifier'
 import type { ServerContext } from '../context.js'
 import { HttpProblem } from '../http-errors.js'
-import { bearerToken } from '../plugins/auth.js'
 
 /**
  * Who may read `/metrics` on the main port. The counters (sign-ins by outcome,
@@ -54,7 +54,7 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ServerContext, metr
   if (metricsAccess !== 'off') {
     const expected = metricsAccess === 'public' ? null : digest(metricsAccess.token)
     const onRequest = async (request: FastifyRequest) => {
-      const token = bearerToken(request)
+      const token = bearerToken(request.headers.authorization)
       // Digests first, so the comparison is constant-time whatever the lengths.
       if (expected && !(token !== null && timingSafeEqual(digest(token), expected))) throw new HttpProblem('ERR_UNAUTHENTICATED', '/metrics needs "Authorization: Bearer <metrics token>"')
     }

@@ -1,12 +1,12 @@
 import type { FastifyInstance } from 'fastify'
 import { SPAN, tracer } from '../../telemetry.js'
 import { ATTR, inSpan, OneTimeTokenInvalid } from '@tessera/core'
+import { authOf } from '@tessera/verifier/fastify'
 import { normaliseEmail } from '../../users/email.js'
 import { hashPassword, passwordProblem, verifyPassword } from '../../users/password.js'
 import { clientBucket } from '../client-address.js'
 import type { ServerContext } from '../context.js'
 import { HttpProblem } from '../http-errors.js'
-import { claimsOf } from '../plugins/auth.js'
 import { enforceRateLimit, withBackoff, withinRateLimit } from '../rate-limiter.js'
 import * as s from '../schemas.js'
 import { db } from '../user-database.js'
@@ -24,7 +24,7 @@ export function registerPasswordRoutes(app: FastifyInstance, ctx: ServerContext)
     },
   }, (request, reply) =>
     inSpan(tracer, SPAN.passwordChange, undefined, async (span) => {
-      const claims = claimsOf(request)
+      const claims = authOf(request)
       // A stolen access token must not become an unlimited oracle for the current password.
       await enforceRateLimit(ctx.limiter, `password-change:${claims.userId}`, withBackoff(ctx.rateLimits.loginPerAccount))
       const user = await db(() => ctx.users.findById(claims.userId))

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify'
 import { parseSessionId } from '@tessera/core'
+import { authOf } from '@tessera/verifier/fastify'
 import type { ServerContext } from '../context.js'
 import { HttpProblem } from '../http-errors.js'
-import { claimsOf } from '../plugins/auth.js'
 import * as s from '../schemas.js'
 import { sessionView } from '../session-view.js'
 
@@ -12,7 +12,7 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: ServerContext):
     config: { tessera: true },
     schema: { summary: 'List my live sessions, newest first', response: { 200: s.sessionList } },
   }, async (request) => {
-    const claims = claimsOf(request)
+    const claims = authOf(request)
     const sessions = await ctx.auth.listSessions(claims.userId)
     return { sessions: sessions.map((info) => sessionView(info, claims.sessionId)) }
   })
@@ -21,7 +21,7 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: ServerContext):
     config: { tessera: true },
     schema: { summary: 'End one of my sessions', params: s.sessionIdParam, response: { 204: s.noContent } },
   }, async (request, reply) => {
-    const claims = claimsOf(request)
+    const claims = authOf(request)
     const target = parseSessionId(request.params.session_id)
     // Another user's session answers exactly like a missing one: ids reveal nothing.
     if (!target || target.userId !== claims.userId) throw new HttpProblem('ERR_SESSION_NOT_FOUND', 'no such session')

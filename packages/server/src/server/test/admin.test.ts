@@ -28,6 +28,12 @@ void test('admin routes refuse a missing or wrong admin token with 401', async (
   }
 })
 
+void test('a refused admin request is challenged with the bare Bearer scheme (RFC 7235), no invalid_token', async () => {
+  const res = await server.app.inject({ method: 'GET', url: '/admin/users/nobody/sessions', headers: bearer('wrong-admin-token-of-some-length') })
+  assert.equal(res.statusCode, 401)
+  assert.equal(res.headers['www-authenticate'], 'Bearer')
+})
+
 void test("admin lists a user's sessions and ends one or all", async () => {
   const { email, userId, tokens } = await signUp(server.app)
   const second = (await login(email)).json()

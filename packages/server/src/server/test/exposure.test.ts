@@ -77,6 +77,21 @@ void test('/metrics is off on the app by default (404), and with a token answers
   }
 })
 
+void test('the /metrics token is read by the verifier\'s bearer parser: any secret without spaces works, a refusal challenges with a bare Bearer', async () => {
+  // `!` and `#` are outside RFC 6750's token68; the server's own parser refused such a secret even when it was right.
+  const token = 'metrics!token#of-at-least-24-characters'
+  const guarded = await testServer({ schema: schema.schema, app: { metricsAccess: { token } } })
+  try {
+    const anonymous = await guarded.app.inject({ method: 'GET', url: '/metrics' })
+    assert.equal(anonymous.statusCode, 401)
+    assert.equal(anonymous.headers['www-authenticate'], 'Bearer')
+    assert.equal((await guarded.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${token}` } })).statusCode, 200)
+    assert.equal((await guarded.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${token} extra` } })).statusCode, 401)
+  } finally {
+    await guarded.close()
+  }
+})
+
 void test('metrics settings: a short token and a malformed listen address are refused', () => {
   assert.equal(loadConfig({}).metricsToken, null)
   assert.equal(loadConfig({}).metricsListen, null)
