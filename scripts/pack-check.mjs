@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Proof that the published packages stand on their own (run by .ci/run; `npm run test:pack`):
 // 1. build every package and `npm pack` it; each tarball must carry its README's links
-//    (docs/, SECURITY.md, LICENSE), no test code, and source maps only for shipped sources;
+//    (docs/, SECURITY.md, LICENSE), no test code, and source maps only for shipped sources, and its
+//    package.json must declare exactly the packages its published code imports (dependencies.mjs);
 // 2. install the core, redis and verifier tarballs into a fresh temporary project (no
 //    workspace links) and fail if that tree - what a service that only verifies tokens
 //    installs - holds a native module, a database driver or a mailer;
@@ -14,6 +15,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { randomUUID } from 'node:crypto'
+import { dependencyProblems } from './pack-check/dependencies.mjs'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const PACKAGES = ['core', 'redis', 'verifier', 'gateway', 'server']
@@ -77,6 +79,8 @@ try {
     for (const [, target] of readme.matchAll(/\]\(((?!https?:|#)[^)#]+)/g)) {
       if (!files.some((f) => f === target || f.startsWith(`${target.replace(/\/$/, '')}/`))) fail(`${report.name}: README links to ${target}, which is not in the package`)
     }
+    const problems = dependencyProblems(dir, files)
+    if (problems.length) fail(problems.join('\n'))
     console.log(`   ${report.name}: ${files.length} files, ${(report.size / 1024).toFixed(0)} kB`)
   }
 

@@ -1,7 +1,11 @@
 import { tesseraTracer } from '@tessera/core'
 
-/** Spans of the auth server (`@tessera/server`); the engine's and the store's spans become their children. */
-export const tracer = tesseraTracer('@tessera/server')
+/**
+ * Spans of the auth server (`@tessera/server`); the engine's and the store's spans become their children.
+ * Typed through core's helper, so the server's published types name no `@opentelemetry/api` (core
+ * declares that peer; the server never imports it).
+ */
+export const tracer: ReturnType<typeof tesseraTracer> = tesseraTracer('@tessera/server')
 
 /** The server's spans: the HTTP flows that take time (argon2id) or can fail, around the engine's own spans. */
 export const SPAN = {
