@@ -48,6 +48,12 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: PACKAGE_BOUNDARY }] },
   },
   {
+    // `@tessera/core/internal` is plumbing between Tessera's own packages, outside semver: the
+    // examples show what an application may use.
+    files: ['examples/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['@tessera/*/internal'], message: 'applications use the public entry points, not @tessera/core/internal' }] }] },
+  },
+  {
     // Dependencies point one way: core knows nothing of Redis, HTTP or the server.
     files: ['packages/core/src/**/*.ts'],
     ignores: ['packages/core/src/**/test/**'],

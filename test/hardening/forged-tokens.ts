@@ -1,6 +1,7 @@
 import { KeyObject, createHmac, createPublicKey, generateKeyPairSync, randomBytes, sign as cryptoSign } from 'node:crypto'
 import { CompactEncrypt, exportJWK } from 'jose'
-import { toLowS, type AccessTokenClaims, type SigningKeySet } from '@tessera/core'
+import type { AccessTokenClaims, SigningKeySet } from '@tessera/core'
+import { toLowS } from '../../packages/core/src/ecdsa-low-s.js'
 
 /**
  * A corpus of access tokens an attacker could present, built from a real key

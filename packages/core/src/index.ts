@@ -37,14 +37,9 @@ export {
 export { MemoryStore } from './memory-store.js'
 export { PersistentMemoryStore, MemoryStoreFileError, SNAPSHOT_FILE, JOURNAL_FILE, type MemoryStoreRecovery } from './memory-store-file.js'
 export { assertUserId, parseSessionId, formatSessionId, newLocalSessionId, newTokenId, localIdCreatedAtMs, type SessionIdParts } from './ids.js'
-export { normaliseDevice, decodeDeviceMetadata, encodeDeviceMetadata, printable, type DeviceInfo } from './device.js'
+export { normaliseDevice, encodeDeviceMetadata, printable, type DeviceInfo } from './device.js'
 export {
   REVOCATION_LOG_VERSION,
-  classifyEntry,
-  comparePositions,
-  fieldsToEntry,
-  fieldsToHeartbeat,
-  heartbeatToFields,
   type IssuerHeartbeat,
   type IssuerHeartbeatFields,
   type RevocationEvent,
@@ -56,10 +51,8 @@ export {
 export { ISSUER_LIMIT_METADATA_FIELDS, issuerLimitsFromMetadata, issuerLimitsToMetadata, revocationHorizonMs, type IssuerLimits } from './issuer-limits.js'
 export type * from './session-store.js'
 export type * from './signing-key-store.js'
-export { isHighS, toLowS } from './ecdsa-low-s.js'
-export { CoalescedRefresh } from './coalesced-refresh.js'
 export { SharedSigningKeys, DEFAULT_SHARED_SIGNING_KEYS, type SharedSigningKeysOptions } from './shared-signing-keys.js'
-export { sealSigningKeys, unsealSigningKeys, signingKeySealingKey, SigningKeysUnreadable } from './sealed-signing-keys.js'
+export { SigningKeysUnreadable } from './sealed-signing-keys.js'
 export type { TesseraEvents } from './events.js'
 export {
   DpopProofChecker,
@@ -87,4 +80,3 @@ export {
 } from './webhook-signature.js'
 export { MemoryDeliveryQueue, type MemoryDeliveryQueueState } from './memory-delivery-queue.js'
 export { DEAD_LETTER_LIMIT, type DeliveryQueue, type NewDelivery, type QueuedDelivery, type DeadDelivery } from './delivery-queue.js'
-export { ATTR, errorType, failSpan, inSpan, tesseraTracer, TRACING_ON, withActiveSpan } from './telemetry.js'

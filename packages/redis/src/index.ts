@@ -1,8 +1,7 @@
 export { RedisSessionStore, type RedisSessionStoreOptions } from './redis-session-store.js'
 export type { RedisDurability } from './replication-wait.js'
-export { NodeRedisConnection, type RedisConnection, type RedisConnectionOptions, type RedisArg, type SendOptions } from './connection.js'
+export type { RedisConnection, RedisConnectionOptions, RedisArg, SendOptions } from './connection.js'
 export { RedisDeliveryQueue, type RedisDeliveryQueueOptions } from './redis-delivery-queue.js'
-export { openRedisConnection } from './open-connection.js'
 export {
   redisOptionsFromEnv,
   topologyOf,

@@ -1,8 +1,6 @@
+import { classifyEntry, comparePositions, heartbeatToFields } from '@tessera/core/internal'
 import {
   AuthError,
-  classifyEntry,
-  comparePositions,
-  heartbeatToFields,
   type IssuerHeartbeat,
   type IssuerHeartbeatFields,
   type RevocationLogEntry,

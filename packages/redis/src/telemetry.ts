@@ -1,5 +1,5 @@
 import { SpanKind, trace, type Span, type SpanOptions } from '@opentelemetry/api'
-import { inSpan, tesseraTracer } from '@tessera/core'
+import { inSpan, tesseraTracer } from '@tessera/core/internal'
 
 /** Spans of the Redis store (`@tessera/redis`): one client span per script or command round trip. */
 export const tracer = tesseraTracer('@tessera/redis')

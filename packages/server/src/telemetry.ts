@@ -1,4 +1,4 @@
-import { tesseraTracer } from '@tessera/core'
+import { tesseraTracer } from '@tessera/core/internal'
 
 /**
  * Spans of the auth server (`@tessera/server`); the engine's and the store's spans become their children.

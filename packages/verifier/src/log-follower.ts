@@ -1,5 +1,5 @@
-import { comparePositions, type IssuerHeartbeat, type RevocationLogEntry, type RevocationLogRead, type SessionStore } from '@tessera/core'
-import { ATTR, failSpan, inSpan } from '@tessera/core'
+import type { IssuerHeartbeat, RevocationLogEntry, RevocationLogRead, SessionStore } from '@tessera/core'
+import { ATTR, comparePositions, failSpan, inSpan } from '@tessera/core/internal'
 import type { RevocationSet } from './revocation-set.js'
 import { ROOT_SPAN, SPAN, tracer, VERIFIER_ATTR } from './telemetry.js'
 

@@ -1,5 +1,6 @@
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto'
-import { CoalescedRefresh, KeysUnavailable, type SigningAlgorithm } from '@tessera/core'
+import { KeysUnavailable, type SigningAlgorithm } from '@tessera/core'
+import { CoalescedRefresh } from '@tessera/core/internal'
 import type { KeySource, VerificationKey } from './key-source.js'
 
 /** Options of {@link RemoteJwksKeySource.load}. */

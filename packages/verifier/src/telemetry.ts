@@ -1,5 +1,5 @@
 import type { SpanOptions } from '@opentelemetry/api'
-import { tesseraTracer } from '@tessera/core'
+import { tesseraTracer } from '@tessera/core/internal'
 
 /** Spans of the verifier (`@tessera/verifier`). */
 export const tracer = tesseraTracer('@tessera/verifier')

@@ -1,8 +1,6 @@
 import { EventEmitter } from 'node:events'
+import { ATTR, failSpan, withActiveSpan } from '@tessera/core/internal'
 import {
-  ATTR,
-  failSpan,
-  withActiveSpan,
   type AccessTokenClaims,
   AccessTokenInvalid,
   AccessTokenRevoked,

@@ -1,14 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import {
-  assertMemoryPolicy,
-  checkMemoryPolicy,
-  NodeRedisConnection,
-  type RedisArg,
-  type RedisConnection,
-  REQUIRED_MAXMEMORY_POLICY,
-  UnsafeMemoryPolicy,
-} from '@tessera/redis'
+import { assertMemoryPolicy, checkMemoryPolicy, type RedisArg, type RedisConnection, REQUIRED_MAXMEMORY_POLICY, UnsafeMemoryPolicy } from '@tessera/redis'
+import { NodeRedisConnection } from '../../../packages/redis/src/connection.js'
 import { startPrivateRedis, type PrivateRedis } from '../../support/redis.js'
 
 let redis: PrivateRedis

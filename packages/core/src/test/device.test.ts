@@ -3,7 +3,8 @@
 // variable fields carry one-byte lengths.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { createTessera, decodeDeviceMetadata, encodeDeviceMetadata, MemoryStore, normaliseDevice, printable } from '../index.js'
+import { decodeDeviceMetadata } from '../device.js'
+import { createTessera, encodeDeviceMetadata, MemoryStore, normaliseDevice, printable } from '../index.js'
 
 const UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36'
 

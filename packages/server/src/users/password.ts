@@ -1,6 +1,6 @@
 import argon2 from 'argon2'
 import { HashingPool, HashingUnavailable, type HashingPoolOptions } from './hashing-pool.js'
-import { ATTR, inSpan } from '@tessera/core'
+import { ATTR, inSpan } from '@tessera/core/internal'
 import { SPAN, tracer } from '../telemetry.js'
 
 /**

@@ -3,7 +3,9 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { SignJWT, base64url } from 'jose'
-import { createTessera, issueAccessToken, newTokenId, type SessionStore, SigningKeySet, type Tessera, toLowS } from '@tessera/core'
+import { createTessera, issueAccessToken, newTokenId, type SessionStore, SigningKeySet, type Tessera } from '@tessera/core'
+// Not exported by @tessera/core: only tests forge high-S signatures.
+import { toLowS } from '../../../core/src/ecdsa-low-s.js'
 
 export const ISSUER = 'https://auth.test'
 export const AUDIENCE = 'api'

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { SPAN, tracer } from '../../telemetry.js'
-import { ATTR, AuthError, inSpan, type DpopPresentation } from '@tessera/core'
+import { AuthError, type DpopPresentation } from '@tessera/core'
+import { ATTR, inSpan } from '@tessera/core/internal'
 import { authOf } from '@tessera/verifier/fastify'
 import { normaliseEmail } from '../../users/email.js'
 import { hashPassword, passwordProblem, verifyAgainstDummy, verifyPassword } from '../../users/password.js'
