@@ -156,6 +156,59 @@ describe('account page in Chromium', { concurrency: true }, () => {
     await visitSignedOut()
   })
 
+  test('a browser signed in before the session hint existed (refresh cookie, no hint) stays signed in, asking the server once', async () => {
+    const context = await device()
+    const email = newEmail('pre-hint')
+    await register(server, email)
+    const first = await context.newPage()
+    await signIn(first, server, email)
+    await first.close()
+    // What a browser signed in before the upgrade holds: the refresh cookie, and no hint.
+    await context.clearCookies({ name: 'tessera_session_hint' })
+
+    /** A fresh tab to /account, watched from its first request: the calls under /auth/refresh and anything that failed. */
+    const visit = async (heading: string) => {
+      const page = await context.newPage()
+      const problems: string[] = []
+      const calls: string[] = []
+      page.on('console', (m) => {
+        if (m.type() === 'error') problems.push(`console: ${m.text()}`)
+      })
+      page.on('requestfailed', (r) => problems.push(`failed: ${r.url()}`))
+      page.on('response', (r) => {
+        if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`)
+      })
+      page.on('request', (r) => {
+        const path = new URL(r.url()).pathname
+        if (path.startsWith('/auth/refresh')) calls.push(`${r.method()} ${path}`)
+      })
+      await page.goto(`${server.baseUrl}/account`)
+      await page.getByRole('heading', { name: heading }).waitFor()
+      await page.waitForLoadState('networkidle')
+      return { page, problems, calls }
+    }
+
+    const upgraded = await visit('Your account')
+    // The token lives 3 s, so the page's own timer may have refreshed again by now: one question, then refreshes only.
+    assert.deepEqual(upgraded.calls.slice(0, 2), ['GET /auth/refresh/session-hint', 'POST /auth/refresh'])
+    assert.equal(upgraded.calls.filter((c) => c.startsWith('GET')).length, 1)
+    assert.deepEqual(upgraded.problems, [])
+    assert.equal((await context.cookies()).find((c) => c.name === 'tessera_session_hint')?.value, '1')
+    await upgraded.page.getByRole('button', { name: 'Sign out', exact: true }).click()
+    await upgraded.page.getByRole('heading', { name: 'Your Tessera account' }).waitFor()
+    await upgraded.page.close()
+
+    // Signed out, no visit refreshes or fails; logout cleared the hint, so the browser may be asked once more, then never.
+    for (let i = 0; i < 2; i++) {
+      const signedOut = await visit('Your Tessera account')
+      assert.ok(signedOut.calls.length <= 1 && signedOut.calls.every((c) => c === 'GET /auth/refresh/session-hint'), `visit ${i + 1}: ${signedOut.calls.join(', ')}`)
+      if (i === 1) assert.deepEqual(signedOut.calls, [], 'asked at most once')
+      assert.deepEqual(signedOut.problems, [])
+      await signedOut.page.close()
+    }
+    assert.equal((await context.cookies()).find((c) => c.name === 'tessera_session_hint')?.value, '0')
+  })
+
   test('signing out ends the session even when the access token was refused, and a server that cannot sign out leaves the page signed in', async () => {
     const context = await device()
     const page = await context.newPage()

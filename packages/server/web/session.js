@@ -129,17 +129,41 @@ function scheduleRefresh() {
   }, Math.max(lifetime - margin, 0))
 }
 
-/** Set by the server beside the HttpOnly refresh cookie; says only that a session may exist. */
+/**
+ * Set by the server beside the HttpOnly refresh cookie: "1" says a session may
+ * exist, "0" that this browser was checked and holds none. Nothing secret.
+ */
 const SESSION_HINT = 'tessera_session_hint'
+/** How long "0" is kept after a refused refresh: the refused cookie may stay that long, and Chromium keeps no cookie longer. */
+const NO_SESSION_MAX_AGE_SECONDS = 400 * 86_400
 
-/** False when this browser holds no session: no refresh call is worth making. */
-function sessionHinted() {
-  return document.cookie.split('; ').includes(`${SESSION_HINT}=1`)
+/** "1", "0", or null when this browser has no hint at all. */
+function sessionHint() {
+  const pair = document.cookie.split('; ').find((c) => c.startsWith(`${SESSION_HINT}=`))
+  return pair ? pair.slice(SESSION_HINT.length + 1) : null
 }
 
-/** Drops the hint after a refused refresh, so later visits do not ask again. */
+/**
+ * Whether a refresh is worth a call. With no hint at all, asks the server once:
+ * a browser signed in before the hint existed holds the refresh cookie and no
+ * hint, and would otherwise look signed out. The answer is a 204 that sets the
+ * hint ("1" or "0") either way, so no visit shows a failed request and the
+ * question is not asked again.
+ */
+async function sessionHinted() {
+  if (sessionHint() === null) {
+    try {
+      await fetch('/auth/refresh/session-hint', { credentials: 'same-origin', cache: 'no-store' })
+    } catch {
+      // Server unreachable: signed out for this visit; the next one asks again.
+    }
+  }
+  return sessionHint() === '1'
+}
+
+/** Turns the hint to "0" after a refused refresh: the refused cookie may remain, and later visits must not ask again. */
 function dropSessionHint() {
-  document.cookie = `${SESSION_HINT}=; Max-Age=0; Path=/; SameSite=Strict`
+  document.cookie = `${SESSION_HINT}=0; Max-Age=${NO_SESSION_MAX_AGE_SECONDS}; Path=/; SameSite=Strict`
 }
 
 /** Drops the access token (the cookie stays until the server clears it). */
@@ -185,7 +209,7 @@ export function refresh({ force = false } = {}) {
       if (access && access.token !== stale && access.expiresAtMs - Date.now() > access.lifetimeMs / 2) return true
       if (!force && access && access.expiresAtMs - Date.now() > Math.min(REFRESH_MARGIN_MS, access.lifetimeMs / 4)) return true
       // Signed out (never signed in, or the server cleared the cookies): a normal state, not a failed request.
-      if (!sessionHinted()) {
+      if (!(await sessionHinted())) {
         forget()
         return false
       }

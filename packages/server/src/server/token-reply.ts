@@ -10,8 +10,9 @@ export const REFRESH_COOKIE = 'tessera_refresh'
 export const REFRESH_COOKIE_PATH = '/auth/refresh'
 /**
  * Set and cleared with the refresh cookie, readable by page scripts and holding
- * nothing secret ("1"): it tells the account page a session may exist, so a
- * signed-out visit makes no refresh call at all.
+ * nothing secret: "1" tells the account page a session may exist, "0" that
+ * this browser was checked and holds none, so a signed-out visit makes no
+ * refresh call at all.
  */
 export const SESSION_HINT_COOKIE = 'tessera_session_hint'
 
@@ -45,7 +46,7 @@ export function sendTokens(request: FastifyRequest, reply: FastifyReply, ctx: Se
       secure: cookieSecure(request, ctx),
       maxAge: ctx.auth.options.refreshIdleTtlSeconds,
     })
-    reply.setCookie(SESSION_HINT_COOKIE, '1', { sameSite: 'strict', path: '/', secure: cookieSecure(request, ctx), maxAge: ctx.auth.options.refreshIdleTtlSeconds })
+    setSessionHint(request, reply, ctx, true)
   } else {
     body.refresh_token = tokens.refreshToken
   }
@@ -54,6 +55,11 @@ export function sendTokens(request: FastifyRequest, reply: FastifyReply, ctx: Se
   if (nonce !== null) reply.header('dpop-nonce', nonce)
   // RFC 6749 section 5.1: token responses must not be cached.
   return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(body)
+}
+
+/** Sets the session hint: "1" when this browser may hold a session, "0" when it holds no refresh cookie. */
+export function setSessionHint(request: FastifyRequest, reply: FastifyReply, ctx: ServerContext, mayHoldSession: boolean): void {
+  reply.setCookie(SESSION_HINT_COOKIE, mayHoldSession ? '1' : '0', { sameSite: 'strict', path: '/', secure: cookieSecure(request, ctx), maxAge: ctx.auth.options.refreshIdleTtlSeconds })
 }
 
 /** Marks this browser as one that signed in to `email` (see {@link DeviceCookies}); a new device id each time. */

@@ -13,7 +13,7 @@ import { HttpProblem } from '../http-errors.js'
 import { DEVICE_COOKIE } from '../device-cookie.js'
 import { enforceRateLimit, withinRateLimit } from '../rate-limiter.js'
 import * as s from '../schemas.js'
-import { clearRefreshCookie, isBrowserClient, refreshTokenFrom, sendTokens, setDeviceCookie } from '../token-reply.js'
+import { clearRefreshCookie, isBrowserClient, refreshTokenFrom, sendTokens, setDeviceCookie, setSessionHint, REFRESH_COOKIE } from '../token-reply.js'
 import { db } from '../user-database.js'
 
 function outcomeOf(err: unknown): string {
@@ -127,6 +127,16 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: ServerContext): vo
       ctx.metrics.refreshes.inc({ outcome: outcomeOf(err) })
       throw err
     }
+  })
+
+  // The account page asks once when it finds no session hint: a browser signed in before the hint existed holds the
+  // refresh cookie (sent only under /auth/refresh, so here too) and no hint. Whether that session is still alive is
+  // the refresh's to find out. A 204 either way, so a signed-out browser's visit shows no failed request.
+  app.get('/auth/refresh/session-hint', {
+    schema: { summary: 'Set the session hint from the refresh cookie (account page; 204 with or without a session)', response: { 204: s.noContent } },
+  }, async (request, reply) => {
+    setSessionHint(request, reply, ctx, Boolean(request.cookies[REFRESH_COOKIE]))
+    return reply.code(204).send()
   })
 
   app.post('/auth/logout', {

@@ -106,6 +106,19 @@ void test('a readable, secret-free session hint cookie comes and goes with the r
   assert.deepEqual(api.cookies.map((c) => c.name).filter((n) => n.startsWith('tessera_s') || n === 'tessera_refresh'), [])
 })
 
+void test('a browser with a refresh cookie and no hint (signed in before the hint existed) gets the hint from a 204, and one without gets "0"', async () => {
+  const { res } = await browserLogin()
+  const hint = async (cookies: Record<string, string>) => {
+    const answer = await server.app.inject({ method: 'GET', url: '/auth/refresh/session-hint', cookies })
+    assert.equal(answer.statusCode, 204, answer.body)
+    return answer.cookies.find((c) => c.name === 'tessera_session_hint')
+  }
+  const legacy = await hint({ tessera_refresh: refreshCookie(res).value })
+  assert.equal(legacy?.value, '1')
+  assert.deepEqual([legacy.path, legacy.sameSite, legacy.maxAge, legacy.httpOnly], ['/', 'Strict', 3600, undefined])
+  assert.equal((await hint({}))?.value, '0', 'checked: no session here')
+})
+
 void test('a refresh with neither a body token nor the cookie is 401 ERR_REFRESH_TOKEN_MISSING, not a validation error', async () => {
   for (const headers of [{ 'x-tessera-csrf': '1', origin: 'http://auth.test', ...BROWSER }, {}]) {
     const res = await server.app.inject({ method: 'POST', url: '/auth/refresh', payload: {}, headers })
