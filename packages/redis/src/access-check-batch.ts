@@ -1,16 +1,23 @@
 import { type AccessTokenStatus, StoreUnavailable } from '@tessera/core'
 import { SCRIPTS } from './script-descriptors.js'
-import type { ScriptName, ScriptReply } from './scripts.js'
+import type { RedisArg } from './connection.js'
+import { argvOf, type ScriptArgs, type ScriptReply } from './scripts.js'
+
+/** One check's ARGV by name: `localId`, `sessionCreatedAtMs`, `nowMs` (the checkAccessToken descriptor). */
+export type CheckArgs = ScriptArgs<typeof SCRIPTS.checkAccessToken>
+
+/** What each check script takes: a check's named ARGV, or the batch's ARGV built from them. */
+export type CheckScriptArgs = { [N in 'checkAccessToken' | 'checkAccessTokens']: ScriptArgs<(typeof SCRIPTS)[N]> }
 
 /**
  * Runs one of the two check scripts (read-only) and gives its reply; its time
  * limit counts from `startedAtMs`, when the oldest check in it arrived.
  */
-export type RunCheckScript = (name: Extract<ScriptName, 'checkAccessToken' | 'checkAccessTokens'>, keys: string[], args: string[], startedAtMs: number) => Promise<ScriptReply>
+export type RunCheckScript = <N extends keyof CheckScriptArgs>(name: N, keys: string[], args: CheckScriptArgs[N], startedAtMs: number) => Promise<ScriptReply>
 
 interface Check {
   keys: [userKey: string, deniedKey: string]
-  args: [localId: string, sessionCreatedAtMs: string, nowMs: string]
+  args: CheckArgs
   resolve(status: AccessTokenStatus): void
   reject(err: unknown): void
 }
@@ -120,11 +127,12 @@ export class AccessCheckBatch {
         .finally(this.#settled)
       return
     }
+    // checkAccessTokens-n.lua takes each check's KEYS and ARGV in turn, as checkAccessToken takes them.
     const keys: string[] = []
-    const args: string[] = []
+    const args: RedisArg[] = []
     for (const check of batch) {
       keys.push(check.keys[0], check.keys[1])
-      args.push(check.args[0], check.args[1], check.args[2])
+      argvOf(SCRIPTS.checkAccessToken, check.args, args)
     }
     this.#run('checkAccessTokens', keys, args, startedAtMs)
       .then(

@@ -2,6 +2,7 @@ export { RedisSessionStore, type RedisSessionStoreOptions } from './redis-sessio
 export type { RedisDurability } from './replication-wait.js'
 export type { RedisConnection, RedisConnectionOptions, RedisArg, SendOptions } from './connection.js'
 export { RedisDeliveryQueue, type RedisDeliveryQueueOptions } from './redis-delivery-queue.js'
+export { RedisRateLimitCounters, type RateLimitCount, type RateLimitWindow } from './rate-limit-counters.js'
 export {
   redisOptionsFromEnv,
   topologyOf,

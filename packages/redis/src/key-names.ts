@@ -1,7 +1,9 @@
 /**
- * The only place a Redis key string is built. Every key of one user carries
- * the hash tag `{<userId>}`, so each script touches one slot and runs
- * unchanged on Redis Cluster.
+ * The only place a Redis key string is built: the store's, the delivery
+ * queues' and the rate-limit counters' (docs/data-model.md lists them all).
+ * Every key one script touches carries one hash tag (`{<userId>}` for a
+ * user's keys), so each script touches one slot and runs unchanged on Redis
+ * Cluster.
  */
 export class KeyNames {
   readonly prefix: string
@@ -41,6 +43,15 @@ export class KeyNames {
   /** The revocation log stream. */
   revocationLog(): string {
     return `${this.prefix}revocations`
+  }
+
+  /**
+   * A fixed-window rate-limit counter and its lockout strikes (the server's limits): one hash tag, so
+   * the script that counts touches one slot. `key` names what is limited (`login-ip:<address>`).
+   */
+  rateLimit(key: string): { counter: string; strikes: string } {
+    const counter = `${this.prefix}rl:{${key}}`
+    return { counter, strikes: `${counter}:strikes` }
   }
 
   /** A delivery queue's stream, its retry set and its dead letters: one hash tag per queue, so its scripts touch one slot. */

@@ -92,13 +92,7 @@ export class RedisSessionStore implements SessionStore {
     this.#signingKeys = new SigningKeyStorage(connection, this.#scripts, this.keys.signingKeys())
     this.#log = new RevocationLogStorage(connection, this.keys.revocationLog())
     // 64 checks per call bound the time one call holds Redis (a few µs per check).
-    this.#accessChecks = new AccessCheckBatch(
-      (name, keys, args, startedAtMs) =>
-        name === 'checkAccessTokens'
-          ? this.#run('checkAccessTokens', keys, args, { startedAtMs })
-          : this.#run('checkAccessToken', keys, { localId: args[0]!, sessionCreatedAtMs: args[1]!, nowMs: args[2]! }, { startedAtMs }),
-      { maxBatch: connection.isCluster ? 1 : 64 },
-    )
+    this.#accessChecks = new AccessCheckBatch((name, keys, args, startedAtMs) => this.#run(name, keys, args, { startedAtMs }), { maxBatch: connection.isCluster ? 1 : 64 })
   }
 
   /**
@@ -242,7 +236,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   checkAccessToken(r: CheckAccessTokenRequest): Promise<AccessTokenStatus> {
-    return this.#accessChecks.check([this.keys.user(r.userId), this.keys.deniedToken(r.userId, r.tokenId)], [r.localId, String(r.sessionCreatedAtMs), String(r.nowMs)])
+    return this.#accessChecks.check([this.keys.user(r.userId), this.keys.deniedToken(r.userId, r.tokenId)], { localId: r.localId, sessionCreatedAtMs: r.sessionCreatedAtMs, nowMs: r.nowMs })
   }
 
   async revokeSession(r: RevokeSessionRequest): Promise<boolean> {

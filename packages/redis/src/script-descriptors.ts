@@ -75,7 +75,7 @@ export const SCRIPTS = {
   }),
   checkAccessTokens: defineScript({
     file: 'checkAccessTokens-n.lua',
-    // Per check i: KEYS user hash, denied token id; ARGV localId, session creation (ms), now (ms).
+    // Per check i, the KEYS and the ARGV of checkAccessToken (AccessCheckBatch builds them from that descriptor).
     keys: 'variadic',
     argv: 'variadic',
     // The payload holds one checkAccessToken reply code per check, in order.
@@ -163,6 +163,19 @@ export const SCRIPTS = {
     argv: ['group', 'idleMs', 'self'],
     replies: {},
     counts: true,
+  }),
+  rateLimitHit: defineScript({
+    file: 'rateLimitHit-2.lua',
+    keys: ['rate-limit counter', 'lockout strikes'],
+    argv: ['windowMs', 'max', 'lockoutCapMs', 'strikeMemoryMs'],
+    replies: { counted: 1 },
+  }),
+  rateLimitPeek: defineScript({
+    file: 'rateLimitPeek-1.lua',
+    keys: ['rate-limit counter'],
+    argv: [],
+    replies: { read: 1 },
+    readOnly: true,
   }),
   writeSigningKeys: defineScript({
     file: 'writeSigningKeys-1.lua',

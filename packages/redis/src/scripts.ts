@@ -40,10 +40,11 @@ function load(name: string, file: string, common: string): LoadedScript {
   return { source, sha: createHash('sha1').update(source).digest('hex'), spanName: `EVALSHA ${name}`, readOnlySpanName: `EVALSHA_RO ${name}` }
 }
 
-/** The ARGV of a call, in the descriptor's order. */
-export function argvOf(descriptor: ScriptDescriptor, args: Readonly<Record<string, RedisArg | number>> | readonly RedisArg[]): RedisArg[] {
+/** The ARGV of a call, in the descriptor's order, appended to `into` (a batch of calls' ARGV is one list). */
+export function argvOf(descriptor: ScriptDescriptor, args: Readonly<Record<string, RedisArg | number>> | readonly RedisArg[], into: RedisArg[] = []): RedisArg[] {
   const list = descriptor.argv === 'variadic' ? (args as readonly RedisArg[]) : descriptor.argv.map((name) => (args as Record<string, RedisArg | number>)[name]!)
-  return list.map((a) => (typeof a === 'number' ? String(a) : a))
+  for (const a of list) into.push(typeof a === 'number' ? String(a) : a)
+  return into
 }
 
 /**

@@ -106,7 +106,26 @@ describe('strict checks in one turn: one script call', () => {
 })
 
 describe('AccessCheckBatch replies', () => {
-  const check = (batch: AccessCheckBatch) => batch.check(['u', 'd'], ['l', '1', '2'])
+  const check = (batch: AccessCheckBatch) => batch.check(['u', 'd'], { localId: 'l', sessionCreatedAtMs: 1, nowMs: 2 })
+
+  test("each check's ARGV is named: a lone check passes the record, a batch the checkAccessToken order per check", async () => {
+    const calls: { name: string; keys: string[]; args: unknown }[] = []
+    const batch = new AccessCheckBatch(
+      async (name, keys, args) => {
+        calls.push({ name, keys, args })
+        return name === 'checkAccessTokens' ? { code: 1, payload: [1, -1], pending: [] } : { code: 1, payload: [], pending: [] }
+      },
+      { maxBatch: 64 },
+    )
+    assert.equal(await batch.check(['u1', 'd1'], { localId: 'lone', sessionCreatedAtMs: 11, nowMs: 12 }), 'active')
+    assert.deepEqual(calls.shift(), { name: 'checkAccessToken', keys: ['u1', 'd1'], args: { localId: 'lone', sessionCreatedAtMs: 11, nowMs: 12 } })
+    const both = await Promise.all([
+      batch.check(['u2', 'd2'], { nowMs: 22, localId: 'first', sessionCreatedAtMs: 21 }),
+      batch.check(['u3', 'd3'], { sessionCreatedAtMs: 31, nowMs: 32, localId: 'second' }),
+    ])
+    assert.deepEqual(both, ['active', 'session_ended'])
+    assert.deepEqual(calls, [{ name: 'checkAccessTokens', keys: ['u2', 'd2', 'u3', 'd3'], args: ['first', '21', '22', 'second', '31', '32'] }])
+  })
 
   test('a failed call fails every check in it, with its error', async () => {
     const down = new StoreUnavailable('down')

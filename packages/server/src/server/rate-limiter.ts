@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache'
+import { RedisRateLimitCounters, type RedisConnection } from '@tessera/redis'
 import { HttpProblem } from './http-errors.js'
-import type { RedisConnection } from '@tessera/redis'
 
 /** One limit: at most `max` hits per `windowSeconds`. */
 export interface RateLimitRule {
@@ -96,53 +96,33 @@ export class MemoryRateLimiter implements RateLimiter {
   async ping(): Promise<void> {}
 }
 
-// KEYS[1] counter, KEYS[2] lockout strikes; ARGV[1] window ms, ARGV[2] max, ARGV[3] back-off
-// cap ms (0: off), ARGV[4] strike memory ms. Returns {count, ttl ms}. One round trip, and the
-// TTL is set with the first hit so a counter can never outlive its window (or its lockout).
-const HIT_SCRIPT = `local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) ttl = tonumber(ARGV[1]) end
-if n == tonumber(ARGV[2]) + 1 and tonumber(ARGV[3]) > 0 then
-  local strikes = redis.call('INCR', KEYS[2])
-  redis.call('PEXPIRE', KEYS[2], ARGV[4])
-  local lock = math.min(tonumber(ARGV[1]) * 2 ^ (strikes - 1), tonumber(ARGV[3]))
-  if lock > ttl then redis.call('PEXPIRE', KEYS[1], math.floor(lock)) ttl = math.floor(lock) end
-end
-return {n, ttl}`
-
-// KEYS[1] counter. Returns {count, ttl ms}; reads only.
-const PEEK_SCRIPT = `return {tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('PTTL', KEYS[1])}`
-
-/** Counters in Redis, shared by every instance. */
+/** Counters in Redis, shared by every instance (`RedisRateLimitCounters` of `@tessera/redis`: its scripts and key names). */
 export class RedisRateLimiter implements RateLimiter {
   readonly kind = 'redis'
-  readonly #connection: RedisConnection
-  readonly #prefix: string
+  readonly #counters: RedisRateLimitCounters
 
   constructor(connection: RedisConnection, keyPrefix: string) {
-    this.#connection = connection
-    this.#prefix = keyPrefix
+    this.#counters = new RedisRateLimitCounters(connection, { keyPrefix })
   }
 
   async hit(key: string, rule: RateLimitRule): Promise<RateLimitDecision> {
-    // One hash tag for the counter and its strikes: the script touches one slot on Cluster.
-    const redisKey = `${this.#prefix}rl:{${key}}`
-    const args = [String(rule.windowSeconds * 1000), String(rule.max), String((rule.backoffMaxSeconds ?? 0) * 1000), String(STRIKE_MEMORY_MS)]
-    const reply = (await this.#connection.send(['EVAL', HIT_SCRIPT, '2', redisKey, `${redisKey}:strikes`, ...args], { key: redisKey })) as [number, number]
-    const [count, ttlMs] = reply
-    return decision(Number(count) <= rule.max, Number(ttlMs))
+    const { count, ttlMs } = await this.#counters.hit(key, {
+      windowMs: rule.windowSeconds * 1000,
+      max: rule.max,
+      lockoutCapMs: (rule.backoffMaxSeconds ?? 0) * 1000,
+      strikeMemoryMs: STRIKE_MEMORY_MS,
+    })
+    return decision(count <= rule.max, ttlMs)
   }
 
   async peek(key: string, rule: RateLimitRule): Promise<RateLimitDecision> {
-    const redisKey = `${this.#prefix}rl:{${key}}`
-    const [count, ttlMs] = (await this.#connection.send(['EVAL', PEEK_SCRIPT, '1', redisKey], { key: redisKey })) as [number, number]
-    if (Number(count) === 0 || Number(ttlMs) < 0) return NOTHING_COUNTED
-    return decision(Number(count) < rule.max, Number(ttlMs))
+    const { count, ttlMs } = await this.#counters.peek(key)
+    if (count === 0 || ttlMs < 0) return NOTHING_COUNTED
+    return decision(count < rule.max, ttlMs)
   }
 
   async ping(): Promise<void> {
-    await this.#connection.send(['PING'])
+    await this.#counters.ping()
   }
 }
 
