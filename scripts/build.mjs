@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Builds every workspace package into its dist/, each after the @tessera packages it
 // depends on (a package's build reads its dependencies' published types from their dist/).
+// Each dist/ is emptied first: tsc only adds and overwrites, so a module whose source was
+// renamed or deleted would otherwise stay in dist/ and ship.
 import { execFileSync } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 
 const manifests = new Map()
@@ -17,6 +19,7 @@ function build(name, path = []) {
   const { dir, manifest } = manifests.get(name)
   for (const dep of Object.keys({ ...manifest.dependencies, ...manifest.peerDependencies })) if (manifests.has(dep)) build(dep, [...path, name])
   console.log(`== build ${name}`)
+  rmSync(join(dir, 'dist'), { recursive: true, force: true })
   execFileSync('npm', ['run', 'build', '--silent'], { cwd: dir, stdio: 'inherit' })
   built.add(name)
 }
