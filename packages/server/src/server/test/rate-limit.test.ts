@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
+import { createHash, createHmac } from 'node:crypto'
 import { after, before, test } from 'node:test'
-import { MemoryRateLimiter } from '../rate-limiter.js'
+import { redisStoreForTest } from '../../../../../test/support/redis.js'
+import { MemoryRateLimiter, RedisRateLimiter } from '../rate-limiter.js'
 import { PASSWORD, problemOf, signUp, testSchema, testServer, uniqueEmail, type TestServer } from './helpers.js'
 
 let schema: Awaited<ReturnType<typeof testSchema>>
@@ -93,4 +95,35 @@ void test('the memory limiter resets after its window', async (t) => {
   assert.deepEqual(second, { allowed: false, retryAfterMs: 10_000, retryAfterSeconds: 10 })
   t.mock.timers.tick(10_001)
   assert.equal((await limiter.hit('k', rule)).allowed, true)
+})
+
+void test("the Redis limiter's keys hold neither an email nor a hash anyone could recompute from one: an account's key is an HMAC under the key derived from the token key", async (t) => {
+  const redis = await redisStoreForTest('limiter-keys')
+  t.after(() => redis.cleanup())
+  const server = await testServer({ schema: schema.schema, app: { rateLimits: limits, limiter: new RedisRateLimiter(redis.store.connection, redis.prefix) } })
+  t.after(() => server.close())
+  const { email } = await signUp(server.app)
+  const typed = `  ${email.toUpperCase()}  `
+  assert.equal((await login(server, typed, 'wrong password!!', '10.2.0.1')).statusCode, 401)
+  // A reset request counts against the account's daily mail cap (the mail itself is background work).
+  assert.equal((await server.app.inject({ method: 'POST', url: '/auth/password-reset', payload: { email: typed }, remoteAddress: '10.2.0.1' })).statusCode, 202)
+  await server.app.backgroundSettled()
+
+  const keys: string[] = []
+  let cursor = '0'
+  do {
+    const [next, batch] = (await redis.store.connection.send(['SCAN', cursor, 'MATCH', `${redis.prefix}rl:*`, 'COUNT', '1000'])) as [string, string[]]
+    cursor = String(next)
+    keys.push(...batch.map(String))
+  } while (cursor !== '0')
+  const mac = createHmac('sha256', server.auth.deriveKey('rate-limiter keys v1')).update(email).digest('base64url').slice(0, 22)
+  assert.ok(keys.includes(`${redis.prefix}rl:{login-account:${mac}}`), `no login-account key under the HMAC among ${keys.join(' ')}`)
+  assert.ok(keys.includes(`${redis.prefix}rl:{mail-account:${mac}}`), `no mail-account key under the HMAC among ${keys.join(' ')}`)
+  const forbidden = [email, typed, typed.trim(), email.split('@')[0]!].flatMap((spelling) => {
+    const digest = createHash('sha256').update(spelling).digest()
+    return [spelling, digest.toString('hex'), digest.toString('base64url'), digest.toString('base64'), digest.toString('base64url').slice(0, 22)]
+  })
+  for (const key of keys) {
+    for (const value of forbidden) assert.ok(!key.toLowerCase().includes(value.toLowerCase()), `${key} holds ${value}`)
+  }
 })
