@@ -143,6 +143,48 @@ void test('a password change ends the reset link mailed before it: seeing the ma
   assert.equal((await login(email, 'the owner secured it')).statusCode, 200)
 })
 
+void test('a completed reset ends every other reset link of the user, including one requested while the reset was under way', async (t) => {
+  const { email, userId } = await signUp(server.app)
+  const requestLink = async () => {
+    assert.equal((await server.app.inject({ method: 'POST', url: '/auth/password-reset', payload: { email } })).statusCode, 202)
+    return tokenIn((await smtp.next()).text, 'reset_token')
+  }
+  const confirm = (token: string, password: string) => server.app.inject({ method: 'POST', url: '/auth/password-reset/confirm', payload: { token, new_password: password } })
+  // Two requests: the newer link replaces the older one (one outstanding reset link per user).
+  const first = await requestLink()
+  const second = await requestLink()
+  assert.equal(problemOf(await confirm(first, 'the first link wins')).code, 'ERR_ONE_TIME_TOKEN_INVALID')
+  // A third link asked for while the second one's reset is under way (after the link was used, before the password is
+  // stored: a second tab, or someone else pressing "forgot password") is outstanding when the reset completes.
+  let during = null as string | null
+  const users = server.users
+  const setPasswordHash = users.setPasswordHash.bind(users)
+  users.setPasswordHash = async (id, hash) => {
+    if (id === userId && during === null) during = (await server.auth.issueOneTimeToken(userId, 'password-reset')).token
+    return setPasswordHash(id, hash)
+  }
+  t.after(() => {
+    users.setPasswordHash = setPasswordHash
+  })
+  assert.equal((await confirm(second, 'the owner resets it')).statusCode, 204)
+  assert.ok(during, 'a link was issued during the reset')
+  const late = await confirm(during, 'the late link takes it back')
+  assert.equal(late.statusCode, 400)
+  assert.equal(problemOf(late).code, 'ERR_ONE_TIME_TOKEN_INVALID')
+  assert.equal((await login(email, 'the owner resets it')).statusCode, 200)
+})
+
+void test('a verification link survives a password change: it only proves the address it was sent to and gives no access', async () => {
+  const { email, tokens } = await signUp(server.app)
+  assert.equal((await server.app.inject({ method: 'POST', url: '/auth/email-verification', headers: bearer(tokens.access_token) })).statusCode, 202)
+  const verify = tokenIn((await smtp.next()).text, 'verify_token')
+  assert.equal((await server.app.inject({ method: 'POST', url: '/auth/password', headers: bearer(tokens.access_token), payload: { current_password: PASSWORD, new_password: 'changed after the mail' } })).statusCode, 204)
+  assert.equal((await server.app.inject({ method: 'POST', url: '/auth/email-verification/confirm', payload: { token: verify } })).statusCode, 204)
+  const me = await server.app.inject({ method: 'GET', url: '/auth/me', headers: bearer(tokens.access_token) })
+  assert.equal(me.json<{ email_verified: boolean }>().email_verified, true)
+  assert.equal(me.json<{ email: string }>().email, email)
+})
+
 void test('an admin ban ends every reset and verification link of the user', async () => {
   const { email, userId } = await signUp(server.app)
   const verify = await server.auth.issueOneTimeToken(userId, 'email-verification', { data: email })
