@@ -3,7 +3,7 @@
 // across a failover that loses the master's unreplicated writes.
 import { strict as assert } from 'node:assert'
 import { describe, test, type TestContext } from 'node:test'
-import { createTessera, SigningKeySet, type SessionTokens, type Tessera } from '@tessera/core'
+import { createTessera, SigningKeySet, type AuthOptions, type SessionTokens, type Tessera } from '@tessera/core'
 import { uniquePrefix, waitFor } from '../../../../../test/support/redis.js'
 import { TESSERA_ACL_RULES, command, partitionReplicas, startSentinelGroup, type PrivateSentinelGroup } from '../../../../../test/support/redis-topology.js'
 import { RedisSessionStore, type RedisDurability } from '../../index.js'
@@ -12,13 +12,13 @@ import { runWholeFlow } from './flow.js'
 
 const TOKEN_KEY = 'sentinel-test-token-key-of-32-bytes!!'
 
-async function engine(group: PrivateSentinelGroup, durability?: RedisDurability): Promise<Tessera> {
+async function engine(group: PrivateSentinelGroup, durability?: RedisDurability, options: Partial<AuthOptions> = {}): Promise<Tessera> {
   const store = await RedisSessionStore.connect({
     sentinel: { nodes: group.sentinels.map((s) => ({ host: '127.0.0.1', port: s.port })), masterName: group.masterName },
     keyPrefix: uniquePrefix('sentinel'),
     ...(durability ? { durability } : {}),
   })
-  return createTessera({ store, keys: await SigningKeySet.generate(), tokenKey: TOKEN_KEY })
+  return createTessera({ store, keys: await SigningKeySet.generate(), tokenKey: TOKEN_KEY, ...options })
 }
 
 async function promoted(group: PrivateSentinelGroup): Promise<void> {
@@ -35,6 +35,15 @@ async function withGroup(t: TestContext, options: Parameters<typeof startSentine
   await body(group)
 }
 
+/** Sends a PING until the connection has resolved `address` as its master (15 s bound); a failed PING is retried. */
+async function assertFindsMaster(connection: SentinelConnection, address: string): Promise<void> {
+  await waitFor(async () => {
+    await connection.send(['PING'])
+    return connection.masterAddress === address
+  }, 15_000).catch(() => undefined)
+  assert.equal(connection.masterAddress, address)
+}
+
 async function isRevoked(auth: Tessera, tokens: SessionTokens): Promise<boolean> {
   try {
     await auth.verifyAccessToken(tokens.accessToken, { mode: 'strict' })
@@ -48,7 +57,8 @@ async function isRevoked(auth: Tessera, tokens: SessionTokens): Promise<boolean>
 void describe('Redis Sentinel', () => {
   void test('recovers by itself when the master is killed during logins, refreshes and revocations', async (t) => {
     await withGroup(t, { replicas: 1 }, async (group) => {
-      const auth = await engine(group)
+      // No heartbeat timer: the only commands are the test's own, so what finds the master again is a command.
+      const auth = await engine(group, undefined, { heartbeatIntervalMs: 0 })
       t.after(() => auth.store.close())
       let running = true
       let killedAtMs = 0
@@ -88,11 +98,18 @@ void describe('Redis Sentinel', () => {
       assert.ok(codes.has('ERR_STORE_UNAVAILABLE'))
       for (const code of codes) assert.ok(['ERR_STORE_UNAVAILABLE', 'ERR_SESSION_NOT_FOUND'].includes(code), `unexpected ${code}`)
       assert.equal((auth.store as RedisSessionStore).connection instanceof SentinelConnection, true)
-      // On a loaded machine the client can still be switching over when the first command succeeds: wait (bounded) for it to settle.
+      // On a loaded machine the workers' last command may have failed and made the client forget the master;
+      // it looks again only when a command is sent, so the wait (bounded) sends one each time it polls.
       const connection = (auth.store as RedisSessionStore).connection as SentinelConnection
-      const promotedAddress = `127.0.0.1:${group.replicas[0]!.port}`
-      await waitFor(() => connection.masterAddress === promotedAddress, 15_000).catch(() => undefined)
-      assert.equal(connection.masterAddress, promotedAddress)
+      const promotedPort = group.replicas[0]!.port
+      await assertFindsMaster(connection, `127.0.0.1:${promotedPort}`)
+      // The same state made on purpose: a write that times out (the master pauses writes) makes the client
+      // forget the master, and its next command finds it again.
+      await command(promotedPort, ['CLIENT', 'PAUSE', '3000', 'WRITE'])
+      await assert.rejects(connection.send(['SET', 'sentinel-test:paused-write', '1']))
+      assert.equal(connection.masterAddress, null, 'a command that timed out makes the client forget the master')
+      await assertFindsMaster(connection, `127.0.0.1:${promotedPort}`)
+      await command(promotedPort, ['CLIENT', 'UNPAUSE'])
       // After the failover the whole flow works on the promoted master, blocked log reader included.
       await runWholeFlow(auth.store)
     })
