@@ -13,5 +13,14 @@ export function missingPrograms(files: string[], options?: { env?: NodeJS.Proces
 export function aptCommand(packages: string[], options: { root: boolean }): string
 export function planFor(missing: Program[], options: { root: boolean; hasApt: boolean }): Plan
 export function answers(host: string, port: number, timeoutMs?: number): Promise<boolean>
-export function services(env?: NodeJS.ProcessEnv): { name: string; host: string; port: number; start: string }[]
+export function redisService(env?: NodeJS.ProcessEnv): { name: string; host: string; port: number; start: string }
+export interface PostgresCluster {
+  version: string
+  name: string
+  port: number
+}
+export function debianClusters(root?: string): PostgresCluster[]
+export function postgresAdvice(url: URL, err: { code?: string; message?: string }, machine: { root: boolean; hasApt: boolean; clusters: PostgresCluster[] }): string
+export function tryPostgres(url: string, timeoutMs?: number): Promise<{ code?: string; message?: string } | null>
+export function servicesProblem(env?: NodeJS.ProcessEnv): Promise<string | null>
 export function ensurePrerequisites(files: string[], env?: NodeJS.ProcessEnv, options?: { services?: boolean }): Promise<string | null>
