@@ -5,6 +5,7 @@
 // median is printed with the load average.
 //   node scripts/measure-startup.mjs [runs]                    embedded defaults
 //   node scripts/measure-startup.mjs [runs] --redis-postgres   REDIS_URL and DATABASE_URL (a fresh schema each run)
+//   node scripts/measure-startup.mjs [runs] --npm-start        through `npm start`, as the README runs it (npm's own start-up included)
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -15,6 +16,7 @@ import { fileURLToPath } from 'node:url'
 const root = fileURLToPath(new URL('..', import.meta.url))
 const runs = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 5)
 const external = process.argv.includes('--redis-postgres')
+const viaNpm = process.argv.includes('--npm-start')
 const REDIS_URL = process.env.TESSERA_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 const DATABASE_URL = process.env.TESSERA_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 
@@ -22,10 +24,15 @@ const DATABASE_URL = process.env.TESSERA_TEST_DATABASE_URL ?? 'postgres://postgr
 function start(env) {
   return new Promise((resolve, reject) => {
     const t0 = performance.now()
-    const child = spawn(process.execPath, ['--conditions=tessera-source', '--import', 'tsx', join(root, 'packages/server/src/cli/main.ts'), 'serve'], {
+    const [command, args] = viaNpm
+      ? ['npm', ['start', '--silent']]
+      : [process.execPath, ['--conditions=tessera-source', '--import', 'tsx', join(root, 'packages/server/src/cli/main.ts'), 'serve']]
+    // npm runs the server as its child: a group of their own lets the stop reach both.
+    const child = spawn(command, args, {
       cwd: root,
-      env: { PATH: process.env.PATH, PORT: '0', ...env },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: viaNpm,
     })
     let out = ''
     let firstOutput = null
@@ -33,7 +40,8 @@ function start(env) {
       firstOutput ??= (performance.now() - t0) / 1000
       out += chunk
       if (!out.includes('tessera listening on')) return
-      child.kill('SIGTERM')
+      if (viaNpm) process.kill(-child.pid, 'SIGTERM')
+      else child.kill('SIGTERM')
       resolve({ listening: (performance.now() - t0) / 1000, firstOutput, stopped: new Promise((r) => child.once('exit', r)) })
     }
     child.stdout.on('data', on)
@@ -78,7 +86,7 @@ for (let i = 0; i < runs; i++) {
   }
 }
 console.log(
-  `${external ? 'redis+postgresql' : 'embedded'}, median of ${runs}: first start ${median(first).toFixed(1)} s (${range(first)}), ` +
+  `${external ? 'redis+postgresql' : 'embedded'}${viaNpm ? ' (npm start)' : ''}, median of ${runs}: first start ${median(first).toFixed(1)} s (${range(first)}), ` +
     `first output after ${median(firstOutput).toFixed(1)} s, later start ${median(later).toFixed(1)} s (${range(later)}); load average now ${loadavg().map((x) => x.toFixed(1)).join(' ')}`,
 )
 if (external) console.log(`(the signing keys stay in Redis under tessera-test:startup:${process.pid}:*; delete them when done)`)

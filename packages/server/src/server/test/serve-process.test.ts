@@ -45,6 +45,17 @@ void test('serves over a real socket on Redis and PostgreSQL, names them in the 
     ),
     server.output().stdout,
   )
+  // Each slow step is announced on stderr before it runs, with the time since the process started.
+  const step = (text: string) => new RegExp(`^tessera: \\[\\d+\\.\\d s\\] ${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\.\\.\\.$`, 'm')
+  const { stderr } = server.output()
+  for (const line of [
+    'starting',
+    `connecting to redis ${redis.hostname}:${redis.port || 6379} db ${Number(redis.pathname.slice(1) || 0)}`,
+    `connecting to postgresql ${database.hostname}:${database.port || 5432}${database.pathname} schema ${schema.schema} and running migrations`,
+    'starting the HTTP server',
+  ]) {
+    assert.match(stderr, step(line))
+  }
   const email = uniqueEmail()
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
     fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })
