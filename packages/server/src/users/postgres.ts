@@ -14,6 +14,8 @@ export interface PostgresUserStoreOptions {
   /** Milliseconds before a connection attempt or a query fails. Default 2000 / 5000. */
   connectTimeoutMs?: number
   statementTimeoutMs?: number
+  /** Run migrations first. Default true; false for a tool that only reads what a server created (it creates no table). */
+  migrate?: boolean
 }
 
 function poolDatabase(pool: pg.Pool): SqlDatabase {
@@ -71,7 +73,7 @@ export function defaultDatabaseUser(url: string, env: Record<string, string | un
 }
 
 /**
- * Opens the PostgreSQL user store and runs migrations.
+ * Opens the PostgreSQL user store and runs migrations (unless `migrate: false`).
  *
  * @example
  * ```ts
@@ -93,5 +95,5 @@ export async function openPostgresUserStore(options: PostgresUserStoreOptions): 
   })
   // An idle client that loses its connection emits 'error' on the pool; without a listener that kills the process.
   pool.on('error', () => {})
-  return SqlUserStore.open(poolDatabase(pool), 'postgresql')
+  return SqlUserStore.open(poolDatabase(pool), 'postgresql', { migrate: options.migrate ?? true })
 }

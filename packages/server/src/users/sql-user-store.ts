@@ -48,8 +48,13 @@ export class SqlUserStore implements UserStore {
     this.kind = kind
   }
 
-  /** Migrates `db` and wraps it; the store closes `db` on {@link close}. */
-  static async open(db: SqlDatabase, kind: 'postgresql' | 'embedded'): Promise<SqlUserStore> {
+  /**
+   * Migrates `db` and wraps it; the store closes `db` on {@link close}. With
+   * `migrate: false` it only wraps it: for a database some server has already
+   * migrated (admin look-ups), so that a wrong schema creates nothing.
+   */
+  static async open(db: SqlDatabase, kind: 'postgresql' | 'embedded', options: { migrate?: boolean } = {}): Promise<SqlUserStore> {
+    if (options.migrate === false) return new SqlUserStore(db, kind)
     try {
       await migrate(db)
     } catch (err) {

@@ -183,15 +183,24 @@ export async function resolveUser(config: CliConfig, user: string): Promise<stri
   const [{ openPostgresUserStore }, { normaliseEmail }] = await Promise.all([import('../../users/postgres.js'), import('../../users/email.js')])
   const email = byEmail ? normaliseEmail(user) : null
   if (byEmail && !email) throw new CliError(`"${user.slice(0, 80)}" is not a valid email address`, { code: 'ERR_INVALID_INPUT', exitCode: EXIT.usage })
-  let users
-  try {
-    users = await openPostgresUserStore({ url: config.databaseUrl, maxConnections: 1 })
-  } catch (err) {
-    throw new CliError(`cannot reach the user database: ${err instanceof Error ? err.message : String(err)}`, { code: 'ERR_DATABASE_UNAVAILABLE', cause: err })
-  }
+  // The server's schema, and no migrations: a look-up in a mistyped schema must create no tables there.
+  // Without migrations nothing connects until the first query, so both failures are told apart below.
+  const users = await openPostgresUserStore({ url: config.databaseUrl, maxConnections: 1, migrate: false, ...(config.databaseSchema ? { schema: config.databaseSchema } : {}) })
   try {
     // An unknown id and an unknown email are the same failure: exit 3, "no user with ...".
-    const found = email ? await users.findByEmail(email) : await users.findById(user)
+    let found
+    try {
+      found = email ? await users.findByEmail(email) : await users.findById(user)
+    } catch (err) {
+      // 42P01 undefined_table: no server has migrated this schema (or TESSERA_DATABASE_SCHEMA differs from the server's).
+      if ((err as { code?: unknown }).code === '42P01') {
+        throw new CliError(`the user database has no tessera_users table in schema ${config.databaseSchema ?? '(the connection\'s search_path)'}; set TESSERA_DATABASE_SCHEMA as the server has it`, {
+          code: 'ERR_USER_TABLE_MISSING',
+          cause: err,
+        })
+      }
+      throw new CliError(`cannot reach the user database: ${err instanceof Error ? err.message : String(err)}`, { code: 'ERR_DATABASE_UNAVAILABLE', cause: err })
+    }
     if (!found) throw new CliError(email ? `no user with email ${email}` : `no user with id ${user.slice(0, 80)}`, { code: 'ERR_USER_NOT_FOUND', exitCode: EXIT.notFound })
     return found.userId
   } finally {

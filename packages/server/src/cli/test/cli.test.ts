@@ -284,16 +284,26 @@ describe('tessera CLI against real Redis', { concurrency: true }, () => {
       const users = await openPostgresUserStore({ url: DATABASE_URL, schema, connectTimeoutMs: FIXTURE_CONNECT_TIMEOUT_MS })
       const user = await users.createUser({ email: 'ada@example.com', passwordHash: 'not-a-real-hash' }).finally(() => users.close())
       await auth.createSession({ userId: user.userId, device: { name: 'Ada laptop' } })
-      const dbEnv = { ...env, DATABASE_URL: `${DATABASE_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}` }
+      // The schema the server uses, set as an operator sets it for `tessera serve`.
+      const dbEnv = { ...env, DATABASE_URL, TESSERA_DATABASE_SCHEMA: schema }
+      const publicTables = async () =>
+        (await admin.query<{ tablename: string }>("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 'tessera%' ORDER BY 1")).rows.map((r) => r.tablename)
+      const publicBefore = await publicTables()
       const tail = startCli(['events', 'tail', '--json', '--user', 'ada@example.com', '--count', '1'], dbEnv)
-      const [listed, unknown, noDb, unknownId, unknownEmail, stats] = await Promise.all([
+      const [listed, unknown, noDb, unknownId, unknownEmail, stats, noSchema] = await Promise.all([
         cli(['sessions', 'list', 'ADA@example.com', '--json'], dbEnv),
         cli(['users', 'revoke-all', 'nobody@example.com', '--json'], dbEnv),
         cli(['users', 'revoke-all', 'ada@example.com', '--json'], env),
         cli(['sessions', 'list', 'no-such-user-id', '--json'], dbEnv),
         cli(['sessions', 'list', 'nobody@example.com', '--json'], dbEnv),
         cli(['stats', '--user', 'ada@example.com', '--json'], dbEnv),
+        // Without the schema the look-up reads `public`, where no server migrated: a clear failure, and no table made there.
+        cli(['sessions', 'list', 'ada@example.com', '--json'], { ...env, DATABASE_URL }),
       ])
+      assert.equal(noSchema.code, 1, noSchema.stderr)
+      assert.equal(jsonError(noSchema).code, 'ERR_USER_TABLE_MISSING')
+      assert.match(jsonError(noSchema).message, /TESSERA_DATABASE_SCHEMA/)
+      assert.deepEqual(await publicTables(), publicBefore, 'CLI look-ups create no tables in public')
       // An unknown id and an unknown email: the same exit code, error code and message shape.
       for (const [run, what] of [
         [unknownId, 'id no-such-user-id'],
@@ -331,9 +341,10 @@ describe('tessera CLI against real Redis', { concurrency: true }, () => {
 
   test('fails clearly with a non-zero exit code on bad usage, missing REDIS_URL and unreachable Redis', async () => {
     const deadPort = await freePort()
-    const [noRedis, down, badId, badUntil, unknown] = await Promise.all([
+    const [noRedis, down, dbDown, badId, badUntil, unknown] = await Promise.all([
       cli(['sessions', 'list', 'u1', '--json'], { TESSERA_DATA_DIR: dataDir }),
       cli(['users', 'revoke-all', 'u1', '--json'], { ...env, REDIS_URL: `redis://127.0.0.1:${deadPort}` }),
+      cli(['sessions', 'list', 'ada@example.com', '--json'], { ...env, DATABASE_URL: `postgres://postgres@127.0.0.1:${deadPort}/test` }),
       cli(['sessions', 'revoke', 'not-a-session', '--json'], env),
       cli(['users', 'ban', 'u1', '--until', 'tomorrow'], env),
       cli(['users', 'frobnicate'], env),
@@ -344,13 +355,16 @@ describe('tessera CLI against real Redis', { concurrency: true }, () => {
     assert.equal(down.code, 1)
     assert.equal(jsonError(down).code, 'ERR_STORE_UNAVAILABLE')
     assert.match(jsonError(down).message, /cannot reach Redis/)
+    assert.equal(dbDown.code, 1)
+    assert.equal(jsonError(dbDown).code, 'ERR_DATABASE_UNAVAILABLE')
+    assert.match(jsonError(dbDown).message, /cannot reach the user database/)
     assert.equal(badId.code, 2)
     assert.equal(jsonError(badId).code, 'ERR_INVALID_INPUT')
     assert.equal(badUntil.code, 2)
     assert.match(badUntil.stderr, /expected a duration/)
     assert.equal(unknown.code, 2)
     assert.match(unknown.stderr, /unknown command/)
-    for (const run of [noRedis, down, badId, badUntil, unknown]) assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack traces')
+    for (const run of [noRedis, down, dbDown, badId, badUntil, unknown]) assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack traces')
   })
 
   test('--json covers usage errors too: one JSON error object on stderr, exit 2', async () => {
