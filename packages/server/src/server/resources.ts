@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { type DeliveryQueue, PersistentMemoryStore, type SessionStore, SigningKeySet, type Tessera } from '@tessera/core'
+import { type DeliveryQueue, PersistentMemoryStore, type SessionStore, type Tessera } from '@tessera/core'
 import { createMailer } from '../mail/index.js'
 import type { Mailer } from '../mail/mailer.js'
 import { assertMemoryPolicy, RedisDeliveryQueue, RedisSessionStore, type RedisTopologyOptions } from '@tessera/redis'
@@ -107,16 +107,8 @@ export async function openResources(config: ServerConfig, options: { progress?: 
       // In the store's journal: queued and retrying deliveries survive a restart, as sessions do.
       if (config.webhooks.length > 0) webhookQueue = memory.deliveryQueue
     }
-    // With Redis the key set is fleet state in the store; TESSERA_SIGNING_KEYS or the data dir's set only seed an empty store.
-    const keysDir = config.signingKeysJson || config.redis ? null : config.dataDir
-    const keysFile = join(config.dataDir, 'signing-keys.json')
-    if (keysDir && !existsSync(keysFile)) progress(`first start: generating signing keys into ${keysFile}`)
-    const keys = config.signingKeysJson
-      ? await SigningKeySet.fromJSON(config.signingKeysJson)
-      : config.redis
-        ? await SigningKeySet.load(config.dataDir)
-        : await SigningKeySet.loadOrCreate(config.dataDir)
-    const auth = await openEngine(config, store, { ...(keys ? { keys } : {}), ...(config.redis ? { sharedKeys: true } : {}) })
+    const { auth, keysSource, saveKeys } = await openEngine(config, store, { role: 'issuer', progress })
+    opened.push(() => auth.close())
     // Password hashing runs in low-priority child processes (SCHED_IDLE or niced); started now so the first sign-in does not pay for it.
     configurePasswordHashing({ size: config.hashingProcesses, maxQueued: config.hashingQueue, priority: config.hashingPriority, nice: config.hashingNice }).warm()
     opened.push(() => closePasswordHashing())
@@ -132,7 +124,7 @@ export async function openResources(config: ServerConfig, options: { progress?: 
       `session store: ${config.redis ? `${redisTarget(config.redis)} key prefix ${config.redisKeyPrefix}` : `memory (embedded, single process, kept in ${sessionsDir})`}`,
       `user database: ${config.databaseUrl ? postgresTarget(config.databaseUrl, config.databaseSchema) : `embedded (${join(config.dataDir, 'users')})`}`,
       `mailer: ${config.smtpUrl ? 'smtp' : `dev outbox (${config.mailOutboxDir})`}`,
-      `signing keys: ${config.redis ? 'shared in the store' : keysDir ? keysFile : 'TESSERA_SIGNING_KEYS'}`,
+      `signing keys: ${keysSource}`,
     ].join(', ')
     return {
       auth,
@@ -140,7 +132,7 @@ export async function openResources(config: ServerConfig, options: { progress?: 
       mailer,
       limiter,
       webhookQueue,
-      saveKeys: keysDir && keys ? () => keys.save(keysDir) : null,
+      saveKeys,
       summary,
       notices,
       close,

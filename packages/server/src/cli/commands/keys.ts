@@ -1,14 +1,12 @@
 // `tessera keys generate|list|rotate`: the signing key set in the data dir, or in
 // the store when Redis is configured (the fleet's shared set).
-import { access, readFile } from 'node:fs/promises'
+import { access } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Command, Option } from 'commander'
 import { SharedSigningKeys, SIGNING_ALGORITHMS, SigningKeySet, systemClock, type SigningAlgorithm } from '@tessera/core'
-import { RedisSessionStore } from '@tessera/redis'
+import { KEYS_FILE, loadTokenKey } from '../../server/engine.js'
 import type { CliConfig } from '../config.js'
-import { CliError, EXIT, runAction, withJson, type Output } from './runtime.js'
-
-const KEYS_FILE = 'signing-keys.json'
+import { CliError, connectStore, EXIT, runAction, withJson, type Output } from './runtime.js'
 
 function algorithmOption(): Option {
   return new Option('--alg <alg>', 'signing algorithm').choices([...SIGNING_ALGORITHMS])
@@ -60,29 +58,17 @@ async function loadConfigured(config: CliConfig): Promise<{ keys: SigningKeySet;
   return { keys: await SigningKeySet.loadOrCreate(config.dataDir), source: file }
 }
 
-/** The token key the servers use (TESSERA_TOKEN_KEY, else the data dir's token.key): the shared key set is sealed under it. */
-async function serverTokenKey(config: CliConfig): Promise<Buffer> {
-  if (config.tokenKey) return Buffer.from(config.tokenKey, 'utf8')
-  const path = join(config.dataDir, 'token.key')
-  try {
-    return Buffer.from((await readFile(path, 'utf8')).trim(), 'base64url')
-  } catch {
-    throw new CliError(`the shared signing keys are sealed under the servers' token key: set TESSERA_TOKEN_KEY (or run where ${path} exists)`, {
+/** Runs `body` on the fleet's key set in the store (seeding an empty store the way a starting server would). */
+async function withSharedKeys<T>(config: CliConfig, body: (shared: SharedSigningKeys) => Promise<T>): Promise<T> {
+  // The shared key set is sealed under the servers' token key: the same loader as theirs, which never invents one here.
+  const tokenKey = await loadTokenKey(config, { create: false })
+  if (!tokenKey) {
+    throw new CliError(`the shared signing keys are sealed under the servers' token key: set TESSERA_TOKEN_KEY (or run where ${join(config.dataDir, 'token.key')} exists)`, {
       code: 'ERR_TOKEN_KEY_MISSING',
       exitCode: EXIT.usage,
     })
   }
-}
-
-/** Runs `body` on the fleet's key set in the store (seeding an empty store the way a starting server would). */
-async function withSharedKeys<T>(config: CliConfig, body: (shared: SharedSigningKeys) => Promise<T>): Promise<T> {
-  const tokenKey = await serverTokenKey(config)
-  const store = await RedisSessionStore.connect({
-    ...config.redis!,
-    keyPrefix: config.redisKeyPrefix,
-    commandTimeoutMs: 3000,
-    client: { socket: { connectTimeout: 3000, reconnectStrategy: (retries: number) => (retries >= 8 ? new Error('Redis did not answer') : 250) } },
-  })
+  const store = await connectStore(config)
   try {
     const seed = config.signingKeysJson ? await SigningKeySet.fromJSON(config.signingKeysJson) : await SigningKeySet.load(config.dataDir)
     // The default poll interval, as the servers use: a rotation keeps the old key for two of them on top of its lifetime.

@@ -120,27 +120,39 @@ export interface AdminHandle {
   close(): Promise<void>
 }
 
-/**
- * Opens the engine on Redis. A separate process on the memory store would see
- * none of the server's sessions, so without REDIS_URL this refuses clearly.
- */
-export async function openAdmin(config: CliConfig): Promise<AdminHandle> {
+/** Refuses a command that needs the shared store when none is configured. */
+function assertRedis(config: CliConfig): asserts config is CliConfig & { redis: NonNullable<CliConfig['redis']> } {
   if (!config.redis) {
     throw new CliError('this command acts on the server\'s shared session state and needs REDIS_URL (or REDIS_SENTINELS / REDIS_CLUSTER_NODES; the memory store lives inside the server process)', {
       code: 'ERR_REDIS_REQUIRED',
       exitCode: EXIT.usage,
     })
   }
-  const store = await RedisSessionStore.connect({
+}
+
+/**
+ * Connects to the server's Redis for one command. A separate process on the
+ * memory store would see none of the server's sessions, so without REDIS_URL
+ * this refuses clearly.
+ */
+export async function connectStore(config: CliConfig): Promise<RedisSessionStore> {
+  assertRedis(config)
+  return RedisSessionStore.connect({
     ...config.redis,
     keyPrefix: config.redisKeyPrefix,
     commandTimeoutMs: 3000,
     // A one-shot command must fail, not wait forever, when Redis is down: give up after about 2 s of retries.
     client: { socket: { connectTimeout: 3000, reconnectStrategy: (retries: number) => (retries >= 8 ? new Error('Redis did not answer') : 250) } },
   })
+}
+
+/** Opens the engine on Redis in the admin role: it signs nothing and writes no issuer heartbeat. */
+export async function openAdmin(config: CliConfig): Promise<AdminHandle> {
+  const store = await connectStore(config)
   try {
-    const auth = await openEngine(config, store)
-    return { auth, store, close: () => store.close() }
+    const { auth } = await openEngine(config, store, { role: 'admin' })
+    // The engine does not own the store it was given: close both, engine first.
+    return { auth, store, close: () => auth.close().finally(() => store.close()) }
   } catch (err) {
     await store.close()
     throw err

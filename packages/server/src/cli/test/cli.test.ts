@@ -190,6 +190,35 @@ describe('tessera CLI against real Redis', { concurrency: true }, () => {
     }
   })
 
+  test('admin commands write no issuer heartbeat into the revocation log: only the servers are issuers', async () => {
+    // A prefix of its own: the engine of this suite writes heartbeats on the shared one.
+    const r = await redisStoreForTest('cli-beat', SHARED_REDIS_URL, { commandTimeoutMs: 15_000 })
+    const quiet = await createTessera({ store: r.store, tokenKey: CLI_TOKEN_KEY, heartbeatIntervalMs: 0 })
+    const beatEnv = { ...env, TESSERA_REDIS_PREFIX: r.prefix }
+    try {
+      const s = await quiet.createSession({ userId: 'u-beat' })
+      const tail = startCli(['events', 'tail', '--json', '--count', '1'], beatEnv)
+      try {
+        await waitFor(() => tail.run.stderr.includes('following'), 180_000)
+        const listed = await cli(['sessions', 'list', 'u-beat', '--json'], beatEnv)
+        assert.equal(listed.code, 0, listed.stderr)
+        await quiet.revokeSession(s.sessionId)
+        const finished = await Promise.race([
+          tail.done,
+          new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`tail did not finish: stdout=${tail.run.stdout} stderr=${tail.run.stderr}`)), 180_000).unref()),
+        ])
+        assert.equal(finished.code, 0, finished.stderr)
+      } finally {
+        tail.child.kill('SIGKILL')
+      }
+      // The one revocation, and nothing else: no heartbeat from the tail or the listing.
+      assert.equal((await quiet.revocationLogInfo()).length, 1)
+    } finally {
+      await quiet.close()
+      await r.cleanup()
+    }
+  })
+
   test('stats reports the revocation log, Redis memory and bytes per live session', async () => {
     for (let i = 0; i < 3; i++) await auth.createSession({ userId: 'u-stats', device: { userAgent: CHROME_UA, name: `device ${i}` } })
     // Its own revocation, so the log is not empty whatever order the concurrent tests run in.
