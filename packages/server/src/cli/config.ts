@@ -7,7 +7,7 @@ import type { EngineConfig } from '../server/engine.js'
 /** What the admin commands use of the server configuration. */
 export type CliConfig = Pick<
   ServerConfig,
-  'redisUrl' | 'redis' | 'redisKeyPrefix' | 'databaseUrl' | 'databaseSchema' | 'signingKeysJson'
+  'redisUrl' | 'redis' | 'redisKeyPrefix' | 'databaseUrl' | 'databaseSchema' | 'signingKeysJson' | 'webhooks'
 > &
   EngineConfig
 

@@ -2,9 +2,10 @@
 // stable exit codes, and opening the engine on the server's Redis.
 import type { Command } from 'commander'
 import { AuthError, type Tessera } from '@tessera/core'
-import { RedisSessionStore } from '@tessera/redis'
+import { RedisDeliveryQueue, RedisSessionStore } from '@tessera/redis'
 import { ConfigError, readCliConfig, type CliConfig } from '../config.js'
 import { openEngine } from '../../server/engine.js'
+import { SecurityEventPublisher } from '../../server/webhooks/security-events.js'
 
 /** Exit codes, documented in `tessera --help` and the README. */
 export const EXIT = { ok: 0, failure: 1, usage: 2, notFound: 3 } as const
@@ -146,13 +147,46 @@ export async function connectStore(config: CliConfig): Promise<RedisSessionStore
   })
 }
 
+/**
+ * With TESSERA_WEBHOOKS, queues the security events of this command's changes
+ * (bans, revocations) in the fleet's webhook queue, as a server instance
+ * queues its own; the servers' deliverers send them. Enqueue only: a one-shot
+ * command must not hold deliveries it might not finish.
+ */
+async function publishSecurityEvents(config: CliConfig, auth: Tessera, store: RedisSessionStore): Promise<SecurityEventPublisher | null> {
+  if (config.webhooks.length === 0) return null
+  const queue = await RedisDeliveryQueue.open(store.connection, { keyPrefix: config.redisKeyPrefix, name: 'webhooks' })
+  return new SecurityEventPublisher({
+    auth,
+    queue,
+    endpoints: config.webhooks,
+    // The change itself is done and stays done: say that its webhook is lost, as the server logs it.
+    onError: (err, event) => process.stderr.write(`tessera: warning: the ${event.type} webhook event could not be queued: ${err instanceof Error ? err.message : String(err)}\n`),
+  })
+}
+
 /** Opens the engine on Redis in the admin role: it signs nothing and writes no issuer heartbeat. */
 export async function openAdmin(config: CliConfig): Promise<AdminHandle> {
   const store = await connectStore(config)
   try {
     const { auth } = await openEngine(config, store, { role: 'admin' })
-    // The engine does not own the store it was given: close both, engine first.
-    return { auth, store, close: () => auth.close().finally(() => store.close()) }
+    const publisher = await publishSecurityEvents(config, auth, store).catch(async (err: unknown) => {
+      await auth.close()
+      throw err
+    })
+    return {
+      auth,
+      store,
+      // Events still being queued first; the engine does not own the store it was given, so close both, engine first.
+      close: async () => {
+        try {
+          await publisher?.close()
+          await auth.close()
+        } finally {
+          await store.close()
+        }
+      },
+    }
   } catch (err) {
     await store.close()
     throw err

@@ -9,10 +9,14 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createClient } from 'redis'
-import { createTessera, encodeDeviceMetadata, parseSessionId, type Tessera } from '@tessera/core'
+import { createTessera, encodeDeviceMetadata, generateWebhookSecret, parseSessionId, type Tessera } from '@tessera/core'
 import { freePort, redisStoreForTest, SHARED_REDIS_URL, waitFor } from '../../../../../test/support/redis.js'
-import type { RedisSessionStore } from '@tessera/redis'
+import { RedisDeliveryQueue, type RedisSessionStore } from '@tessera/redis'
 import { openPostgresUserStore } from '../../users/postgres.js'
+import { buildApp } from '../../server/app.js'
+import { resolveWebhookEndpoints } from '../../server/webhooks/endpoints.js'
+import { MemoryMailer } from '../../server/test/helpers.js'
+import { WebhookReceiver } from '../../server/test/webhook-receiver.js'
 import pg from 'pg'
 import { eventsCommand } from '../commands/events.js'
 import { keysCommand } from '../commands/keys.js'
@@ -216,6 +220,59 @@ describe('tessera CLI against real Redis', { concurrency: true }, () => {
     } finally {
       await quiet.close()
       await r.cleanup()
+    }
+  })
+
+  test('with TESSERA_WEBHOOKS, bans, unbans, revoke-all and session revocations from the CLI reach a webhook receiver through a server instance', async () => {
+    const receiver = new WebhookReceiver(generateWebhookSecret())
+    await receiver.listen()
+    const endpoints = JSON.stringify([{ id: 'siem', url: receiver.url, secret: receiver.secret }])
+    const schema = `t_cli_hooks_${randomBytes(5).toString('hex')}`
+    const db = new pg.Client({ connectionString: DATABASE_URL })
+    await db.connect()
+    await db.query(`CREATE SCHEMA ${schema}`)
+    // One server instance of the fleet on the same store: it delivers what is in the shared queue, the CLI only queues.
+    const serverAuth = await createTessera({ store, tokenKey: CLI_TOKEN_KEY, heartbeatIntervalMs: 0 })
+    const users = await openPostgresUserStore({ url: DATABASE_URL, schema, connectTimeoutMs: FIXTURE_CONNECT_TIMEOUT_MS })
+    const queue = await RedisDeliveryQueue.open(store.connection, { keyPrefix: prefix, name: 'webhooks' })
+    const app = await buildApp({
+      auth: serverAuth,
+      users,
+      mailer: new MemoryMailer(),
+      webDir: null,
+      webhooks: { queue, endpoints: resolveWebhookEndpoints(JSON.parse(endpoints)), delivery: { pollMs: 20, baseDelayMs: 20, maxDelayMs: 200 } },
+    })
+    await app.ready()
+    try {
+      const hookEnv = { ...env, TESSERA_WEBHOOKS: endpoints }
+      const revoked = await auth.createSession({ userId: 'u-hook-revoke' })
+      for (let i = 0; i < 2; i++) await auth.createSession({ userId: 'u-hook-all' })
+      await auth.createSession({ userId: 'u-hook-ban' })
+      await auth.banUser('u-hook-unban')
+      const [ban, unban, all, one] = await Promise.all([
+        cli(['users', 'ban', 'u-hook-ban', '--until', '2h', '--reason', 'abuse', '--json'], hookEnv),
+        cli(['users', 'unban', 'u-hook-unban', '--json'], hookEnv),
+        cli(['users', 'revoke-all', 'u-hook-all', '--json'], hookEnv),
+        cli(['sessions', 'revoke', revoked.sessionId, '--json'], hookEnv),
+      ])
+      for (const run of [ban, unban, all, one]) assert.equal(run.code, 0, run.stderr)
+      const until = (JSON.parse(ban.stdout) as { until: string }).until
+      await waitFor(() => receiver.acknowledged.size >= 4, 120_000)
+      const received = [...receiver.events.values()].map((e) => ({ type: e.type, data: e.data })).sort((a, b) => a.type.localeCompare(b.type))
+      assert.deepEqual(received, [
+        { type: 'session.revoked', data: { userId: 'u-hook-revoke', sessionId: revoked.sessionId, reason: 'revoked' } },
+        { type: 'user.banned', data: { userId: 'u-hook-ban', until, reason: 'abuse', sessionsRevoked: 1 } },
+        { type: 'user.sessions_revoked', data: { userId: 'u-hook-all', count: 2, exceptSessionId: null, reason: 'revoked' } },
+        { type: 'user.unbanned', data: { userId: 'u-hook-unban' } },
+      ])
+      assert.equal(receiver.badSignatures, 0)
+    } finally {
+      await app.close()
+      await users.close()
+      await serverAuth.close()
+      await receiver.close()
+      await db.query(`DROP SCHEMA ${schema} CASCADE`)
+      await db.end()
     }
   })
 
