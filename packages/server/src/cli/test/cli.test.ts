@@ -1,7 +1,6 @@
 // Runs the `tessera` binary as a child process against the shared Redis, with a
 // key prefix of its own, and checks what an operator sees: output, JSON and
 // exit codes. Sessions are made by an engine in this process on the same prefix.
-import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -9,14 +8,10 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createClient } from 'redis'
-import { createTessera, encodeDeviceMetadata, generateWebhookSecret, parseSessionId, type Tessera } from '@tessera/core'
+import { createTessera, encodeDeviceMetadata, parseSessionId, type Tessera } from '@tessera/core'
 import { freePort, redisStoreForTest, SHARED_REDIS_URL, waitFor } from '../../../../../test/support/redis.js'
-import { RedisDeliveryQueue, type RedisSessionStore } from '@tessera/redis'
+import type { RedisSessionStore } from '@tessera/redis'
 import { openPostgresUserStore } from '../../users/postgres.js'
-import { buildApp } from '../../server/app.js'
-import { resolveWebhookEndpoints } from '../../server/webhooks/endpoints.js'
-import { MemoryMailer } from '../../server/test/helpers.js'
-import { WebhookReceiver } from '../../server/test/webhook-receiver.js'
 import pg from 'pg'
 import { eventsCommand } from '../commands/events.js'
 import { keysCommand } from '../commands/keys.js'
@@ -24,48 +19,11 @@ import { sessionsCommand } from '../commands/sessions.js'
 import { statsCommand } from '../commands/stats.js'
 import { usersCommand } from '../commands/users.js'
 import { FIXTURE_CONNECT_TIMEOUT_MS, SHARED_DATABASE_URL } from '../../../../../test/support/postgres.js'
+import { cli, jsonError, startCli, waitForExit } from './run-cli.js'
 
-const MAIN = join(import.meta.dirname, '..', 'main.ts')
-/** Set TESSERA_CLI_BIN to a built `dist/cli/main.js` to test the compiled binary; by default the source runs through tsx (no build step in the suite). */
-const BUILT = process.env.TESSERA_CLI_BIN
-const COMMAND = BUILT ? [BUILT] : ['--conditions=tessera-source', '--import', 'tsx', MAIN]
 const DATABASE_URL = SHARED_DATABASE_URL
 const CLI_TOKEN_KEY = 'cli-test-token-key-of-at-least-32-bytes'
 const CHROME_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36'
-
-interface Run {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-function startCli(args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, [...COMMAND, ...args], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  const run: Run = { code: null, stdout: '', stderr: '' }
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (run.stdout += d))
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (run.stderr += d))
-  // A command that hangs fails its test with what it printed, instead of stalling the suite. Generous: a dozen
-  // CLI processes start at once here, each loading TypeScript through tsx, on a machine that may be busy.
-  const killer = setTimeout(() => child.kill('SIGKILL'), 240_000).unref()
-  const done = new Promise<Run>((resolve) =>
-    child.once('close', (code) => {
-      clearTimeout(killer)
-      resolve({ ...run, code })
-    }),
-  )
-  return { child, run, done }
-}
-
-function cli(args: string[], env: Record<string, string>): Promise<Run> {
-  return startCli(args, env).done
-}
-
-function jsonError(run: Run): { code: string; message: string } {
-  return (JSON.parse(run.stderr) as { error: { code: string; message: string } }).error
-}
 
 describe('tessera CLI against real Redis', { concurrency: true }, () => {
   let store: RedisSessionStore
@@ -175,10 +133,7 @@ describe('tessera CLI against real Redis', { concurrency: true }, () => {
       // The first token is two generations old: presenting it is reuse, and the session is revoked.
       await assert.rejects(auth.refreshSession(s.refreshToken), { code: 'ERR_REFRESH_TOKEN_REUSED' })
       await auth.banUser('u-tail')
-      const finished = await Promise.race([
-        tail.done,
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`tail did not finish: stdout=${tail.run.stdout} stderr=${tail.run.stderr}`)), 180_000).unref()),
-      ])
+      const finished = await waitForExit(tail, 180_000)
       assert.equal(finished.code, 0, finished.stderr)
       const lines = finished.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
       assert.deepEqual(
@@ -191,88 +146,6 @@ describe('tessera CLI against real Redis', { concurrency: true }, () => {
       assert.equal(lines[0]!.session_id, s.sessionId)
     } finally {
       tail.child.kill('SIGKILL')
-    }
-  })
-
-  test('admin commands write no issuer heartbeat into the revocation log: only the servers are issuers', async () => {
-    // A prefix of its own: the engine of this suite writes heartbeats on the shared one.
-    const r = await redisStoreForTest('cli-beat', SHARED_REDIS_URL, { commandTimeoutMs: 15_000 })
-    const quiet = await createTessera({ store: r.store, tokenKey: CLI_TOKEN_KEY, heartbeatIntervalMs: 0 })
-    const beatEnv = { ...env, TESSERA_REDIS_PREFIX: r.prefix }
-    try {
-      const s = await quiet.createSession({ userId: 'u-beat' })
-      const tail = startCli(['events', 'tail', '--json', '--count', '1'], beatEnv)
-      try {
-        await waitFor(() => tail.run.stderr.includes('following'), 180_000)
-        const listed = await cli(['sessions', 'list', 'u-beat', '--json'], beatEnv)
-        assert.equal(listed.code, 0, listed.stderr)
-        await quiet.revokeSession(s.sessionId)
-        const finished = await Promise.race([
-          tail.done,
-          new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`tail did not finish: stdout=${tail.run.stdout} stderr=${tail.run.stderr}`)), 180_000).unref()),
-        ])
-        assert.equal(finished.code, 0, finished.stderr)
-      } finally {
-        tail.child.kill('SIGKILL')
-      }
-      // The one revocation, and nothing else: no heartbeat from the tail or the listing.
-      assert.equal((await quiet.revocationLogInfo()).length, 1)
-    } finally {
-      await quiet.close()
-      await r.cleanup()
-    }
-  })
-
-  test('with TESSERA_WEBHOOKS, bans, unbans, revoke-all and session revocations from the CLI reach a webhook receiver through a server instance', async () => {
-    const receiver = new WebhookReceiver(generateWebhookSecret())
-    await receiver.listen()
-    const endpoints = JSON.stringify([{ id: 'siem', url: receiver.url, secret: receiver.secret }])
-    const schema = `t_cli_hooks_${randomBytes(5).toString('hex')}`
-    const db = new pg.Client({ connectionString: DATABASE_URL })
-    await db.connect()
-    await db.query(`CREATE SCHEMA ${schema}`)
-    // One server instance of the fleet on the same store: it delivers what is in the shared queue, the CLI only queues.
-    const serverAuth = await createTessera({ store, tokenKey: CLI_TOKEN_KEY, heartbeatIntervalMs: 0 })
-    const users = await openPostgresUserStore({ url: DATABASE_URL, schema, connectTimeoutMs: FIXTURE_CONNECT_TIMEOUT_MS })
-    const queue = await RedisDeliveryQueue.open(store.connection, { keyPrefix: prefix, name: 'webhooks' })
-    const app = await buildApp({
-      auth: serverAuth,
-      users,
-      mailer: new MemoryMailer(),
-      webDir: null,
-      webhooks: { queue, endpoints: resolveWebhookEndpoints(JSON.parse(endpoints)), delivery: { pollMs: 20, baseDelayMs: 20, maxDelayMs: 200 } },
-    })
-    await app.ready()
-    try {
-      const hookEnv = { ...env, TESSERA_WEBHOOKS: endpoints }
-      const revoked = await auth.createSession({ userId: 'u-hook-revoke' })
-      for (let i = 0; i < 2; i++) await auth.createSession({ userId: 'u-hook-all' })
-      await auth.createSession({ userId: 'u-hook-ban' })
-      await auth.banUser('u-hook-unban')
-      const [ban, unban, all, one] = await Promise.all([
-        cli(['users', 'ban', 'u-hook-ban', '--until', '2h', '--reason', 'abuse', '--json'], hookEnv),
-        cli(['users', 'unban', 'u-hook-unban', '--json'], hookEnv),
-        cli(['users', 'revoke-all', 'u-hook-all', '--json'], hookEnv),
-        cli(['sessions', 'revoke', revoked.sessionId, '--json'], hookEnv),
-      ])
-      for (const run of [ban, unban, all, one]) assert.equal(run.code, 0, run.stderr)
-      const until = (JSON.parse(ban.stdout) as { until: string }).until
-      await waitFor(() => receiver.acknowledged.size >= 4, 120_000)
-      const received = [...receiver.events.values()].map((e) => ({ type: e.type, data: e.data })).sort((a, b) => a.type.localeCompare(b.type))
-      assert.deepEqual(received, [
-        { type: 'session.revoked', data: { userId: 'u-hook-revoke', sessionId: revoked.sessionId, reason: 'revoked' } },
-        { type: 'user.banned', data: { userId: 'u-hook-ban', until, reason: 'abuse', sessionsRevoked: 1 } },
-        { type: 'user.sessions_revoked', data: { userId: 'u-hook-all', count: 2, exceptSessionId: null, reason: 'revoked' } },
-        { type: 'user.unbanned', data: { userId: 'u-hook-unban' } },
-      ])
-      assert.equal(receiver.badSignatures, 0)
-    } finally {
-      await app.close()
-      await users.close()
-      await serverAuth.close()
-      await receiver.close()
-      await db.query(`DROP SCHEMA ${schema} CASCADE`)
-      await db.end()
     }
   })
 
@@ -366,6 +239,8 @@ describe('tessera CLI against real Redis', { concurrency: true }, () => {
     const admin = new pg.Client({ connectionString: DATABASE_URL })
     await admin.connect()
     await admin.query(`CREATE SCHEMA ${schema}`)
+    const emptySchema = `${schema}_empty`
+    await admin.query(`CREATE SCHEMA ${emptySchema}`)
     try {
       const users = await openPostgresUserStore({ url: DATABASE_URL, schema, connectTimeoutMs: FIXTURE_CONNECT_TIMEOUT_MS })
       const user = await users.createUser({ email: 'ada@example.com', passwordHash: 'not-a-real-hash' }).finally(() => users.close())
@@ -376,19 +251,23 @@ describe('tessera CLI against real Redis', { concurrency: true }, () => {
         (await admin.query<{ tablename: string }>("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 'tessera%' ORDER BY 1")).rows.map((r) => r.tablename)
       const publicBefore = await publicTables()
       const tail = startCli(['events', 'tail', '--json', '--user', 'ada@example.com', '--count', '1'], dbEnv)
-      const [listed, unknown, noDb, unknownId, unknownEmail, stats, noSchema] = await Promise.all([
+      const [listed, unknown, noDb, unknownId, unknownEmail, stats, noSchema, inPublic] = await Promise.all([
         cli(['sessions', 'list', 'ADA@example.com', '--json'], dbEnv),
         cli(['users', 'revoke-all', 'nobody@example.com', '--json'], dbEnv),
         cli(['users', 'revoke-all', 'ada@example.com', '--json'], env),
         cli(['sessions', 'list', 'no-such-user-id', '--json'], dbEnv),
         cli(['sessions', 'list', 'nobody@example.com', '--json'], dbEnv),
         cli(['stats', '--user', 'ada@example.com', '--json'], dbEnv),
-        // Without the schema the look-up reads `public`, where no server migrated: a clear failure, and no table made there.
+        // A schema no server migrated (a mistyped TESSERA_DATABASE_SCHEMA): a clear failure, and no table made there.
+        cli(['sessions', 'list', 'ada@example.com', '--json'], { ...env, DATABASE_URL, TESSERA_DATABASE_SCHEMA: emptySchema }),
+        // Without the schema the look-up reads `public` (whatever is there), and creates nothing in it.
         cli(['sessions', 'list', 'ada@example.com', '--json'], { ...env, DATABASE_URL }),
       ])
       assert.equal(noSchema.code, 1, noSchema.stderr)
       assert.equal(jsonError(noSchema).code, 'ERR_USER_TABLE_MISSING')
-      assert.match(jsonError(noSchema).message, /TESSERA_DATABASE_SCHEMA/)
+      assert.match(jsonError(noSchema).message, new RegExp(`schema ${emptySchema}.*TESSERA_DATABASE_SCHEMA`))
+      assert.deepEqual((await admin.query(`SELECT tablename FROM pg_tables WHERE schemaname = '${emptySchema}'`)).rows, [], 'a look-up creates no tables')
+      assert.notEqual(inPublic.code, 0)
       assert.deepEqual(await publicTables(), publicBefore, 'CLI look-ups create no tables in public')
       // An unknown id and an unknown email: the same exit code, error code and message shape.
       for (const [run, what] of [
@@ -404,10 +283,7 @@ describe('tessera CLI against real Redis', { concurrency: true }, () => {
       await waitFor(() => tail.run.stderr.includes('following'), 180_000)
       const ended = await auth.createSession({ userId: user.userId })
       await auth.revokeSession(ended.sessionId)
-      const tailed = await Promise.race([
-        tail.done,
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`tail did not finish: stdout=${tail.run.stdout} stderr=${tail.run.stderr}`)), 180_000).unref()),
-      ]).finally(() => tail.child.kill('SIGKILL'))
+      const tailed = await waitForExit(tail, 180_000).finally(() => tail.child.kill('SIGKILL'))
       assert.equal(tailed.code, 0, tailed.stderr)
       const event = JSON.parse(tailed.stdout) as { type: string; user_id: string; session_id: string }
       assert.deepEqual([event.type, event.user_id, event.session_id], ['session_revoked', user.userId, ended.sessionId])
@@ -421,6 +297,7 @@ describe('tessera CLI against real Redis', { concurrency: true }, () => {
       assert.equal(jsonError(noDb).code, 'ERR_DATABASE_REQUIRED')
     } finally {
       await admin.query(`DROP SCHEMA ${schema} CASCADE`)
+      await admin.query(`DROP SCHEMA ${emptySchema} CASCADE`)
       await admin.end()
     }
   })
