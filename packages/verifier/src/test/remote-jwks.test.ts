@@ -120,3 +120,29 @@ test('refuses plain http to a non-loopback host, an oversized or malformed JWKS 
   now += 61_000
   assert.throws(() => source.get(kid, now), { code: 'ERR_KEYS_UNAVAILABLE' })
 })
+
+test('a JWKS body sent without a Content-Length is cut off at the size cap while it streams, not read to its end', async (t) => {
+  const total = 64 * 1024 * 1024
+  let sent = 0
+  let closed!: () => void
+  const serverClosed = new Promise<void>((resolve) => (closed = resolve))
+  const jwks = await serve((_req, res) => {
+    res.setHeader('content-type', 'application/json')
+    res.once('close', () => closed())
+    const chunk = Buffer.alloc(16 * 1024, 0x20)
+    // Chunked (no length declared), honouring back-pressure, until all 64 MiB are out or the client hangs up.
+    const pump = () => {
+      while (sent < total && !res.destroyed) {
+        sent += chunk.length
+        if (!res.write(chunk)) return void res.once('drain', pump)
+      }
+      if (!res.destroyed) res.end()
+    }
+    res.write('{"keys":[')
+    pump()
+  })
+  t.after(() => jwks.server.close())
+  await assert.rejects(RemoteJwksKeySource.load({ url: jwks.url, algorithms: ['ES256'], maxBodyBytes: 4096 }), { code: 'ERR_KEYS_UNAVAILABLE' })
+  await serverClosed
+  assert.ok(sent < total / 4, `the client read on: ${sent} of ${total} bytes were written before it hung up`)
+})
