@@ -8,8 +8,12 @@
 //    installs - holds a native module, a database driver or a mailer;
 // 3. compile a small consumer with `strict` against the published types and run it against
 //    Redis: sign in, verify, refresh, revoke, verify refused; as an ES module and from
-//    CommonJS through require(esm) (Node.js >= 20.19).
-import { execFileSync } from 'node:child_process'
+//    CommonJS through require(esm) (Node.js >= 20.19);
+// 4. install all five tarballs into a second fresh project and run what it installs: the
+//    `tessera` and `tessera-gateway` commands, and `tessera serve` on its embedded defaults
+//    (memory store, embedded user database, the account page from the package) answering
+//    its readiness route and /account.
+import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, relative } from 'node:path'
@@ -26,9 +30,77 @@ const REDIS_URL = process.env.TESSERA_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 const started = Date.now()
 const step = (what) => console.log(`== pack-check ${((Date.now() - started) / 1000).toFixed(1)}s: ${what}`)
 const run = (cmd, args, options = {}) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], ...options })
+/** A check that failed: thrown, not process.exit(), so the cleanup below still runs (temp project, builds made here). */
+class PackCheckFailure extends Error {}
 const fail = (message) => {
-  console.error(`pack-check: ${message}`)
-  process.exit(1)
+  throw new PackCheckFailure(message)
+}
+
+/**
+ * What the full install puts on the PATH, run from that install with a clean environment (no
+ * NODE_OPTIONS, so nothing loads from a checkout's sources): `tessera --help` and `--version`,
+ * `tessera-gateway --help`, and `tessera serve` on embedded defaults, stopped by its PID.
+ */
+async function checkInstalledCommands(dir) {
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME }
+  const { version } = JSON.parse(readFileSync(join(ROOT, 'packages', 'server', 'package.json'), 'utf8'))
+  // `--`: without it npm takes --version and --help as its own options.
+  const npx = (...args) => run('npx', ['--no', '--', ...args], { cwd: dir, env, timeout: 60_000 })
+  const printed = npx('tessera', '--version').trim()
+  if (printed !== version) fail(`npx tessera --version printed ${JSON.stringify(printed)}, not ${version}`)
+  if (!/\bserve\b/.test(npx('tessera', '--help'))) fail('npx tessera --help does not list serve')
+  if (!/Usage: tessera-gateway/.test(npx('tessera-gateway', '--help'))) fail('npx tessera-gateway --help printed no usage')
+  console.log(`   tessera ${printed}: --help, --version and tessera-gateway --help answer`)
+
+  // The bin file itself (not npx), so the PID is the server's own: it runs the build in-process.
+  const server = spawn(process.execPath, [join(dir, 'node_modules', '.bin', 'tessera'), 'serve'], {
+    cwd: dir,
+    env: { ...env, PORT: '0', TESSERA_DATA_DIR: join(dir, 'data'), LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  server.stdout.on('data', (chunk) => (output += chunk))
+  server.stderr.on('data', (chunk) => (output += chunk))
+  const exited = new Promise((resolve) => server.once('exit', (code, signal) => resolve(signal ?? code)))
+  /** `promise`, or a rejection after `ms`; the timer does not outlive it. */
+  const within = (ms, what, promise) => {
+    let timer
+    const timeout = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms / 1000} s`)), ms)))
+    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+  }
+  let problem = null
+  try {
+    const listening = new Promise((resolve, reject) => {
+      server.stdout.on('data', () => {
+        const match = /tessera listening on (http:\/\/[^;]+);/.exec(output)
+        if (match) resolve(match[1])
+      })
+      void exited.then((how) => reject(new Error(`exited (${how}) before listening`)))
+    })
+    const url = await within(90_000, 'tessera serve listening', listening)
+    const ready = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(30_000) })
+    const body = await ready.json()
+    if (ready.status !== 200 || body.status !== 'ready') throw new Error(`${url}/readyz answered ${ready.status} ${JSON.stringify(body)}`)
+    // The account page as docs/server.md routes it: /account, and its files at /account/<file>.
+    const page = await fetch(`${url}/account`, { signal: AbortSignal.timeout(30_000) })
+    const html = await page.text()
+    if (page.status !== 200 || !/<html/i.test(html)) throw new Error(`${url}/account answered ${page.status} ${page.headers.get('content-type')}`)
+    const script = await fetch(`${url}/account/main.js`, { signal: AbortSignal.timeout(30_000) })
+    await script.arrayBuffer()
+    if (script.status !== 200 || !script.headers.get('content-type')?.startsWith('text/javascript')) throw new Error(`${url}/account/main.js answered ${script.status} ${script.headers.get('content-type')}`)
+    console.log(`   tessera serve: ${url}/readyz ready, /account ${html.length} bytes of HTML, /account/main.js served`)
+  } catch (err) {
+    problem = err
+  }
+  // Stopped by its PID, whatever happened above: a failed check must not leave a server running.
+  if (server.exitCode === null && server.signalCode === null) process.kill(server.pid, 'SIGTERM')
+  try {
+    await within(30_000, 'tessera serve stopping on SIGTERM', exited)
+  } catch (err) {
+    process.kill(server.pid, 'SIGKILL')
+    problem ??= err
+  }
+  if (problem) fail(`tessera serve from the install: ${problem.message}\n${output}`)
 }
 
 const work = mkdtempSync(join(tmpdir(), 'tessera-pack-'))
@@ -125,7 +197,18 @@ try {
   const env = { PATH: process.env.PATH, HOME: process.env.HOME, REDIS_URL, KEY_PREFIX: prefix }
   process.stdout.write(`   ${run(process.execPath, ['consumer.mjs'], { cwd: app, env })}`)
   process.stdout.write(`   ${run(process.execPath, ['consumer.cjs'], { cwd: app, env })}`)
+
+  step('install all five tarballs into a second fresh project')
+  const full = join(work, 'full')
+  mkdirSync(full)
+  writeFileSync(join(full, 'package.json'), JSON.stringify({ name: 'pack-check-full', private: true, type: 'module' }, null, 2))
+  run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', ...PACKAGES.map((n) => tarballs[n])], { cwd: full, stdio: ['ignore', 'inherit', 'inherit'] })
+  await checkInstalledCommands(full)
   step('ok')
+} catch (err) {
+  if (!(err instanceof PackCheckFailure)) throw err
+  console.error(`pack-check: ${err.message}`)
+  process.exitCode = 1
 } finally {
   rmSync(work, { recursive: true, force: true })
   for (const dir of builtHere) rmSync(dir, { recursive: true, force: true })
