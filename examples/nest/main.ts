@@ -1,12 +1,12 @@
 // A NestJS service behind Tessera: every route protected unless marked @Public() or @OptionalAuth(),
-// claims injected with @Claims(). It signs in a user, calls the API, revokes the session, calls again, exits.
+// claims injected with @RequiredClaims() (protected routes: never null) or @Claims() (may be null). It signs in a user, calls the API, revokes the session, calls again, exits.
 // Run: TSX_TSCONFIG_PATH=examples/nest/tsconfig.json node --conditions=tessera-source --import tsx examples/nest/main.ts
 // With PORT set (0: any free port) it then keeps serving until SIGTERM, with a fresh token to try (the smoke test does).
 import 'reflect-metadata'
 import { Controller, Get, Module } from '@nestjs/common'
 import { NestFactory } from '@nestjs/core'
 import { MemoryStore, SigningKeySet, createTessera, type AccessTokenClaims } from '@tessera/core'
-import { Claims, OptionalAuth, Public, TesseraModule } from '@tessera/verifier/nest'
+import { Claims, OptionalAuth, Public, RequiredClaims, TesseraModule } from '@tessera/verifier/nest'
 import { createVerifier } from '@tessera/verifier'
 
 const store = new MemoryStore()
@@ -17,7 +17,7 @@ const verifier = await createVerifier({ mode: 'strict', store, keys, issuer: 'ht
 @Controller()
 class OrdersController {
   @Get('orders')
-  orders(@Claims() claims: AccessTokenClaims) {
+  orders(@RequiredClaims() claims: AccessTokenClaims) {
     return { userId: claims.userId, orders: [] }
   }
 

@@ -6,7 +6,11 @@ import type { Verifier } from '../verifier.js'
 
 declare module 'express-serve-static-core' {
   interface Request {
-    /** Claims of the verified access token; null when optional and no token was sent. */
+    /**
+     * Claims of the verified access token; null when optional and no token was sent, absent
+     * before the middleware. Express's request type cannot know which routes the middleware
+     * protects: there, `authOf(req)` gives the claims typed non-null.
+     */
     auth?: AccessTokenClaims | null
   }
 }
@@ -29,7 +33,7 @@ export interface TesseraExpressOptions {
  *
  * @example
  * ```ts
- * app.get('/me', tesseraExpress({ verifier }), (req, res) => { res.json({ userId: req.auth!.userId }) })
+ * app.get('/me', tesseraExpress({ verifier }), (req, res) => { res.json({ userId: authOf(req).userId }) })
  * ```
  */
 export function tesseraExpress(options: TesseraExpressOptions): RequestHandler {

@@ -7,7 +7,11 @@ import type { Verifier } from '../verifier.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** Claims of the verified access token; null on routes that are not protected or optional without a token. */
+    /**
+     * Claims of the verified access token; null on routes that are not protected or optional without a token.
+     * Fastify's request type cannot know which routes are protected: on a protected route,
+     * `authOf(request)` gives the claims typed non-null.
+     */
     auth: AccessTokenClaims | null
   }
   interface FastifyContextConfig {
@@ -97,7 +101,7 @@ const plugin: FastifyPluginAsync<TesseraFastifyOptions> = async (app, options) =
  * @example
  * ```ts
  * await app.register(tesseraFastify, { verifier })
- * app.get('/me', async (request) => ({ userId: request.auth!.userId }))
+ * app.get('/me', async (request) => ({ userId: authOf(request).userId }))
  * app.get('/health', { config: { tessera: false } }, async () => 'ok')
  * ```
  */

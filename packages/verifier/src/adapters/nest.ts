@@ -17,6 +17,7 @@ import type { AccessTokenClaims } from '@tessera/core'
 import { decide, type AuthOutcome } from '../http-problem.js'
 import { PROBLEM_CONTENT_TYPE, type AuthProblem } from '../problem-details.js'
 import type { Verifier } from '../verifier.js'
+import { authOf } from './auth-of.js'
 
 // NestJS uses legacy (experimentalDecorators) decorators. This file applies them as plain function calls
 // (at the end) instead of `@` syntax, so it compiles under the repo's TC39-decorator settings and works
@@ -61,16 +62,32 @@ export const Public = (): CustomDecorator<string> => SetMetadata(TESSERA_ROUTE, 
 export const OptionalAuth = (): CustomDecorator<string> => SetMetadata(TESSERA_ROUTE, 'optional')
 
 /**
- * Parameter decorator for the verified {@link AccessTokenClaims} (null on open routes and on
- * optional routes without a token).
+ * Parameter decorator for the verified {@link AccessTokenClaims}, or null (on open routes and on
+ * optional routes without a token). On a protected route use {@link RequiredClaims}, which is
+ * never null.
  *
  * @example
  * ```ts
- * @Get('me') me(@Claims() claims: AccessTokenClaims) { return { userId: claims.userId } }
+ * @OptionalAuth() @Get('catalogue') catalogue(@Claims() claims: AccessTokenClaims | null) { return list(claims?.userId) }
  * ```
  */
 export const Claims = createParamDecorator((_data: unknown, context: ExecutionContext): AccessTokenClaims | null => {
   return context.switchToHttp().getRequest<RequestWithAuth>().auth ?? null
+})
+
+/**
+ * Parameter decorator for the verified {@link AccessTokenClaims} of a protected route: never
+ * null, so `claims: AccessTokenClaims` is the honest type (as `authOf` is for Fastify and
+ * Express). On a route without claims (open, or optional without a token) it throws a
+ * `TypeError`: a wiring mistake, never a client's, answered 500 by Nest.
+ *
+ * @example
+ * ```ts
+ * @Get('me') me(@RequiredClaims() claims: AccessTokenClaims) { return { userId: claims.userId } }
+ * ```
+ */
+export const RequiredClaims = createParamDecorator((_data: unknown, context: ExecutionContext): AccessTokenClaims => {
+  return authOf(context.switchToHttp().getRequest<RequestWithAuth>())
 })
 
 /** Thrown by the guard; {@link TesseraProblemFilter} turns it into the same answer the other adapters send. */

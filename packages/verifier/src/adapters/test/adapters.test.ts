@@ -163,4 +163,11 @@ for (const mode of ['signature', 'strict', 'cached'] as const) describe(`Fastify
       for (const [i, answer] of answers.entries()) assert.deepEqual(answer, answers[0], `${servers[i]!.name} and fastify differ on: ${c.name}`)
     }
   })
+
+  test('NestJS @RequiredClaims() gives the claims on a protected route (/me above) and fails a route without claims with 500, not a null', async () => {
+    const nest = servers.find((s) => s.name === 'nest')!
+    const good = await tessera.createSession({ userId: 'carol' })
+    assert.equal((await ask(nest.url, '/miswired')).status, 500)
+    assert.equal((await ask(nest.url, '/miswired', `Bearer ${good.accessToken}`)).status, 500, 'an open route has no claims, even with a token')
+  })
 })

@@ -1,5 +1,6 @@
 // The Hono and NestJS apps of the shared adapter table (adapters.test.ts): the same three routes
-// (/me protected, /open open, /maybe optional) as the Fastify and Express apps there.
+// (/me protected, /open open, /maybe optional) as the Fastify and Express apps there; NestJS also
+// has /miswired, an open route that asks for RequiredClaims (a wiring mistake).
 import 'reflect-metadata'
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
@@ -10,7 +11,7 @@ import { Hono } from 'hono'
 import type { AccessTokenClaims } from '@tessera/core'
 import type { Verifier } from '../../verifier.js'
 import { tesseraHono, type TesseraHonoEnv } from '../hono.js'
-import { Claims, OptionalAuth, Public, TesseraModule } from '../nest.js'
+import { Claims, OptionalAuth, Public, RequiredClaims, TesseraModule } from '../nest.js'
 
 export interface RunningApp {
   url: string
@@ -46,17 +47,21 @@ class MeController {
   maybe(claims: AccessTokenClaims | null) {
     return { userId: claims?.userId ?? null }
   }
+  miswired(claims: AccessTokenClaims) {
+    return { userId: claims.userId }
+  }
 }
 
 // Decorators applied as calls, as an application compiled with experimentalDecorators would apply them
 // (this repo compiles with TC39 decorators; see nest.ts).
-function route(name: 'me' | 'open' | 'maybe', decorators: MethodDecorator[]): void {
+function route(name: keyof MeController, decorators: MethodDecorator[], claims = Claims): void {
   Reflect.decorate(decorators, MeController.prototype, name, Object.getOwnPropertyDescriptor(MeController.prototype, name))
-  Claims()(MeController.prototype, name, 0)
+  claims()(MeController.prototype, name, 0)
 }
-route('me', [Get('me')])
+route('me', [Get('me')], RequiredClaims)
 route('open', [Get('open'), Public()])
 route('maybe', [Get('maybe'), OptionalAuth()])
+route('miswired', [Get('miswired'), Public()], RequiredClaims)
 Reflect.decorate([Controller()], MeController)
 
 export async function buildNest(verifier: Verifier): Promise<RunningApp> {
