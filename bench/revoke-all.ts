@@ -8,6 +8,7 @@ import { RedisSessionStore } from '@tessera/redis'
 import { startPrivateRedis } from '../test/support/redis.js'
 import { pinProcess, pinSelfToLoadCore, SERVER_CORE } from './lib/processes.js'
 import { isSmoke, printRows, type BenchRow } from './lib/report.js'
+import { KeyNames } from '../packages/redis/src/key-names.js'
 import { cloneUsers, fillSeedKeysFast, fillSessions, seedKey, seedRevokeAll, TYPICAL_UA } from './lib/sessions.js'
 import { elapsedMs, fmt, median } from './lib/stats.js'
 
@@ -46,7 +47,7 @@ try {
   await fillSessions(store, { count: 1, perUser: 1, userPrefix: 'template' })
   let filled = 0
   for (const size of SIZES) {
-    await cloneUsers(client, store.keys, { templateUserId: 'template0', userPrefix: 'filler', from: filled, to: size })
+    await cloneUsers(client, new KeyNames(store.keyPrefix), { templateUserId: 'template0', userPrefix: 'filler', from: filled, to: size })
     filled = size
     const timings: number[] = []
     const serverMs: number[] = []

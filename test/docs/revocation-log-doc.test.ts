@@ -62,7 +62,7 @@ describe('docs/revocation-log.md matches what the store writes', () => {
     const client = createClient({ url: SHARED_REDIS_URL })
     await client.connect()
     try {
-      const entries = await client.xRange(made.store.keys.revocationLog(), '-', '+')
+      const entries = await client.xRange(made.store.revocationLogKey, '-', '+')
       raw = entries.map((e) => ({ id: e.id, fields: { ...e.message } }))
     } finally {
       await client.close()
@@ -75,7 +75,7 @@ describe('docs/revocation-log.md matches what the store writes', () => {
 
   test('the key is <keyPrefix>revocations', () => {
     assert.match(DOC, /\| Key \| `<keyPrefix>revocations`/)
-    assert.equal(made.store.keys.revocationLog(), `${made.prefix}revocations`)
+    assert.equal(made.store.revocationLogKey, `${made.prefix}revocations`)
   })
 
   test('every kind written is documented, with exactly the fields written; required fields are in every entry', () => {

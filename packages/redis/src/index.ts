@@ -1,5 +1,6 @@
 export { RedisSessionStore, type RedisSessionStoreOptions } from './redis-session-store.js'
 export type { RedisDurability } from './replication-wait.js'
+export type { RedisStoreDiagnostics, RedisStoreDiagnosticsOptions } from './store-diagnostics.js'
 export type { RedisConnection, RedisConnectionOptions, RedisArg, SendOptions } from './connection.js'
 export { RedisDeliveryQueue, type RedisDeliveryQueueOptions } from './redis-delivery-queue.js'
 export { RedisRateLimitCounters, type RateLimitCount, type RateLimitWindow } from './rate-limit-counters.js'

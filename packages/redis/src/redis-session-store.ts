@@ -44,6 +44,7 @@ import { Scripts, type DescribedReply, type RunOptions, type ScriptArgs } from '
 import { ReplicationWait, resolveDurability, type RedisDurability } from './replication-wait.js'
 import { decodeSessionState } from './session-state.js'
 import { SigningKeyStorage } from './signing-key-storage.js'
+import { readDiagnostics, type RedisStoreDiagnostics, type RedisStoreDiagnosticsOptions } from './store-diagnostics.js'
 import { traceCommand } from './telemetry.js'
 
 /** Options of {@link RedisSessionStore.connect}. */
@@ -73,7 +74,7 @@ export class RedisSessionStore implements SessionStore {
   /** Several processes share a Redis store: the engine requires a `tokenKey` with it. */
   readonly shared = true
   readonly kind = 'redis'
-  readonly keys: KeyNames
+  readonly #keys: KeyNames
   readonly #connection: RedisConnection
   readonly #scripts = new Scripts()
   readonly #ownsConnection: boolean
@@ -85,12 +86,12 @@ export class RedisSessionStore implements SessionStore {
 
   constructor(connection: RedisConnection, options: { keyPrefix?: string; ownsConnection?: boolean; durability?: RedisDurability } = {}) {
     this.#connection = connection
-    this.keys = new KeyNames(options.keyPrefix ?? 'tessera:')
+    this.#keys = new KeyNames(options.keyPrefix ?? 'tessera:')
     this.#ownsConnection = options.ownsConnection ?? false
     const durability = resolveDurability(options.durability)
     this.#replication = durability ? new ReplicationWait(connection, durability) : null
-    this.#signingKeys = new SigningKeyStorage(connection, this.#scripts, this.keys.signingKeys())
-    this.#log = new RevocationLogStorage(connection, this.keys.revocationLog())
+    this.#signingKeys = new SigningKeyStorage(connection, this.#scripts, this.#keys.signingKeys())
+    this.#log = new RevocationLogStorage(connection, this.#keys.revocationLog())
     // 64 checks per call bound the time one call holds Redis (a few µs per check).
     this.#accessChecks = new AccessCheckBatch((name, keys, args, startedAtMs) => this.#run(name, keys, args, { startedAtMs }), { maxBatch: connection.isCluster ? 1 : 64 })
   }
@@ -119,6 +120,31 @@ export class RedisSessionStore implements SessionStore {
     return store
   }
 
+  /** First segment of every key of this store (the `keyPrefix` option). */
+  get keyPrefix(): string {
+    return this.#keys.prefix
+  }
+
+  /** The stream key of the revocation log, which verifiers and other readers follow (docs/revocation-log.md). */
+  get revocationLogKey(): string {
+    return this.#keys.revocationLog()
+  }
+
+  /**
+   * What an operator needs to size the store (`tessera stats`), without SCAN:
+   * Redis memory, the key count of this store's own database (never other
+   * databases'), and the bytes of each sampled user's key. The sample is the
+   * users named, else those in the newest revocation-log entries.
+   *
+   * @example
+   * ```ts
+   * const { memory, database, users } = await store.diagnostics({ users: ['42'] })
+   * ```
+   */
+  diagnostics(options: RedisStoreDiagnosticsOptions = {}): Promise<RedisStoreDiagnostics> {
+    return readDiagnostics({ connection: this.#connection, keys: this.#keys, log: this.#log }, options)
+  }
+
   /** The connection the store sends its commands on. */
   get connection(): RedisConnection {
     return this.#connection
@@ -126,7 +152,7 @@ export class RedisSessionStore implements SessionStore {
 
   /** The log key as a script's last KEYS entry, or nothing on Cluster where it lives in another slot. */
   #logKeys(): string[] {
-    return this.#connection.isCluster ? [] : [this.keys.revocationLog()]
+    return this.#connection.isCluster ? [] : [this.#keys.revocationLog()]
   }
 
   /**
@@ -150,13 +176,13 @@ export class RedisSessionStore implements SessionStore {
     }
     if (replication) {
       await replication.confirm(keys[0]!, connection)
-      if (reply.pending.length > 0) await replication.confirm(this.keys.revocationLog(), connection)
+      if (reply.pending.length > 0) await replication.confirm(this.#keys.revocationLog(), connection)
     }
     return reply
   }
 
   async createSession(r: CreateSessionRequest): Promise<CreateSessionResult> {
-    const reply = await this.#run('createSession', [this.keys.user(r.userId), ...this.#logKeys()], {
+    const reply = await this.#run('createSession', [this.#keys.user(r.userId), ...this.#logKeys()], {
       userId: r.userId,
       localId: r.localId,
       nowMs: r.nowMs,
@@ -187,7 +213,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async rotateRefreshToken(r: RotateRefreshTokenRequest): Promise<RotateRefreshTokenResult> {
-    const reply = await this.#run('rotateRefreshToken', [this.keys.user(r.userId), ...this.#logKeys()], {
+    const reply = await this.#run('rotateRefreshToken', [this.#keys.user(r.userId), ...this.#logKeys()], {
       userId: r.userId,
       localId: r.localId,
       generation: r.generation,
@@ -236,11 +262,11 @@ export class RedisSessionStore implements SessionStore {
   }
 
   checkAccessToken(r: CheckAccessTokenRequest): Promise<AccessTokenStatus> {
-    return this.#accessChecks.check([this.keys.user(r.userId), this.keys.deniedToken(r.userId, r.tokenId)], { localId: r.localId, sessionCreatedAtMs: r.sessionCreatedAtMs, nowMs: r.nowMs })
+    return this.#accessChecks.check([this.#keys.user(r.userId), this.#keys.deniedToken(r.userId, r.tokenId)], { localId: r.localId, sessionCreatedAtMs: r.sessionCreatedAtMs, nowMs: r.nowMs })
   }
 
   async revokeSession(r: RevokeSessionRequest): Promise<boolean> {
-    const reply = await this.#run('revokeSession', [this.keys.user(r.userId), ...this.#logKeys()], {
+    const reply = await this.#run('revokeSession', [this.#keys.user(r.userId), ...this.#logKeys()], {
       userId: r.userId,
       localId: r.localId,
       nowMs: r.nowMs,
@@ -252,7 +278,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async revokeAllSessions(r: RevokeAllSessionsRequest): Promise<number> {
-    const reply = await this.#run('revokeAllSessions', [this.keys.user(r.userId), ...this.#logKeys()], {
+    const reply = await this.#run('revokeAllSessions', [this.#keys.user(r.userId), ...this.#logKeys()], {
       userId: r.userId,
       nowMs: r.nowMs,
       reason: r.reason,
@@ -268,11 +294,11 @@ export class RedisSessionStore implements SessionStore {
   async denyToken(r: DenyTokenRequest): Promise<void> {
     // The log retention must cover the token's remaining life, which is what the verifier cache keeps.
     const retentionMs = Math.max(r.expiresAtMs - r.nowMs, 0) + LOG_RETENTION_SLACK_MS
-    await this.#run('denyToken', [this.keys.deniedToken(r.userId, r.tokenId), ...this.#logKeys()], { userId: r.userId, tokenId: r.tokenId, expiresAtMs: r.expiresAtMs, nowMs: r.nowMs, retentionMs })
+    await this.#run('denyToken', [this.#keys.deniedToken(r.userId, r.tokenId), ...this.#logKeys()], { userId: r.userId, tokenId: r.tokenId, expiresAtMs: r.expiresAtMs, nowMs: r.nowMs, retentionMs })
   }
 
   async banUser(r: BanUserRequest): Promise<number> {
-    const reply = await this.#run('revokeAllSessions', [this.keys.user(r.userId), ...this.#logKeys()], {
+    const reply = await this.#run('revokeAllSessions', [this.#keys.user(r.userId), ...this.#logKeys()], {
       userId: r.userId,
       nowMs: r.nowMs,
       reason: 'banned',
@@ -286,12 +312,12 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async unbanUser(r: { userId: string; nowMs: number; revocationTtlMs: number }): Promise<boolean> {
-    const reply = await this.#run('unbanUser', [this.keys.user(r.userId)], { nowMs: r.nowMs, revocationTtlMs: r.revocationTtlMs })
+    const reply = await this.#run('unbanUser', [this.#keys.user(r.userId)], { nowMs: r.nowMs, revocationTtlMs: r.revocationTtlMs })
     return reply.reply === 'lifted'
   }
 
   async getUserState(userId: string, nowMs: number): Promise<UserState> {
-    const key = this.keys.user(userId)
+    const key = this.#keys.user(userId)
     let values: (string | null)[]
     try {
       values = (await traceCommand('HMGET user', 'HMGET', null, () => this.#connection.send(['HMGET', key, '!ban', '!why', '!cut'], { key }))) as (string | null)[]
@@ -310,7 +336,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async listSessions(userId: string, nowMs: number): Promise<StoredSession[]> {
-    const key = this.keys.user(userId)
+    const key = this.#keys.user(userId)
     let flat: Buffer[]
     try {
       flat = (await traceCommand('HGETALL user', 'HGETALL', null, () => this.#connection.send(['HGETALL', key], { key, buffers: true }))) as Buffer[]
@@ -329,17 +355,17 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async issueOneTimeToken(r: IssueOneTimeTokenRequest): Promise<void> {
-    await this.#run('issueOneTimeToken', [this.keys.oneTimeTokens(r.userId)], { purpose: r.purpose, secretHash: r.secretHash, expiresAtMs: r.expiresAtMs, data: r.data, nowMs: r.nowMs })
+    await this.#run('issueOneTimeToken', [this.#keys.oneTimeTokens(r.userId)], { purpose: r.purpose, secretHash: r.secretHash, expiresAtMs: r.expiresAtMs, data: r.data, nowMs: r.nowMs })
   }
 
   async consumeOneTimeToken(r: ConsumeOneTimeTokenRequest): Promise<string> {
-    const reply = await this.#run('consumeOneTimeToken', [this.keys.oneTimeTokens(r.userId)], { purpose: r.purpose, secretHash: r.secretHash, nowMs: r.nowMs, maxAttempts: r.maxAttempts })
+    const reply = await this.#run('consumeOneTimeToken', [this.#keys.oneTimeTokens(r.userId)], { purpose: r.purpose, secretHash: r.secretHash, nowMs: r.nowMs, maxAttempts: r.maxAttempts })
     if (reply.reply !== 'consumed') throw new OneTimeTokenInvalid()
     return text(reply.payload[0])
   }
 
   async checkOneTimeToken(r: CheckOneTimeTokenRequest): Promise<boolean> {
-    const key = this.keys.oneTimeTokens(r.userId)
+    const key = this.#keys.oneTimeTokens(r.userId)
     let hash: Buffer | null
     let expiresAt: Buffer | null
     try {
@@ -354,11 +380,11 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async revokeOneTimeTokens(r: RevokeOneTimeTokensRequest): Promise<number> {
-    return (await this.#run('revokeOneTimeTokens', [this.keys.oneTimeTokens(r.userId)], [...(r.purposes ?? [])])).code
+    return (await this.#run('revokeOneTimeTokens', [this.#keys.oneTimeTokens(r.userId)], [...(r.purposes ?? [])])).code
   }
 
   async markDpopProofUsed(r: MarkDpopProofUsedRequest): Promise<boolean> {
-    const key = this.keys.dpopProof(r.proofKey)
+    const key = this.#keys.dpopProof(r.proofKey)
     try {
       // SET NX is atomic on its own; PX uses Redis's clock, so instances with different clocks expire it alike.
       return (await traceCommand('SET dpop-proof', 'SET', null, () => this.#connection.send(['SET', key, '1', 'NX', 'PX', String(r.ttlMs)], { key }))) !== null

@@ -1,4 +1,4 @@
-import { classifyEntry, comparePositions, heartbeatToFields } from '@tessera/core/internal'
+import { classifyEntry, comparePositions, fieldsToEntry, heartbeatToFields } from '@tessera/core/internal'
 import {
   AuthError,
   type IssuerHeartbeat,
@@ -181,6 +181,30 @@ export class RevocationLogStorage {
     } catch (err) {
       throw unavailable(err, 'could not read the revocation log')
     }
+  }
+
+  /**
+   * The users named in the newest `entries` entries (revocations, bans, denied
+   * tokens), newest first, at most `maxUsers`: users who recently had sessions,
+   * found without SCAN. Heartbeats name none.
+   */
+  async recentUsers(maxUsers: number, entries: number): Promise<string[]> {
+    const key = this.#key
+    let raw: [string, string[]][] | null
+    try {
+      raw = (await this.#connection.send(['XREVRANGE', key, '+', '-', 'COUNT', String(entries)], { key })) as [string, string[]][] | null
+    } catch (err) {
+      throw unavailable(err, 'could not read the revocation log')
+    }
+    const users = new Set<string>()
+    for (const [id, flat] of raw ?? []) {
+      if (users.size >= maxUsers) break
+      const fields: Record<string, string> = {}
+      for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!
+      const entry = fieldsToEntry(id, fields)
+      if (entry) users.add(entry.event.userId)
+    }
+    return [...users]
   }
 
   /** Closes the blocking reader, if one was opened. */

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { deliveryQueueContract } from '../../../../test/support/delivery-queue-contract.js'
 import { redisStoreForTest } from '../../../../test/support/redis.js'
+import { KeyNames } from '../key-names.js'
 import { RedisDeliveryQueue } from '../redis-delivery-queue.js'
 
 describe('RedisDeliveryQueue', () => {
@@ -15,7 +16,7 @@ describe('RedisDeliveryQueue', () => {
     const { store, prefix, cleanup } = await redisStoreForTest('dq')
     try {
       const queue = await RedisDeliveryQueue.open(store.connection, { keyPrefix: prefix, name: 'webhooks' })
-      const { stream } = store.keys.deliveryQueue('webhooks')
+      const { stream } = new KeyNames(prefix).deliveryQueue('webhooks')
       const consumers = async () => {
         const raw = (await store.connection.send(['XINFO', 'CONSUMERS', stream, 'deliverers'], { key: stream })) as unknown[][]
         return raw.map((flat) => String(flat[flat.indexOf('name') + 1])).sort()
@@ -49,7 +50,7 @@ describe('RedisDeliveryQueue', () => {
     const { store, prefix, cleanup } = await redisStoreForTest('dq')
     try {
       const queue = await RedisDeliveryQueue.open(store.connection, { keyPrefix: prefix, name: 'webhooks' })
-      const { stream } = store.keys.deliveryQueue('webhooks')
+      const { stream } = new KeyNames(prefix).deliveryQueue('webhooks')
       await store.connection.send(['DEL', stream], { key: stream })
       assert.deepEqual(await queue.forgetIdleConsumers('a', { idleMs: 0 }), [])
     } finally {

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test'
 import { newLocalSessionId } from '@tessera/core'
 import { redisStoreForTest } from '../../../../test/support/redis.js'
 import type { RedisConnection } from '../connection.js'
-import type { KeyNames } from '../key-names.js'
+import { KeyNames } from '../key-names.js'
 import { Scripts, type ScriptName } from '../scripts.js'
 
 const HOUR = 3_600_000
@@ -25,7 +25,7 @@ describe('Lua scripts', () => {
   before(async () => {
     const made = await redisStoreForTest('scripts')
     connection = made.store.connection
-    keys = made.store.keys
+    keys = new KeyNames(made.prefix)
     cleanup = () => made.cleanup()
   })
   after(async () => cleanup())
@@ -297,12 +297,12 @@ describe('Lua scripts', () => {
     test('the log is trimmed to the retention given, and a reader behind the trim is told of the gap', async () => {
       const made = await redisStoreForTest('trim')
       try {
-        const logKey = made.store.keys.revocationLog()
+        const logKey = made.store.revocationLogKey
         // 150 entries far older than any retention: more than one stream node, so approximate trimming can drop one
         for (let i = 1; i <= 150; i++) await made.store.connection.send(['XADD', logKey, `1-${i}`, 'k', 'x'])
         const u = user()
         const id = newLocalSessionId(now)
-        await scripts.run(made.store.connection, 'createSession', [made.store.keys.user(u), logKey], [u, id, String(now), String(now + HOUR), String(now + 2 * HOUR), hash('a'), 'default', 'm', '10', 'evict-oldest', '0', '60000', '70000'])
+        await scripts.run(made.store.connection, 'createSession', [new KeyNames(made.prefix).user(u), logKey], [u, id, String(now), String(now + HOUR), String(now + 2 * HOUR), hash('a'), 'default', 'm', '10', 'evict-oldest', '0', '60000', '70000'])
         await made.store.revokeSession({ userId: u, localId: id, nowMs: now, reason: 'logout', revocationTtlMs: 60_000, tokenHorizonMs: HORIZON })
         const first = (await made.store.connection.send(['XRANGE', logKey, '-', '+', 'COUNT', '1'])) as [string, unknown][]
         assert.notEqual(first[0]?.[0], '1-1')

@@ -127,7 +127,7 @@ describe('cached mode when the link to Redis breaks', () => {
     await direct.connect()
     try {
       // Someone trims away the entry this verifier has not read yet.
-      await direct.sendCommand(['XTRIM', store.keys.revocationLog(), 'MAXLEN', '0'])
+      await direct.sendCommand(['XTRIM', store.revocationLogKey, 'MAXLEN', '0'])
     } finally {
       await direct.close()
     }

@@ -7,6 +7,7 @@ import { createTessera, SigningKeySet, type SessionTokens } from '@tessera/core'
 import { uniquePrefix, waitFor } from '../../../../../test/support/redis.js'
 import { command, startCluster, type PrivateCluster } from '../../../../../test/support/redis-topology.js'
 import { RedisSessionStore } from '../../index.js'
+import { KeyNames } from '../../key-names.js'
 import { runWholeFlow } from './flow.js'
 
 let cluster: PrivateCluster
@@ -45,7 +46,7 @@ void test('recovers by itself when a master is killed, keeping every acknowledge
     revoked.push(tokens)
   }
   // Kill the master that owns the first user's slot.
-  const slot = Number(await command(cluster.nodes[0]!.port, ['CLUSTER', 'KEYSLOT', s.keys.user('ha-0')]))
+  const slot = Number(await command(cluster.nodes[0]!.port, ['CLUSTER', 'KEYSLOT', new KeyNames(s.keyPrefix).user('ha-0')]))
   const shards = (await command(cluster.nodes[0]!.port, ['CLUSTER', 'SLOTS'])) as [number, number, [string, number, string]][]
   const ownerPort = Number(shards.find(([from, to]) => slot >= from && slot <= to)![2][1])
   const victim = cluster.nodes.find((n) => n.port === ownerPort)!

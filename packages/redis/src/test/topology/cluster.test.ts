@@ -8,6 +8,7 @@ import { createTessera, SigningKeySet, type Tessera } from '@tessera/core'
 import { uniquePrefix } from '../../../../../test/support/redis.js'
 import { TESSERA_ACL_RULES, command, startCluster, type PrivateCluster } from '../../../../../test/support/redis-topology.js'
 import { RedisSessionStore } from '../../index.js'
+import { KeyNames } from '../../key-names.js'
 import { ClusterConnection } from '../../cluster-connection.js'
 import { runWholeFlow } from './flow.js'
 
@@ -65,8 +66,8 @@ void describe('Redis Cluster', () => {
     for (let i = 0; i < 30; i++) {
       const userId = `spread-${i}`
       await auth.createSession({ userId })
-      const slot = Number(await command(cluster.nodes[0]!.port, ['CLUSTER', 'KEYSLOT', store.keys.user(userId)]))
-      assert.equal(Number(await command(cluster.nodes[0]!.port, ['CLUSTER', 'KEYSLOT', store.keys.deniedToken(userId, 'x')])), slot)
+      const slot = Number(await command(cluster.nodes[0]!.port, ['CLUSTER', 'KEYSLOT', new KeyNames(store.keyPrefix).user(userId)]))
+      assert.equal(Number(await command(cluster.nodes[0]!.port, ['CLUSTER', 'KEYSLOT', new KeyNames(store.keyPrefix).deniedToken(userId, 'x')])), slot)
       owners.add(await ownerOf(slot))
     }
     assert.equal(owners.size, 3)
@@ -99,7 +100,7 @@ void describe('Redis Cluster', () => {
     const slots = new Set<number>()
     for (let i = 0; users.length < 12; i++) {
       const userId = `reshard-${i}-${randomUUID().slice(0, 4)}`
-      const slot = Number(await command(source.port, ['CLUSTER', 'KEYSLOT', store.keys.user(userId)]))
+      const slot = Number(await command(source.port, ['CLUSTER', 'KEYSLOT', new KeyNames(store.keyPrefix).user(userId)]))
       if ((await ownerOf(slot)) !== source.port) continue
       users.push(userId)
       slots.add(slot)

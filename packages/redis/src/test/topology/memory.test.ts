@@ -6,6 +6,7 @@ import { createTessera, SigningKeySet } from '@tessera/core'
 import { startPrivateRedis } from '../../../../../test/support/redis.js'
 import { command } from '../../../../../test/support/redis-topology.js'
 import { RedisSessionStore } from '../../index.js'
+import { KeyNames } from '../../key-names.js'
 
 const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
 const USERS = 2000
@@ -25,22 +26,22 @@ void test('a live session costs a bounded, measured amount of Redis memory', asy
   for (let i = 0; i < USERS; i += 100) {
     await Promise.all(Array.from({ length: 100 }, (_, j) => auth.createSession({ userId: `user-${1_000_000 + i + j}`, device: { userAgent: CHROME, ip: '203.0.113.7', name: 'Work laptop' } })))
   }
-  const oneSession = Number(await command(redis.port, ['MEMORY', 'USAGE', store.keys.user('user-1000000'), 'SAMPLES', '0']))
+  const oneSession = Number(await command(redis.port, ['MEMORY', 'USAGE', new KeyNames(store.keyPrefix).user('user-1000000'), 'SAMPLES', '0']))
   const afterOne = usedMemory(await command(redis.port, ['INFO', 'memory']))
   // Two more sessions for the first 500 users: the marginal cost of a session in an existing hash.
-  const threeBefore = Number(await command(redis.port, ['MEMORY', 'USAGE', store.keys.user('user-1000001'), 'SAMPLES', '0']))
+  const threeBefore = Number(await command(redis.port, ['MEMORY', 'USAGE', new KeyNames(store.keyPrefix).user('user-1000001'), 'SAMPLES', '0']))
   for (let i = 0; i < 500; i++) {
     await auth.createSession({ userId: `user-${1_000_000 + i}`, device: { userAgent: CHROME } })
     await auth.createSession({ userId: `user-${1_000_000 + i}`, device: { userAgent: CHROME } })
   }
-  const threeSessions = Number(await command(redis.port, ['MEMORY', 'USAGE', store.keys.user('user-1000001'), 'SAMPLES', '0']))
+  const threeSessions = Number(await command(redis.port, ['MEMORY', 'USAGE', new KeyNames(store.keyPrefix).user('user-1000001'), 'SAMPLES', '0']))
 
   // The revocation log: bytes per entry.
   const logBefore = usedMemory(await command(redis.port, ['INFO', 'memory']))
   for (let i = 0; i < 1000; i += 100) {
     await Promise.all(Array.from({ length: 100 }, (_, j) => auth.revokeAllSessions(`user-${1_000_000 + 500 + i + j}`)))
   }
-  const logBytes = Number(await command(redis.port, ['MEMORY', 'USAGE', store.keys.revocationLog(), 'SAMPLES', '0']))
+  const logBytes = Number(await command(redis.port, ['MEMORY', 'USAGE', store.revocationLogKey, 'SAMPLES', '0']))
   const logDelta = usedMemory(await command(redis.port, ['INFO', 'memory'])) - logBefore
 
   const perUser = (afterOne - before) / USERS
@@ -50,5 +51,5 @@ void test('a live session costs a bounded, measured amount of Redis memory', asy
   // Bounds that catch a layout regression (e.g. a hash leaving listpack encoding).
   assert.ok(oneSession < 512, `one session takes ${oneSession} B`)
   assert.ok(perUser < 640, `a user with one session takes ${perUser} B`)
-  assert.equal(await command(redis.port, ['OBJECT', 'ENCODING', store.keys.user('user-1000001')]), 'listpack')
+  assert.equal(await command(redis.port, ['OBJECT', 'ENCODING', new KeyNames(store.keyPrefix).user('user-1000001')]), 'listpack')
 })

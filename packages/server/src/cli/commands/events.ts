@@ -67,7 +67,7 @@ export function eventsCommand(): Command {
             let position = options.fromStart ? null : (await auth.revocationLogInfo()).lastPosition
             let printed = 0
             // On stderr even with --json, so scripts can wait for it before acting.
-            process.stderr.write(`following ${store.keys.revocationLog()} (Ctrl-C to stop)\n`)
+            process.stderr.write(`following ${store.revocationLogKey} (Ctrl-C to stop)\n`)
             while (!stopping) {
               const read = await auth.readRevocations(position, { blockMs: BLOCK_MS, count: 100 })
               // Events trimmed before we read them are lost to us; say so rather than pretend the stream is complete.

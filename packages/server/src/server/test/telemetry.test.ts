@@ -305,7 +305,7 @@ describe('OpenTelemetry spans', () => {
 
       // The webhook queue: its group at start, each queued delivery, depth and dead letters; the poll makes no span.
       exporter.reset()
-      const queue = await RedisDeliveryQueue.open(store.connection, { keyPrefix: store.keys.prefix, name: 'webhooks' })
+      const queue = await RedisDeliveryQueue.open(store.connection, { keyPrefix: store.keyPrefix, name: 'webhooks' })
       dbSpan('XGROUP delivery-queue', 'XGROUP')
       await queue.enqueue([{ messageId: 'msg_otel', destination: 'siem', payload: '{"type":"user.banned"}' }], Date.now())
       dbSpan('XADD delivery-queue', 'XADD')

@@ -10,6 +10,7 @@ import type { UserStore } from '../../users/user-store.js'
 import { buildApp } from '../app.js'
 import { WebhookDeliverer, type WebhookDeliveryOptions } from '../webhooks/deliverer.js'
 import { resolveWebhookEndpoints, type WebhookEndpoint } from '../webhooks/endpoints.js'
+import { KeyNames } from '../../../../redis/src/key-names.js'
 import { DATABASE_URL, FIXTURE_CONNECT_TIMEOUT_MS, MemoryMailer, PASSWORD, bearer, testSchema, uniqueEmail, userIdOf } from './helpers.js'
 import { WebhookReceiver } from './webhook-receiver.js'
 
@@ -158,7 +159,7 @@ describe('security webhooks across three server instances on one Redis', () => {
         await waitFor(() => receiver.acknowledged.size === 1, 10_000, 10)
         await waitFor(() => receiver.acknowledged.size === 3, 30_000, 20)
         // Twice the lease without a read and nothing held: the dead instance's name is removed from the group.
-        const { stream } = store.keys.deliveryQueue('orphans')
+        const { stream } = new KeyNames(prefix).deliveryQueue('orphans')
         const consumers = async () =>
           ((await store.connection.send(['XINFO', 'CONSUMERS', stream, 'deliverers'], { key: stream })) as unknown[][]).map((flat) => String(flat[flat.indexOf('name') + 1]))
         await waitFor(async () => !(await consumers()).includes('dead-instance'), 30_000, 50)
