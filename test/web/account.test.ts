@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Browser, BrowserContext, Page, Request } from 'playwright-core'
 import { waitFor } from '../support/redis.js'
-import { accountLink, newDevice, screenshot, startServerAndBrowser, waitForMail, type AccountServer } from './harness.js'
+import { accountLink, BROWSER_TESTS_AT_ONCE, newDevice, screenshot, startServerAndBrowser, waitForMail, type AccountServer } from './harness.js'
 
 const PASSWORD = 'correct horse battery'
 const WINDOWS_CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
@@ -54,7 +54,7 @@ async function expectSignedOut(page: Page, message: RegExp): Promise<void> {
   assert.match((await page.locator('#notice').textContent()) ?? '', message)
 }
 
-describe('account page in Chromium', { concurrency: true }, () => {
+describe('account page in Chromium', { concurrency: BROWSER_TESTS_AT_ONCE }, () => {
   let server: AccountServer
   let browser: Browser
   const contexts: BrowserContext[] = []

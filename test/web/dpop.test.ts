@@ -10,7 +10,7 @@ import assert from 'node:assert/strict'
 import { calculateJwkThumbprint, decodeJwt, type JWK } from 'jose'
 import type { Browser, BrowserContext, Page, Response } from 'playwright-core'
 import { waitFor } from '../support/redis.js'
-import { newDevice, startAccountServer, startServerAndBrowser, type AccountServer } from './harness.js'
+import { BROWSER_TESTS_AT_ONCE, newDevice, startAccountServer, startServerAndBrowser, type AccountServer } from './harness.js'
 
 const PASSWORD = 'correct horse battery'
 
@@ -36,7 +36,7 @@ const READ_KEY = `new Promise((resolve, reject) => {
   }
 })`
 
-describe('account page DPoP binding in Chromium', { concurrency: true }, () => {
+describe('account page DPoP binding in Chromium', { concurrency: BROWSER_TESTS_AT_ONCE }, () => {
   let server: AccountServer
   let browser: Browser
   const contexts: BrowserContext[] = []

@@ -141,7 +141,26 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   return path
 }
 
+/**
+ * How long a navigation, click or wait in a page may take before the test fails
+ * (playwright's own default is 30 s). A page load took over 30 s with both
+ * browser suites running on a busy 2-core machine (CI, 2026-12-03: page.goto
+ * timed out while every step was only slow, not stuck); a step that never
+ * happens still fails, well inside the 240 s test timeout.
+ */
+export const PAGE_TIMEOUT_MS = 90_000
+
+/**
+ * How many tests of one browser suite run at once. Every test drives its own
+ * browser contexts, and all of them at once (17 pages with both suites) only
+ * made each step slower on two cores; a few at a time finish in about the same
+ * total time with shorter waits.
+ */
+export const BROWSER_TESTS_AT_ONCE = 4
+
 /** A new browser context (one device) with its own cookie jar and user agent. */
-export function newDevice(browser: Browser, userAgent?: string, viewport = { width: 1024, height: 800 }): Promise<BrowserContext> {
-  return browser.newContext({ ...(userAgent ? { userAgent } : {}), viewport, locale: 'en-GB', timezoneId: 'UTC' })
+export async function newDevice(browser: Browser, userAgent?: string, viewport = { width: 1024, height: 800 }): Promise<BrowserContext> {
+  const context = await browser.newContext({ ...(userAgent ? { userAgent } : {}), viewport, locale: 'en-GB', timezoneId: 'UTC' })
+  context.setDefaultTimeout(PAGE_TIMEOUT_MS)
+  return context
 }
