@@ -7,10 +7,14 @@
 // Diagnostics (not the figure): --stages adds where the slowest refusals' time went (when the XREAD reply reached the
 // last verifier, its own work after that, its CPU, GC of any process in the window); --verifier-core <n> pins the
 // verifiers to core n instead of the driver's, to see what sharing one core costs.
+// The floor row (same run, same layout): three bare node-redis clients blocked on XREAD of a stream, no Tessera
+// code, from the driver's XADD returning to the last of them holding the entry (propagation-floor-reader.ts): what
+// any Node process following a Redis stream gets on this machine.
 import { fork, type ChildProcess } from 'node:child_process'
 import { PerformanceObserver } from 'node:perf_hooks'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
+import { createClient } from 'redis'
 import { createTessera, SigningKeySet } from '@tessera/core'
 import { RedisSessionStore } from '@tessera/redis'
 import { deleteKeys, startPrivateRedis, type PrivateRedis } from '../test/support/redis.js'
@@ -34,7 +38,7 @@ const AUDIENCE = 'api'
 const now = () => Number(process.hrtime.bigint()) / 1e6
 
 interface Message {
-  type: 'ready' | 'watching' | 'rejected' | 'error' | 'gcs'
+  type: 'ready' | 'watching' | 'rejected' | 'error' | 'gcs' | 'floor-ready' | 'floor-received'
   id?: number
   atMs?: number
   code?: string
@@ -77,7 +81,7 @@ try {
   let gcReports = 0
   const pending = new Map<string, { left: number; arrivals: Arrivals; resolve: (arrivals: Arrivals) => void }>()
   const expect = (key: string) => new Promise<Arrivals>((resolve) => pending.set(key, { left: VERIFIERS, arrivals: { stamped: [], received: [], messages: [] }, resolve }))
-  for (const child of children) {
+  const listen = (child: ChildProcess) =>
     child.on('message', (message: Message) => {
       if (message.type === 'gcs') {
         gcs.push(...message.gcs!)
@@ -96,7 +100,7 @@ try {
         waiter.resolve(waiter.arrivals)
       }
     })
-  }
+  for (const child of children) listen(child)
   await expect('ready:')
 
   const stamped: number[] = []
@@ -131,6 +135,33 @@ try {
     }
   }
   const elapsed = Date.now() - started
+
+  // The floor: the same number of processes on the same core, bare XREAD readers instead of verifiers.
+  const floorStream = `${PREFIX}floor`
+  const floorEnv = { ...process.env, BENCH_REDIS_URL: REDIS_URL, BENCH_FLOOR_STREAM: floorStream }
+  const floorReady = expect('floor-ready:')
+  const readers = Array.from({ length: VERIFIERS }, () => fork('bench/propagation-floor-reader.ts', [], { env: floorEnv, execArgv: [...CODE_FLAGS, '--import', 'tsx'] }))
+  children.push(...readers)
+  for (const reader of readers) {
+    if (VERIFIER_CORE !== null) pinProcess(reader.pid!, VERIFIER_CORE)
+    listen(reader)
+  }
+  await floorReady
+  const writer = createClient({ url: REDIS_URL })
+  await writer.connect()
+  const floor: number[] = []
+  try {
+    // One entry first, unmeasured: every reader has read once and is back in XREAD.
+    for (let id = -1; id < sessions.length; id++) {
+      const received = expect(`floor-received:${id}`)
+      await writer.xAdd(floorStream, '*', { id: String(id) })
+      const returnedAt = now()
+      const arrivals = await received
+      if (id >= 0) floor.push(Math.max(...arrivals.stamped) - returnedAt)
+    }
+  } finally {
+    await writer.close()
+  }
   const pct = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.ceil((p / 100) * values.length) - 1)]!
   const fmt = (v: number) => v.toFixed(2)
   console.log(`\nRevocation propagation, ${REVOCATIONS} revocations, ${VERIFIERS} cached-mode verifier processes, loopback Redis ${privateRedis ? '(private)' : REDIS_URL} (${elapsed} ms total)\n`)
@@ -138,6 +169,7 @@ try {
   console.log('| --- | ---: | ---: | ---: |')
   console.log(`| revoke returned -> all ${VERIFIERS} rejected (stamped in each verifier, shared monotonic clock) | ${fmt(pct(stamped, 50))} | ${fmt(pct(stamped, 99))} | ${fmt(Math.max(...stamped))} |`)
   console.log(`| revoke returned -> all ${VERIFIERS} reports received by the driver (adds IPC delivery) | ${fmt(pct(received, 50))} | ${fmt(pct(received, 99))} | ${fmt(Math.max(...received))} |`)
+  console.log(`| floor: XADD returned -> all ${VERIFIERS} bare node-redis XREAD readers hold the entry (no Tessera code, placed as the verifiers) | ${fmt(pct(floor, 50))} | ${fmt(pct(floor, 99))} | ${fmt(Math.max(...floor))} |`)
   if (STAGES) {
     for (const child of children) child.send({ type: 'gcs' })
     while (gcReports < VERIFIERS) await new Promise((resolve) => setTimeout(resolve, 10))
