@@ -1,5 +1,5 @@
 // One server of the protected-route benchmark; started by protected-route.ts.
-// Usage: node --conditions=tessera-source --import tsx bench/protected-server.ts <none|fastify-jwt|signature|strict|cached>
+// Usage: node --conditions=tessera-source --import tsx bench/protected-server.ts <none|redis-roundtrip|fastify-jwt|signature|strict|cached>
 // Environment: BENCH_KEYS (SigningKeySet JSON), BENCH_REDIS_URL, BENCH_PREFIX, BENCH_ISSUER, BENCH_AUDIENCE;
 // BENCH_VERIFY_CACHE=off turns the verified-token cache off (every request checks the token's signature).
 import { createPublicKey } from 'node:crypto'
@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
 import fastifyJwt from '@fastify/jwt'
 import Fastify from 'fastify'
+import { createClient } from 'redis'
 import { SigningKeySet } from '@tessera/core'
 import { tesseraFastify } from '@tessera/verifier/fastify'
 import { createVerifier } from '@tessera/verifier'
@@ -33,6 +34,19 @@ if (variant === 'fastify-jwt') {
     } catch {
       return reply.code(401).send({ error: 'invalid_token' })
     }
+  })
+} else if (variant === 'redis-roundtrip') {
+  // The floor of strict mode: one node-redis command per request (auto-pipelined like any client's), verifying
+  // nothing. Whatever a per-request store check costs beyond the route, this already pays most of it.
+  const client = createClient({ url: env('BENCH_REDIS_URL') })
+  await client.connect()
+  const key = `${env('BENCH_PREFIX')}floor`
+  app.addHook('onRequest', async (request) => {
+    if (request.url === '/__cpu') return
+    await client.exists(key)
+  })
+  app.addHook('onClose', async () => {
+    await client.close()
   })
 } else if (variant !== 'none') {
   const verifier = await createVerifier({
