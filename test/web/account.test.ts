@@ -156,6 +156,43 @@ describe('account page in Chromium', { concurrency: BROWSER_TESTS_AT_ONCE }, () 
     await visitSignedOut()
   })
 
+  test('no refresh crosses a sign-out: with the logout held past the refresh timer, none is sent and no session cookie comes back', async () => {
+    const context = await device()
+    const page = await context.newPage()
+    const email = newEmail('crossing')
+    await register(server, email)
+    await signIn(page, server, email)
+    // From the first logout's request to its answer: the window no refresh may cross.
+    let logoutOut = false
+    const crossing: string[] = []
+    page.on('request', (request) => {
+      if (logoutOut && new URL(request.url()).pathname === '/auth/refresh') crossing.push(request.url())
+    })
+    page.on('response', (res) => {
+      if (new URL(res.url()).pathname === '/auth/logout') logoutOut = false
+    })
+    // The first logout is held longer than an access token lives, so the page's refresh timer comes due while it is
+    // out (before the fix, that refresh was sent and its reply could land after the logout's, setting the hint again).
+    // Its token has expired on arrival (401): the page refreshes after that answer and signs out again.
+    let held = false
+    await page.route('**/auth/logout', async (route) => {
+      if (!held) {
+        held = true
+        logoutOut = true
+        await new Promise((resolve) => setTimeout(resolve, (ACCESS_TOKEN_TTL + 1) * 1000))
+      }
+      await route.continue()
+    })
+    const signedOut = page.waitForResponse((res) => new URL(res.url()).pathname === '/auth/logout' && res.status() === 204)
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click()
+    await signedOut
+    await page.getByRole('heading', { name: 'Your Tessera account' }).waitFor()
+    assert.equal(await page.getByText('You are signed out.').isVisible(), true)
+    assert.deepEqual(crossing, [], 'no refresh while the logout was out')
+    const left = (await context.cookies()).map((c) => c.name)
+    assert.ok(!left.includes('tessera_session_hint') && !left.includes('tessera_refresh'), `cookies left: ${left.join(', ')}`)
+  })
+
   test('a browser signed in before the session hint existed (refresh cookie, no hint) stays signed in, asking the server once', async () => {
     const context = await device()
     const email = newEmail('pre-hint')

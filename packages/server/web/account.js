@@ -1,7 +1,7 @@
 // Being signed in on the account page: whose account it is, and the ways out.
 // The views that need either import them from here, so every view leaves for
 // the sign-in view the same way: tokens forgotten, account forgotten.
-import { announceSignOut, api, ApiError, forget } from '/account/session.js'
+import { announceSignOut, api, ApiError, forget, logout } from '/account/session.js'
 import { alertError, clearMessages, explain, say, show } from '/account/page.js'
 
 /** @type {{ email: string, email_verified: boolean } | null} */
@@ -39,8 +39,8 @@ export function handleFailure(err) {
 export async function signOut() {
   clearMessages()
   try {
-    // Through api(): a token that expired while the tab slept is refreshed first, so the session really ends.
-    await api('/auth/logout', { method: 'POST' })
+    // A token that expired while the tab slept is refreshed first, so the session really ends; no refresh crosses it.
+    await logout()
   } catch (err) {
     // A 401 is a session already over (ended elsewhere, or its refresh cookie refused): the outcome is the same.
     // Anything else (server unreachable, 503) leaves the session alive and the cookie set: saying "signed out"

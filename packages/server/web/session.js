@@ -30,6 +30,8 @@ let access = null
 let refreshTimer
 /** @type {Promise<boolean> | null} */
 let refreshing = null
+/** True while this tab signs out: no refresh timer is armed (see {@link logout}). */
+let signingOut = false
 const channel = 'BroadcastChannel' in window ? new BroadcastChannel(CHANNEL_NAME) : null
 prepareDpopKey()
 
@@ -83,10 +85,7 @@ export async function send(path, { method = 'GET', body, bearer, headers = {} } 
 
 /** A call as the signed-in user: refreshes first when the token is stale, and once more on a 401. */
 export async function api(path, options = {}) {
-  if (!access || access.expiresAtMs - Date.now() < Math.min(5_000, access.lifetimeMs / 5)) {
-    if (!(await refresh())) throw signedOutError()
-  }
-  if (!access) throw signedOutError()
+  await freshAccess()
   try {
     return await send(path, { ...options, bearer: access.token })
   } catch (err) {
@@ -94,6 +93,52 @@ export async function api(path, options = {}) {
     // Revoked elsewhere, or expired while we slept: one refresh settles which.
     if (!(await refresh({ force: true })) || !access) throw signedOutError()
     return send(path, { ...options, bearer: access.token })
+  }
+}
+
+/** Refreshes first when the access token is missing or about to expire; throws when the session is over. */
+async function freshAccess() {
+  if (!access || access.expiresAtMs - Date.now() < Math.min(5_000, access.lifetimeMs / 5)) {
+    if (!(await refresh())) throw signedOutError()
+  }
+  if (!access) throw signedOutError()
+}
+
+/**
+ * Ends this browser's session on the server. No refresh may cross the logout:
+ * one the server answered before the logout but whose reply the browser applied
+ * after it puts back the cookies the logout cleared (the session hint, and a
+ * refresh cookie of the ended session), so the next visit tries a refresh that
+ * fails. So the refresh timer stops, a refresh in flight lands first, a stale
+ * token is renewed before the call, and the call holds the tabs' refresh lock
+ * so no other tab refreshes during it. A 401 (the token expired on its way) is
+ * settled by one refresh, after the logout answered, and the logout is sent
+ * again. A logout that fails while the session lives (server unreachable)
+ * re-arms the timer.
+ */
+export async function logout() {
+  signingOut = true
+  clearTimeout(refreshTimer)
+  try {
+    await refreshing?.catch(() => undefined)
+    await freshAccess()
+    const call = () => send('/auth/logout', { method: 'POST', bearer: access.token })
+    const locked = () => (navigator.locks ? navigator.locks.request(LOCK_NAME, call) : call())
+    try {
+      await locked()
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.status !== 401) throw err
+      // Expired on its way, or revoked elsewhere: one refresh settles which (as in api()), then the logout again.
+      if (!(await refresh({ force: true })) || !access) throw signedOutError()
+      await locked()
+    }
+    forget()
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) forget()
+    throw err
+  } finally {
+    signingOut = false
+    if (access) scheduleRefresh()
   }
 }
 
@@ -113,7 +158,7 @@ export function adopt(reply) {
 
 function scheduleRefresh() {
   clearTimeout(refreshTimer)
-  if (!access) return
+  if (!access || signingOut) return
   const lifetime = access.expiresAtMs - Date.now()
   const margin = Math.min(REFRESH_MARGIN_MS, lifetime / 4)
   refreshTimer = setTimeout(() => {
