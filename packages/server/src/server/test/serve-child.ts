@@ -3,13 +3,18 @@ import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 
 const CLI = join(import.meta.dirname, '..', '..', 'cli', 'main.ts')
+const REPOSITORY = join(import.meta.dirname, '..', '..', '..', '..', '..')
 
-/** Starts `tessera serve` with exactly this environment (and PATH); `listening` resolves to its URL. */
-export function serve(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--conditions=tessera-source', '--import', 'tsx', CLI, 'serve'], {
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+/**
+ * Starts `tessera serve` with exactly this environment (and PATH); `listening` resolves to its URL.
+ * `via: 'npm start'` starts it as the README does, so `child` is npm and the server is npm's descendant.
+ */
+export function serve(env: Record<string, string>, { via = 'node' }: { via?: 'node' | 'npm start' } = {}) {
+  const fullEnv = { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env }
+  const child =
+    via === 'node'
+      ? spawn(process.execPath, ['--conditions=tessera-source', '--import', 'tsx', CLI, 'serve'], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn('npm', ['start'], { cwd: REPOSITORY, env: { HOME: process.env.HOME ?? '', ...fullEnv }, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   const watchers: { pattern: RegExp; seen: (atMs: number) => void }[] = []

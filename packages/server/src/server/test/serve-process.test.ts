@@ -121,3 +121,35 @@ void test('with no configuration it runs embedded, says so, and keeps users and 
   }
   assert.equal(kids[0], kids[1], 'the signing key survives the restart')
 })
+
+// A process manager (systemd, a container runtime, a supervisor) stops `npm start` by sending SIGTERM to npm
+// alone. npm passes it to the shell that runs the script; the server has to get it too, or it keeps the port
+// and the data dir as an orphan and the next start fails.
+void test('`npm start` stopped with SIGTERM to npm alone stops the server, gracefully', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tessera-npm-start-'))
+  const server = serve({ PORT: '0', TESSERA_DATA_DIR: dataDir, TESSERA_HASHING_PROCESSES: '1' }, { via: 'npm start' })
+  const serverPid = () => Number(/"pid":(\d+)/.exec(server.output().stdout)?.[1])
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0)
+      return true
+    } catch {
+      return false
+    }
+  }
+  t.after(async () => {
+    if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill('SIGKILL')
+    await server.exited
+    // On failure the server outlives npm: it is nobody's child, so stop it by its PID.
+    if (serverPid() && alive(serverPid())) process.kill(serverPid(), 'SIGKILL')
+    rmSync(dataDir, { recursive: true, force: true })
+  })
+  await server.listening
+  const pid = serverPid()
+  assert.ok(pid > 0 && pid !== server.child.pid, 'the server runs in a process of its own, under npm')
+  server.child.kill('SIGTERM')
+  await server.sawLine(/SIGTERM received, shutting down/)
+  assert.equal(await server.exited, 0)
+  // npm waits for the script's process, so by now the server has finished its shutdown and exited.
+  assert.equal(alive(pid), false, 'no server left running after npm exited')
+})
