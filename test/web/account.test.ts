@@ -65,6 +65,16 @@ describe('account page in Chromium', { concurrency: BROWSER_TESTS_AT_ONCE }, () 
     return context
   }
 
+  /** A new device with a new account, signed in on the account page. */
+  async function signedInDevice(label: string): Promise<{ context: BrowserContext; page: Page; email: string }> {
+    const context = await device()
+    const page = await context.newPage()
+    const email = newEmail(label)
+    await register(server, email)
+    await signIn(page, server, email)
+    return { context, page, email }
+  }
+
   before(async () => {
     ;({ server, browser } = await startServerAndBrowser({ ACCESS_TOKEN_TTL: String(ACCESS_TOKEN_TTL) }))
   })
@@ -157,11 +167,7 @@ describe('account page in Chromium', { concurrency: BROWSER_TESTS_AT_ONCE }, () 
   })
 
   test('no refresh crosses a sign-out: with the logout held past the refresh timer, none is sent and no session cookie comes back', async () => {
-    const context = await device()
-    const page = await context.newPage()
-    const email = newEmail('crossing')
-    await register(server, email)
-    await signIn(page, server, email)
+    const { context, page } = await signedInDevice('crossing')
     // From the first logout's request to its answer: the window no refresh may cross.
     let logoutOut = false
     const crossing: string[] = []
@@ -247,11 +253,7 @@ describe('account page in Chromium', { concurrency: BROWSER_TESTS_AT_ONCE }, () 
   })
 
   test('signing out ends the session even when the access token was refused, and a server that cannot sign out leaves the page signed in', async () => {
-    const context = await device()
-    const page = await context.newPage()
-    const email = newEmail('sign-out')
-    await register(server, email)
-    await signIn(page, server, email)
+    const { context, page } = await signedInDevice('sign-out')
     const logouts: number[] = []
     page.on('response', (res) => {
       if (new URL(res.url()).pathname === '/auth/logout') logouts.push(res.status())
@@ -422,10 +424,7 @@ describe('account page in Chromium', { concurrency: BROWSER_TESTS_AT_ONCE }, () 
   })
 
   test('verifies the email address from the mailed link', async () => {
-    const email = newEmail('verify')
-    await register(server, email)
-    const page = await (await device()).newPage()
-    await signIn(page, server, email)
+    const { page, email } = await signedInDevice('verify')
     assert.equal(await page.locator('#email-badge').textContent(), 'Not verified')
     const sinceMs = Date.now()
     await page.getByRole('button', { name: 'Send verification email' }).click()

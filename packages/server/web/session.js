@@ -84,24 +84,28 @@ export async function send(path, { method = 'GET', body, bearer, headers = {} } 
 }
 
 /** A call as the signed-in user: refreshes first when the token is stale, and once more on a 401. */
-export async function api(path, options = {}) {
-  await freshAccess()
-  try {
-    return await send(path, { ...options, bearer: access.token })
-  } catch (err) {
-    if (!(err instanceof ApiError) || err.status !== 401) throw err
-    // Revoked elsewhere, or expired while we slept: one refresh settles which.
-    if (!(await refresh({ force: true })) || !access) throw signedOutError()
-    return send(path, { ...options, bearer: access.token })
-  }
+export function api(path, options = {}) {
+  return asUser((token) => send(path, { ...options, bearer: token }))
 }
 
-/** Refreshes first when the access token is missing or about to expire; throws when the session is over. */
-async function freshAccess() {
+/**
+ * Runs `call` with the user's access token: refreshes first when the token is
+ * missing or about to expire, and once more on a 401 before the one retry.
+ * Throws when the session is over.
+ */
+async function asUser(call) {
   if (!access || access.expiresAtMs - Date.now() < Math.min(5_000, access.lifetimeMs / 5)) {
     if (!(await refresh())) throw signedOutError()
   }
   if (!access) throw signedOutError()
+  try {
+    return await call(access.token)
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.status !== 401) throw err
+    // Revoked elsewhere, or expired on its way or while we slept: one refresh settles which.
+    if (!(await refresh({ force: true })) || !access) throw signedOutError()
+    return call(access.token)
+  }
 }
 
 /**
@@ -121,17 +125,10 @@ export async function logout() {
   clearTimeout(refreshTimer)
   try {
     await refreshing?.catch(() => undefined)
-    await freshAccess()
-    const call = () => send('/auth/logout', { method: 'POST', bearer: access.token })
-    const locked = () => (navigator.locks ? navigator.locks.request(LOCK_NAME, call) : call())
-    try {
-      await locked()
-    } catch (err) {
-      if (!(err instanceof ApiError) || err.status !== 401) throw err
-      // Expired on its way, or revoked elsewhere: one refresh settles which (as in api()), then the logout again.
-      if (!(await refresh({ force: true })) || !access) throw signedOutError()
-      await locked()
-    }
+    await asUser((token) => {
+      const call = () => send('/auth/logout', { method: 'POST', bearer: token })
+      return navigator.locks ? navigator.locks.request(LOCK_NAME, call) : call()
+    })
     forget()
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) forget()
